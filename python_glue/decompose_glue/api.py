@@ -1,0 +1,83 @@
+"""The only functions the C host calls: one JSON text in, one JSON text out.
+
+See docs/GLUE_API.md. Every reply has "ok"; bad input is a one-line message
+naming the file, never a traceback on the user's screen.
+"""
+
+import json
+import math
+import traceback
+
+from . import coverage, verify
+from .plan import make_plan
+from .loader import BadInput
+
+
+def _safe(value):
+    """JSON has no inf or nan (jansson rejects them): write them as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else "-inf" if value < 0 else "nan"
+    if isinstance(value, dict):
+        return {str(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _call(fn, request_text):
+    try:
+        request = json.loads(request_text)
+        reply = fn(request)
+        reply.setdefault("ok", True)
+    except BadInput as e:
+        reply = {"ok": False, "kind": "bad_input", "file": e.path, "message": e.message}
+    except Exception as e:  # a bug of ours: keep the trace for whoever reports it
+        reply = {"ok": False, "kind": "internal", "file": "",
+                 "message": " ".join(f"{type(e).__name__}: {e}".split()),
+                 "traceback": traceback.format_exc()}
+    return json.dumps(_safe(reply))
+
+
+def plan_request(request):
+    return make_plan(request)
+
+
+def verify_request(request):
+    result = verify.verify_step(request["original"], request["refactored"], request.get("weight_map"),
+                                request.get("rtol"), request.get("atol"), request.get("num_trials") or 3)
+    return {"status": result["status"], "result": result}
+
+
+def extract_request(request):
+    result = coverage.extract_ops(request["model"], request.get("decomp_dir"), request.get("children"))
+    return {"status": result["status"], "result": result}
+
+
+def component_request(request):
+    return verify.run_component(request["path"])
+
+
+def composition_request(request):
+    return verify.run_composition(request["path"])
+
+
+def plan(request_text):
+    return _call(plan_request, request_text)
+
+
+def verify_step(request_text):
+    return _call(verify_request, request_text)
+
+
+def extract_ops(request_text):
+    return _call(extract_request, request_text)
+
+
+def run_component(request_text):
+    return _call(component_request, request_text)
+
+
+def run_composition(request_text):
+    return _call(composition_request, request_text)

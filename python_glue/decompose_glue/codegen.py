@@ -1,0 +1,607 @@
+"""Component files, refactored parents and the composition test, as text.
+
+Each component instance is rendered to the body of a standalone file
+(class Model, get_inputs, ...); instances whose bodies are identical are one
+file with an instance count (shared/SPEC.md §5). The header, which lists every
+instance, is added once the instances are known. A refactored parent is the
+parent's nodes with each child's nodes replaced by one call to the child.
+"""
+
+import builtins
+import json
+import keyword
+import os
+
+import torch
+import torch.fx as fx
+
+from . import modsrc, naming, ops
+from .emit import Names, literal, node_line
+from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, op_name, walk
+
+LEVEL_DIRS = {MODEL: "level_3_model", LAYER: "level_2_layer", FUSION: "level_1_fusion",
+              KERNEL: "level_0_kernel"}
+
+IMPORTS = """import sys
+
+try:
+    import torch
+except ImportError:
+    sys.exit("This file needs PyTorch. Run it with {python}, the interpreter that has torch.")
+import torch.nn as nn
+import torch.nn.functional as F"""
+
+CONTRACT = '''
+
+def get_expected_output_shape():
+    return {shapes}
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def run_tests():
+    torch.manual_seed(0)
+    model = Model(*get_init_inputs()).eval()
+    with torch.no_grad():
+        output = model(*get_inputs(){kwargs})
+    shapes = [tuple(t.shape) for t in _tensors(output)]
+    expected = [tuple(s) for s in get_expected_output_shape()]
+    if shapes != expected:
+        print(f"FAIL: output shapes {{shapes}}, expected {{expected}}")
+        return False
+    print(f"PASS: output shapes {{shapes}}")
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(0 if run_tests() else 1)
+'''
+
+
+class CodegenError(Exception):
+    pass
+
+
+# ---- interfaces -----------------------------------------------------------
+
+def interface(component, gm):
+    """(inputs, outputs): nodes read from outside, nodes read outside."""
+    members = set(component.nodes)
+    inputs = []
+    for n in component.nodes:
+        for a in n.all_input_nodes:
+            if a not in members and a not in inputs:
+                inputs.append(a)
+    outputs = [n for n in component.nodes if n.op != "get_attr"
+               and any(u not in members for u in n.users)]
+    return inputs, outputs
+
+
+def _tensor_leaves(desc):
+    if desc.get("kind") == "tensor":
+        return [desc]
+    items = desc.get("items")
+    if isinstance(items, dict):
+        items = list(items.values())
+    return [t for d in (items or []) for t in _tensor_leaves(d)]
+
+
+def input_expr(desc):
+    """Source that makes a fresh value like the one the model saw."""
+    kind = desc.get("kind")
+    if kind == "tensor":
+        shape = ", ".join(str(s) for s in desc["shape"])
+        shape = f"({shape},)" if len(desc["shape"]) == 1 else f"({shape})"
+        dtype = desc["dtype"]
+        if dtype == "bool":
+            return f"torch.randint(0, 2, {shape}).bool()"
+        if dtype.startswith(("int", "uint")):
+            lo, hi = desc.get("min", 0), desc.get("max", 0) + 1
+            return f"torch.randint({lo}, {hi}, {shape}, dtype=torch.{dtype})"
+        if dtype == "float32":
+            return f"torch.randn{shape}" if len(desc["shape"]) != 1 else f"torch.randn({desc['shape'][0]})"
+        return f"torch.randn({shape}, dtype=torch.{dtype})"
+    if kind in ("tuple", "list"):
+        items = [input_expr(d) for d in desc["items"]]
+        if kind == "tuple":
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "[" + ", ".join(items) + "]"
+    if kind == "const":
+        return repr(desc["value"])
+    raise CodegenError(f"cannot make an input of kind {kind}")
+
+
+def _describe_lines(nodes, names):
+    lines = []
+    for n in nodes:
+        desc = n.meta.get("value", {})
+        if desc.get("kind") == "tensor":
+            lines.append(f"  - {names.of(n)}: {desc['shape']} dtype={desc['dtype']}")
+        elif desc.get("kind") == "const":
+            lines.append(f"  - {names.of(n)}: {desc['value']!r}")
+        else:
+            shapes = [(t["shape"], t["dtype"]) for t in _tensor_leaves(desc)]
+            lines.append(f"  - {names.of(n)}: {desc.get('kind')} of {shapes}")
+    return lines
+
+
+# ---- one component --------------------------------------------------------
+
+class Rendered:
+    """One component instance, rendered."""
+
+    def __init__(self, component):
+        self.component = component
+        self.inputs = []
+        self.outputs = []
+        self.names = None
+        self.body = ""
+        self.extra_sources = []
+        self.local_keys = {}     # root state key -> key in this file's Model
+        self.weight_shapes = {}
+        self.base_name = ""
+        self.stem = None         # file stem, set once deduplicated
+        self.parent = None       # Rendered parent instance
+        self.children = []
+        self.op_list = []
+
+
+def _attr_names(targets, fallback):
+    """Self-attribute names for module paths and parameter targets."""
+    split = [t.split(".") for t in targets]
+    common = []
+    if len(split) > 1:
+        for parts in zip(*split):
+            if len(set(parts)) != 1:
+                break
+            common.append(parts[0])
+        common = common[:min(len(s) for s in split) - 1]
+    names, used = {}, set()
+    for t, parts in zip(targets, split):
+        rest = parts[len(common):] if len(split) > 1 else parts[-1:]
+        base = naming.identifier("_".join(rest)) if rest else fallback
+        if base.startswith("m_") or base.isdigit():
+            base = naming.identifier(f"{fallback}_{'_'.join(rest)}")
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        names[t] = name
+    return names
+
+
+def _targets(component):
+    seen = []
+    for n in component.nodes:
+        if n.op in ("call_module", "get_attr") and n.target not in seen:
+            seen.append(n.target)
+    return seen
+
+
+def _param_init(value, name):
+    shape = ", ".join(str(s) for s in value.shape)
+    shape = f"({shape},)" if value.dim() == 1 else f"({shape})"
+    dtype = "" if value.dtype == torch.float32 else f", dtype={value.dtype}"
+    if isinstance(value, torch.nn.Parameter):
+        return f"self.{name} = nn.Parameter(torch.randn({shape}{dtype}))"
+    if value.is_floating_point():
+        return f"self.register_buffer({name!r}, torch.rand({shape}{dtype}))"
+    return f"self.register_buffer({name!r}, torch.ones({shape}, dtype={value.dtype}))"
+
+
+def _unique(base, used):
+    if keyword.iskeyword(base) or hasattr(builtins, base) or base in _RESERVED:
+        base = f"{base}_out"
+    name, k = base, 1
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    used.add(name)
+    return name
+
+
+_RESERVED = {"torch", "nn", "F", "self", "operator", "math", "sys", "os", "x"}
+
+
+def _op_attr_names(component, gm):
+    """Kernels and fusions name attributes by op: one workload, one text."""
+    names, used = {}, set()
+    for n in component.nodes:
+        if n.op in ("call_module", "get_attr") and n.target not in names:
+            base = (ops.module_op(gm.get_submodule(n.target)) if n.op == "call_module"
+                    else naming.identifier(n.target.split(".")[-1]))
+            names[n.target] = _unique(base, used)
+    return names
+
+
+def _value_names(component, inputs, attrs, gm):
+    """Local variable names: from attributes and ops, not from the model's
+    global node names, so that identical blocks render to identical text."""
+    used = set()
+    values = {}
+    for i, n in enumerate(inputs):
+        values[n] = "x" if len(inputs) == 1 else f"x{i}"
+        used.add(values[n])
+    for n in component.nodes:
+        if n.op == "get_attr":
+            values[n] = f"self.{attrs[n.target]}"
+        elif n.op == "call_module":
+            values[n] = _unique(attrs[n.target], used)
+        else:
+            values[n] = _unique(naming.identifier(op_name(n, gm)), used)
+    return values
+
+
+def render_component(component, gm, records):
+    """The standalone body (no header) of one component instance."""
+    r = Rendered(component)
+    r.inputs, r.outputs = interface(component, gm)
+    if component.level in (KERNEL, FUSION):
+        attrs = _op_attr_names(component, gm)
+    else:
+        attrs = _attr_names(_targets(component), "m")
+    r.names = Names(_value_names(component, r.inputs, attrs, gm), attrs)
+    r.op_list = [op_name(n, gm) for n in component.nodes if is_compute(n, gm)]
+
+    init_lines = []
+    for n in component.nodes:
+        if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
+            module = gm.get_submodule(n.target)
+            try:
+                call, extra = modsrc.constructor(module, records)
+            except modsrc.SourceError as e:
+                raise CodegenError(str(e)) from None
+            if extra and extra not in r.extra_sources:
+                r.extra_sources.append(extra)
+            init_lines.append(f"self.{attrs[n.target]} = {call}")
+            for key, t in list(module.named_parameters()) + list(module.named_buffers()):
+                r.local_keys[f"{n.target}.{key}"] = f"{attrs[n.target]}.{key}"
+                r.weight_shapes[f"{attrs[n.target]}.{key}"] = list(t.shape)
+        elif n.op == "get_attr" and not any(f"self.{attrs[n.target]} =" in l or f"({attrs[n.target]!r}," in l
+                                            for l in init_lines):
+            value = _fetch_attr(gm, n.target)
+            if not isinstance(value, torch.Tensor):
+                raise CodegenError(f"attribute {n.target} is not a tensor")
+            init_lines.append(_param_init(value, attrs[n.target]))
+            r.local_keys[n.target] = attrs[n.target]
+            r.weight_shapes[attrs[n.target]] = list(value.shape)
+
+    body_lines = [node_line(n, r.names) for n in component.nodes if n.op != "get_attr"]
+    result = ", ".join(r.names.of(n) for n in r.outputs)
+    args = ", ".join(r.names.of(n) for n in r.inputs)
+    r.body = _module_source(init_lines, args, body_lines, result,
+                            [input_expr(n.meta.get("value", {})) for n in r.inputs],
+                            [t["shape"] for n in r.outputs for t in _tensor_leaves(n.meta.get("value", {}))])
+    return r
+
+
+def _fetch_attr(gm, target):
+    value = gm
+    for part in target.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _indent(lines, depth):
+    pad = " " * (4 * depth)
+    return "\n".join(pad + l if l else "" for l in "\n".join(lines).split("\n"))
+
+
+def _module_source(init_lines, args, body_lines, result, input_exprs, out_shapes, cls="Model"):
+    init = _indent(init_lines or ["pass"], 2) if init_lines else ""
+    head = f"class {cls}(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    if init:
+        head += init + "\n"
+    fwd = f"\n    def forward(self{', ' if args else ''}{args}):\n"
+    fwd += _indent(body_lines + [f"return {result}"], 2) + "\n"
+    inputs = ", ".join(input_exprs)
+    tail = f"\n\ndef get_inputs():\n    return [{inputs}]\n\n\ndef get_init_inputs():\n    return []\n"
+    shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+                              for shape in out_shapes) + "]"
+    return head + fwd + tail + CONTRACT.format(shapes=shapes, kwargs="")
+
+
+def file_header(title, rendered_list, level, source, python, children=(), extra=()):
+    first = rendered_list[0]
+    parents = []
+    for r in rendered_list:
+        p = r.parent.stem if r.parent else "none (the model itself)"
+        if p not in parents:
+            parents.append(p)
+    lines = [
+        f"Component: {title}",
+        f"Source: {source}",
+        f"Abstraction Level: {LEVEL_NAMES[level]} (level {level})",
+        f"Parent: {', '.join(parents)}",
+        f"Instances in the model: {len(rendered_list)}",
+    ]
+    if children:
+        lines.append(f"Children: {', '.join(children)}")
+    lines.append(f"Operations: {', '.join(first.op_list)}")
+    paths = [r.component.label for r in rendered_list]
+    lines.append(f"Model paths: {', '.join(paths[:8])}{' ...' if len(paths) > 8 else ''}")
+    lines += ["", "Input Shapes:"] + (_describe_lines(first.inputs, first.names) or ["  (none)"])
+    lines += ["", "Output Shapes:"] + (_describe_lines(first.outputs, first.names) or ["  (none)"])
+    shapes = []
+    for r in rendered_list:
+        sig = ", ".join(str(t["shape"]) for n in r.inputs for t in _tensor_leaves(n.meta.get("value", {})))
+        if sig not in shapes:
+            shapes.append(sig)
+    if len(shapes) > 1:
+        lines += ["", "Input shapes of other instances (get_inputs() holds the first):"]
+        lines += [f"  - {s}" for s in shapes[1:]]
+    lines += ["", "Weight Shapes:"] + ([f"  - {k}: {v}" for k, v in first.weight_shapes.items()]
+                                       or ["  (none)"])
+    lines += list(extra)
+    lines += ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]
+    return '"""\n' + "\n".join(lines) + '\n"""\n'
+
+
+def component_file(title, rendered_list, level, source, python):
+    first = rendered_list[0]
+    children = []
+    for r in rendered_list[0].children:
+        if r.stem not in children:
+            children.append(r.stem)
+    header = file_header(title, rendered_list, level, source, python, children)
+    imports = IMPORTS.format(python=python)
+    extra = ""
+    if any("operator." in l for l in first.body.split("\n")):
+        imports = imports.replace("import sys\n", "import operator\nimport sys\n")
+    if "math." in first.body:
+        imports = "import math\n" + imports
+    if first.extra_sources:
+        extra = "\n\n" + "\n\n\n".join(first.extra_sources) + "\n"
+    return header + "\n" + imports + "\n" + extra + "\n\n" + first.body
+
+
+# ---- refactored parents ---------------------------------------------------
+
+def _units(parent, gm):
+    """The parent's forward as units in dependency order: children and inline nodes."""
+    owner = {}
+    for child in parent.children:
+        for n in child.component.nodes:
+            if n.op != "get_attr":
+                owner[n] = child
+    units, seen = [], set()
+    for n in parent.component.nodes:
+        if n.op == "get_attr":
+            continue
+        unit = owner.get(n, n)
+        if id(unit) not in seen:
+            seen.add(id(unit))
+            units.append(unit)
+
+    def deps(unit):
+        nodes = unit.component.nodes if isinstance(unit, Rendered) else [unit]
+        found = set()
+        for n in nodes:
+            for a in n.all_input_nodes:
+                u = owner.get(a, a)
+                if u is not unit and (isinstance(u, Rendered) or u in parent_nodes):
+                    found.add(id(u))
+        return found
+
+    parent_nodes = set(n for n in parent.component.nodes if n.op != "get_attr")
+    ordered, done = [], set()
+    pending = list(units)
+    while pending:
+        for i, unit in enumerate(pending):
+            if deps(unit) <= done:
+                ordered.append(unit)
+                done.add(id(unit))
+                pending.pop(i)
+                break
+        else:
+            raise CodegenError("children of a component depend on each other in a cycle")
+    return ordered
+
+
+def child_attr_names(parent, gm):
+    names, used = {}, set()
+    prefix = _common_prefix([r.component.label for r in parent.children
+                             if r.component.kind in ("layer", "stage")])
+    for r in parent.children:
+        c = r.component
+        modules = [n.target for n in c.nodes if n.op == "call_module"]
+        if c.kind in ("layer", "stage"):
+            base = c.label
+            if prefix and base.startswith(prefix + "."):
+                base = base[len(prefix) + 1:]
+            base = naming.identifier(base.replace("[", "_stage"))
+        elif modules:
+            base = naming.identifier("_".join(m.split(".")[-1] if len(modules) > 1 else m
+                                              for m in modules[:3]))
+            if c.kind == "fusion" and len(modules) == 1:
+                base = naming.identifier(f"{modules[0]}_{'_'.join(r.op_list[1:3])}")
+        else:
+            base = naming.identifier(next(n.name for n in c.nodes if n.op != "get_attr"))
+        if base[0].isdigit() or base.startswith("m_"):
+            base = naming.identifier(f"{r.op_list[0]}_{base}")
+        name, k = base, 1
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        names[id(r)] = name
+    return names
+
+
+def _common_prefix(labels):
+    if not labels:
+        return ""
+    split = [l.split(".") for l in labels]
+    common = []
+    for parts in zip(*split):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    if len(labels) == 1:
+        common = split[0][:-1]
+    return ".".join(common)
+
+
+def forward_lines(parent, gm, child_attrs, names):
+    lines = []
+    for unit in _units(parent, gm):
+        if isinstance(unit, Rendered):
+            outs = ", ".join(names.of(n) for n in unit.outputs)
+            args = ", ".join(names.of(n) for n in unit.inputs)
+            lines.append(f"{outs} = self.{child_attrs[id(unit)]}({args})")
+        else:
+            lines.append(node_line(unit, names))
+    return lines
+
+
+def weight_map(parent, child_attrs, parent_keys):
+    """parent's state key -> the refactored key(s) the value goes to."""
+    mapping = {key: [] for key in parent_keys.values()}
+    for r in parent.children:
+        for root_key, local in r.local_keys.items():
+            mapping[parent_keys[root_key]].append(f"{child_attrs[id(r)]}.{local}")
+    return {k: (v[0] if len(v) == 1 else (v or None)) for k, v in mapping.items()}
+
+
+def refactored_source(parent, gm, parent_names, parent_keys, step, python, input_exprs,
+                      out_shapes, result, args, class_name="RefactoredModel", import_dir="children"):
+    """(source, weight map) of a parent rewritten to call only its children."""
+    child_attrs = child_attr_names(parent, gm)
+    imports, seen = [], set()
+    for r in parent.children:
+        if r.stem not in seen:
+            seen.add(r.stem)
+            imports.append(f"from {import_dir}.{r.stem} import Model as {naming.class_alias(r.stem)}"
+                           if import_dir else
+                           f"from {r.stem} import Model as {naming.class_alias(r.stem)}")
+    init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}()" for r in parent.children]
+    body = forward_lines(parent, gm, child_attrs, parent_names)
+    source = _module_source(init_lines, args, body, result, input_exprs, out_shapes, cls=class_name)
+    source = source.replace("model = Model(", f"model = {class_name}(")
+    return source, imports, weight_map(parent, child_attrs, parent_keys)
+
+
+def json_text(value):
+    return json.dumps(value, indent=2) + "\n"
+
+
+COMPOSITION = '''"""
+Composition test for {name}: the model rebuilt from its level-0 kernels only.
+
+ComposedModel holds one instance of a level_0_kernel/ file per kernel in the
+model ({instances} instances of {unique} unique kernels); its forward calls
+them in the model's order and keeps only data plumbing inline. The original's
+weights are copied in by WEIGHT_MAP, and both run on the original's inputs.
+
+Run: {python} composition_test.py   (prints PASS or FAIL; exit code 0 or 1)
+"""
+
+{imports}
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "level_0_kernel"))
+
+{kernel_imports}
+
+ORIGINAL = os.path.join(HERE, {original!r})
+SEEDS = {seeds}
+RTOL = {rtol}
+ATOL = {atol}
+WEIGHT_MAP = {weight_map}
+
+
+{body}
+
+def load_original():
+    spec = importlib.util.spec_from_file_location("original_model", ORIGINAL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def transfer_weights(original, composed):
+    source = dict(original.named_parameters())
+    source.update(original.named_buffers())
+    target = dict(composed.named_parameters())
+    target.update(composed.named_buffers())
+    with torch.no_grad():
+        for key, destinations in WEIGHT_MAP.items():
+            if destinations is None:
+                continue
+            for destination in [destinations] if isinstance(destinations, str) else destinations:
+                target[destination].copy_(source[key])
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def run_composition():
+    original_module = load_original()
+    torch.manual_seed(0)
+    original = original_module.Model(*original_module.get_init_inputs()).eval()
+    composed = ComposedModel().eval()
+    transfer_weights(original, composed)
+    get_kwargs = getattr(original_module, "get_input_kwargs", dict)
+    trials, status, max_diff = [], "PASS", 0.0
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        args, kwargs = original_module.get_inputs(), get_kwargs()
+        with torch.no_grad():
+            expected = _tensors(original(*args, **kwargs))
+            got = _tensors(composed(*args, **kwargs))
+        ok = len(expected) == len(got) and all(e.shape == g.shape for e, g in zip(expected, got))
+        diff = max([(e.double() - g.double()).abs().max().item() for e, g in zip(expected, got)
+                    if e.numel()] or [0.0]) if ok else float("inf")
+        rtol, atol = RTOL, ATOL
+        if rtol is None:
+            low = any(e.dtype in (torch.float16, torch.bfloat16) for e in expected)
+            rtol, atol = (1e-3, 1e-3) if low else (1e-5, 1e-6)
+        ok = ok and all(torch.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True)
+                        if e.is_floating_point() else torch.equal(e, g) for e, g in zip(expected, got))
+        trials.append({{"seed": seed, "max_diff": diff, "pass": ok}})
+        max_diff = max(max_diff, diff)
+        if not ok:
+            status = "FAIL"
+    return {{"status": status, "max_diff": max_diff, "trials": trials, "rtol": rtol, "atol": atol}}
+
+
+if __name__ == "__main__":
+    result = run_composition()
+    for t in result["trials"]:
+        print(f"seed {{t['seed']}}: max diff {{t['max_diff']:.3e}} {{'PASS' if t['pass'] else 'FAIL'}}")
+    print(result["status"])
+    sys.exit(0 if result["status"] == "PASS" else 1)
+'''
+
+
+def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
+                       num_trials, rtol, atol):
+    imports = IMPORTS.format(python=python).replace(
+        "import sys\n", "import importlib.util\nimport os\nimport sys\n")
+    if "operator." in body:
+        imports = "import operator\n" + imports
+    return COMPOSITION.format(
+        name=name, instances=instances, unique=unique, python=python, imports=imports,
+        kernel_imports="\n".join(kernel_imports), original=original,
+        seeds=[100 + i for i in range(num_trials)], rtol=rtol, atol=atol,
+        weight_map=_dict_source(wmap), body=body.rstrip() + "\n")
+
+
+def _dict_source(mapping):
+    return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in mapping.items()) + "}"

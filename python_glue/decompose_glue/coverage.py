@@ -1,0 +1,116 @@
+"""Coverage: the original's compute ops against the ops of the kernel files.
+
+Counted by canonical op name (ops.py), count by count: a decomposition that
+drops a relu, or runs a linear twice where the model ran it once, shows here
+even when every step passed. Kernel files are counted once per instance:
+the instance counts come from decomposition_tree.json (a whole output
+folder) or from the refactored model that uses the children (a step folder).
+"""
+
+import collections
+import datetime
+import inspect
+import json
+import os
+
+from . import trace
+from .levels import graph_nodes, is_compute, op_name
+from .loader import BadInput, load_model_file
+
+
+def count_ops(path):
+    """{op: count} of compute ops in a model file, and the trace method."""
+    model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
+    model = model_file.build()
+    args, kwargs = model_file.inputs(seed=0)
+    try:
+        gm = trace.symbolic(model)
+    except Exception as e:
+        raise BadInput(path, f"torch.fx cannot trace it: {' '.join(str(e).split())}") from None
+    trace.record_values(gm, args, kwargs)
+    counts = collections.Counter()
+    plumbing = collections.Counter()
+    for n in graph_nodes(gm):
+        if n.op == "get_attr":
+            continue
+        (counts if is_compute(n, gm) else plumbing)[op_name(n, gm)] += 1
+    return counts, plumbing, "symbolic"
+
+
+def _tree_instances(decomp_dir):
+    path = os.path.join(decomp_dir, "decomposition_tree.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        tree = json.load(f)
+    return {os.path.normpath(n["path"]): n.get("instance_count", 1)
+            for n in tree.get("nodes", {}).values() if n.get("level") == "kernel"}
+
+
+def _step_instances(children):
+    """Instance counts of child files, from the refactored.py beside children/."""
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(children[0])))
+    refactored = os.path.join(folder, "refactored.py")
+    if not os.path.exists(refactored):
+        return {}
+    model = load_model_file(refactored, class_names=("RefactoredModel",), require_init=False).build()
+    counts = collections.Counter()
+    for child in model.children():
+        counts[os.path.realpath(inspect.getfile(type(child)))] += 1
+    return counts
+
+
+def compare_counts(original, decomposed):
+    details, missing, extra = [], [], []
+    for op in sorted(set(original) | set(decomposed)):
+        o, d = original.get(op, 0), decomposed.get(op, 0)
+        status = ("covered" if o == d else "partial" if o and d and d < o else
+                  "missing" if o and not d else "extra")
+        if status in ("partial", "missing"):
+            missing.append(op)
+        elif status == "extra":
+            extra.append(op)
+        details.append({"op_type": op, "original_count": o, "decomposed_count": d, "status": status})
+    total = sum(original.values())
+    covered = sum(min(original[op], decomposed.get(op, 0)) for op in original)
+    return {
+        "total_original_ops": total, "total_decomposed_ops": sum(decomposed.values()),
+        "covered_op_count": covered, "missing_op_types": missing, "extra_op_types": extra,
+        "coverage_pct": round(100.0 * covered / total, 1) if total else 100.0,
+        "op_details": details,
+    }
+
+
+def extract_ops(model, decomp_dir=None, children=None):
+    result = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "model_file": str(model), "status": "UNKNOWN"}
+    original, plumbing, method = count_ops(model)
+    result.update(extraction_method=method, original_compute_ops=dict(original),
+                  original_plumbing_ops=dict(plumbing))
+    if children:
+        files = [os.path.abspath(c) for c in children]
+        instances = _step_instances(files)
+        weights = {f: instances.get(os.path.realpath(f), 1) for f in files}
+    elif decomp_dir:
+        kernel_dir = os.path.join(decomp_dir, "level_0_kernel")
+        files = sorted(os.path.join(kernel_dir, f) for f in os.listdir(kernel_dir)
+                       if f.endswith(".py")) if os.path.isdir(kernel_dir) else []
+        instances = _tree_instances(decomp_dir)
+        weights = {f: instances.get(os.path.join("level_0_kernel", os.path.basename(f)), 1) for f in files}
+    else:
+        raise BadInput(str(model), "give --decomp-dir or --children")
+    decomposed = collections.Counter()
+    components = []
+    for f in files:
+        counts, _, _ = count_ops(f)
+        for op, n in counts.items():
+            decomposed[op] += n * weights[f]
+        components.append({"file": f, "instances": weights[f], "ops": dict(counts)})
+    result["components"] = components
+    result["decomposed_compute_ops"] = dict(decomposed)
+    result["coverage"] = compare_counts(original, decomposed)
+    exact = original == decomposed
+    pct = result["coverage"]["coverage_pct"]
+    result["status"] = ("FULL_COVERAGE" if exact else "PARTIAL_COVERAGE" if pct >= 80.0
+                        else "LOW_COVERAGE")
+    return result

@@ -1,0 +1,135 @@
+"""Python source for graph nodes: one readable line per node.
+
+fx's own code generator frees every value with `x = None` lines and names
+modules by their full path; generated files are read by people, so the
+lines here are the ones a person would write: `conv1 = self.conv1(x)`,
+`add = relu + x`, `t = x.transpose(1, 2)`, `q = x[:, 0]`.
+"""
+
+import builtins
+import math
+import operator
+
+import torch
+import torch.fx as fx
+
+from . import ops
+
+
+class Names:
+    """Python expressions for nodes and attributes inside one generated class."""
+
+    def __init__(self, values=None, attrs=None):
+        self.values = dict(values or {})   # fx.Node -> variable name
+        self.attrs = dict(attrs or {})     # module path or attr target -> self attribute
+
+    def of(self, node):
+        return self.values[node]
+
+
+def _qualified_function(fn):
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__name__", None) or str(fn)
+    if fn in vars(builtins).values() and getattr(builtins, name, None) is fn:
+        return name
+    if module in ("torch.nn.functional",) or (module.startswith("torch._C._nn")
+                                             and hasattr(torch.nn.functional, name)):
+        return f"F.{name}"
+    if module.startswith("torch") and hasattr(torch, name) and getattr(torch, name) is fn:
+        return f"torch.{name}"
+    if hasattr(torch.nn.functional, name) and getattr(torch.nn.functional, name) is fn:
+        return f"F.{name}"
+    if hasattr(torch, name) and getattr(torch, name) is fn:
+        return f"torch.{name}"
+    if module == "math":
+        return f"math.{name}"
+    if module == "_operator" or module == "operator":
+        return f"operator.{name}"
+    return f"{module}.{name}" if module else name
+
+
+def literal(value, names, in_index=False):
+    """An argument as Python source."""
+    if isinstance(value, fx.Node):
+        return names.of(value)
+    if isinstance(value, slice):
+        parts = ["" if v is None else literal(v, names) for v in (value.start, value.stop, value.step)]
+        if in_index:
+            text = f"{parts[0]}:{parts[1]}"
+            return text + (f":{parts[2]}" if value.step is not None else "")
+        return f"slice({', '.join(p or 'None' for p in parts)})"
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, tuple):
+        items = [literal(v, names, in_index) for v in value]
+        if in_index:
+            return ", ".join(items) if len(items) > 1 else items[0] + ","
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v, names) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {literal(v, names)}" for k, v in value.items()) + "}"
+    if isinstance(value, torch.dtype):
+        return str(value)
+    if isinstance(value, torch.device):
+        return f"torch.device({str(value)!r})"
+    if isinstance(value, torch.memory_format):
+        return str(value)
+    if isinstance(value, torch.layout):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "float('inf')" if value > 0 else "float('-inf')"
+        if math.isnan(value):
+            return "float('nan')"
+        return repr(value)
+    if isinstance(value, torch.Size):
+        return literal(tuple(value), names)
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    raise ValueError(f"cannot write {type(value).__name__} {value!r} as Python source")
+
+
+def _call_args(args, kwargs, names):
+    parts = [literal(a, names) for a in args]
+    parts += [f"{k}={literal(v, names)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+_INPLACE = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
+
+
+def node_line(node, names):
+    """`out = <expression>` for one node; the caller has named every input."""
+    out = names.of(node)
+    if node.op == "get_attr":
+        return f"{out} = self.{names.attrs[node.target]}"
+    if node.op == "call_module":
+        return f"{out} = self.{names.attrs[node.target]}({_call_args(node.args, node.kwargs, names)})"
+    if node.op == "call_method":
+        self_arg, *rest = node.args
+        return f"{out} = {literal(self_arg, names)}.{node.target}({_call_args(rest, node.kwargs, names)})"
+    target = node.target
+    if target is operator.getitem:
+        base, index = node.args
+        return f"{out} = {literal(base, names)}[{literal(index, names, in_index=True)}]"
+    if target is getattr:
+        base, attr = node.args
+        return f"{out} = {literal(base, names)}.{attr}"
+    if target is operator.neg:
+        return f"{out} = -{literal(node.args[0], names)}"
+    if target in ops.OPERATOR_SYMBOLS and len(node.args) == 2 and not node.kwargs:
+        a, b = (literal(x, names) for x in node.args)
+        symbol = ops.OPERATOR_SYMBOLS[target]
+        if target in _INPLACE:
+            return f"{a} {symbol}= {b}\n{out} = {a}"
+        return f"{out} = {a} {symbol} {b}"
+    return f"{out} = {_qualified_function(target)}({_call_args(node.args, node.kwargs, names)})"
+
+
+def uses_operator_module(lines):
+    return any("operator." in line for line in lines)
+
+
+def uses_math_module(lines):
+    return any("math." in line for line in lines)

@@ -1,0 +1,306 @@
+"""Grouping one flat traced graph into model -> layers -> fusions -> kernels.
+
+A component is a set of graph nodes with one parent. The cuts are semantic
+(shared/SPEC.md §4):
+- layers come from the module structure: each call of a composite module
+  (a ResNet block, a transformer block) is a layer; a container whose
+  elements are all kernels (VGG's flat `features`) is cut into stages after
+  each pooling op;
+- fusions are straight chains of 2-5 compute ops built around an anchor
+  (conv, linear, matmul, norm) where every op but the last has exactly one
+  user, the next op; attention's matmul -> softmax -> matmul is one chain;
+- every other compute node is a kernel child of its parent.
+Only data plumbing (ops.PLUMBING, and arithmetic joining two computed
+tensors) stays inline in a parent. Parameters read directly in forward
+(get_attr nodes) belong to every child that reads them, never to a parent.
+A component whose grouping yields one child covering all of it is not a
+level of its own: it takes that child's level and children.
+"""
+
+import torch.fx as fx
+
+from . import ops
+from .trace import is_container, is_kernel_module
+
+MODEL, LAYER, FUSION, KERNEL = 3, 2, 1, 0
+LEVEL_NAMES = {MODEL: "model", LAYER: "layer", FUSION: "fusion", KERNEL: "kernel"}
+
+_POOLING_HINT = "pool"
+
+
+class Component:
+    """One node of the decomposition tree, as one instance in the model."""
+
+    def __init__(self, level, nodes, kind, label):
+        self.level = level
+        self.nodes = nodes          # fx nodes in graph order, get_attr included
+        self.kind = kind            # "model", "layer", "stage", "fusion", "kernel"
+        self.label = label          # module path or op: where it came from
+        self.children = []
+        self.module_class = None    # for layers cut from a module
+
+    def compute_nodes(self, gm):
+        return [n for n in self.nodes if is_compute(n, gm)]
+
+
+def op_name(node, gm):
+    if node.op == "call_module":
+        return ops.module_op(gm.get_submodule(node.target))
+    if node.op in ("call_function", "call_method"):
+        return ops.function_op(node.target)
+    return node.op
+
+
+def _value_kind(node):
+    return node.meta.get("value", {}).get("kind")
+
+
+def produces_tensors(node):
+    value = node.meta.get("value", {})
+    if value.get("kind") == "tensor":
+        return True
+    return any(v.get("kind") == "tensor" for v in value.get("items", []) or [])
+
+
+def _operands(node):
+    out = []
+    fx.node.map_aggregate((node.args, node.kwargs), out.append)
+    return out
+
+
+def is_compute(node, gm):
+    """Whether a node must live in a kernel, or may stay inline in a parent."""
+    if node.op == "call_module":
+        return op_name(node, gm) not in ops.PLUMBING or any(
+            True for _ in gm.get_submodule(node.target).parameters())
+    if node.op not in ("call_function", "call_method"):
+        return False
+    operands = _operands(node)
+    if any(isinstance(a, fx.Node) and a.op == "get_attr" for a in operands):
+        return True
+    if not produces_tensors(node):
+        return False
+    name = op_name(node, gm)
+    if name in ops.PLUMBING:
+        return False
+    if name in ops.ARITHMETIC:
+        values = [a for a in operands if not isinstance(a, fx.Node) or _value_kind(a) != "tensor"]
+        return bool(values)
+    return True
+
+
+def graph_nodes(gm):
+    return [n for n in gm.graph.nodes if n.op not in ("placeholder", "output")]
+
+
+def _with_attrs(nodes, position):
+    """Add the get_attr nodes the given nodes read, keeping graph order."""
+    members = set(nodes)
+    for n in list(nodes):
+        for a in n.all_input_nodes:
+            if a.op == "get_attr":
+                members.add(a)
+    return sorted(members, key=position.__getitem__)
+
+
+# ---- layers -------------------------------------------------------------
+
+def _holds_stack(module):
+    for child in module.children():
+        if is_container(child):
+            composite = [m for m in child.children() if not is_kernel_module(m)]
+            if len(composite) >= 2:
+                return True
+    return False
+
+
+def layer_paths(module, prefix=""):
+    """Module paths that are layers ("layer") or flat kernel containers ("flat")."""
+    found = []
+    for name, child in module.named_children():
+        path = prefix + name
+        if is_kernel_module(child):
+            continue
+        if is_container(child):
+            kids = list(child.children())
+            if kids and all(is_kernel_module(k) for k in kids):
+                found.append((path, "flat"))
+            else:
+                found.extend(layer_paths(child, path + "."))
+        elif _holds_stack(child):
+            found.extend(layer_paths(child, path + "."))
+        else:
+            found.append((path, "layer"))
+    return found
+
+
+def _is_pooling(node, gm):
+    return _POOLING_HINT in op_name(node, gm)
+
+
+def _stages(nodes, gm):
+    """Cut a flat container's nodes after each pooling op."""
+    stages, current = [], []
+    for n in nodes:
+        current.append(n)
+        if is_compute(n, gm) and _is_pooling(n, gm):
+            stages.append(current)
+            current = []
+    if current:
+        if stages and not any(is_compute(n, gm) for n in current):
+            stages[-1].extend(current)
+        else:
+            stages.append(current)
+    return stages
+
+
+def _layer_candidates(gm, model, nodes, position):
+    """(kind, label, nodes, module class) per layer instance, in graph order."""
+    candidates = []
+    for path, kind in layer_paths(model):
+        instances = {}
+        for n in nodes:
+            if n.op == "get_attr":
+                continue
+            for entry in n.meta.get("scope", ()):
+                if entry.rsplit("#", 1)[0] == path:
+                    instances.setdefault(entry, []).append(n)
+                    break
+        for entry, members in instances.items():
+            cls = type(model.get_submodule(path)).__name__
+            if kind == "flat":
+                stages = _stages(members, gm)
+                if len(stages) > 1:
+                    for i, stage in enumerate(stages):
+                        candidates.append(("stage", f"{path}[{i}]", stage, f"{path.split('.')[-1]}_stage"))
+                    continue
+            candidates.append(("layer", path, members, cls))
+    candidates.sort(key=lambda c: position[c[2][0]])
+    return candidates
+
+
+# ---- fusions ------------------------------------------------------------
+
+def _sole_user(node, members):
+    users = list(node.users)
+    if len(users) == 1 and users[0] in members:
+        return users[0]
+    return None
+
+
+def _joins_another_tensor(node, previous):
+    return any(a is not previous and produces_tensors(a) for a in node.all_input_nodes)
+
+
+def fusion_chains(nodes, gm):
+    """Straight chains of 2-5 compute ops around an anchor, in graph order."""
+    members = set(nodes)
+    taken = set()
+    chains = []
+    for start in nodes:
+        if start in taken or not is_compute(start, gm) or not ops.is_anchor(op_name(start, gm)):
+            continue
+        chain, computes = [start], [start]
+        heavy = op_name(start, gm) in ops.HEAVY
+        attention = op_name(start, gm) == "matmul"
+        cur = start
+        while len(computes) < 5:
+            nxt = _sole_user(cur, members)
+            pending = []
+            while nxt is not None and not is_compute(nxt, gm) and nxt.op != "get_attr":
+                if _joins_another_tensor(nxt, pending[-1] if pending else cur):
+                    nxt = None  # a residual add or a concat: no branch inside a fusion
+                    break
+                pending.append(nxt)
+                nxt = _sole_user(nxt, members)
+            if nxt is None or nxt in taken or not is_compute(nxt, gm):
+                break
+            name = op_name(nxt, gm)
+            closes_attention = (attention and name == "matmul"
+                                and any(op_name(c, gm) == "softmax" for c in computes))
+            if name in ops.HEAVY and heavy and not closes_attention:
+                break
+            chain.extend(pending)
+            chain.append(nxt)
+            computes.append(nxt)
+            heavy = heavy or name in ops.HEAVY
+            cur = nxt
+            if closes_attention:
+                break
+        if len(computes) >= 2:
+            chains.append(chain)
+            taken.update(chain)
+    return chains
+
+
+# ---- the tree -----------------------------------------------------------
+
+def _group(nodes, gm, position, level_cap):
+    """Children (fusions and kernels) for a set of nodes below a given level."""
+    children = []
+    taken = set()
+    if level_cap > FUSION:
+        for chain in fusion_chains([n for n in nodes if n.op != "get_attr"], gm):
+            fusion = Component(FUSION, _with_attrs(chain, position), "fusion",
+                               "_".join(op_name(n, gm) for n in chain if is_compute(n, gm)))
+            fusion.children = _kernels(chain, gm, position)
+            children.append(fusion)
+            taken.update(chain)
+    for n in nodes:
+        if n not in taken and n.op != "get_attr" and is_compute(n, gm):
+            children.extend(_kernels([n], gm, position))
+    children.sort(key=lambda c: min(position[n] for n in c.nodes if n.op != "get_attr"))
+    return children
+
+
+def _kernels(nodes, gm, position):
+    return [Component(KERNEL, _with_attrs([n], position), "kernel", op_name(n, gm))
+            for n in nodes if is_compute(n, gm)]
+
+
+def _settle(component, gm):
+    """A component with one child covering all of its compute is that child."""
+    computes = component.compute_nodes(gm)
+    if len(computes) == 1:
+        component.level = KERNEL
+        component.children = []
+    elif len(component.children) == 1:
+        only = component.children[0]
+        component.level = only.level
+        component.children = only.children
+    return component
+
+
+def build_tree(gm, model):
+    """The decomposition of a traced model, as a tree of Components."""
+    nodes = graph_nodes(gm)
+    position = {n: i for i, n in enumerate(gm.graph.nodes)}
+    root = Component(MODEL, nodes, "model", "")
+    layers, in_layer = [], set()
+    for kind, label, members, cls in _layer_candidates(gm, model, nodes, position):
+        if any(n in in_layer for n in members):
+            continue
+        layer = Component(LAYER, _with_attrs(members, position), kind, label)
+        layer.module_class = cls
+        layer.children = _group(layer.nodes, gm, position, LAYER)
+        if not layer.compute_nodes(gm):
+            continue  # pure plumbing stays inline in the parent
+        layers.append(_settle(layer, gm))
+        in_layer.update(members)
+    rest = [n for n in nodes if n not in in_layer]
+    root.children = sorted(
+        layers + _group(rest, gm, position, MODEL),
+        key=lambda c: min(position[n] for n in c.nodes if n.op != "get_attr"))
+    if not layers:
+        _settle(root, gm)
+        if root.level == KERNEL:
+            root.children = _kernels(root.nodes, gm, position)
+    elif len(root.children) == 1:
+        root.children = root.children[0].children or root.children
+    return root
+
+
+def walk(component):
+    yield component
+    for child in component.children:
+        yield from walk(child)

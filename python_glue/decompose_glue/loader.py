@@ -1,0 +1,180 @@
+"""Loading model files: the user's, and the component files the tool wrote.
+
+Every file is imported under a fresh module name, so that one interpreter can
+load hundreds of files that all define `Model` and `get_inputs` without one
+shadowing another. A refactored file imports its children as `children.<x>`;
+each step has its own children/ folder, so those names are purged before each
+load, or a step would silently run the previous step's children.
+"""
+
+import functools
+import importlib.util
+import itertools
+import os
+import sys
+
+import torch
+import torch.nn as nn
+
+
+class BadInput(Exception):
+    """The user's file cannot be decomposed; the message is one line."""
+
+    def __init__(self, path, message):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+_counter = itertools.count()
+
+
+def _one_line(exc):
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return " ".join(text.split())
+
+
+def _purge_children_modules():
+    for name in [n for n in sys.modules if n == "children" or n.startswith("children.")]:
+        del sys.modules[name]
+
+
+def import_file(path):
+    """Import a .py file as a new module; raises BadInput on any failure."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise BadInput(path, "no such file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        compile(source, path, "exec")
+    except SyntaxError as e:
+        raise BadInput(path, f"syntax error at line {e.lineno}: {e.msg}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(path, f"cannot read: {_one_line(e)}") from None
+    name = f"_decompose_file_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(path)
+    _purge_children_modules()
+    sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as e:  # the user's code may raise anything, SystemExit too
+        del sys.modules[name]
+        raise BadInput(path, f"importing it raised {_one_line(e)}") from None
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+class ModelFile:
+    """A file in the KernelBench format, imported, with its entry points."""
+
+    def __init__(self, path, module, cls):
+        self.path = path
+        self.module = module
+        self.cls = cls
+        self.get_inputs = module.get_inputs
+        self.get_init_inputs = getattr(module, "get_init_inputs", lambda: [])
+        self.get_input_kwargs = getattr(module, "get_input_kwargs", lambda: {})
+
+    def inputs(self, seed=None):
+        """(args, kwargs) from the file's own generators, seeded if asked."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            args = list(self.get_inputs())
+            kwargs = dict(self.get_input_kwargs())
+        except Exception as e:
+            raise BadInput(self.path, f"get_inputs() raised {_one_line(e)}") from None
+        return args, kwargs
+
+    def build(self, seed=0):
+        """A fresh instance in eval mode (dropout off, batch norm on running stats)."""
+        torch.manual_seed(seed)
+        try:
+            init = list(self.get_init_inputs())
+            model = self.cls(*init)
+        except Exception as e:
+            raise BadInput(self.path, f"Model(*get_init_inputs()) raised {_one_line(e)}") from None
+        if not isinstance(model, nn.Module):
+            raise BadInput(self.path, "Model is not a torch.nn.Module")
+        return model.eval()
+
+
+def load_model_file(path, class_names=("Model",), require_init=True):
+    """Import a KernelBench-format file and check its entry points."""
+    module = import_file(path)
+    cls = None
+    for name in class_names:
+        cls = getattr(module, name, None)
+        if cls is not None:
+            break
+    if cls is None:
+        raise BadInput(path, f"no class {' or '.join(class_names)} defined")
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise BadInput(path, f"{cls.__name__ if hasattr(cls, '__name__') else cls} is not an nn.Module class")
+    if not callable(getattr(module, "get_inputs", None)):
+        raise BadInput(path, "no get_inputs() function defined")
+    if require_init and not callable(getattr(module, "get_init_inputs", None)):
+        raise BadInput(path, "no get_init_inputs() function defined")
+    return ModelFile(os.path.abspath(path), module, cls)
+
+
+def run_forward(model_file, model, args, kwargs):
+    """The model's own forward on its inputs; any exception is bad input."""
+    try:
+        with torch.no_grad():
+            return model(*args, **kwargs)
+    except Exception as e:
+        raise BadInput(model_file.path, f"forward raised {_one_line(e)}") from None
+
+
+def _module_classes():
+    seen, stack = set(), [nn.Module]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                stack.append(sub)
+    return seen
+
+
+def build_recording_init_args(model_file, seed=0):
+    """Build the model while recording each submodule's constructor arguments.
+
+    Generated files rebuild leaf modules from the arguments the user's code
+    passed (`nn.Conv2d(3, 64, kernel_size=3, padding=1)`), which no module
+    attribute holds in general. Every nn.Module class's own __init__ is
+    wrapped for the duration of the build, then restored.
+    Returns (model, {id(module): (args, kwargs)}).
+    """
+    records = {}
+    patched = []
+
+    def wrap(cls, original):
+        @functools.wraps(original)
+        def init(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            if type(self) is cls and id(self) not in records:
+                records[id(self)] = (args, kwargs)
+        return init
+
+    for cls in _module_classes():
+        original = cls.__dict__.get("__init__")
+        if original is None or not callable(original):
+            continue
+        try:
+            setattr(cls, "__init__", wrap(cls, original))
+        except (TypeError, AttributeError):
+            continue
+        patched.append((cls, original))
+    try:
+        model = model_file.build(seed)
+    finally:
+        for cls, original in patched:
+            setattr(cls, "__init__", original)
+    return model, records

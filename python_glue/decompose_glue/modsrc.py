@@ -1,0 +1,124 @@
+"""Source that rebuilds a leaf module: its constructor call and class code.
+
+torch.nn modules are rebuilt from the arguments the user's code passed
+(recorded while the model was built) and, failing that, from `extra_repr`,
+which for torch.nn's own modules is written as constructor arguments. The
+call is checked by running it: a rebuilt module must have the same class,
+repr and parameter shapes, or the generated file would test another
+workload. A custom leaf module (an RMSNorm) is rebuilt from its own class
+source, with the imports and module-level helpers of the file it came from.
+"""
+
+import ast
+import inspect
+import sys
+import textwrap
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SourceError(Exception):
+    pass
+
+
+def _is_literal(value):
+    if isinstance(value, torch.dtype):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_is_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_literal(v) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _arg_text(value):
+    if isinstance(value, torch.dtype):
+        return str(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_arg_text(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_arg_text(v) for v in value) + "]"
+    return repr(value)
+
+
+def _call_text(callee, args, kwargs):
+    parts = [_arg_text(a) for a in args] + [f"{k}={_arg_text(v)}" for k, v in kwargs.items()]
+    return f"{callee}({', '.join(parts)})"
+
+
+def _same_module(a, b):
+    if type(a) is not type(b) or repr(a) != repr(b):
+        return False
+    sa, sb = a.state_dict(), b.state_dict()
+    return list(sa) == list(sb) and all(sa[k].shape == sb[k].shape for k in sa)
+
+
+def is_torch_nn(cls):
+    return cls.__module__.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls
+
+
+def constructor(module, records):
+    """(source of the constructor call, extra top-level source or None)."""
+    cls = type(module)
+    recorded = records.get(id(module))
+    if is_torch_nn(cls):
+        candidates = []
+        if recorded and _is_literal(list(recorded[0])) and _is_literal(recorded[1]):
+            candidates.append(_call_text(f"nn.{cls.__name__}", recorded[0], recorded[1]))
+        candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
+        for text in candidates:
+            try:
+                rebuilt = eval(text, {"nn": nn, "torch": torch, "F": F})
+            except Exception:
+                continue
+            if _same_module(rebuilt, module):
+                return text, None
+        raise SourceError(f"cannot rebuild {cls.__name__} ({module.extra_repr()}) from its arguments")
+    if recorded is None or not (_is_literal(list(recorded[0])) and _is_literal(recorded[1])):
+        raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
+    return _call_text(cls.__name__, recorded[0], recorded[1]), class_source(cls)
+
+
+def _top_level_definitions(tree):
+    defs = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            defs[stmt.name] = stmt
+        elif isinstance(stmt, ast.Assign):
+            for t in stmt.targets:
+                if isinstance(t, ast.Name):
+                    defs[t.id] = stmt
+    return defs
+
+
+def class_source(cls):
+    """The class's code with the imports and module-level names it uses."""
+    module = sys.modules.get(cls.__module__)
+    if module is None or not getattr(module, "__file__", None):
+        raise SourceError(f"cannot find the source of {cls.__name__}")
+    if not cls.__module__.startswith("_decompose_file_"):
+        # A class from an installed library: import it rather than copy it.
+        return f"from {cls.__module__} import {cls.__name__}"
+    with open(module.__file__, encoding="utf-8") as f:
+        file_source = f.read()
+    tree = ast.parse(file_source)
+    imports = [ast.get_source_segment(file_source, s) for s in tree.body
+               if isinstance(s, (ast.Import, ast.ImportFrom))]
+    defs = _top_level_definitions(tree)
+    wanted, order, pending = set(), [], [cls.__name__]
+    while pending:
+        name = pending.pop()
+        if name in wanted or name not in defs:
+            continue
+        wanted.add(name)
+        order.append(defs[name])
+        for n in ast.walk(defs[name]):
+            if isinstance(n, ast.Name) and n.id in defs:
+                pending.append(n.id)
+    order.sort(key=lambda s: s.lineno)
+    blocks = [textwrap.dedent(ast.get_source_segment(file_source, s)) for s in order]
+    skip = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math"}
+    head = [i for i in imports if i.strip() not in skip]
+    return "\n".join(head + ([""] if head else []) + ["\n\n".join(blocks)])

@@ -1,0 +1,165 @@
+"""What an op is: its canonical name, and whether it computes or only moves data.
+
+One table serves every pass that must agree on it: grouping into levels
+(plumbing stays inline in a refactored parent), the anti-cheat (only plumbing
+may run outside a child), and coverage (only compute ops are counted). If two
+of those disagreed, the tool would write refactored files its own gate
+rejects, or count ops no kernel file holds.
+"""
+
+import operator
+import re
+
+import torch
+import torch.nn as nn
+
+# Data movement: no arithmetic on values, so it may stay in a refactored
+# parent's forward and is not counted as a kernel.
+PLUMBING = frozenset({
+    "getitem", "cat", "concat", "stack", "split", "split_with_sizes", "chunk",
+    "unbind", "view", "view_as", "reshape", "reshape_as", "flatten",
+    "unflatten", "permute", "transpose", "t", "swapaxes", "swapdims",
+    "movedim", "squeeze", "unsqueeze", "expand", "expand_as", "repeat",
+    "contiguous", "narrow", "select", "size", "dim", "numel", "to", "type",
+    "type_as", "float", "double", "half", "bfloat16", "int", "long", "bool",
+    "clone", "detach", "identity", "getattr", "tuple", "list", "dict",
+})
+
+# Element-wise arithmetic joins the results of children (a residual add, a
+# gate multiply): plumbing when every operand is a tensor computed in the
+# graph, compute when an operand is a parameter or a constant.
+ARITHMETIC = frozenset({"add", "sub", "mul", "div", "neg"})
+
+# Ops a fusion is built around (shared/SPEC.md §4). HEAVY ops do the bulk of
+# the work; a fusion holds at most one, except attention's two matmuls.
+HEAVY = frozenset({
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "linear", "matmul", "einsum", "addmm", "baddbmm",
+    "embedding", "lstm", "gru", "rnn", "bilinear",
+})
+NORMS = frozenset({
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm",
+    "rms_norm",
+})
+
+_ALIASES = {
+    "bmm": "matmul", "mm": "matmul", "truediv": "div", "floordiv": "div",
+    "true_divide": "div", "multiply": "mul", "subtract": "sub",
+    "concatenate": "cat", "max_pool2d_with_indices": "max_pool2d",
+    "max_pool1d_with_indices": "max_pool1d",
+    "max_pool3d_with_indices": "max_pool3d",
+    "adaptive_max_pool2d_with_indices": "adaptive_max_pool2d",
+    "softmax": "softmax", "_softmax": "softmax",
+    "batch_norm1d": "batch_norm", "batch_norm2d": "batch_norm",
+    "batch_norm3d": "batch_norm", "instance_norm1d": "instance_norm",
+    "instance_norm2d": "instance_norm", "instance_norm3d": "instance_norm",
+    "sync_batch_norm": "batch_norm", "dropout1d": "dropout",
+    "dropout2d": "dropout", "dropout3d": "dropout", "alpha_dropout": "dropout",
+    "feature_alpha_dropout": "dropout", "re_lu": "relu", "re_lu6": "relu6",
+    "g_e_l_u": "gelu", "si_lu": "silu", "p_re_lu": "prelu",
+    "leaky_re_lu": "leaky_relu", "e_l_u": "elu", "se_l_u": "selu",
+    "ce_l_u": "celu", "r_re_lu": "rrelu", "g_l_u": "glu",
+    "l_s_t_m": "lstm", "g_r_u": "gru", "r_n_n": "rnn", "conv_transpose": "conv_transpose",
+    "iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div",
+    "neg": "neg", "pixel_shuffle": "pixel_shuffle",
+}
+
+
+def snake(name):
+    """CamelCase or function name -> canonical snake_case op name."""
+    name = name.strip("_")
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s).lower()
+    if s.endswith("_") and len(s) > 1:
+        s = s[:-1]
+    return _ALIASES.get(s, s)
+
+
+_MODULE_NAMES = {
+    nn.Conv1d: "conv1d", nn.Conv2d: "conv2d", nn.Conv3d: "conv3d",
+    nn.ConvTranspose1d: "conv_transpose1d", nn.ConvTranspose2d: "conv_transpose2d",
+    nn.ConvTranspose3d: "conv_transpose3d", nn.Linear: "linear",
+    nn.BatchNorm1d: "batch_norm", nn.BatchNorm2d: "batch_norm",
+    nn.BatchNorm3d: "batch_norm", nn.LayerNorm: "layer_norm",
+    nn.GroupNorm: "group_norm", nn.InstanceNorm1d: "instance_norm",
+    nn.InstanceNorm2d: "instance_norm", nn.InstanceNorm3d: "instance_norm",
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.GELU: "gelu", nn.SiLU: "silu",
+    nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn", nn.Embedding: "embedding",
+    nn.Flatten: "flatten", nn.Identity: "identity",
+    nn.MaxPool1d: "max_pool1d", nn.MaxPool2d: "max_pool2d", nn.MaxPool3d: "max_pool3d",
+    nn.AvgPool1d: "avg_pool1d", nn.AvgPool2d: "avg_pool2d", nn.AvgPool3d: "avg_pool3d",
+    nn.AdaptiveAvgPool1d: "adaptive_avg_pool1d",
+    nn.AdaptiveAvgPool2d: "adaptive_avg_pool2d",
+    nn.AdaptiveAvgPool3d: "adaptive_avg_pool3d",
+    nn.AdaptiveMaxPool2d: "adaptive_max_pool2d",
+}
+
+
+def module_op(module):
+    """Canonical op name of a leaf module (a torch.nn class or a custom leaf)."""
+    for cls in type(module).__mro__:
+        if cls in _MODULE_NAMES:
+            return _MODULE_NAMES[cls]
+    return snake(type(module).__name__)
+
+
+def function_op(target):
+    """Canonical op name of a call_function target or a call_method name."""
+    if isinstance(target, str):
+        return snake(target)
+    if target is getattr:
+        return "getattr"
+    name = getattr(target, "__name__", None) or str(target)
+    return snake(name)
+
+
+def is_plumbing_name(op):
+    return op in PLUMBING
+
+
+def is_compute_name(op):
+    """Whether an op, by name alone, must live in a kernel (arithmetic counts)."""
+    return op not in PLUMBING and op not in ("placeholder", "output", "get_attr")
+
+
+def is_anchor(op):
+    return op in HEAVY or op in NORMS
+
+
+OPERATOR_SYMBOLS = {
+    operator.add: "+", operator.sub: "-", operator.mul: "*",
+    operator.truediv: "/", operator.floordiv: "//", operator.matmul: "@",
+    operator.pow: "**", operator.mod: "%", operator.and_: "&",
+    operator.or_: "|", operator.xor: "^", operator.lshift: "<<",
+    operator.rshift: ">>", operator.eq: "==", operator.ne: "!=",
+    operator.lt: "<", operator.le: "<=", operator.gt: ">", operator.ge: ">=",
+    operator.iadd: "+", operator.isub: "-", operator.imul: "*",
+    operator.itruediv: "/",
+}
+
+DTYPE_CODES = {
+    torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16",
+    torch.float64: "fp64", torch.int64: "i64", torch.int32: "i32",
+    torch.int16: "i16", torch.int8: "i8", torch.uint8: "u8", torch.bool: "bool",
+    torch.complex64: "c64",
+}
+
+
+def dtype_code(dtype):
+    return DTYPE_CODES.get(dtype, str(dtype).replace("torch.", ""))
+
+
+def dtype_name(dtype):
+    return str(dtype).replace("torch.", "")
+
+# Ops whose workload does not depend on the shape they run on: one kernel
+# file serves every instance, and the file name carries no shape.
+ELEMENTWISE = frozenset({
+    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish",
+    "hardsigmoid", "hardtanh", "leaky_relu", "elu", "selu", "celu", "mish",
+    "softplus", "softsign", "prelu", "exp", "log", "sqrt", "rsqrt", "abs",
+    "neg", "add", "sub", "mul", "div", "pow", "dropout", "clamp", "erf",
+    "sin", "cos", "reciprocal", "square", "tanhshrink", "threshold",
+    "logsigmoid", "sign", "floor", "ceil", "round", "maximum", "minimum",
+    "where", "masked_fill", "identity", "log_sigmoid",
+})

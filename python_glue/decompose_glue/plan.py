@@ -1,0 +1,430 @@
+"""The plan of a run: the user's model traced, grouped and written out as text.
+
+Returns plain data (docs/GLUE_API.md, `plan`): the tree's nodes, the data
+flow, every file's content, and the steps in gate order. Writing the files
+and running the gates is the C host's job.
+"""
+
+import ast
+import datetime
+import hashlib
+import os
+
+import torch
+import torch.fx as fx
+
+from . import codegen, naming, ops, trace
+from .codegen import LEVEL_DIRS, Rendered, json_text
+from .emit import Names, literal
+from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
+from .loader import BadInput, build_recording_init_args, load_model_file, run_forward
+
+_PLURAL = {"layer": "layers", "fusion": "fusions", "kernel": "kernels", "model": "model"}
+
+
+def _strip_main_block(source):
+    """The user's source without its `if __name__ == "__main__":` blocks."""
+    tree = ast.parse(source)
+    lines = source.split("\n")
+    for stmt in reversed(tree.body):
+        if (isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Compare)
+                and isinstance(stmt.test.left, ast.Name) and stmt.test.left.id == "__name__"):
+            del lines[stmt.lineno - 1:stmt.end_lineno]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs):
+    with open(model_file.path, encoding="utf-8") as f:
+        source = _strip_main_block(f.read())
+    shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+                              for shape in out_shapes) + "]"
+    contract = codegen.CONTRACT.format(shapes=shapes, kwargs=", **get_input_kwargs()" if has_kwargs else "")
+    header = '"""\n' + "\n".join([f"Component: {title}"] + header_lines +
+                                  ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]) + '\n"""\n'
+    guard = ("import sys\n\ntry:\n    import torch\nexcept ImportError:\n"
+             f"    sys.exit(\"This file needs PyTorch. Run it with {python}, the interpreter that has torch.\")\n")
+    return header + guard + "\n# The user's model, verbatim.\n" + source + contract
+
+
+def _output_leaves(gm):
+    out = next(n for n in gm.graph.nodes if n.op == "output")
+    found = []
+    fx.node.map_aggregate(out.args[0], found.append)
+    shapes = []
+    for a in found:
+        if isinstance(a, fx.Node):
+            shapes += [t["shape"] for t in codegen._tensor_leaves(a.meta.get("value", {}))]
+    return out, shapes
+
+
+class Plan:
+    """Everything rendered for one model; `reply()` is the api answer."""
+
+    def __init__(self, request):
+        self.request = request
+        self.python = request.get("python") or "/usr/bin/python3"
+        self.model_path = os.path.abspath(request["model_path"])
+        self.name = request.get("model_name") or os.path.splitext(os.path.basename(self.model_path))[0]
+        self.files = []
+        self.steps = []
+        self.decisions = []
+        self.groups = {}       # stem -> [Rendered]
+        self.group_level = {}
+
+    # ---- loading and tracing ----
+    def load(self):
+        self.model_file = load_model_file(self.model_path)
+        self.model, self.records = build_recording_init_args(self.model_file)
+        self.args, self.kwargs = self.model_file.inputs(seed=0)
+        run_forward(self.model_file, self.model, self.args, self.kwargs)
+        try:
+            self.gm = trace.symbolic(self.model)
+        except Exception as e:
+            raise BadInput(self.model_path, "torch.fx cannot trace the model symbolically: "
+                           + " ".join(f"{type(e).__name__}: {e}".split())) from None
+        self.trace_method = "symbolic"
+        trace.record_values(self.gm, self.args, self.kwargs)
+        self.root = build_tree(self.gm, self.model)
+
+    # ---- rendering ----
+    def render(self):
+        gm = self.gm
+        self.instances = []
+
+        def visit(component, parent, depth):
+            r = codegen.render_component(component, gm, self.records)
+            r.parent, r.depth = parent, depth
+            parent.children.append(r)
+            self.instances.append(r)
+            for c in component.children:
+                visit(c, r, depth + 1)
+
+        root = Rendered(self.root)
+        root.depth = 0
+        root.stem = self.name
+        root.inputs = trace.placeholders(gm)
+        root.names = Names({n: n.name for n in gm.graph.nodes if n.op != "get_attr"})
+        root.op_list = [op_name(n, gm) for n in self.root.nodes if is_compute(n, gm)]
+        children = self.root.children
+        for c in children:
+            visit(c, root, 1)
+        self.root_r = root
+        self._name_groups()
+
+    def _name_groups(self):
+        by_body = {}
+        for r in self.instances:
+            # Kernels and fusions are one workload per class text (shared/SPEC.md
+            # §5: op, parameter shapes, dtypes); a layer is also its shapes.
+            key = r.body.split("\n\ndef get_inputs():")[0] if r.component.level <= 1 else r.body
+            by_body.setdefault((r.component.level, key), []).append(r)
+        used = {}
+        for (level, body), members in by_body.items():
+            first = members[0]
+            c = first.component
+            if c.level == KERNEL:
+                node = next(n for n in c.nodes if is_compute(n, self.gm))
+                base = naming.kernel_name(node, self.gm)
+            elif c.kind == "fusion" or c.level == 1:
+                base = naming.fusion_name(c.nodes, self.gm)
+            else:
+                base = naming.layer_name(c.module_class or c.kind, first.inputs)
+            stem = base
+            if stem in used:
+                ins = [n for n in first.inputs if n.meta.get("value", {}).get("kind") == "tensor"]
+                if ins:
+                    stem = f"{base}_in{naming.shape_signature(ins[0].meta['value']['shape'])}"
+            if stem in used:
+                stem = f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
+            used[stem] = True
+            for r in members:
+                r.stem = stem
+            self.groups[stem] = members
+            self.group_level[stem] = level
+
+    # ---- files ----
+    def write_files(self):
+        gm = self.gm
+        source = self.model_path
+        self.component_paths = []
+        for stem, members in self.groups.items():
+            level = self.group_level[stem]
+            path = f"{LEVEL_DIRS[level]}/{stem}.py"
+            content = codegen.component_file(stem, members, level, source, self.python)
+            members[0].file_content = content
+            members[0].path = path
+            self.files.append({"path": path, "content": content})
+            self.component_paths.append(path)
+
+        _, out_shapes = _output_leaves(gm)
+        has_kwargs = hasattr(self.model_file.module, "get_input_kwargs")
+        root_level = self.root.level
+        self.user_copy = _user_file(
+            self.model_file, out_shapes, self.python, self.name,
+            [f"Source: {source}", "Abstraction Level: model (level 3)", "Parent: none",
+             f"Children: {', '.join(dict.fromkeys(r.stem for r in self.root_r.children))}",
+             f"Operations: {len(self.root_r.op_list)} compute ops "
+             f"({', '.join(sorted(set(self.root_r.op_list)))})",
+             f"Traced with: torch.fx {self.trace_method} tracing"], has_kwargs)
+        if root_level == MODEL:
+            self.root_path = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
+            self.files.append({"path": self.root_path, "content": self.user_copy})
+            self.component_paths.insert(0, self.root_path)
+        elif root_level == KERNEL:
+            self.root_path = self.root_r.children[0].path
+        else:
+            # The model is one fusion: its file is the flat rendering of all of it.
+            flat = codegen.render_component(Component(root_level, self.root.nodes, "fusion", ""), gm, self.records)
+            flat.parent = None
+            flat.children = self.root_r.children
+            stem = naming.fusion_name(self.root.nodes, gm)
+            flat.stem = stem
+            self.root_path = f"{LEVEL_DIRS[root_level]}/{stem}.py"
+            self.files.append({"path": self.root_path,
+                               "content": codegen.component_file(stem, [flat], root_level, source, self.python)})
+            self.component_paths.insert(0, self.root_path)
+        self._steps()
+        self._composition()
+
+    def _root_keys(self):
+        keys = {}
+        for name, _ in list(self.model.named_parameters()) + list(self.model.named_buffers()):
+            keys[name] = name
+        return keys
+
+    def _root_signature(self):
+        parts = []
+        for node in trace.placeholders(self.gm):
+            name = node.target
+            if name.startswith("*"):
+                parts.append(name)
+            elif node.args:
+                parts.append(f"{name}={node.args[0]!r}")
+            else:
+                parts.append(name)
+        return ", ".join(parts)
+
+    def _refactored_file(self, parent, step_name, parent_desc, parent_keys, is_root):
+        gm = self.gm
+        if is_root:
+            out, out_shapes = _output_leaves(gm)
+            result = literal(out.args[0], parent.names)
+            args = self._root_signature()
+            input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in trace.placeholders(gm)]
+        else:
+            result = ", ".join(parent.names.of(n) for n in parent.outputs)
+            args = ", ".join(parent.names.of(n) for n in parent.inputs)
+            input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in parent.inputs]
+            out_shapes = [t["shape"] for n in parent.outputs for t in codegen._tensor_leaves(n.meta.get("value", {}))]
+        body, imports, wmap = codegen.refactored_source(
+            parent, gm, parent.names, parent_keys, step_name, self.python, input_exprs, out_shapes, result, args)
+        children = list(dict.fromkeys(r.stem for r in parent.children))
+        header = '"""\n' + "\n".join([
+            f"Step: {step_name}",
+            f"Parent: {parent_desc}",
+            f"Children: {', '.join(children)}",
+            "The parent rewritten to call only its children (children/); its forward",
+            "keeps only data plumbing. Weights come from weight_map.json.",
+            "",
+            f"Check: decompose verify-step --original original.py --refactored refactored.py "
+            f"--weight-map weight_map.json",
+            f"Run: {self.python} refactored.py   (prints PASS or FAIL on its own inputs' shapes)",
+        ]) + '\n"""\n'
+        head = codegen.IMPORTS.format(python=self.python).replace("import sys\n", "import os\nimport sys\n")
+        if "operator." in body:
+            head = head.replace("import os\n", "import operator\nimport os\n")
+        head += "\n\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n" + "\n".join(imports)
+        return header + "\n" + head + "\n\n\n" + body, wmap
+
+    def _steps(self):
+        # The root step proves the children equal the user's own model.
+        root_children_level = max(r.component.level for r in self.root_r.children)
+        plural = _PLURAL[LEVEL_NAMES[root_children_level]]
+        if self.root.level == KERNEL:
+            plural = "kernel"
+        name = f"step_1_model_to_{plural}"
+        self._add_step(name, self.root_r, "root", self.user_copy, self._root_keys(), True,
+                       f"{self.name} (the user's model, {self.model_path})")
+        order = sorted(self.groups.items(), key=lambda kv: kv[1][0].depth)
+        for stem, members in order:
+            first = members[0]
+            if not first.children:
+                continue
+            top = max(r.component.level for r in first.children)
+            name = f"step_{first.depth + 1}_{stem}_to_{_PLURAL[LEVEL_NAMES[top]]}"
+            self._add_step(name, first, stem, first.file_content, first.local_keys, False,
+                           f"{stem} ({LEVEL_NAMES[first.component.level]}, {first.path})")
+
+    def _add_step(self, name, parent, parent_id, original, parent_keys, is_root, parent_desc):
+        folder = f"steps/{name}"
+        refactored, wmap = self._refactored_file(parent, name, parent_desc, parent_keys, is_root)
+        files = [{"path": f"{folder}/original.py", "content": original},
+                 {"path": f"{folder}/refactored.py", "content": refactored},
+                 {"path": f"{folder}/weight_map.json", "content": json_text(wmap)}]
+        for stem in dict.fromkeys(r.stem for r in parent.children):
+            files.append({"path": f"{folder}/children/{stem}.py",
+                          "content": self.groups[stem][0].file_content})
+        self.steps.append({"name": name, "parent": parent_id, "depth": parent.depth + 1, "files": files})
+
+    def _composition(self):
+        gm = self.gm
+        leaves = [r for r in self.instances if r.component.level == KERNEL and not r.children]
+        flat = Rendered(self.root)
+        flat.names = self.root_r.names
+        flat.children = leaves
+        flat.inputs = self.root_r.inputs
+        out, out_shapes = _output_leaves(gm)
+        result = literal(out.args[0], flat.names)
+        input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in trace.placeholders(gm)]
+        body, imports, wmap = codegen.refactored_source(
+            flat, gm, flat.names, self._root_keys(), "composition", self.python, input_exprs, out_shapes,
+            result, self._root_signature(), class_name="ComposedModel", import_dir=None)
+        body = body.split("\n\ndef get_inputs():")[0]
+        original = f"../steps/{self.steps[0]['name']}/original.py"
+        rtol = self.request.get("rtol")
+        atol = self.request.get("atol")
+        self.files.append({"path": "verification/composition_test.py",
+                           "content": codegen.composition_source(
+                               self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
+                               imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol)})
+
+    def groups_of_level(self, level):
+        return [s for s, lv in self.group_level.items() if lv == level]
+
+    # ---- the tree and the notes ----
+    def nodes(self):
+        gm = self.gm
+        counts = {stem: len(members) for stem, members in self.groups.items()}
+        nodes = []
+        root = {"id": "root", "name": type(self.model).__name__, "level": LEVEL_NAMES[self.root.level],
+                "path": self.root_path, "children": list(dict.fromkeys(r.stem for r in self.root_r.children)),
+                "instance_count": 1}
+        if self.root.level == KERNEL:
+            root["children"] = []
+        root.update(_shapes(self.root_r.inputs, [n for n in _flat_outputs(gm)], self.root_r.names))
+        root["parameter_shapes"] = {k: list(v.shape) for k, v in self.model.state_dict().items()}
+        nodes.append(root)
+        for stem, members in self.groups.items():
+            if self.root.level == KERNEL:
+                continue
+            first = members[0]
+            node = {"id": stem, "name": stem, "level": LEVEL_NAMES[self.group_level[stem]],
+                    "path": first.path, "children": list(dict.fromkeys(r.stem for r in first.children)),
+                    "instance_count": counts[stem],
+                    "model_paths": [r.component.label for r in members]}
+            node.update(_shapes(first.inputs, first.outputs, first.names))
+            node["parameter_shapes"] = first.weight_shapes
+            nodes.append(node)
+        return nodes
+
+    def data_flow(self):
+        edges = []
+        parents = [("root", self.root_r)] + [(s, m[0]) for s, m in self.groups.items() if m[0].children]
+        for pid, parent in parents:
+            owner = {}
+            for r in parent.children:
+                for n in r.component.nodes:
+                    owner[n] = r.stem
+            for r in parent.children:
+                for a in r.inputs:
+                    desc = a.meta.get("value", {})
+                    if desc.get("kind") != "tensor":
+                        continue
+                    edge = {"parent": pid, "from": owner.get(a, pid), "to": r.stem,
+                            "tensor_name": a.name, "shape": desc["shape"], "dtype": desc["dtype"]}
+                    if edge not in edges:
+                        edges.append(edge)
+        return edges
+
+    def notes(self, nodes):
+        by_level = {}
+        for n in nodes:
+            by_level[n["level"]] = by_level.get(n["level"], 0) + 1
+        lines = [f"# Decomposition of {self.name}", "",
+                 f"Source: `{self.model_path}`  ",
+                 f"Traced with torch.fx {self.trace_method} tracing on the inputs of `get_inputs()` "
+                 f"(seed 0).", "",
+                 "## Architecture", ""]
+        lines.append(f"The model is a {LEVEL_NAMES[self.root.level]} with "
+                     f"{len(self.root_r.op_list)} compute ops. Unique files per level: "
+                     + ", ".join(f"{k}: {v}" for k, v in by_level.items()) + ".")
+        lines += ["", "| component | level | instances | input shapes | output shapes |",
+                  "|---|---|---|---|---|"]
+        for n in nodes:
+            lines.append(f"| `{n['id']}` | {n['level']} | {n['instance_count']} | "
+                         f"{list(n.get('input_shapes', {}).values())} | {list(n.get('output_shapes', {}).values())} |")
+        lines += ["", "## Data flow (model level)", ""]
+        for e in self.data_flow():
+            if e["parent"] == "root":
+                lines.append(f"- `{e['from']}` -> `{e['to']}`: `{e['tensor_name']}` {e['shape']} {e['dtype']}")
+        lines += ["", "## Decisions", ""]
+        lines += [f"- {d}" for d in self.decision_list()]
+        return "\n".join(lines) + "\n"
+
+    def decision_list(self):
+        d = []
+        for r in self.instances:
+            c = r.component
+            if c.kind == "layer" and c.level == 2:
+                d.append(f"layer `{r.stem}` from the module `{c.label}` ({c.module_class})")
+            elif c.kind == "stage":
+                d.append(f"layer `{r.stem}` is a stage of the flat container `{c.label.split('[')[0]}`, "
+                         "cut after a pooling op")
+            elif c.kind in ("layer", "stage"):
+                d.append(f"module `{c.label}` ({c.module_class}) holds one {LEVEL_NAMES[c.level]}: "
+                         f"it is that {LEVEL_NAMES[c.level]}, not a layer of its own")
+            elif c.level == 1:
+                d.append(f"fusion `{r.stem}`: a straight chain {' -> '.join(r.op_list)}")
+        seen = []
+        for x in d:
+            if x not in seen:
+                seen.append(x)
+        return seen
+
+    def log(self):
+        return {
+            "model": self.name, "source_file": self.model_path,
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "trace": {"method": self.trace_method,
+                      "note": "symbolic tracing: every branch is the model's own, no value was fixed"},
+            "root_level": LEVEL_NAMES[self.root.level],
+            "decisions": self.decision_list(),
+            "difficulties": [], "deviations": [],
+        }
+
+    def reply(self):
+        nodes = self.nodes()
+        self.files.append({"path": "decomposition_analysis.md", "content": self.notes(nodes)})
+        self.files.append({"path": "decomposition_log.json", "content": json_text(self.log())})
+        return {"ok": True, "model_name": self.name, "source_file": self.model_path,
+                "source_level": self.request.get("source_level") or "custom",
+                "trace_method": self.trace_method, "root": "root", "nodes": nodes,
+                "data_flow": self.data_flow(), "files": self.files, "steps": self.steps,
+                "component_files": self.component_paths,
+                "composition_test": "verification/composition_test.py"}
+
+
+def _flat_outputs(gm):
+    out = next(n for n in gm.graph.nodes if n.op == "output")
+    found = []
+    fx.node.map_aggregate(out.args[0], found.append)
+    return [a for a in found if isinstance(a, fx.Node)]
+
+
+def _shapes(inputs, outputs, names):
+    d = {"input_shapes": {}, "input_dtypes": {}, "output_shapes": {}, "output_dtypes": {}}
+    for kind, nodes in (("input", inputs), ("output", outputs)):
+        for n in nodes:
+            for i, t in enumerate(codegen._tensor_leaves(n.meta.get("value", {}))):
+                key = names.of(n) if i == 0 else f"{names.of(n)}[{i}]"
+                d[f"{kind}_shapes"][key] = t["shape"]
+                d[f"{kind}_dtypes"][key] = t["dtype"]
+    return d
+
+
+def make_plan(request):
+    plan = Plan(request)
+    plan.load()
+    plan.render()
+    plan.write_files()
+    return plan.reply()

@@ -1,0 +1,133 @@
+"""Tracing a model into one flat torch.fx graph whose leaves are kernels.
+
+Leaf modules (torch.nn's own non-container modules, and custom modules with
+no submodules, such as an RMSNorm) become call_module nodes; everything else
+is traced through. Each node records the stack of module calls it was
+created under (`meta["scope"]`, a tuple of "path#k" for the k-th call of the
+module at that path): that stack is what the layer level is cut from. After
+tracing, the graph runs once on the model's real inputs to record what every
+node produces (`meta["value"]`, see `describe`).
+"""
+
+import inspect
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from . import ops
+
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+# torch.nn modules that are whole layers, not kernels: traced through.
+_COMPOSITE_NN = ()
+
+
+def is_container(module):
+    return isinstance(module, _CONTAINERS)
+
+
+def is_kernel_module(module):
+    """A module that is one logical op (shared/SPEC.md §4: level 0)."""
+    if is_container(module) or isinstance(module, _COMPOSITE_NN):
+        return False
+    if type(module).__module__.startswith("torch.nn"):
+        return True
+    return not any(True for _ in module.children())
+
+
+class ScopeTracer(fx.Tracer):
+    """symbolic tracing that keeps kernel modules whole and records scopes."""
+
+    def __init__(self):
+        super().__init__()
+        self.scope = []
+        self.calls = {}
+
+    def is_leaf_module(self, m, qualname):
+        return is_kernel_module(m)
+
+    def call_module(self, m, forward, args, kwargs):
+        path = self.path_of_module(m)
+        k = self.calls.get(path, 0)
+        self.calls[path] = k + 1
+        self.scope.append(f"{path}#{k}")
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.scope.pop()
+
+    def create_node(self, *args, **kwargs):
+        node = super().create_node(*args, **kwargs)
+        node.meta["scope"] = tuple(self.scope)
+        return node
+
+
+def symbolic(model):
+    """Trace `model`; returns a GraphModule sharing the model's parameters."""
+    tracer = ScopeTracer()
+    graph = tracer.trace(model)
+    return fx.GraphModule(model, graph, class_name=type(model).__name__)
+
+
+def describe(value):
+    """What a node produced, as plain data: tensors by shape and dtype."""
+    if isinstance(value, torch.Tensor):
+        d = {"kind": "tensor", "shape": list(value.shape), "dtype": ops.dtype_name(value.dtype)}
+        if not value.is_floating_point() and value.numel() > 0 and value.dtype != torch.bool:
+            d["min"] = int(value.min())
+            d["max"] = int(value.max())
+        return d
+    if isinstance(value, (tuple, list)):
+        return {"kind": type(value).__name__, "items": [describe(v) for v in value]}
+    if isinstance(value, dict):
+        return {"kind": "dict", "items": {k: describe(v) for k, v in value.items()}}
+    if isinstance(value, torch.Size):
+        return {"kind": "const", "value": list(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"kind": "const", "value": value}
+    return {"kind": "other", "type": type(value).__name__}
+
+
+class _Recorder(fx.Interpreter):
+    def run_node(self, n):
+        value = super().run_node(n)
+        n.meta["value"] = describe(value)
+        return value
+
+
+def placeholders(gm):
+    return [n for n in gm.graph.nodes if n.op == "placeholder"]
+
+
+def bind_inputs(gm, args, kwargs):
+    """The forward's arguments in placeholder order, defaults filled in."""
+    values = []
+    args = list(args)
+    for node in placeholders(gm):
+        name = node.target.lstrip("*")
+        if args:
+            values.append(args.pop(0))
+        elif name in kwargs:
+            values.append(kwargs[name])
+        elif node.args:
+            values.append(node.args[0])
+        else:
+            raise TypeError(f"forward() is missing the argument {name!r}")
+    return values
+
+
+def record_values(gm, args, kwargs):
+    """Run the traced graph on real inputs; every node gets meta["value"]."""
+    with torch.no_grad():
+        return _Recorder(gm).run(*bind_inputs(gm, args, kwargs))
+
+
+def forward_parameter_names(model):
+    """The names of forward's parameters, in order (for readable inputs)."""
+    try:
+        sig = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

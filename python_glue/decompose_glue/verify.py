@@ -1,0 +1,234 @@
+"""The step gate: anti-cheat, explicit weight transfer, numerical comparison.
+
+Same fields as the reference workflow's verify_step.py, so agents read our
+verification_result.json as they read theirs. Both models are built fresh,
+the original's weights are copied into the refactored model by the weight
+map, and both run on the same inputs (cloned, so an in-place op in one cannot
+change what the other sees) for each seed.
+"""
+
+import datetime
+import json
+import math
+import os
+
+import torch
+
+from . import anticheat
+from .loader import BadInput, load_model_file
+
+FIRST_SEED = 42
+
+
+def tolerance(outputs, rtol, atol):
+    low = any(t.dtype in (torch.float16, torch.bfloat16) for t in outputs)
+    default = (1e-3, 1e-3) if low else (1e-5, 1e-6)
+    return (default[0] if rtol is None else rtol, default[1] if atol is None else atol)
+
+
+def tensors(value):
+    """Every tensor in a nested output, in order (tuples, lists, dicts)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors(v)]
+    return []
+
+
+def clone_inputs(value):
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(clone_inputs(v) for v in value)
+    if isinstance(value, dict):
+        return {k: clone_inputs(v) for k, v in value.items()}
+    return value
+
+
+def compare(expected, got, rtol, atol):
+    """(pass, max_diff, details) for two model outputs."""
+    e_list, g_list = tensors(expected), tensors(got)
+    if len(e_list) != len(g_list):
+        return False, math.inf, [{"error": f"output count: original {len(e_list)}, refactored {len(g_list)}"}]
+    ok, worst, details = True, 0.0, []
+    for i, (e, g) in enumerate(zip(e_list, g_list)):
+        if e.shape != g.shape or e.dtype != g.dtype:
+            ok = False
+            details.append({"output_idx": i, "shape_match": e.shape == g.shape,
+                            "original_shape": list(e.shape), "refactored_shape": list(g.shape),
+                            "original_dtype": str(e.dtype), "refactored_dtype": str(g.dtype)})
+            continue
+        if e.is_floating_point() or e.is_complex():
+            diff = (e.double() - g.double()).abs()
+            max_diff = diff.max().item() if diff.numel() else 0.0
+            if math.isnan(max_diff):
+                max_diff = math.inf if not torch.equal(e.isnan(), g.isnan()) else \
+                    diff[~diff.isnan()].max().item() if (~diff.isnan()).any() else 0.0
+            match = torch.allclose(e, g, rtol=rtol, atol=atol, equal_nan=True)
+        else:
+            match = torch.equal(e, g)
+            max_diff = 0.0 if match else math.inf
+        ok = ok and match
+        worst = max(worst, max_diff)
+        details.append({"output_idx": i, "shape_match": True, "shape": list(e.shape),
+                        "dtype": str(e.dtype), "max_diff": max_diff, "matches": match})
+    return ok, worst, details
+
+
+def state(model):
+    found = dict(model.named_parameters())
+    found.update(model.named_buffers())
+    return found
+
+
+def auto_weight_map(original, refactored):
+    """Without a map: same names first, then same shape and dtype in order."""
+    src, dst = state(original), state(refactored)
+    mapping, free = {}, dict(dst)
+    for k in src:
+        if k in free:
+            mapping[k] = k
+            del free[k]
+    for k, v in src.items():
+        if k in mapping:
+            continue
+        for d, t in list(free.items()):
+            if t.shape == v.shape and t.dtype == v.dtype:
+                mapping[k] = d
+                del free[d]
+                break
+    return mapping
+
+
+def transfer(original, refactored, mapping):
+    """Copy weights; returns (unmapped original keys, refactored keys left unset, errors)."""
+    src, dst = state(original), state(refactored)
+    filled, errors = set(), []
+    with torch.no_grad():
+        for key, destinations in mapping.items():
+            if key not in src:
+                errors.append(f"weight map names {key!r}, which the original does not have")
+                continue
+            if destinations is None:
+                continue
+            for d in [destinations] if isinstance(destinations, str) else destinations:
+                if d not in dst:
+                    errors.append(f"weight map names {d!r}, which the refactored model does not have")
+                elif dst[d].shape != src[key].shape:
+                    errors.append(f"{key} {list(src[key].shape)} -> {d} {list(dst[d].shape)}: shapes differ")
+                else:
+                    dst[d].copy_(src[key])
+                    filled.add(d)
+    unmapped = [k for k in src if k not in mapping]
+    left = [k for k in dst if k not in filled]
+    return unmapped, left, errors
+
+
+def _load(path, role, class_names):
+    try:
+        return load_model_file(path, class_names=class_names, require_init=False)
+    except BadInput as e:
+        raise BadInput(path, f"cannot load the {role}: {e.message}") from None
+
+
+def verify_step(original_path, refactored_path, weight_map_path=None, rtol=None, atol=None,
+                num_trials=3):
+    """The verification_result.json object for one step."""
+    result = {
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "original_file": str(original_path), "refactored_file": str(refactored_path),
+        "status": "UNKNOWN", "anticheat": {"status": "UNKNOWN", "violations": []},
+        "weight_transfer": {"status": "UNKNOWN"}, "numerical_comparison": {"status": "UNKNOWN"},
+    }
+    try:
+        original_file = _load(original_path, "original", ("Model",))
+        refactored_file = _load(refactored_path, "refactored", ("RefactoredModel", "Model"))
+        original = original_file.build(seed=0)
+        refactored = refactored_file.build(seed=1)
+        args, kwargs = original_file.inputs(seed=FIRST_SEED)
+    except BadInput as e:
+        result.update(status="ERROR", error=f"{e.path}: {e.message}")
+        return result
+
+    checks = anticheat.check(str(refactored_path), refactored, clone_inputs(args), clone_inputs(kwargs))
+    result["anticheat"] = checks
+
+    explicit = None
+    if weight_map_path and os.path.exists(weight_map_path):
+        with open(weight_map_path, encoding="utf-8") as f:
+            explicit = json.load(f)
+    mapping = explicit if explicit is not None else auto_weight_map(original, refactored)
+    unmapped, left, errors = transfer(original, refactored, mapping)
+    unused = [k for k, v in mapping.items() if v is None]
+    weights_ok = not unmapped and not left and not errors
+    result["weight_transfer"] = {
+        "status": "PASS" if weights_ok else "FAIL",
+        "source": "weight_map.json" if explicit is not None else "automatic (names, then shapes)",
+        "mapped_count": sum(1 for v in mapping.values() if v is not None),
+        "unmapped_original": unmapped, "unmapped_refactored": left,
+        "unused_by_forward": unused, "errors": errors, "weight_map": mapping,
+    }
+
+    trials, passed, worst = [], True, 0.0
+    rtol_used = atol_used = None
+    for i in range(num_trials):
+        seed = FIRST_SEED + i
+        trial_args, trial_kwargs = original_file.inputs(seed=seed)
+        try:
+            with torch.no_grad():
+                expected = original(*clone_inputs(trial_args), **clone_inputs(trial_kwargs))
+                got = refactored(*clone_inputs(trial_args), **clone_inputs(trial_kwargs))
+        except Exception as e:
+            trials.append({"trial": i, "seed": seed, "pass": False, "max_diff": math.inf,
+                           "error": " ".join(f"{type(e).__name__}: {e}".split())})
+            passed = False
+            continue
+        rtol_used, atol_used = tolerance(tensors(expected), rtol, atol)
+        ok, max_diff, details = compare(expected, got, rtol_used, atol_used)
+        trials.append({"trial": i, "seed": seed, "max_diff": max_diff, "pass": ok,
+                       "output_details": details})
+        passed = passed and ok
+        worst = max(worst, max_diff)
+    result["numerical_comparison"] = {
+        "status": "PASS" if passed else "FAIL", "rtol": rtol_used, "atol": atol_used,
+        "num_trials": num_trials, "seeds": [t["seed"] for t in trials],
+        "max_diff_across_trials": worst, "trials": trials,
+    }
+    ok = checks["status"] == "PASS" and weights_ok and passed
+    result["status"] = "PASS" if ok else "FAIL"
+    if not ok:
+        result["fail_reason"] = ("anticheat_violation" if checks["status"] != "PASS" else
+                                 "weight_transfer" if not weights_ok else "numerical_mismatch")
+    return result
+
+
+def run_component(path):
+    """Run a component file's own run_tests() in this interpreter."""
+    try:
+        module = _load(path, "component", ("Model",)).module
+    except BadInput as e:
+        return {"status": "FAIL", "message": e.message}
+    run_tests = getattr(module, "run_tests", None)
+    if not callable(run_tests):
+        return {"status": "FAIL", "message": "no run_tests() function"}
+    try:
+        ok = bool(run_tests())
+    except Exception as e:
+        return {"status": "FAIL", "message": " ".join(f"run_tests() raised {type(e).__name__}: {e}".split())}
+    return {"status": "PASS" if ok else "FAIL", "message": "" if ok else "run_tests() returned False"}
+
+
+def run_composition(path):
+    """Run a composition_test.py's run_composition() in this interpreter."""
+    from .loader import import_file
+    try:
+        module = import_file(path)
+        result = module.run_composition()
+    except BadInput as e:
+        return {"status": "FAIL", "message": e.message, "max_diff": math.inf, "trials": []}
+    except Exception as e:
+        return {"status": "FAIL", "message": " ".join(f"{type(e).__name__}: {e}".split()),
+                "max_diff": math.inf, "trials": []}
+    return result
