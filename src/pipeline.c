@@ -1,0 +1,574 @@
+/* pipeline.c - see pipeline.h.
+ *
+ * All state of one run lives in a `run` struct that the phases fill in; the
+ * summary and the verification/ files are written from it at the end, so a
+ * run that stops at a failed step still records what it did. The glue only
+ * ever sees paths inside the staging folder; paths it echoes back in its
+ * results are rewritten to the final folder before they are written. */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "outdir.h"
+#include "paths.h"
+#include "tree.h"
+#include "util.h"
+
+typedef struct {
+    const char *name;
+    const char *parent;
+    const char *status;         /* PASS, FAIL, ERROR, NOT_RUN */
+    double max_diff;
+    int has_diff;
+    int num_trials;
+    char *coverage;             /* coverage status, or NULL */
+    char *reason;               /* when not PASS */
+} step_result;
+
+typedef struct {
+    const cli_args *a;
+    const run_env *env;
+    char ts[32];
+    struct timespec t0;
+
+    char *model_abs;
+    char *model_name;
+    char *source_level;
+    char *out_dir;
+    staging *stage;
+    const char *root;           /* staging path */
+
+    json_t *plan;               /* the plan reply */
+    size_t nsteps;
+    step_result *steps;
+    size_t steps_passed;
+    const char *failed_step;    /* NULL when every step passed */
+
+    json_t *components;         /* [{file, status, message}] */
+    int comp_passed, comp_failed, comp_ran;
+    const char *composition;    /* PASSED, FAILED, NOT_RUN */
+    double comp_diff;
+    int comp_has_diff;
+    char *comp_reason;
+    double cov_pct;
+    int has_cov;
+    char *cov_status;
+
+    char *reason;               /* why the run FAILED, one line */
+} run;
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void progress(run *r, const char *fmt, ...) ATTR_PRINTF(2, 3);
+static void progress(run *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(r->env->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', r->env->log);
+    fflush(r->env->log);
+}
+
+/* A path inside the staging folder. */
+static char *in_stage(run *r, const char *rel) { return path_join(r->root, rel); }
+
+/* Write a result object into the staging folder, with final paths. */
+static int write_result(run *r, const char *rel, json_t *obj, char **err) {
+    json_t *copy = json_deep_copy(obj);
+    json_rewrite_prefix(copy, r->root, r->out_dir);
+    char *text = json_to_text(copy);
+    int rc = write_file_under(r->root, rel, text, strlen(text), err);
+    free(text);
+    json_decref(copy);
+    return rc;
+}
+
+/* Write a list of {path, content} entries. */
+static int write_files(run *r, json_t *files, const char *what, char **err) {
+    if (files && !json_is_array(files)) {
+        set_error(err, "internal: plan: %s \"files\" is not a list", what);
+        return -1;
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f) {
+        const char *path = json_str(f, "path");
+        json_t *content = json_object_get(f, "content");
+        if (!path || !json_is_string(content)) {
+            set_error(err, "internal: plan: %s file %zu has no path or content", what, i);
+            return -1;
+        }
+        if (write_file_under(r->root, path, json_string_value(content),
+                             json_string_length(content), err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int do_plan(run *r, char **err) {
+    const cli_args *a = r->a;
+    json_t *req = json_object();
+    json_object_set_new(req, "model_path", json_string(r->model_abs));
+    json_object_set_new(req, "model_name", json_string(r->model_name));
+    json_object_set_new(req, "source_level", json_string(r->source_level));
+    json_object_set_new(req, "python", json_string(r->env->python_exe ? r->env->python_exe : ""));
+    json_object_set_new(req, "num_trials", json_integer(a->num_trials));
+    json_object_set_new(req, "rtol", a->rtol_set ? json_real(a->rtol) : json_null());
+    json_object_set_new(req, "atol", a->atol_set ? json_real(a->atol) : json_null());
+    progress(r, "decompose: planning %s", r->model_abs);
+    int rc = glue_call(r->env->glue, "plan", req, &r->plan, err);
+    json_decref(req);
+    if (rc != 0) return -1;
+    char *verr = NULL;
+    if (tree_validate(r->plan, &verr) != 0) {
+        set_error(err, "%s: internal: %s", r->model_abs, verr);
+        free(verr);
+        return -1;
+    }
+    json_t *steps = json_object_get(r->plan, "steps");
+    if (steps && !json_is_array(steps)) {
+        set_error(err, "%s: internal: plan: \"steps\" is not a list", r->model_abs);
+        return -1;
+    }
+    r->nsteps = json_array_size(steps);
+    r->steps = xcalloc(r->nsteps ? r->nsteps : 1, sizeof *r->steps);
+    size_t i;
+    json_t *s;
+    json_array_foreach(steps, i, s) {
+        const char *name = json_str(s, "name");
+        if (!name_is_safe_component(name)) {
+            set_error(err, "%s: internal: plan: step %zu has no usable name", r->model_abs, i);
+            return -1;
+        }
+        r->steps[i].name = name;
+        r->steps[i].parent = json_str(s, "parent");
+        r->steps[i].status = "NOT_RUN";
+    }
+    level_counts c;
+    int uk;
+    long ki;
+    tree_counts(r->plan, &c, &uk, &ki);
+    progress(r, "decompose: %zu components (model %d, layer %d, fusion %d, kernel %d), %zu steps",
+             json_array_size(json_object_get(r->plan, "nodes")), c.model, c.layer, c.fusion, c.kernel,
+             r->nsteps);
+    return 0;
+}
+
+/* The step's children/<x>.py files, from its file list. */
+static json_t *step_children(run *r, json_t *step) {
+    json_t *out = json_array();
+    char *prefix = xasprintf("steps/%s/children/", json_str(step, "name"));
+    size_t plen = strlen(prefix), i;
+    json_t *f;
+    json_array_foreach(json_object_get(step, "files"), i, f) {
+        const char *p = json_str(f, "path");
+        if (!p || strncmp(p, prefix, plen) != 0) continue;
+        const char *base = p + plen;
+        size_t n = strlen(base);
+        if (strchr(base, '/') || n < 4 || strcmp(base + n - 3, ".py") != 0 || strncmp(base, "__", 2) == 0)
+            continue;
+        char *full = in_stage(r, p);
+        json_array_append_new(out, json_string(full));
+        free(full);
+    }
+    free(prefix);
+    return out;
+}
+
+static int step_has_file(json_t *step, const char *rel) {
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(step, "files"), i, f) {
+        const char *p = json_str(f, "path");
+        if (p && strcmp(p, rel) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Run one step's gate. Returns 0 when it ran (pass or fail: see
+ * sr->status), -1 on an error. */
+static int do_step(run *r, size_t k, json_t *step, char **err) {
+    step_result *sr = &r->steps[k];
+    if (write_files(r, json_object_get(step, "files"), sr->name, err) != 0) return -1;
+
+    char *dir = xasprintf("steps/%s", sr->name);
+    char *wm_rel = xasprintf("%s/weight_map.json", dir);
+    char *orig = xasprintf("%s/%s/original.py", r->root, dir);
+    char *refa = xasprintf("%s/%s/refactored.py", r->root, dir);
+    char *wm = step_has_file(step, wm_rel) ? in_stage(r, wm_rel) : NULL;
+    char *res_rel = xasprintf("%s/verification_result.json", dir);
+    char *cov_rel = xasprintf("%s/coverage_report.json", dir);
+    json_t *req = verify_request(orig, refa, wm, r->a);
+    json_t *reply = NULL, *creq = NULL, *creply = NULL;
+    int rc = -1;
+
+    if (glue_call(r->env->glue, "verify_step", req, &reply, err) != 0) goto done;
+    const char *status = json_str(reply, "status");
+    json_t *result = json_object_get(reply, "result");
+    if (!json_is_object(result)) result = reply;
+    if (!status) status = json_str(result, "status");
+    sr->status = (status && strcmp(status, "PASS") == 0) ? "PASS"
+                 : (status && strcmp(status, "ERROR") == 0) ? "ERROR" : "FAIL";
+    sr->max_diff = result_max_diff(result, &sr->has_diff);
+    sr->num_trials = result_num_trials(result);
+    if (strcmp(sr->status, "PASS") != 0) {
+        /* the reason may name staging paths; show the final ones */
+        char *why = result_reason(result);
+        char *fixed = str_replace_all(why, r->root, r->out_dir);
+        sr->reason = fixed ? fixed : why;
+        if (fixed) free(why);
+    }
+    if (write_result(r, res_rel, result, err) != 0) goto done;
+
+    creq = json_object();
+    json_object_set_new(creq, "model", json_string(orig));
+    json_object_set_new(creq, "decomp_dir", json_null());
+    json_object_set_new(creq, "children", step_children(r, step));
+    if (glue_call(r->env->glue, "extract_ops", creq, &creply, err) != 0) goto done;
+    json_t *cres = json_object_get(creply, "result");
+    if (!json_is_object(cres)) cres = creply;
+    const char *cst = json_str(creply, "status");
+    sr->coverage = xstrdup(cst ? cst : "UNKNOWN");
+    if (write_result(r, cov_rel, cres, err) != 0) goto done;
+
+    char diff[32];
+    fmt_diff(diff, sizeof diff, sr->max_diff, sr->has_diff);
+    if (strcmp(sr->status, "PASS") == 0) {
+        progress(r, "[%zu/%zu] %s ... PASS (max diff %s)", k + 1, r->nsteps, sr->name, diff);
+    } else {
+        progress(r, "[%zu/%zu] %s ... %s (%s)", k + 1, r->nsteps, sr->name, sr->status, sr->reason);
+    }
+    rc = 0;
+done:
+    json_decref(req);
+    json_decref(reply);
+    json_decref(creq);
+    json_decref(creply);
+    free(dir);
+    free(wm_rel);
+    free(orig);
+    free(refa);
+    free(wm);
+    free(res_rel);
+    free(cov_rel);
+    return rc;
+}
+
+static int do_components(run *r, char **err) {
+    json_t *files = json_object_get(r->plan, "component_files");
+    size_t i;
+    json_t *f;
+    r->comp_ran = 1;
+    json_array_foreach(files, i, f) {
+        const char *rel = json_string_value(f);
+        if (!rel || !path_is_safe_relative(rel)) {
+            set_error(err, "internal: plan: component_files[%zu] is not a relative path", i);
+            return -1;
+        }
+        char *full = in_stage(r, rel);
+        json_t *req = json_pack("{s:s}", "path", full);
+        json_t *reply = NULL;
+        int rc = glue_call(r->env->glue, "run_component", req, &reply, err);
+        json_decref(req);
+        free(full);
+        if (rc != 0) return -1;
+        const char *st = json_str(reply, "status");
+        int pass = st && strcmp(st, "PASS") == 0;
+        json_t *entry = json_pack("{s:s, s:s}", "file", rel, "status", pass ? "PASS" : "FAIL");
+        const char *msg = json_str(reply, "message");
+        if (msg && !pass) json_object_set_new(entry, "message", json_string(msg));
+        json_array_append_new(r->components, entry);
+        if (pass) {
+            r->comp_passed++;
+        } else {
+            r->comp_failed++;
+            progress(r, "  component %s ... FAIL%s%s", rel, msg ? ": " : "", msg ? msg : "");
+        }
+        json_decref(reply);
+    }
+    progress(r, "[components] %d/%zu self-tests PASS", r->comp_passed, json_array_size(files));
+    return 0;
+}
+
+static int do_composition(run *r, char **err) {
+    const char *rel = json_str(r->plan, "composition_test");
+    if (!rel) {
+        progress(r, "[composition] NOT_RUN (the plan has no composition test)");
+        return 0;
+    }
+    if (!path_is_safe_relative(rel)) {
+        set_error(err, "internal: plan: composition_test is not a relative path");
+        return -1;
+    }
+    char *full = in_stage(r, rel);
+    json_t *req = json_pack("{s:s}", "path", full);
+    json_t *reply = NULL;
+    int rc = glue_call(r->env->glue, "run_composition", req, &reply, err);
+    json_decref(req);
+    free(full);
+    if (rc != 0) return -1;
+    const char *st = json_str(reply, "status");
+    int pass = st && strcmp(st, "PASS") == 0;
+    r->composition = pass ? "PASSED" : "FAILED";
+    r->comp_has_diff = json_num(reply, "max_diff", &r->comp_diff) == 0;
+    char diff[32];
+    fmt_diff(diff, sizeof diff, r->comp_diff, r->comp_has_diff);
+    if (!pass) {
+        const char *m = json_str(reply, "message");
+        if (!m) m = json_str(reply, "error");
+        r->comp_reason = m ? xasprintf("composition test FAILED: %s", m)
+                           : xasprintf("composition test FAILED (max diff %s)", diff);
+        one_line(r->comp_reason);
+    }
+    progress(r, "[composition] %s (max diff %s)", pass ? "PASS" : "FAIL", diff);
+    json_decref(reply);
+    return 0;
+}
+
+static int do_coverage(run *r, char **err) {
+    json_t *req = json_pack("{s:s, s:s, s:n}", "model", r->model_abs, "decomp_dir", r->root, "children");
+    json_t *reply = NULL;
+    int rc = glue_call(r->env->glue, "extract_ops", req, &reply, err);
+    json_decref(req);
+    if (rc != 0) return -1;
+    json_t *res = json_object_get(reply, "result");
+    if (!json_is_object(res)) res = reply;
+    const char *st = json_str(reply, "status");
+    r->cov_status = xstrdup(st ? st : "UNKNOWN");
+    r->cov_pct = coverage_pct(res, &r->has_cov);
+    rc = write_result(r, "verification/coverage_summary.json", res, err);
+    if (r->has_cov)
+        progress(r, "[coverage] %s %.1f%%", r->cov_status, r->cov_pct);
+    else
+        progress(r, "[coverage] %s", r->cov_status);
+    json_decref(reply);
+    return rc;
+}
+
+static int write_summaries(run *r, char **err) {
+    json_t *steps = json_array();
+    for (size_t i = 0; i < r->nsteps; i++) {
+        step_result *s = &r->steps[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(s->name));
+        json_object_set_new(o, "parent", s->parent ? json_string(s->parent) : json_null());
+        json_object_set_new(o, "status", json_string(s->status));
+        json_object_set_new(o, "max_diff", s->has_diff > 0 ? json_real(s->max_diff) : json_null());
+        json_object_set_new(o, "num_trials", json_integer(s->num_trials));
+        json_object_set_new(o, "coverage", s->coverage ? json_string(s->coverage) : json_null());
+        if (s->reason) json_object_set_new(o, "reason", json_string(s->reason));
+        json_array_append_new(steps, o);
+    }
+    json_t *sv = json_object();
+    json_object_set_new(sv, "model_name", json_string(r->model_name));
+    json_object_set_new(sv, "timestamp", json_string(r->ts));
+    json_object_set_new(sv, "status", json_string(r->failed_step ? "FAILED" : "PASSED"));
+    json_object_set_new(sv, "steps_total", json_integer((json_int_t)r->nsteps));
+    json_object_set_new(sv, "steps_passed", json_integer((json_int_t)r->steps_passed));
+    json_object_set_new(sv, "failed_step", r->failed_step ? json_string(r->failed_step) : json_null());
+    json_object_set_new(sv, "steps", steps);
+    int rc = write_result(r, "verification/step_verification_summary.json", sv, err);
+    json_decref(sv);
+    if (rc != 0) return -1;
+
+    /* When no component ran, list them all as NOT_RUN so the file says
+     * which tests exist. */
+    json_t *list = json_deep_copy(r->components);
+    if (!r->comp_ran) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(r->plan, "component_files"), i, f)
+            json_array_append_new(list, json_pack("{s:s?, s:s}", "file", json_string_value(f),
+                                                  "status", "NOT_RUN"));
+    }
+    json_t *tr = json_object();
+    json_object_set_new(tr, "timestamp", json_string(r->ts));
+    json_object_set_new(tr, "total_components",
+                        json_integer((json_int_t)json_array_size(json_object_get(r->plan, "component_files"))));
+    json_object_set_new(tr, "passed", json_integer(r->comp_passed));
+    json_object_set_new(tr, "failed", json_integer(r->comp_failed));
+    json_object_set_new(tr, "composition_test", json_string(r->composition));
+    json_object_set_new(tr, "max_difference", r->comp_has_diff ? json_real(r->comp_diff) : json_null());
+    json_object_set_new(tr, "component_results", list);
+    rc = write_result(r, "verification/test_results.json", tr, err);
+    json_decref(tr);
+    return rc;
+}
+
+static int all_passed(run *r) { return r->reason == NULL; }
+
+/* Decide the verdict and its one-line reason from what ran. */
+static void judge(run *r) {
+    if (r->failed_step) {
+        for (size_t i = 0; i < r->nsteps; i++)
+            if (r->steps[i].name == r->failed_step)
+                r->reason = xasprintf("%s %s: %s", r->failed_step, r->steps[i].status,
+                                      r->steps[i].reason ? r->steps[i].reason : "not passed");
+    } else if (r->comp_failed) {
+        const char *first = "";
+        size_t i;
+        json_t *c;
+        json_array_foreach(r->components, i, c) {
+            if (strcmp(json_str(c, "status"), "PASS") != 0) {
+                first = json_str(c, "file");
+                break;
+            }
+        }
+        r->reason = xasprintf("%d component self-test%s failed (first: %s)", r->comp_failed,
+                              r->comp_failed == 1 ? "" : "s", first);
+    } else if (strcmp(r->composition, "FAILED") == 0) {
+        r->reason = xstrdup(r->comp_reason ? r->comp_reason : "composition test FAILED");
+    } else if (r->cov_status && strcmp(r->cov_status, "FULL_COVERAGE") != 0) {
+        r->reason = r->has_cov ? xasprintf("coverage of the model by its kernels is %.1f%% (%s)",
+                                           r->cov_pct, r->cov_status)
+                               : xasprintf("coverage %s", r->cov_status);
+    }
+    if (r->reason) one_line(r->reason);
+}
+
+static void print_summary(run *r, double secs) {
+    level_counts c;
+    int uk;
+    long ki;
+    tree_counts(r->plan, &c, &uk, &ki);
+    const char *status = all_passed(r) ? "PASS" : "FAIL";
+    if (r->a->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "status", json_string(status));
+        json_object_set_new(o, "output_dir", json_string(r->out_dir));
+        json_object_set_new(o, "model_name", json_string(r->model_name));
+        json_object_set_new(o, "source_level", json_string(r->source_level));
+        json_object_set_new(o, "by_level", level_counts_json(&c));
+        json_object_set_new(o, "unique_kernels", json_integer(uk));
+        json_object_set_new(o, "kernel_instances", json_integer(ki));
+        json_object_set_new(o, "steps_passed", json_integer((json_int_t)r->steps_passed));
+        json_object_set_new(o, "steps_total", json_integer((json_int_t)r->nsteps));
+        json_object_set_new(o, "composition", json_string(r->composition));
+        json_object_set_new(o, "coverage_pct", r->has_cov ? json_real(r->cov_pct) : json_null());
+        json_object_set_new(o, "seconds", json_real((double)(long)(secs * 100) / 100.0));
+        if (!all_passed(r)) {
+            json_object_set_new(o, "failed_step", r->failed_step ? json_string(r->failed_step) : json_null());
+            json_object_set_new(o, "reason", json_string(r->reason));
+        }
+        report_json(r->env, o);
+        json_decref(o);
+        return;
+    }
+    FILE *f = r->env->out;
+    char diff[32];
+    fmt_diff(diff, sizeof diff, r->comp_diff, r->comp_has_diff);
+    fprintf(f, "%s %s\n", r->model_name, all_passed(r) ? "PASSED" : "FAILED");
+    fprintf(f, "  output       %s\n", r->out_dir);
+    fprintf(f, "  components   %zu (model %d, layer %d, fusion %d, kernel %d)\n",
+            json_array_size(json_object_get(r->plan, "nodes")), c.model, c.layer, c.fusion, c.kernel);
+    fprintf(f, "  kernels      %d unique, %ld instances\n", uk, ki);
+    fprintf(f, "  steps        %zu/%zu passed\n", r->steps_passed, r->nsteps);
+    if (r->comp_ran)
+        fprintf(f, "  self-tests   %d/%d passed\n", r->comp_passed, r->comp_passed + r->comp_failed);
+    if (strcmp(r->composition, "NOT_RUN") == 0) fprintf(f, "  composition  NOT_RUN\n");
+    else fprintf(f, "  composition  %s (max diff %s)\n", r->composition, diff);
+    if (r->has_cov) fprintf(f, "  coverage     %.1f%% (%s)\n", r->cov_pct, r->cov_status);
+    else fprintf(f, "  coverage     %s\n", r->cov_status ? r->cov_status : "NOT_RUN");
+    fprintf(f, "  time         %.1f s\n", secs);
+    if (!all_passed(r)) fprintf(f, "  failed       %s\n", r->reason);
+    fflush(f);
+}
+
+static void run_free(run *r) {
+    staging_free(r->stage);
+    for (size_t i = 0; i < r->nsteps; i++) {
+        free(r->steps[i].coverage);
+        free(r->steps[i].reason);
+    }
+    free(r->steps);
+    json_decref(r->plan);
+    json_decref(r->components);
+    free(r->model_abs);
+    free(r->model_name);
+    free(r->source_level);
+    free(r->out_dir);
+    free(r->comp_reason);
+    free(r->cov_status);
+    free(r->reason);
+}
+
+int pipeline_run(const cli_args *a, const run_env *env) {
+    run r;
+    memset(&r, 0, sizeof r);
+    r.a = a;
+    r.env = env;
+    r.composition = "NOT_RUN";
+    r.components = json_array();
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
+    report_timestamp(env, r.ts, sizeof r.ts);
+    char *err = NULL;
+    int code = 2;
+
+    /* Everything that can be checked without Python is checked first. */
+    if (check_readable_file(a->model, &err) != 0) goto done;
+    r.model_abs = path_absolute(a->model);
+    if (!r.model_abs) {
+        set_error(&err, "cannot read the working directory");
+        goto done;
+    }
+    r.model_name = a->name ? xstrdup(a->name) : model_name_from_path(r.model_abs);
+    r.source_level = a->source_level ? xstrdup(a->source_level) : source_level_from_path(r.model_abs);
+    if (!name_is_safe_component(r.model_name)) {
+        set_error(&err, "%s: cannot derive a model name (use --name)", a->model);
+        goto done;
+    }
+    if (a->output) {
+        r.out_dir = path_absolute(a->output);
+    } else {
+        char *rel = xasprintf("workspace/output/%s/%s", r.source_level, r.model_name);
+        r.out_dir = path_absolute(rel);
+        free(rel);
+    }
+    if (!r.out_dir || outdir_replaceable(r.out_dir, &err) != 0) goto done;
+
+    if (do_plan(&r, &err) != 0) goto done;
+    if (!(r.stage = staging_open(r.out_dir, &err))) goto done;
+    r.root = staging_path(r.stage);
+    if (write_files(&r, json_object_get(r.plan, "files"), "plan", &err) != 0) goto done;
+
+    size_t k;
+    json_t *step;
+    json_array_foreach(json_object_get(r.plan, "steps"), k, step) {
+        if (do_step(&r, k, step, &err) != 0) goto done;
+        if (strcmp(r.steps[k].status, "PASS") != 0) {
+            r.failed_step = r.steps[k].name;
+            progress(&r, "decompose: stopped at %s: %s", r.failed_step, r.steps[k].reason);
+            break;
+        }
+        r.steps_passed++;
+    }
+    if (!r.failed_step) {
+        if (do_components(&r, &err) != 0) goto done;
+        if (do_composition(&r, &err) != 0) goto done;
+        if (do_coverage(&r, &err) != 0) goto done;
+    }
+    judge(&r);
+
+    tree_info info = {r.ts, all_passed(&r)};
+    json_t *tree = tree_build(r.plan, &info, &err);
+    if (!tree) goto done;
+    int rc = write_result(&r, "decomposition_tree.json", tree, &err);
+    json_decref(tree);
+    if (rc != 0) goto done;
+    if (write_summaries(&r, &err) != 0) goto done;
+    if (staging_commit(r.stage, &err) != 0) goto done;
+
+    print_summary(&r, seconds_since(&r.t0));
+    code = all_passed(&r) ? 0 : 1;
+done:
+    if (code == 2) report_error(env, a->json, err ? err : "failed");
+    free(err);
+    run_free(&r);
+    return code;
+}
