@@ -1,0 +1,169 @@
+/* test_job.c - YAML job files: fields, errors, output folders, and a run of
+ * several models against a fake glue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fake_glue.h"
+#include "job.h"
+#include "test_helpers.h"
+
+static int parse(const char *text, job *j, char **err) {
+    return job_parse(text, strlen(text), "job.yaml", j, err);
+}
+
+static void job_with_one_model_reads_every_field(void **state) {
+    (void)state;
+    job j;
+    char *err = NULL;
+    assert_int_equal(parse("input_type: single_file\n"
+                           "model: data/level2/m.py\n"
+                           "output_dir: out/{model_name}/\n"
+                           "source_level: level2\n"
+                           "name: net\n"
+                           "num_trials: 4\n"
+                           "rtol: 1e-4\n"
+                           "atol: 0.001\n", &j, &err), 0);
+    assert_null(err);
+    assert_int_equal(j.nmodels, 1);
+    assert_string_equal(j.models[0], "data/level2/m.py");
+    assert_string_equal(j.source_level, "level2");
+    assert_string_equal(j.name, "net");
+    assert_int_equal(j.num_trials, 4);
+    assert_true(j.num_trials_set && j.rtol_set && j.atol_set);
+    assert_true(j.rtol == 1e-4 && j.atol == 0.001);
+    char *o = job_output_for(&j, "net");
+    assert_string_equal(o, "out/net/");
+    free(o);
+    job_free(&j);
+}
+
+static void models_list_is_joined_to_models_dir(void **state) {
+    (void)state;
+    job j;
+    assert_int_equal(parse("models_dir: data/kernelbench/level3\n"
+                           "models:\n  - 11_VGG16.py\n  - /abs/18_SqueezeNet.py\n"
+                           "output_dir: out\n", &j, NULL), 0);
+    assert_int_equal(j.nmodels, 2);
+    assert_string_equal(j.models[0], "data/kernelbench/level3/11_VGG16.py");
+    assert_string_equal(j.models[1], "/abs/18_SqueezeNet.py");
+    char *o = job_output_for(&j, "11_VGG16");
+    assert_string_equal(o, "out/11_VGG16");       /* several models: one folder each */
+    free(o);
+    job_free(&j);
+}
+
+static void no_output_dir_means_the_default(void **state) {
+    (void)state;
+    job j;
+    assert_int_equal(parse("model: m.py\n", &j, NULL), 0);
+    assert_null(job_output_for(&j, "m"));
+    job_free(&j);
+}
+
+static void expect_error(const char *text, const char *want) {
+    job j;
+    char *err = NULL;
+    assert_int_equal(parse(text, &j, &err), -1);
+    assert_non_null(err);
+    if (!strstr(err, want)) fail_msg("error '%s' does not mention '%s'", err, want);
+    free(err);
+}
+
+static void unknown_field_is_an_error(void **state) {
+    (void)state;
+    expect_error("model: m.py\nouput_dir: x\n", "line 2: unknown field 'ouput_dir'");
+}
+
+static void job_without_model_is_an_error(void **state) {
+    (void)state;
+    expect_error("output_dir: x\n", "no model");
+}
+
+static void unsupported_input_type_is_an_error(void **state) {
+    (void)state;
+    expect_error("input_type: huggingface\nmodel: x\n", "not supported");
+}
+
+static void bad_numbers_are_errors(void **state) {
+    (void)state;
+    expect_error("model: m.py\nnum_trials: 0\n", "num_trials");
+    expect_error("model: m.py\nrtol: -1\n", "rtol");
+    expect_error("model: m.py\natol: x\n", "atol");
+}
+
+static void invalid_yaml_is_an_error(void **state) {
+    (void)state;
+    expect_error("model: [unclosed\n", "job.yaml");
+    expect_error("- just\n- a list\n", "mapping");
+}
+
+static void name_with_several_models_is_an_error(void **state) {
+    (void)state;
+    expect_error("models: [a.py, b.py]\nname: x\n", "one model");
+}
+
+static void job_runs_every_model_into_one_json_object(void **state) {
+    (void)state;
+    char *tmp = make_temp_dir();
+    put_file(tmp, "m/a.py", "a");
+    put_file(tmp, "m/b.py", "b");
+    char *text = xasprintf("models_dir: %s/m\nmodels: [a.py, b.py]\noutput_dir: %s/out/{model_name}\n"
+                           "num_trials: 2\n", tmp, tmp);
+    put_file(tmp, "job.yaml", text);
+    free(text);
+    char *jobp = path_join(tmp, "job.yaml");
+    fake f = {0};
+    f.fail_step = "/.b.partial-";
+    glue g = {fake_call, &f};
+    char *ob = NULL, *lb = NULL;
+    size_t ol, ll;
+    FILE *out = open_memstream(&ob, &ol), *log = open_memstream(&lb, &ll);
+    run_env env = {out, log, &g, "/usr/bin/python3", "t"};
+    cli_args a = {0};
+    a.cmd = CMD_JOB;
+    a.model = jobp;
+    a.json = 1;
+    a.num_trials = 3;
+    int code = job_run(&a, &env);
+    fclose(out);
+    fclose(log);
+    assert_int_equal(code, 1);                    /* b failed: the worst wins */
+    json_t *o = json_loads(ob, 0, NULL);
+    if (!o) fail_msg("not one JSON object: %s", ob);
+    assert_string_equal(json_str(o, "status"), "FAIL");
+    json_t *models = json_object_get(o, "models");
+    assert_int_equal(json_array_size(models), 2);
+    assert_string_equal(json_str(json_array_get(models, 0), "status"), "PASS");
+    assert_string_equal(json_str(json_array_get(models, 1), "status"), "FAIL");
+    assert_true(exists_in(tmp, "out/a/decomposition_tree.json"));
+    assert_true(exists_in(tmp, "out/b/decomposition_tree.json"));
+    json_t *v = calls_to(&f, "verify_step");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "num_trials")), 2);
+    json_decref(v);
+    json_decref(o);
+    json_decref(f.calls);
+    free(ob);
+    free(lb);
+    free(jobp);
+    rm_rf(tmp, NULL);
+    free(tmp);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(job_with_one_model_reads_every_field),
+        cmocka_unit_test(models_list_is_joined_to_models_dir),
+        cmocka_unit_test(no_output_dir_means_the_default),
+        cmocka_unit_test(unknown_field_is_an_error),
+        cmocka_unit_test(job_without_model_is_an_error),
+        cmocka_unit_test(unsupported_input_type_is_an_error),
+        cmocka_unit_test(bad_numbers_are_errors),
+        cmocka_unit_test(invalid_yaml_is_an_error),
+        cmocka_unit_test(name_with_several_models_is_an_error),
+        cmocka_unit_test(job_runs_every_model_into_one_json_object),
+    };
+    return cmocka_run_group_tests_name("job", tests, NULL, NULL);
+}
