@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,31 @@ struct staging {
     int committed;
 };
 
+/* Remove .<base>.partial-<pid> and .<base>.old-<pid> folders left in parent
+ * by runs that were killed: those whose process no longer exists. */
+static void remove_stale(const char *parent, const char *base) {
+    DIR *d = opendir(parent);
+    if (!d) return;
+    size_t bl = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, bl) != 0) continue;
+        const char *rest = n + 1 + bl;
+        if (strncmp(rest, ".partial-", 9) == 0) rest += 9;
+        else if (strncmp(rest, ".old-", 5) == 0) rest += 5;
+        else continue;
+        char *end;
+        long pid = strtol(rest, &end, 10);
+        if (end == rest || *end != '\0' || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = path_join(parent, n);
+        rm_rf(p, NULL);
+        free(p);
+    }
+    closedir(d);
+}
+
 staging *staging_open(const char *out_dir, char **err) {
     char *target = path_absolute(out_dir);
     if (!target) {
@@ -237,6 +263,7 @@ staging *staging_open(const char *out_dir, char **err) {
     char *base = path_basename(target);
     staging *s = NULL;
     if (mkdir_p(parent, err) != 0) goto done;
+    remove_stale(parent, base);
     char *tmp = xasprintf("%s/.%s.partial-%ld", parent, base, (long)getpid());
     /* A leftover from a crashed run with our pid is ours to reuse. */
     if (rm_rf(tmp, err) != 0 || mkdir(tmp, 0777) != 0) {

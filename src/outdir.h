@@ -41,7 +41,8 @@ int outdir_replaceable(const char *out_dir, char **err);
 typedef struct staging staging;
 
 /* Create the staging folder beside out_dir (creating out_dir's parent).
- * Fails if out_dir is not replaceable. */
+ * Fails if out_dir is not replaceable. Staging folders of earlier runs of
+ * the same output whose process is gone (killed) are removed first. */
 staging *staging_open(const char *out_dir, char **err);
 const char *staging_path(const staging *s);
 const char *staging_target(const staging *s);

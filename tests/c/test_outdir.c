@@ -182,6 +182,25 @@ static void staging_abort_leaves_nothing(void **state) {
     free(out);
 }
 
+static void staging_removes_leftovers_of_dead_runs_only(void **state) {
+    /* 4194305 is above the kernel's largest pid: no such process */
+    put_file(*state, ".model.partial-4194305/a.py", "x");
+    put_file(*state, ".model.old-4194305/b.py", "x");
+    char *alive = xasprintf(".model.partial-%ld/c.py", (long)getppid());
+    put_file(*state, alive, "x");
+    put_file(*state, ".other.partial-4194305/d.py", "x");
+    char *out = path_join(*state, "model");
+    staging *s = staging_open(out, NULL);
+    assert_non_null(s);
+    assert_false(exists_in(*state, ".model.partial-4194305"));
+    assert_false(exists_in(*state, ".model.old-4194305"));
+    assert_true(exists_in(*state, alive));
+    assert_true(exists_in(*state, ".other.partial-4194305/d.py"));
+    staging_free(s);
+    free(alive);
+    free(out);
+}
+
 static void staging_refuses_a_foreign_folder(void **state) {
     char *out = path_join(*state, "home");
     put_file(out, "thesis.tex", "precious");
@@ -226,6 +245,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(staging_commit_moves_it_into_place, setup, teardown),
         cmocka_unit_test_setup_teardown(staging_commit_replaces_an_older_result, setup, teardown),
         cmocka_unit_test_setup_teardown(staging_abort_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(staging_removes_leftovers_of_dead_runs_only, setup, teardown),
         cmocka_unit_test_setup_teardown(staging_refuses_a_foreign_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(output_folder_is_replaceable_when_empty_or_ours, setup, teardown),
     };
