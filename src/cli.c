@@ -94,7 +94,9 @@ void cli_usage(FILE *f) {
         "                      test of a finished output folder, rewriting nothing\n"
         "\n"
         "Exit status: 0 pass, 1 verification failed (extract-ops: coverage not full),\n"
-        "2 bad input or error.\n",
+        "2 bad input or error.\n"
+        "\n"
+        "Environment: DECOMPOSE_DEBUG=1 prints the Python traceback of an internal error.\n",
         f);
 }
 

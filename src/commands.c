@@ -41,8 +41,8 @@ static void print_verification(FILE *f, const json_t *result) {
     if (json_num(num, "rtol", &rtol) == 0 && json_num(num, "atol", &atol) == 0)
         fprintf(f, "tolerance        rtol %g, atol %g\n", rtol, atol);
     json_array_foreach(json_object_get(num, "trials"), i, v) {
-        double d;
-        int has = json_num(v, "max_diff", &d) == 0;
+        double d = 0;
+        int has = json_diff(v, "max_diff", &d);
         char diff[32];
         fmt_diff(diff, sizeof diff, d, has);
         json_t *seed = json_object_get(v, "seed");
@@ -410,6 +410,8 @@ int cmd_check(const cli_args *a, const run_env *env) {
     char *ct = path_join(dir, "verification/composition_test.py");
     out_comp = json_pack("{s:s}", "file", "verification/composition_test.py");
     const char *cstatus = "FAIL";
+    double cdiff = 0;
+    int chas = 0;
     if (!file_exists(ct)) {
         json_object_set_new(out_comp, "message", json_string("file is missing"));
     } else {
@@ -422,21 +424,22 @@ int cmd_check(const cli_args *a, const run_env *env) {
         }
         const char *s = json_str(reply, "status");
         if (s && !strcmp(s, "PASS")) cstatus = "PASS";
-        double d;
-        json_object_set_new(out_comp, "max_diff",
-                            json_num(reply, "max_diff", &d) == 0 ? json_real(d) : json_null());
+        chas = json_diff(reply, "max_diff", &cdiff);
+        json_object_set_new(out_comp, "max_diff", chas > 0 ? json_real(cdiff) : json_null());
+        const char *m = json_str(reply, "message");
+        if (m && strcmp(cstatus, "PASS") != 0) json_object_set_new(out_comp, "message", json_string(m));
         json_decref(reply);
     }
     free(ct);
     json_object_set_new(out_comp, "status", json_string(cstatus));
     {
-        double d = 0;
-        int has = json_num(out_comp, "max_diff", &d) == 0;
         char diff[32];
-        fmt_diff(diff, sizeof diff, d, has);
+        fmt_diff(diff, sizeof diff, cdiff, chas);
+        const char *m = json_str(out_comp, "message");
         if (!strcmp(cstatus, "PASS")) passed++;
         else failed++;
-        fprintf(log, "[%zu/%zu] composition ... %s (max diff %s)\n", ++k, total, cstatus, diff);
+        fprintf(log, "[%zu/%zu] composition ... %s (max diff %s%s%s)\n", ++k, total, cstatus, diff,
+                m ? "; " : "", m ? m : "");
         fflush(log);
     }
 

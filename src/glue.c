@@ -1,6 +1,8 @@
 /* glue.c - see glue.h. */
 #include "glue.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -20,6 +22,10 @@ int glue_call(const glue *g, const char *func, json_t *request, json_t **reply, 
         return -1;
     }
     if (json_is_false(ok)) {
+        /* The glue keeps the trace of its own bugs; show it on request. */
+        const char *tb = json_str(r, "traceback");
+        const char *dbg = getenv("DECOMPOSE_DEBUG");
+        if (tb && dbg && *dbg && strcmp(dbg, "0") != 0) fprintf(stderr, "%s", tb);
         const char *file = json_str(r, "file");
         const char *msg = json_str(r, "message");
         const char *kind = json_str(r, "kind");

@@ -21,7 +21,8 @@ typedef struct {
  * returns 0 and the reply. On {"ok": false} returns -1 with *err set to
  * "<file>: <message>" (the message alone when the reply names no file); a
  * failed call or a reply without "ok" is also -1. The request is not
- * stolen. */
+ * stolen. With DECOMPOSE_DEBUG=1 in the environment, the Python traceback
+ * an internal error carries is printed on stderr. */
 int glue_call(const glue *g, const char *func, json_t *request, json_t **reply, char **err);
 
 #endif

@@ -316,7 +316,7 @@ static int do_composition(run *r, char **err) {
     const char *st = json_str(reply, "status");
     int pass = st && strcmp(st, "PASS") == 0;
     r->composition = pass ? "PASSED" : "FAILED";
-    r->comp_has_diff = json_num(reply, "max_diff", &r->comp_diff) == 0;
+    r->comp_has_diff = json_diff(reply, "max_diff", &r->comp_diff);
     char diff[32];
     fmt_diff(diff, sizeof diff, r->comp_diff, r->comp_has_diff);
     if (!pass) {
@@ -394,7 +394,7 @@ static int write_summaries(run *r, char **err) {
     json_object_set_new(tr, "passed", json_integer(r->comp_passed));
     json_object_set_new(tr, "failed", json_integer(r->comp_failed));
     json_object_set_new(tr, "composition_test", json_string(r->composition));
-    json_object_set_new(tr, "max_difference", r->comp_has_diff ? json_real(r->comp_diff) : json_null());
+    json_object_set_new(tr, "max_difference", r->comp_has_diff > 0 ? json_real(r->comp_diff) : json_null());
     json_object_set_new(tr, "component_results", list);
     rc = write_result(r, "verification/test_results.json", tr, err);
     json_decref(tr);

@@ -34,24 +34,28 @@ void report_timestamp(const run_env *env, char *buf, size_t len) {
 double result_max_diff(const json_t *result, int *has) {
     json_t *num = json_object_get(result, "numerical_comparison");
     double best = 0, v;
-    int found = 0;
+    int found = 0, nonfinite = 0;
     size_t i;
     json_t *t;
-    int nonfinite = 0;
     json_array_foreach(json_object_get(num, "trials"), i, t) {
-        if (json_num(t, "max_diff", &v) == 0) {
+        int k = json_diff(t, "max_diff", &v);
+        if (k > 0) {
             if (!found || v > best) best = v;
             found = 1;
-        } else if (json_is_null(json_object_get(t, "max_diff"))) {
-            nonfinite = 1;      /* inf or nan, read as null (json_parse_lenient) */
+        } else if (k < 0) {
+            nonfinite = 1;
         }
+    }
+    if (!found && !nonfinite) {
+        int k = json_diff(num, "max_diff_across_trials", &v);
+        if (k == 0) k = json_diff(num, "max_diff", &v);
+        if (k > 0) best = v, found = 1;
+        else if (k < 0) nonfinite = 1;
     }
     if (nonfinite) {
         if (has) *has = -1;
         return 0;
     }
-    if (!found && json_num(num, "max_diff_across_trials", &v) == 0) best = v, found = 1;
-    if (!found && json_num(num, "max_diff", &v) == 0) best = v, found = 1;
     if (has) *has = found;
     return best;
 }

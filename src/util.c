@@ -148,6 +148,22 @@ int json_num(const json_t *obj, const char *key, double *out) {
     return 0;
 }
 
+int json_diff(const json_t *obj, const char *key, double *out) {
+    json_t *v = json_object_get(obj, key);
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return 1;
+    }
+    if (json_is_null(v)) return -1;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!strcmp(s, "inf") || !strcmp(s, "-inf") || !strcmp(s, "nan") || !strcmp(s, "Infinity") ||
+            !strcmp(s, "NaN"))
+            return -1;
+    }
+    return 0;
+}
+
 void utc_timestamp(char *buf, size_t len) {
     time_t now = time(NULL);
     struct tm tm;

@@ -44,6 +44,12 @@ char *str_replace_all(const char *s, const char *from, const char *to);
 const char *json_str(const json_t *obj, const char *key);         /* NULL if absent */
 int json_num(const json_t *obj, const char *key, double *out);    /* 0 if a number */
 
+/* A measured difference: 1 with *out set when obj[key] is a number, -1 when
+ * it is present but not finite (the glue writes inf and nan as the strings
+ * "inf", "-inf", "nan"; the lenient reader turns bare NaN/Infinity into
+ * null), 0 when absent. */
+int json_diff(const json_t *obj, const char *key, double *out);
+
 /* "2024-05-01T12:00:00Z" for now, into buf (at least 21 bytes). */
 void utc_timestamp(char *buf, size_t len);
 

@@ -59,6 +59,18 @@ static void infinite_max_diff_is_reported_as_inf(void **state) {
     char buf[32];
     fmt_diff(buf, sizeof buf, d, has);
     assert_string_equal(buf, "inf");
+    json_decref(r);
+    /* the glue writes non-finite numbers as strings */
+    r = parse("{\"numerical_comparison\": {\"trials\": [{\"max_diff\": 1e-7}, {\"max_diff\": \"inf\"}]}}");
+    result_max_diff(r, &has);
+    assert_int_equal(has, -1);
+    json_t *o = parse("{\"a\": 0.5, \"b\": \"nan\", \"c\": \"x\"}");
+    assert_int_equal(json_diff(o, "a", &d), 1);
+    assert_true(d == 0.5);
+    assert_int_equal(json_diff(o, "b", &d), -1);
+    assert_int_equal(json_diff(o, "c", &d), 0);
+    assert_int_equal(json_diff(o, "missing", &d), 0);
+    json_decref(o);
     fmt_diff(buf, sizeof buf, 1.2e-6, 1);
     assert_string_equal(buf, "1.2e-06");
     fmt_diff(buf, sizeof buf, 0, 0);
