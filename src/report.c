@@ -114,11 +114,22 @@ char *result_reason(const json_t *result) {
         if (wts && strcmp(wts, "OK") != 0 && strcmp(wts, "PASS") != 0 && strcmp(wts, "UNKNOWN") != 0) {
             const char *m = json_str(wt, "message");
             if (!m) m = json_str(wt, "error");
+            json_t *errs = json_object_get(wt, "errors");
+            json_t *left = json_object_get(wt, "unmapped_refactored");
             if (m) {
                 r = xasprintf("weight transfer: %s", m);
+            } else if (json_array_size(errs) > 0) {
+                json_t *e0 = json_array_get(errs, 0);
+                char *s = json_is_string(e0) ? xstrdup(json_string_value(e0))
+                                             : json_dumps(e0, JSON_COMPACT | JSON_ENCODE_ANY);
+                r = xasprintf("weight transfer: %s", s ? s : "error");
+                free(s);
             } else if (json_array_size(un) > 0) {
                 r = xasprintf("weight transfer: %zu original parameters unmapped (first: %s)",
                               json_array_size(un), json_string_value(json_array_get(un, 0)));
+            } else if (json_array_size(left) > 0) {
+                r = xasprintf("weight transfer: %zu refactored parameters not filled from the original (first: %s)",
+                              json_array_size(left), json_string_value(json_array_get(left, 0)));
             } else {
                 r = xasprintf("weight transfer %s", wts);
             }

@@ -108,6 +108,16 @@ static void reason_reports_unmapped_weights(void **state) {
                   "2 original parameters unmapped (first: fc.bias)");
 }
 
+static void reason_reports_weight_transfer_errors_and_leftovers(void **state) {
+    (void)state;
+    expect_reason("{\"status\": \"FAIL\", \"weight_transfer\": {\"status\": \"FAIL\", \"unmapped_original\": [],"
+                  " \"errors\": [\"fc.weight: shape [4, 8] != [8, 4]\"]}}",
+                  "weight transfer: fc.weight: shape [4, 8] != [8, 4]");
+    expect_reason("{\"status\": \"FAIL\", \"weight_transfer\": {\"status\": \"FAIL\", \"unmapped_original\": [],"
+                  " \"unmapped_refactored\": [\"child.bias\"]}}",
+                  "1 refactored parameters not filled from the original (first: child.bias)");
+}
+
 static void reason_reports_a_trial_error(void **state) {
     (void)state;
     expect_reason("{\"status\": \"FAIL\", \"numerical_comparison\": {\"trials\": ["
@@ -155,6 +165,7 @@ int main(void) {
         cmocka_unit_test(reason_uses_a_violation_message_or_reason),
         cmocka_unit_test(reason_reports_a_load_error),
         cmocka_unit_test(reason_reports_unmapped_weights),
+        cmocka_unit_test(reason_reports_weight_transfer_errors_and_leftovers),
         cmocka_unit_test(reason_reports_a_trial_error),
         cmocka_unit_test(reason_reports_an_output_shape_mismatch),
         cmocka_unit_test(reason_reports_the_numerical_difference),
