@@ -105,11 +105,20 @@ def _with_attrs(nodes, position):
 
 # ---- layers -------------------------------------------------------------
 
+def _is_flat(module):
+    kids = list(module.children())
+    return is_container(module) and bool(kids) and all(is_kernel_module(k) for k in kids)
+
+
 def _holds_stack(module):
+    """Whether a module holds a stack of blocks (an encoder's ModuleList of
+    transformer blocks): then the blocks are the layers, not the holder. A
+    stack of flat Sequentials (a DenseNet block's conv units) is not: those
+    are fusions, and the holder is the layer."""
     for child in module.children():
         if is_container(child):
-            composite = [m for m in child.children() if not is_kernel_module(m)]
-            if len(composite) >= 2:
+            blocks = [m for m in child.children() if not is_kernel_module(m) and not _is_flat(m)]
+            if len(blocks) >= 2:
                 return True
     return False
 
@@ -122,8 +131,7 @@ def layer_paths(module, prefix=""):
         if is_kernel_module(child):
             continue
         if is_container(child):
-            kids = list(child.children())
-            if kids and all(is_kernel_module(k) for k in kids):
+            if _is_flat(child):
                 found.append((path, "flat"))
             else:
                 found.extend(layer_paths(child, path + "."))
@@ -291,12 +299,10 @@ def build_tree(gm, model):
     root.children = sorted(
         layers + _group(rest, gm, position, MODEL),
         key=lambda c: min(position[n] for n in c.nodes if n.op != "get_attr"))
-    if not layers:
-        _settle(root, gm)
-        if root.level == KERNEL:
-            root.children = _kernels(root.nodes, gm, position)
-    elif len(root.children) == 1:
-        root.children = root.children[0].children or root.children
+    _settle(root, gm)
+    if root.level == KERNEL:
+        # A one-op model: its one kernel is the child the root step proves.
+        root.children = _kernels(root.nodes, gm, position)
     return root
 
 

@@ -101,7 +101,8 @@ def fusion_name(nodes, gm):
         op = op_name(n, gm)
         if not names or names[-1] != op:
             names.append(op)
-    anchor = next((n for n in computes if ops.is_anchor(op_name(n, gm))), computes[0])
+    anchor = next((n for n in computes if op_name(n, gm) in ops.HEAVY),
+                  next((n for n in computes if ops.is_anchor(op_name(n, gm))), computes[0]))
     return _join("_".join(names), kernel_signature(anchor, gm), _dtype(computes[0]))
 
 

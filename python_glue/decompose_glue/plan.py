@@ -173,15 +173,16 @@ class Plan:
         elif root_level == KERNEL:
             self.root_path = self.root_r.children[0].path
         else:
-            # The model is one fusion: its file is the flat rendering of all of it.
-            flat = codegen.render_component(Component(root_level, self.root.nodes, "fusion", ""), gm, self.records)
+            # The model is one layer or one fusion: its file is the flat rendering of all of it.
+            flat = codegen.render_component(Component(root_level, self.root.nodes, "model", "(the whole model)"), gm,
+                                            self.records)
             flat.parent = None
             flat.children = self.root_r.children
-            stem = naming.fusion_name(self.root.nodes, gm)
-            flat.stem = stem
-            self.root_path = f"{LEVEL_DIRS[root_level]}/{stem}.py"
-            self.files.append({"path": self.root_path,
-                               "content": codegen.component_file(stem, [flat], root_level, source, self.python)})
+            flat.stem = (naming.fusion_name(self.root.nodes, gm) if root_level == 1 else
+                         naming.layer_name(type(self.model).__name__, flat.inputs))
+            self.root_path = f"{LEVEL_DIRS[root_level]}/{flat.stem}.py"
+            self.files.append({"path": self.root_path, "content": codegen.component_file(
+                flat.stem, [flat], root_level, source, self.python)})
             self.component_paths.insert(0, self.root_path)
         self._steps()
         self._composition()
