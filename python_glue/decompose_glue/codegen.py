@@ -346,13 +346,13 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     return '"""\n' + "\n".join(lines) + '\n"""\n'
 
 
-def component_file(title, rendered_list, level, source, python):
+def component_file(title, rendered_list, level, source, python, note=()):
     first = rendered_list[0]
     children = []
     for r in rendered_list[0].children:
         if r.stem not in children:
             children.append(r.stem)
-    header = file_header(title, rendered_list, level, source, python, children)
+    header = file_header(title, rendered_list, level, source, python, children, note)
     imports = IMPORTS.format(python=python)
     extra = ""
     if any("operator." in l for l in first.body.split("\n")):

@@ -13,7 +13,9 @@ import inspect
 import json
 import os
 
-from . import trace
+import torch
+
+from . import capture, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, load_model_file
 
@@ -23,18 +25,16 @@ def count_ops(path):
     model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
     model = model_file.build()
     args, kwargs = model_file.inputs(seed=0)
-    try:
-        gm = trace.symbolic(model)
-    except Exception as e:
-        raise BadInput(path, f"torch.fx cannot trace it: {' '.join(str(e).split())}") from None
-    trace.record_values(gm, args, kwargs)
+    with torch.no_grad():
+        expected = model(*verify.clone_inputs(args), **verify.clone_inputs(kwargs))
+    gm, method, _ = capture.trace_model(model_file, model, args, kwargs, expected)
     counts = collections.Counter()
     plumbing = collections.Counter()
     for n in graph_nodes(gm):
         if n.op == "get_attr":
             continue
         (counts if is_compute(n, gm) else plumbing)[op_name(n, gm)] += 1
-    return counts, plumbing, "symbolic"
+    return counts, plumbing, method
 
 
 def _tree_instances(decomp_dir):

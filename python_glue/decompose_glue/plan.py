@@ -13,7 +13,7 @@ import os
 import torch
 import torch.fx as fx
 
-from . import codegen, naming, ops, trace
+from . import capture, codegen, naming, ops, trace
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -76,14 +76,9 @@ class Plan:
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
         self.args, self.kwargs = self.model_file.inputs(seed=0)
-        run_forward(self.model_file, self.model, self.args, self.kwargs)
-        try:
-            self.gm = trace.symbolic(self.model)
-        except Exception as e:
-            raise BadInput(self.model_path, "torch.fx cannot trace the model symbolically: "
-                           + " ".join(f"{type(e).__name__}: {e}".split())) from None
-        self.trace_method = "symbolic"
-        trace.record_values(self.gm, self.args, self.kwargs)
+        expected = run_forward(self.model_file, self.model, self.args, self.kwargs)
+        self.gm, self.trace_method, self.trace_notes = capture.trace_model(
+            self.model_file, self.model, self.args, self.kwargs, expected)
         self.root = build_tree(self.gm, self.model)
 
     # ---- rendering ----
@@ -150,7 +145,7 @@ class Plan:
         for stem, members in self.groups.items():
             level = self.group_level[stem]
             path = f"{LEVEL_DIRS[level]}/{stem}.py"
-            content = codegen.component_file(stem, members, level, source, self.python)
+            content = codegen.component_file(stem, members, level, source, self.python, self._trace_header())
             members[0].file_content = content
             members[0].path = path
             self.files.append({"path": path, "content": content})
@@ -182,7 +177,7 @@ class Plan:
                          naming.layer_name(type(self.model).__name__, flat.inputs))
             self.root_path = f"{LEVEL_DIRS[root_level]}/{flat.stem}.py"
             self.files.append({"path": self.root_path, "content": codegen.component_file(
-                flat.stem, [flat], root_level, source, self.python)})
+                flat.stem, [flat], root_level, source, self.python, self._trace_header())})
             self.component_paths.insert(0, self.root_path)
         self._steps()
         self._composition()
@@ -386,12 +381,29 @@ class Plan:
         return {
             "model": self.name, "source_file": self.model_path,
             "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "trace": {"method": self.trace_method,
-                      "note": "symbolic tracing: every branch is the model's own, no value was fixed"},
+            "trace": self._trace_log(),
             "root_level": LEVEL_NAMES[self.root.level],
             "decisions": self.decision_list(),
             "difficulties": [], "deviations": [],
         }
+
+    def _trace_header(self):
+        if self.trace_method == "symbolic":
+            return ()
+        return ("", "Traced by running the model on its example inputs (torch.fx could not trace it",
+                "symbolically): control flow is fixed to those inputs, and this file reproduces",
+                "the model on inputs of the shapes above.")
+
+    def _trace_log(self):
+        if self.trace_method == "symbolic":
+            return {"method": "symbolic", "note": "torch.fx symbolic tracing: the graph keeps "
+                    "the model's own code paths; no value was fixed to the example inputs"}
+        return {"method": "recorded", "symbolic_error": self.trace_notes["symbolic_error"],
+                "note": "traced by running the model on the inputs of get_inputs() (seed 0): "
+                        "control flow and Python values read from tensors are fixed to those "
+                        "inputs; the generated files reproduce the model on inputs of these "
+                        "shapes and values like them",
+                "values_fixed_by_the_inputs": self.trace_notes["specialised"]}
 
     def reply(self):
         nodes = self.nodes()

@@ -131,3 +131,27 @@ def forward_parameter_names(model):
         return []
     return [p.name for p in sig.parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def inline_plumbing_modules(gm):
+    """Rewrite parameterless data-movement modules as the functions they are.
+
+    An nn.Identity or nn.Flatten call is plumbing, and plumbing stays inline in
+    a parent, which owns no modules: so the parent must be able to write it
+    without one. Identity disappears; Flatten becomes torch.flatten.
+    """
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module":
+            continue
+        module = gm.get_submodule(node.target)
+        if isinstance(module, nn.Identity) and len(node.args) == 1 and not node.kwargs:
+            node.replace_all_uses_with(node.args[0])
+            gm.graph.erase_node(node)
+        elif isinstance(module, nn.Flatten) and len(node.args) == 1:
+            with gm.graph.inserting_after(node):
+                flat = gm.graph.call_function(torch.flatten, (node.args[0], module.start_dim, module.end_dim))
+            flat.meta.update(node.meta)
+            node.replace_all_uses_with(flat)
+            gm.graph.erase_node(node)
+    gm.recompile()
+    return gm

@@ -1,0 +1,45 @@
+"""One traced graph per model file: symbolic tracing, else recording a real run.
+
+Both the plan and the coverage count go through here, so the ops counted in
+the original are the ops of the graph the files were generated from.
+"""
+
+import torch
+import torch.fx as fx
+
+from . import record, trace, verify
+from .loader import BadInput
+
+
+def _same_output(a, b):
+    ta, tb = verify.tensors(a), verify.tensors(b)
+    return len(ta) == len(tb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(ta, tb))
+
+
+def trace_model(model_file, model, args, kwargs, expected):
+    """(GraphModule, method, notes): symbolic tracing, else recording a real run.
+
+    A symbolic trace is kept only if it reproduces the eager output exactly:
+    a trace that silently took another branch would make every file wrong.
+    """
+    notes = {"symbolic_error": None, "specialised": []}
+    try:
+        gm = trace.symbolic(model)
+        got = trace.record_values(gm, args, kwargs)
+        if _same_output(expected, got):
+            return trace.inline_plumbing_modules(gm), "symbolic", notes
+        notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
+    except Exception as e:
+        notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+    try:
+        gm, recorded = record.record(model, verify.clone_inputs(args), verify.clone_inputs(kwargs))
+    except Exception as e:
+        raise BadInput(model_file.path, "cannot trace the model, symbolically ("
+                       + notes["symbolic_error"] + ") nor by running it: "
+                       + " ".join(f"{type(e).__name__}: {e}".split())) from None
+    notes.update(recorded)
+    got = fx.Interpreter(gm).run(*[*args, *kwargs.values()])
+    if not _same_output(expected, got):
+        raise BadInput(model_file.path, "the graph recorded from running the model does not "
+                       "reproduce its output")
+    return trace.inline_plumbing_modules(gm), "recorded", notes

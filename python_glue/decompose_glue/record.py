@@ -1,0 +1,226 @@
+"""Tracing by running: a torch.fx graph recorded from one real forward pass.
+
+torch.fx.symbolic_trace fails on much real code (`b, t, d = x.shape` used in
+Python arithmetic, branches on optional arguments or on tensor values, loops
+whose length is data). This tracer runs the model on its real inputs and
+records every torch-level call as it happens: a TorchFunctionMode sees each
+torch function and Tensor method outside kernel modules, and a wrapper around
+nn.Module.__call__ turns each kernel module's call into one call_module node
+and keeps the module scope, as the symbolic tracer does. Python values read
+from tensors (`if x.mean() > 0`, `int(mask.sum())`) are fixed to what they
+were on these inputs: the graph reproduces the model on inputs like them, and
+`specialised` lists each value that was fixed.
+"""
+
+import operator
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
+
+from .trace import describe, is_kernel_module
+
+# Tensor dunders recorded as the operator a person writes.
+_DUNDERS = {
+    "__add__": (operator.add, False), "__radd__": (operator.add, True),
+    "__sub__": (operator.sub, False), "__rsub__": (operator.sub, True),
+    "__mul__": (operator.mul, False), "__rmul__": (operator.mul, True),
+    "__truediv__": (operator.truediv, False), "__rtruediv__": (operator.truediv, True),
+    "__floordiv__": (operator.floordiv, False), "__matmul__": (operator.matmul, False),
+    "__rmatmul__": (operator.matmul, True), "__pow__": (operator.pow, False),
+    "__rpow__": (operator.pow, True), "__mod__": (operator.mod, False),
+    "__neg__": (operator.neg, False), "__getitem__": (operator.getitem, False),
+    "__and__": (operator.and_, False), "__or__": (operator.or_, False),
+    "__xor__": (operator.xor, False), "__invert__": (operator.invert, False),
+    "__eq__": (operator.eq, False), "__ne__": (operator.ne, False),
+    "__lt__": (operator.lt, False), "__le__": (operator.le, False),
+    "__gt__": (operator.gt, False), "__ge__": (operator.ge, False),
+    "__iadd__": (operator.iadd, False), "__isub__": (operator.isub, False),
+    "__imul__": (operator.imul, False), "__itruediv__": (operator.itruediv, False),
+}
+# Reading a Python value out of a tensor fixes control flow to this input.
+_READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__len__",
+          "__iter__", "numel", "dim", "size", "__format__", "__repr__", "__array__"}
+
+
+class RecordError(Exception):
+    pass
+
+
+class _Recorder(TorchFunctionMode):
+    def __init__(self, model):
+        super().__init__()
+        self.graph = fx.Graph()
+        self.node_of = {}        # id(tensor) -> node
+        self.keep = []           # keeps recorded tensors alive so ids stay unique
+        self.busy = 0            # > 0 inside a recorded call or a kernel module
+        self.scope = []
+        self.calls = {}
+        self.specialised = []
+        self.paths = {id(m): p for p, m in model.named_modules()}
+        self.attrs = {}
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            self.attrs.setdefault(id(t), name)
+
+    def _node(self, op, target, args, kwargs, value):
+        node = self.graph.create_node(op, target, args, kwargs)
+        node.meta["scope"] = tuple(self.scope)
+        node.meta["value"] = describe(value)
+        self._bind(value, node)
+        return node
+
+    def _bind(self, value, node):
+        if isinstance(value, torch.Tensor):
+            self.node_of[id(value)] = node
+            self.keep.append(value)
+        elif isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value):
+            for i, v in enumerate(value):
+                if isinstance(v, (torch.Tensor, tuple, list)):
+                    item = self.graph.create_node("call_function", operator.getitem, (node, i))
+                    item.meta["scope"] = tuple(self.scope)
+                    item.meta["value"] = describe(v)
+                    self._bind(v, item)
+
+    def arg(self, value):
+        """An argument as graph data: tensors become their nodes."""
+        if isinstance(value, torch.Tensor):
+            node = self.node_of.get(id(value))
+            if node is not None:
+                return node
+            name = self.attrs.get(id(value))
+            if name is None:
+                raise RecordError("forward uses a tensor that is neither an input, a result, "
+                                  "a parameter nor a buffer (a tensor made outside forward and kept "
+                                  "as a plain attribute?)")
+            node = self.graph.create_node("get_attr", name)
+            node.meta["scope"] = tuple(self.scope)
+            node.meta["value"] = describe(value)
+            self.node_of[id(value)] = node
+            return node
+        if isinstance(value, (tuple, list)):
+            return type(value)(self.arg(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.arg(v) for k, v in value.items()}
+        if isinstance(value, torch.Size):
+            return tuple(value)
+        return value
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.busy:
+            return func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        if name == "__get__":
+            name = getattr(getattr(func, "__self__", None), "__name__", name)
+        self.busy += 1
+        try:
+            value = func(*args, **kwargs)
+        finally:
+            self.busy -= 1
+        if not _has_tensor(value):
+            if name in _READS or not isinstance(value, (torch.Size, int)):
+                self._note(name, value)
+            return value
+        gargs, gkwargs = self.arg(args), self.arg(kwargs)
+        if name in _DUNDERS:
+            target, swap = _DUNDERS[name]
+            if swap:
+                gargs = (gargs[1], gargs[0])
+            self._node("call_function", target, tuple(gargs), gkwargs, value)
+        elif _is_tensor_method(func) and gargs and isinstance(gargs[0], fx.Node):
+            self._node("call_method", name, tuple(gargs), gkwargs, value)
+        else:
+            self._node("call_function", func, tuple(gargs), gkwargs, value)
+        return value
+
+    def _note(self, name, value):
+        if name in _READS and name not in ("dim", "size", "numel"):
+            text = repr(value) if not isinstance(value, (list, tuple)) or len(value) < 8 else "[...]"
+            self.specialised.append(f"{name}() read {text}")
+
+
+def _has_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_has_tensor(v) for v in value)
+    return False
+
+
+def _is_tensor_method(func):
+    name = getattr(func, "__name__", None)
+    return name is not None and getattr(torch.Tensor, name, None) is func
+
+
+def record(model, args, kwargs):
+    """(GraphModule, notes) recorded from one forward pass on the given inputs."""
+    recorder = _Recorder(model)
+    original_call = nn.Module.__call__
+
+    def call(module, *a, **k):
+        path = recorder.paths.get(id(module))
+        if path is None or recorder.busy:
+            return original_call(module, *a, **k)
+        n = recorder.calls.get(path, 0)
+        recorder.calls[path] = n + 1
+        recorder.scope.append(f"{path}#{n}")
+        try:
+            if path and is_kernel_module(module):
+                recorder.busy += 1
+                try:
+                    value = original_call(module, *a, **k)
+                finally:
+                    recorder.busy -= 1
+                recorder._node("call_module", path, tuple(recorder.arg(a)), recorder.arg(k), value)
+                return value
+            return original_call(module, *a, **k)
+        finally:
+            recorder.scope.pop()
+
+    placeholders = []
+    sig_names = _parameter_names(model)
+    for i, value in enumerate(args):
+        placeholders.append((sig_names[i] if i < len(sig_names) else f"arg{i}", value))
+    placeholders += list(kwargs.items())
+    for name, value in placeholders:
+        node = recorder.graph.placeholder(name)
+        node.meta["scope"] = ()
+        node.meta["value"] = describe(value)
+        if isinstance(value, torch.Tensor):
+            recorder.node_of[id(value)] = node
+        elif isinstance(value, (tuple, list)):
+            recorder._bind(value, node)
+
+    nn.Module.__call__ = call
+    try:
+        with torch.no_grad(), recorder:
+            output = model(*args, **kwargs)
+    finally:
+        nn.Module.__call__ = original_call
+    recorder.graph.output(recorder.arg(output))
+    _remove_dead(recorder.graph)
+    gm = fx.GraphModule(model, recorder.graph, class_name=type(model).__name__)
+    for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
+        node.meta.update(src.meta)
+    return gm, {"specialised": recorder.specialised}
+
+
+def _parameter_names(model):
+    import inspect
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _remove_dead(graph):
+    """Drop values computed only to be read into Python (a branch's test)."""
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(list(graph.nodes)):
+            if node.op not in ("output", "placeholder") and not node.users:
+                graph.erase_node(node)
+                changed = True
