@@ -8,7 +8,12 @@ import torch
 import torch.fx as fx
 
 from . import record, trace, verify
-from .loader import BadInput
+from .loader import BadInput, run_forward
+
+
+# Every run that is compared starts from this seed, so that a model drawing
+# random numbers in forward draws the same ones each time.
+FORWARD_SEED = 0
 
 
 def _same_output(a, b):
@@ -16,21 +21,28 @@ def _same_output(a, b):
     return len(ta) == len(tb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(ta, tb))
 
 
-def trace_model(model_file, model, args, kwargs, expected):
+def trace_model(model_file, model, args, kwargs):
     """(GraphModule, method, notes): symbolic tracing, else recording a real run.
 
     A symbolic trace is kept only if it reproduces the eager output exactly:
     a trace that silently took another branch would make every file wrong.
     """
     notes = {"symbolic_error": None, "specialised": []}
+    restore = trace.snapshot(model)
+    torch.manual_seed(FORWARD_SEED)
+    expected = run_forward(model_file, model, verify.clone_inputs(args), verify.clone_inputs(kwargs))
+    restore()
     try:
         gm = trace.symbolic(model)
-        got = trace.record_values(gm, args, kwargs)
+        torch.manual_seed(FORWARD_SEED)
+        got = trace.record_values(gm, verify.clone_inputs(args), verify.clone_inputs(kwargs))
         if _same_output(expected, got):
             return trace.inline_plumbing_modules(gm), "symbolic", notes
         notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
     except Exception as e:
         notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+    restore()
+    torch.manual_seed(FORWARD_SEED)
     try:
         gm, recorded = record.record(model, verify.clone_inputs(args), verify.clone_inputs(kwargs))
     except Exception as e:
@@ -38,6 +50,8 @@ def trace_model(model_file, model, args, kwargs, expected):
                        + notes["symbolic_error"] + ") nor by running it: "
                        + " ".join(f"{type(e).__name__}: {e}".split())) from None
     notes.update(recorded)
+    restore()
+    torch.manual_seed(FORWARD_SEED)
     got = fx.Interpreter(gm).run(*[*args, *kwargs.values()])
     if not _same_output(expected, got):
         raise BadInput(model_file.path, "the graph recorded from running the model does not "

@@ -13,11 +13,11 @@ import os
 import torch
 import torch.fx as fx
 
-from . import capture, codegen, naming, ops, trace
+from . import capture, codegen, naming, ops, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
-from .loader import BadInput, build_recording_init_args, load_model_file, run_forward
+from .loader import BadInput, build_recording_init_args, load_model_file
 
 _PLURAL = {"layer": "layers", "fusion": "fusions", "kernel": "kernels", "model": "model"}
 
@@ -76,9 +76,8 @@ class Plan:
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
         self.args, self.kwargs = self.model_file.inputs(seed=0)
-        expected = run_forward(self.model_file, self.model, self.args, self.kwargs)
         self.gm, self.trace_method, self.trace_notes = capture.trace_model(
-            self.model_file, self.model, self.args, self.kwargs, expected)
+            self.model_file, self.model, self.args, self.kwargs)
         self.root = build_tree(self.gm, self.model)
 
     # ---- rendering ----
@@ -184,7 +183,7 @@ class Plan:
 
     def _root_keys(self):
         keys = {}
-        for name, _ in list(self.model.named_parameters()) + list(self.model.named_buffers()):
+        for name in verify.state(self.model):
             keys[name] = name
         return keys
 

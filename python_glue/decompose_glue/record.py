@@ -19,7 +19,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from .trace import describe, is_kernel_module
+from .trace import describe, is_kernel_module, tensor_attributes
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -60,7 +60,8 @@ class _Recorder(TorchFunctionMode):
         self.specialised = []
         self.paths = {id(m): p for p, m in model.named_modules()}
         self.attrs = {}
-        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        for name, t in (list(model.named_parameters()) + list(model.named_buffers())
+                        + list(tensor_attributes(model).items())):
             self.attrs.setdefault(id(t), name)
 
     def _node(self, op, target, args, kwargs, value):
@@ -192,12 +193,29 @@ def record(model, args, kwargs):
         elif isinstance(value, (tuple, list)):
             recorder._bind(value, node)
 
+    original_getitem = torch.Tensor.__getitem__
+
+    def getitem(tensor, index):
+        # Basic indexing (x[0], x[:, 1:]) skips torch-function modes in torch 1.13.
+        if recorder.busy:
+            return original_getitem(tensor, index)
+        recorder.busy += 1
+        try:
+            value = original_getitem(tensor, index)
+        finally:
+            recorder.busy -= 1
+        recorder._node("call_function", operator.getitem,
+                       (recorder.arg(tensor), recorder.arg(index)), {}, value)
+        return value
+
     nn.Module.__call__ = call
+    torch.Tensor.__getitem__ = getitem
     try:
         with torch.no_grad(), recorder:
             output = model(*args, **kwargs)
     finally:
         nn.Module.__call__ = original_call
+        torch.Tensor.__getitem__ = original_getitem
     recorder.graph.output(recorder.arg(output))
     _remove_dead(recorder.graph)
     gm = fx.GraphModule(model, recorder.graph, class_name=type(model).__name__)

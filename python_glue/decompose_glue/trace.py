@@ -155,3 +155,31 @@ def inline_plumbing_modules(gm):
             gm.graph.erase_node(node)
     gm.recompile()
     return gm
+
+
+def tensor_attributes(model):
+    """{qualified name: tensor} for tensors kept as plain module attributes.
+
+    Stateful models (an RNN's `self.hidden`, KernelBench's `self.h0`) keep
+    tensors that are neither parameters nor buffers; they are weights all
+    the same, so they are transferred and restored like buffers.
+    """
+    found = {}
+    for path, module in model.named_modules():
+        for name, value in vars(module).items():
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+                found[f"{path}.{name}" if path else name] = value
+    return found
+
+
+def snapshot(model):
+    """A function that puts the plain tensor attributes back as they are now,
+    so that a forward that reassigns them (an RNN carrying its hidden state)
+    starts every run from the same state."""
+    saved = {name: value for name, value in tensor_attributes(model).items()}
+
+    def restore():
+        for name, value in saved.items():
+            path, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(path) if path else model, attr, value)
+    return restore
