@@ -15,7 +15,7 @@ import os
 
 from . import capture
 from .levels import graph_nodes, is_compute, op_name
-from .loader import BadInput, load_model_file
+from .loader import BadInput, import_file, load_model_file
 
 
 def count_ops(path):
@@ -39,8 +39,29 @@ def _tree_instances(decomp_dir):
         return {}
     with open(path, encoding="utf-8") as f:
         tree = json.load(f)
-    return {os.path.normpath(n["path"]): n.get("instance_count", 1)
+    return {os.path.realpath(os.path.join(decomp_dir, n["path"])): n.get("instance_count", 1)
             for n in tree.get("nodes", {}).values() if n.get("level") == "kernel"}
+
+
+def _child_instances(path, class_names):
+    """{realpath of a child's file: instances} in a model made of children."""
+    module = import_file(path)
+    cls = next((getattr(module, c) for c in class_names if hasattr(module, c)), None)
+    if cls is None:
+        raise BadInput(path, f"no class {' or '.join(class_names)} defined")
+    counts = collections.Counter()
+    for child in cls().children():
+        counts[os.path.realpath(inspect.getfile(type(child)))] += 1
+    return counts
+
+
+def _kernel_instances(decomp_dir):
+    """Instances per kernel file: from the composition test, which builds the
+    model from kernels, else from decomposition_tree.json."""
+    composition = os.path.join(decomp_dir, "verification", "composition_test.py")
+    if os.path.exists(composition):
+        return _child_instances(composition, ("ComposedModel",))
+    return _tree_instances(decomp_dir)
 
 
 def _step_instances(children):
@@ -49,11 +70,7 @@ def _step_instances(children):
     refactored = os.path.join(folder, "refactored.py")
     if not os.path.exists(refactored):
         return {}
-    model = load_model_file(refactored, class_names=("RefactoredModel",), require_init=False).build()
-    counts = collections.Counter()
-    for child in model.children():
-        counts[os.path.realpath(inspect.getfile(type(child)))] += 1
-    return counts
+    return _child_instances(refactored, ("RefactoredModel",))
 
 
 def compare_counts(original, decomposed):
@@ -91,8 +108,8 @@ def extract_ops(model, decomp_dir=None, children=None):
         kernel_dir = os.path.join(decomp_dir, "level_0_kernel")
         files = sorted(os.path.join(kernel_dir, f) for f in os.listdir(kernel_dir)
                        if f.endswith(".py")) if os.path.isdir(kernel_dir) else []
-        instances = _tree_instances(decomp_dir)
-        weights = {f: instances.get(os.path.join("level_0_kernel", os.path.basename(f)), 1) for f in files}
+        instances = _kernel_instances(decomp_dir)
+        weights = {f: instances.get(os.path.realpath(f), 1) for f in files}
     else:
         raise BadInput(str(model), "give --decomp-dir or --children")
     decomposed = collections.Counter()
