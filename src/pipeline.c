@@ -57,6 +57,10 @@ typedef struct {
     char *cov_status;
 
     char *reason;               /* why the run FAILED, one line */
+
+    /* Seconds spent per phase, for the summary and tools/bench. The glue
+     * reports its own split of planning (load, trace, codegen). */
+    double t_plan, t_write, t_verify, t_coverage, t_components, t_composition;
 } run;
 
 static double seconds_since(const struct timespec *t0) {
@@ -75,17 +79,25 @@ static void progress(run *r, const char *fmt, ...) {
     fflush(r->env->log);
 }
 
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 /* A path inside the staging folder. */
 static char *in_stage(run *r, const char *rel) { return path_join(r->root, rel); }
 
 /* Write a result object into the staging folder, with final paths. */
 static int write_result(run *r, const char *rel, json_t *obj, char **err) {
+    double t = now();
     json_t *copy = json_deep_copy(obj);
     json_rewrite_prefix(copy, r->root, r->out_dir);
     char *text = json_to_text(copy);
     int rc = write_file_under(r->root, rel, text, strlen(text), err);
     free(text);
     json_decref(copy);
+    r->t_write += now() - t;
     return rc;
 }
 
@@ -95,6 +107,7 @@ static int write_files(run *r, json_t *files, const char *what, char **err) {
         set_error(err, "internal: plan: %s \"files\" is not a list", what);
         return -1;
     }
+    double t = now();
     size_t i;
     json_t *f;
     json_array_foreach(files, i, f) {
@@ -108,6 +121,7 @@ static int write_files(run *r, json_t *files, const char *what, char **err) {
                              json_string_length(content), err) != 0)
             return -1;
     }
+    r->t_write += now() - t;
     return 0;
 }
 
@@ -122,7 +136,9 @@ static int do_plan(run *r, char **err) {
     json_object_set_new(req, "rtol", a->rtol_set ? json_real(a->rtol) : json_null());
     json_object_set_new(req, "atol", a->atol_set ? json_real(a->atol) : json_null());
     progress(r, "decompose: planning %s", r->model_abs);
+    double t = now();
     int rc = glue_call(r->env->glue, "plan", req, &r->plan, err);
+    r->t_plan = now() - t;
     json_decref(req);
     if (rc != 0) return -1;
     char *verr = NULL;
@@ -208,7 +224,9 @@ static int do_step(run *r, size_t k, json_t *step, char **err) {
     json_t *reply = NULL, *creq = NULL, *creply = NULL;
     int rc = -1;
 
+    double t = now();
     if (glue_call(r->env->glue, "verify_step", req, &reply, err) != 0) goto done;
+    r->t_verify += now() - t;
     const char *status = json_str(reply, "status");
     json_t *result = json_object_get(reply, "result");
     if (!json_is_object(result)) result = reply;
@@ -230,7 +248,9 @@ static int do_step(run *r, size_t k, json_t *step, char **err) {
     json_object_set_new(creq, "model", json_string(orig));
     json_object_set_new(creq, "decomp_dir", json_null());
     json_object_set_new(creq, "children", step_children(r, step));
+    t = now();
     if (glue_call(r->env->glue, "extract_ops", creq, &creply, err) != 0) goto done;
+    r->t_coverage += now() - t;
     json_t *cres = json_object_get(creply, "result");
     if (!json_is_object(cres)) cres = creply;
     const char *cst = json_str(creply, "status");
@@ -432,6 +452,23 @@ static void judge(run *r) {
     if (r->reason) one_line(r->reason);
 }
 
+static json_t *timings_json(run *r) {
+    json_t *o = json_object();
+    json_t *glue = json_object_get(r->plan, "timings");
+    const char *key;
+    json_t *v;
+    json_object_foreach(glue, key, v) {
+        if (json_is_number(v)) json_object_set_new(o, key, json_real(json_number_value(v)));
+    }
+    json_object_set_new(o, "plan", json_real(r->t_plan));
+    json_object_set_new(o, "verify", json_real(r->t_verify));
+    json_object_set_new(o, "coverage", json_real(r->t_coverage));
+    json_object_set_new(o, "components", json_real(r->t_components));
+    json_object_set_new(o, "composition", json_real(r->t_composition));
+    json_object_set_new(o, "write", json_real(r->t_write));
+    return o;
+}
+
 static void print_summary(run *r, double secs) {
     level_counts c;
     int uk;
@@ -452,6 +489,7 @@ static void print_summary(run *r, double secs) {
         json_object_set_new(o, "composition", json_string(r->composition));
         json_object_set_new(o, "coverage_pct", r->has_cov ? json_real(r->cov_pct) : json_null());
         json_object_set_new(o, "seconds", json_real((double)(long)(secs * 100) / 100.0));
+        json_object_set_new(o, "timings", timings_json(r));
         if (!all_passed(r)) {
             json_object_set_new(o, "failed_step", r->failed_step ? json_string(r->failed_step) : json_null());
             json_object_set_new(o, "reason", json_string(r->reason));
@@ -549,9 +587,15 @@ int pipeline_run(const cli_args *a, const run_env *env) {
         r.steps_passed++;
     }
     if (!r.failed_step) {
+        double t = now();
         if (do_components(&r, &err) != 0) goto done;
+        r.t_components = now() - t;
+        t = now();
         if (do_composition(&r, &err) != 0) goto done;
+        r.t_composition = now() - t;
+        t = now();
         if (do_coverage(&r, &err) != 0) goto done;
+        r.t_coverage += now() - t;
     }
     judge(&r);
 

@@ -299,6 +299,10 @@ def build_tree(gm, model):
     root.children = sorted(
         layers + _group(rest, gm, position, MODEL),
         key=lambda c: min(position[n] for n in c.nodes if n.op != "get_attr"))
+    if len(root.children) == 1 and root.children[0].level == LAYER:
+        # A model that is one block or one stage is still the model: it keeps
+        # its level and takes the block's children (no layer of one layer).
+        root.children = root.children[0].children
     _settle(root, gm)
     if root.level == KERNEL:
         # A one-op model: its one kernel is the child the root step proves.

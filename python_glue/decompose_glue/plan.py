@@ -9,6 +9,7 @@ import ast
 import datetime
 import hashlib
 import os
+import time
 
 import torch
 import torch.fx as fx
@@ -69,16 +70,21 @@ class Plan:
         self.steps = []
         self.decisions = []
         self.groups = {}       # stem -> [Rendered]
+        self.timings = {}
         self.group_level = {}
 
     # ---- loading and tracing ----
     def load(self):
+        t = time.perf_counter()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
         self.args, self.kwargs = self.model_file.inputs(seed=0)
+        self.timings["load"] = time.perf_counter() - t
+        t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes = capture.trace_model(
             self.model_file, self.model, self.args, self.kwargs)
         self.root = build_tree(self.gm, self.model)
+        self.timings["trace"] = time.perf_counter() - t
 
     # ---- rendering ----
     def render(self):
@@ -437,6 +443,10 @@ def _shapes(inputs, outputs, names):
 def make_plan(request):
     plan = Plan(request)
     plan.load()
+    t = time.perf_counter()
     plan.render()
     plan.write_files()
-    return plan.reply()
+    reply = plan.reply()
+    plan.timings["codegen"] = time.perf_counter() - t
+    reply["timings"] = plan.timings
+    return reply

@@ -1,0 +1,246 @@
+"""End-to-end: the built binary on real model files, as a user runs it.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/e2e -t .
+DECOMPOSE_BIN names the binary (default build/decompose).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("DECOMPOSE_BIN", os.path.join(ROOT, "build", "decompose"))
+EXAMPLE = os.path.join(ROOT, "workspace", "data", "examples", "mlp_conv.py")
+PYTHON = "/usr/bin/python3"
+
+
+def run(*args, cwd=None):
+    return subprocess.run([BIN, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+class ExampleRun(unittest.TestCase):
+    """One full run of the bundled example, shared by the checks below."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="decompose-e2e-")
+        cls.out = os.path.join(cls.tmp, "out")
+        cls.proc = run(EXAMPLE, "-o", cls.out, "--json")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_run_passes_with_exit_code_0(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stderr[-3000:])
+
+    def test_json_mode_prints_one_json_object_on_stdout(self):
+        summary = json.loads(self.proc.stdout)
+        self.assertEqual(summary["status"], "PASS")
+        self.assertGreater(summary["steps_total"], 1)
+        self.assertEqual(summary["steps_passed"], summary["steps_total"])
+
+    def test_output_has_the_spec_layout(self):
+        for name in ("level_3_model", "level_2_layer", "level_1_fusion", "level_0_kernel", "steps",
+                     "verification/composition_test.py", "verification/test_results.json",
+                     "verification/step_verification_summary.json", "verification/coverage_summary.json",
+                     "decomposition_tree.json", "decomposition_analysis.md", "decomposition_log.json"):
+            self.assertTrue(os.path.exists(os.path.join(self.out, name)), name)
+
+    def test_every_step_folder_is_complete_and_passed(self):
+        steps = sorted(os.listdir(os.path.join(self.out, "steps")))
+        self.assertTrue(steps[0].startswith("step_1_model_to_"))
+        for step in steps:
+            folder = os.path.join(self.out, "steps", step)
+            for name in ("original.py", "refactored.py", "children", "weight_map.json",
+                         "verification_result.json", "coverage_report.json"):
+                self.assertTrue(os.path.exists(os.path.join(folder, name)), f"{step}/{name}")
+            with open(os.path.join(folder, "verification_result.json")) as f:
+                result = json.load(f)
+            self.assertEqual(result["status"], "PASS", step)
+            trials = result["numerical_comparison"]["trials"]
+            self.assertEqual(len(trials), 3)
+            self.assertEqual(len({t["seed"] for t in trials}), 3)
+
+    def test_tree_has_every_level_and_deduplicated_kernels(self):
+        with open(os.path.join(self.out, "decomposition_tree.json")) as f:
+            tree = json.load(f)
+        meta = tree["metadata"]
+        self.assertEqual(meta["verification_status"], "PASSED")
+        self.assertEqual(meta["by_level"]["model"], 1)
+        self.assertGreaterEqual(meta["by_level"]["layer"], 1)
+        self.assertGreaterEqual(meta["by_level"]["fusion"], 2)
+        kernels = [n for n in tree["nodes"].values() if n["level"] == "kernel"]
+        self.assertEqual(meta["unique_kernels"], len(kernels))
+        self.assertEqual(len(os.listdir(os.path.join(self.out, "level_0_kernel"))), len(kernels))
+        names = [os.path.basename(n["path"]) for n in kernels]
+        self.assertFalse([n for n in names if re.search(r"_\d+\.py$", n)], names)
+        self.assertTrue(any(n["instance_count"] > 1 for n in kernels))
+        for node in tree["nodes"].values():
+            for child in node["children"]:
+                self.assertIn(child, tree["nodes"])
+
+    def test_component_files_run_standalone_and_print_pass(self):
+        for level in ("level_0_kernel", "level_1_fusion", "level_2_layer", "level_3_model"):
+            folder = os.path.join(self.out, level)
+            for name in sorted(os.listdir(folder))[:4]:
+                proc = subprocess.run([PYTHON, os.path.join(folder, name)], capture_output=True, text=True)
+                self.assertEqual(proc.returncode, 0, f"{name}: {proc.stdout}{proc.stderr}")
+                self.assertIn("PASS", proc.stdout)
+
+    def test_generated_files_say_which_interpreter_runs_them(self):
+        kernel = sorted(os.listdir(os.path.join(self.out, "level_0_kernel")))[0]
+        with open(os.path.join(self.out, "level_0_kernel", kernel)) as f:
+            text = f.read()
+        self.assertIn(f"Run: {PYTHON}", text)
+        self.assertIn("This file needs PyTorch", text)
+
+    def test_composition_test_passes_standalone(self):
+        proc = subprocess.run([PYTHON, os.path.join(self.out, "verification", "composition_test.py")],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertTrue(proc.stdout.strip().endswith("PASS"))
+
+    def test_coverage_is_full(self):
+        with open(os.path.join(self.out, "verification", "coverage_summary.json")) as f:
+            self.assertEqual(json.load(f)["status"], "FULL_COVERAGE")
+
+    def test_check_revalidates_the_folder(self):
+        proc = run("check", self.out)
+        self.assertEqual(proc.returncode, 0, proc.stdout[-2000:] + proc.stderr[-2000:])
+
+    def test_verify_step_command_uses_reference_exit_codes(self):
+        folder = os.path.join(self.out, "steps", sorted(os.listdir(os.path.join(self.out, "steps")))[0])
+        result = os.path.join(self.tmp, "verify.json")
+        proc = run("verify-step", "--original", os.path.join(folder, "original.py"),
+                   "--refactored", os.path.join(folder, "refactored.py"),
+                   "--weight-map", os.path.join(folder, "weight_map.json"), "--output", result)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(result) as f:
+            self.assertEqual(json.load(f)["status"], "PASS")
+
+    def test_extract_ops_command_reports_full_coverage(self):
+        proc = run("extract-ops", "--model", EXAMPLE, "--decomp-dir", self.out, "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["status"], "FULL_COVERAGE")
+
+
+class Sabotage(unittest.TestCase):
+    """The checks must fail when what they check is broken."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="decompose-sabotage-")
+        cls.out = os.path.join(cls.tmp, "out")
+        proc = run(EXAMPLE, "-o", cls.out)
+        assert proc.returncode == 0, proc.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def _copy(self):
+        copy = tempfile.mkdtemp(dir=self.tmp)
+        shutil.rmtree(copy)
+        shutil.copytree(self.out, copy)
+        return copy
+
+    def test_a_sabotaged_kernel_fails_the_composition_test(self):
+        out = self._copy()
+        folder = os.path.join(out, "level_0_kernel")
+        linear = next(n for n in sorted(os.listdir(folder)) if n.startswith("linear_"))
+        path = os.path.join(folder, linear)
+        with open(path) as f:
+            text = f.read()
+        sabotaged = text.replace("return linear", "return linear * 1.001")
+        self.assertNotEqual(text, sabotaged)
+        with open(path, "w") as f:
+            f.write(sabotaged)
+        proc = subprocess.run([PYTHON, os.path.join(out, "verification", "composition_test.py")],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("FAIL", proc.stdout)
+        self.assertEqual(run("check", out).returncode, 1)
+
+    def test_inline_compute_in_a_refactored_file_fails_verify_step(self):
+        out = self._copy()
+        step = os.path.join(out, "steps", sorted(os.listdir(os.path.join(out, "steps")))[0])
+        path = os.path.join(step, "refactored.py")
+        with open(path) as f:
+            text = f.read()
+        lines = text.split("\n")
+        ret = max(i for i, l in enumerate(lines) if l.strip().startswith("return ") and l.startswith("        "))
+        value = lines[ret].strip()[len("return "):]
+        lines[ret] = f"        return torch.relu({value})"
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
+        proc = run("verify-step", "--original", os.path.join(step, "original.py"),
+                   "--refactored", path, "--weight-map", os.path.join(step, "weight_map.json"), "--json")
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+
+
+class BadInput(unittest.TestCase):
+    """Bad input: one line naming the file, exit 2, no output folder."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="decompose-bad-")
+        self.out = os.path.join(self.tmp, "out")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _model(self, text):
+        path = os.path.join(self.tmp, "model.py")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def _assert_bad(self, path, words):
+        proc = run(path, "-o", self.out)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        lines = [l for l in proc.stderr.strip().split("\n") if l.startswith("decompose: error")]
+        self.assertEqual(len(lines), 1, proc.stderr)
+        self.assertIn(path, lines[0])
+        self.assertIn(words, lines[0])
+        self.assertFalse(os.path.exists(self.out))
+        self.assertEqual([n for n in os.listdir(self.tmp) if n != "model.py"], [])
+
+    def test_missing_file(self):
+        self._assert_bad(os.path.join(self.tmp, "nope.py"), "no such file")
+
+    def test_syntax_error(self):
+        self._assert_bad(self._model("import torch\ndef f(:\n"), "syntax error")
+
+    def test_no_model_class(self):
+        self._assert_bad(self._model("import torch\ndef get_inputs():\n    return []\n"
+                                     "def get_init_inputs():\n    return []\n"), "Model")
+
+    def test_no_get_inputs(self):
+        self._assert_bad(self._model("import torch.nn as nn\nclass Model(nn.Module):\n    pass\n"
+                                     "def get_init_inputs():\n    return []\n"), "get_inputs")
+
+    def test_forward_raises(self):
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
+            "    def forward(self, x):\n        raise RuntimeError('boom')\n"
+            "def get_inputs():\n    return [torch.randn(2)]\ndef get_init_inputs():\n    return []\n"),
+            "forward raised RuntimeError: boom")
+
+
+class CommandLine(unittest.TestCase):
+    def test_help_and_version(self):
+        self.assertEqual(run("--help").returncode, 0)
+        proc = run("--version")
+        self.assertEqual(proc.returncode, 0)
+        self.assertRegex(proc.stdout, r"decompose \d+\.\d+\.\d+")
+
+    def test_unknown_flag_is_exit_2(self):
+        self.assertEqual(run("--frobnicate").returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

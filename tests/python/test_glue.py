@@ -1,0 +1,263 @@
+"""Unit tests of the Python glue: op table, grouping, naming, code emission,
+weight transfer and the api's error replies.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import json
+import os
+import sys
+import tempfile
+import textwrap
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from decompose_glue import api, emit, levels, naming, ops, trace, verify  # noqa: E402
+
+
+def traced(model, *inputs):
+    gm = trace.symbolic(model.eval())
+    trace.record_values(gm, list(inputs), {})
+    return gm
+
+
+def by_op(gm, name):
+    return [n for n in gm.graph.nodes if levels.op_name(n, gm) == name]
+
+
+class ConvBnRelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return F.relu(self.bn(self.conv(x)))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)) + x)
+
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(16, 48)
+        self.proj = nn.Linear(16, 16)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        att = (q @ k.transpose(-2, -1)) * 0.25
+        att = att.softmax(dim=-1)
+        return self.proj(att @ v)
+
+
+class TwoBlocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBnRelu()
+        self.blocks = nn.Sequential(ConvBnReluRes(), ConvBnReluRes())
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class ConvBnReluRes(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(8, 8, 3, padding=1)
+        self.b = nn.BatchNorm2d(8)
+        self.c = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        return self.c(F.relu(self.b(self.a(x)))) + x
+
+
+class OpTable(unittest.TestCase):
+    def test_snake_names_modules_and_functions(self):
+        self.assertEqual(ops.snake("BatchNorm2d"), "batch_norm")
+        self.assertEqual(ops.snake("ReLU"), "relu")
+        self.assertEqual(ops.snake("relu_"), "relu")
+        self.assertEqual(ops.snake("RMSNorm"), "rms_norm")
+        self.assertEqual(ops.module_op(nn.Conv2d(1, 1, 1)), "conv2d")
+        self.assertEqual(ops.function_op(torch.bmm), "matmul")
+
+    def test_residual_add_is_plumbing_but_constant_mul_is_compute(self):
+        gm = traced(Residual(), torch.randn(1, 8, 4, 4))
+        add = by_op(gm, "add")[0]
+        self.assertFalse(levels.is_compute(add, gm))
+        gm = traced(Attention(), torch.randn(2, 5, 16))
+        mul = by_op(gm, "mul")[0]
+        self.assertTrue(levels.is_compute(mul, gm))
+
+    def test_parameter_operand_makes_arithmetic_compute(self):
+        class Scale(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.s = nn.Parameter(torch.ones(3))
+
+            def forward(self, x):
+                return x * self.s
+
+        gm = traced(Scale(), torch.randn(2, 3))
+        self.assertTrue(levels.is_compute(by_op(gm, "mul")[0], gm))
+
+
+class Fusions(unittest.TestCase):
+    def test_conv_bn_relu_is_one_chain(self):
+        gm = traced(ConvBnRelu(), torch.randn(1, 3, 8, 8))
+        chains = levels.fusion_chains(levels.graph_nodes(gm), gm)
+        self.assertEqual([[levels.op_name(n, gm) for n in c] for c in chains],
+                         [["conv2d", "batch_norm", "relu"]])
+
+    def test_a_residual_add_ends_the_chain(self):
+        gm = traced(Residual(), torch.randn(1, 8, 4, 4))
+        chains = levels.fusion_chains(levels.graph_nodes(gm), gm)
+        self.assertEqual([[levels.op_name(n, gm) for n in c] for c in chains], [["conv2d", "batch_norm"]])
+
+    def test_attention_core_is_one_chain(self):
+        gm = traced(Attention(), torch.randn(2, 5, 16))
+        chains = levels.fusion_chains(levels.graph_nodes(gm), gm)
+        ops_ = [[levels.op_name(n, gm) for n in c if levels.is_compute(n, gm)] for c in chains]
+        self.assertIn(["matmul", "mul", "softmax", "matmul"], ops_)
+
+    def test_two_heavy_ops_never_share_a_chain(self):
+        gm = traced(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU()), torch.randn(2, 4))
+        chains = levels.fusion_chains(levels.graph_nodes(gm), gm)
+        self.assertEqual(len(chains), 2)
+
+
+class Tree(unittest.TestCase):
+    def test_single_op_model_is_one_kernel(self):
+        model = nn.Conv2d(3, 4, 3)
+        gm = traced(model, torch.randn(1, 3, 8, 8))
+        root = levels.build_tree(gm, model)
+        self.assertEqual(root.level, levels.KERNEL)
+
+    def test_chain_model_is_one_fusion_of_kernels(self):
+        model = ConvBnRelu()
+        gm = traced(model, torch.randn(1, 3, 8, 8))
+        root = levels.build_tree(gm, model)
+        self.assertEqual(root.level, levels.FUSION)
+        self.assertEqual([c.level for c in root.children], [levels.KERNEL] * 3)
+
+    def test_blocks_become_layers_and_small_modules_settle_lower(self):
+        model = TwoBlocks()
+        gm = traced(model, torch.randn(1, 3, 8, 8))
+        root = levels.build_tree(gm, model)
+        self.assertEqual(root.level, levels.MODEL)
+        kinds = [(c.label, c.level) for c in root.children]
+        self.assertIn(("stem", levels.FUSION), kinds)
+        self.assertIn(("blocks.0", levels.LAYER), kinds)
+        self.assertIn(("blocks.1", levels.LAYER), kinds)
+        leaves = [c for c in levels.walk(root) if not c.children]
+        self.assertTrue(all(c.level == levels.KERNEL for c in leaves))
+        computes = [n for n in levels.graph_nodes(gm) if levels.is_compute(n, gm)]
+        self.assertEqual(sorted(n.name for c in leaves for n in c.nodes if levels.is_compute(n, gm)),
+                         sorted(n.name for n in computes))
+
+    def test_flat_sequential_is_cut_into_stages_after_pooling(self):
+        model = nn.Sequential()
+        model.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                       nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = model.features
+                self.fc = nn.Linear(32, 2)
+
+            def forward(self, x):
+                return self.fc(self.features(x).flatten(1))
+
+        net = Net()
+        gm = traced(net, torch.randn(1, 3, 8, 8))
+        root = levels.build_tree(gm, net)
+        stages = [c for c in root.children if c.kind == "stage"]
+        self.assertEqual(len(stages), 2)
+
+
+class Naming(unittest.TestCase):
+    def test_kernel_names_carry_the_workload(self):
+        model = ConvBnRelu()
+        gm = traced(model, torch.randn(1, 3, 8, 8))
+        conv = by_op(gm, "conv2d")[0]
+        self.assertEqual(naming.kernel_name(conv, gm), "conv2d_3x8_k3s1p1_fp32")
+        self.assertEqual(naming.kernel_name(by_op(gm, "relu")[0], gm), "relu_fp32")
+
+    def test_matmul_names_carry_operand_shapes(self):
+        gm = traced(Attention(), torch.randn(2, 5, 16))
+        mm = by_op(gm, "matmul")[0]
+        self.assertEqual(naming.kernel_name(mm, gm), "matmul_2x5x16_2x16x5_fp32")
+
+
+class Emit(unittest.TestCase):
+    def test_literals_write_slices_and_specials(self):
+        names = emit.Names()
+        self.assertEqual(emit.literal((slice(None), slice(1, None), Ellipsis), names, in_index=True), ":, 1:, ...")
+        self.assertEqual(emit.literal(float("-inf"), names), "float('-inf')")
+        self.assertEqual(emit.literal(torch.float16, names), "torch.float16")
+
+
+class WeightTransfer(unittest.TestCase):
+    def test_unmapped_and_left_over_weights_are_reported(self):
+        a, b = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2))
+        unmapped, left, errors = verify.transfer(a, b, {"weight": "0.weight"})
+        self.assertEqual(unmapped, ["bias"])
+        self.assertEqual(left, ["0.bias"])
+        self.assertEqual(errors, [])
+
+    def test_shape_mismatch_is_an_error(self):
+        a, b = nn.Linear(2, 3), nn.Linear(3, 2)
+        _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias"})
+        self.assertEqual(len(errors), 2)
+
+    def test_compare_handles_nested_outputs(self):
+        x = torch.randn(3)
+        ok, diff, _ = verify.compare({"a": (x, x)}, {"a": (x, x + 1)}, 1e-5, 1e-6)
+        self.assertFalse(ok)
+        self.assertAlmostEqual(diff, 1.0, places=5)
+
+
+class ApiErrors(unittest.TestCase):
+    def _plan(self, text):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.py")
+            with open(path, "w") as f:
+                f.write(textwrap.dedent(text))
+            return json.loads(api.plan(json.dumps({"model_path": path}))), path
+
+    def test_bad_input_is_one_line_naming_the_file(self):
+        reply, path = self._plan("import torch\nx = 1 +\n")
+        self.assertFalse(reply["ok"])
+        self.assertEqual(reply["kind"], "bad_input")
+        self.assertEqual(reply["file"], path)
+        self.assertNotIn("\n", reply["message"])
+
+    def test_missing_get_init_inputs_is_reported(self):
+        reply, _ = self._plan("""
+            import torch.nn as nn
+            class Model(nn.Module):
+                pass
+            def get_inputs():
+                return []
+            """)
+        self.assertIn("get_init_inputs", reply["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
