@@ -173,7 +173,8 @@ class Sabotage(unittest.TestCase):
         with open(path) as f:
             text = f.read()
         lines = text.split("\n")
-        ret = max(i for i, l in enumerate(lines) if l.strip().startswith("return ") and l.startswith("        "))
+        start = next(i for i, l in enumerate(lines) if l.startswith("    def forward("))
+        ret = next(i for i in range(start, len(lines)) if lines[i].startswith("        return "))
         value = lines[ret].strip()[len("return "):]
         lines[ret] = f"        return torch.relu({value})"
         with open(path, "w") as f:
@@ -181,6 +182,8 @@ class Sabotage(unittest.TestCase):
         proc = run("verify-step", "--original", os.path.join(step, "original.py"),
                    "--refactored", path, "--weight-map", os.path.join(step, "weight_map.json"), "--json")
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        result = json.loads(proc.stdout)
+        self.assertEqual(result["anticheat"]["status"], "FAIL")
 
 
 class BadInput(unittest.TestCase):

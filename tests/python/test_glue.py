@@ -58,7 +58,8 @@ class Attention(nn.Module):
         self.proj = nn.Linear(16, 16)
 
     def forward(self, x):
-        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        qkv = self.qkv(x).chunk(3, dim=-1)
+        q, k, v = qkv[0], qkv[1], qkv[2]
         att = (q @ k.transpose(-2, -1)) * 0.25
         att = att.softmax(dim=-1)
         return self.proj(att @ v)
