@@ -17,14 +17,29 @@ status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=$?
 
 /usr/bin/python3 - <<'PY'
+# Count test cases, not meson's test programs: unittest's "Ran N tests",
+# cmocka's "[  PASSED  ] N test(s)" / "[  FAILED  ] N test(s)".
 import json
+import re
 passed = failed = 0
 with open("build/meson-logs/testlog.json") as f:
     for line in f:
-        result = json.loads(line)["result"]
-        if result in ("OK", "EXPECTEDFAIL"):
+        entry = json.loads(line)
+        out = entry.get("stdout", "") + entry.get("stderr", "")
+        ran = [int(n) for n in re.findall(r"^Ran (\d+) tests?", out, re.M)]
+        if ran:
+            bad = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d+)", out))
+            passed += sum(ran) - bad
+            failed += bad
+            continue
+        ok = [int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out)]
+        ko = [int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out)]
+        if ok or ko:
+            passed += sum(ok)
+            failed += sum(ko)
+        elif entry["result"] in ("OK", "EXPECTEDFAIL"):
             passed += 1
-        elif result != "SKIP":
+        elif entry["result"] != "SKIP":
             failed += 1
 print(f"{passed} passed, {failed} failed")
 PY

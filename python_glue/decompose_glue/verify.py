@@ -7,7 +7,9 @@ map, and both run on the same inputs (cloned, so an in-place op in one cannot
 change what the other sees) for each seed.
 """
 
+import contextlib
 import datetime
+import io
 import json
 import math
 import os
@@ -221,11 +223,15 @@ def run_component(path):
     run_tests = getattr(module, "run_tests", None)
     if not callable(run_tests):
         return {"status": "FAIL", "message": "no run_tests() function"}
+    printed = io.StringIO()
     try:
-        ok = bool(run_tests())
+        # The file's own PASS/FAIL line is for a person running it; here it
+        # is returned, and the C side decides what to show.
+        with contextlib.redirect_stdout(printed):
+            ok = bool(run_tests())
     except Exception as e:
         return {"status": "FAIL", "message": " ".join(f"run_tests() raised {type(e).__name__}: {e}".split())}
-    return {"status": "PASS" if ok else "FAIL", "message": "" if ok else "run_tests() returned False"}
+    return {"status": "PASS" if ok else "FAIL", "message": printed.getvalue().strip()}
 
 
 def run_composition(path):
