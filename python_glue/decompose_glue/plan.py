@@ -129,6 +129,9 @@ class Plan:
                 base = naming.fusion_name(c.nodes, self.gm)
             else:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
+            if c.level == KERNEL and "inplace=True" in body:
+                # Writes into its input: not the same workload as the out-of-place op.
+                base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)
             stem = base
             if stem in used:
                 ins = [n for n in first.inputs if n.meta.get("value", {}).get("kind") == "tensor"]
