@@ -96,6 +96,7 @@ def _call_args(args, kwargs, names):
     return ", ".join(parts)
 
 
+_METHOD_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
 _INPLACE = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
 
 
@@ -108,6 +109,8 @@ def node_line(node, names):
         return f"{out} = self.{names.attrs[node.target]}({_call_args(node.args, node.kwargs, names)})"
     if node.op == "call_method":
         self_arg, *rest = node.args
+        if node.target in _METHOD_SYMBOLS and len(rest) == 1 and not node.kwargs:
+            return f"{out} = {literal(self_arg, names)} {_METHOD_SYMBOLS[node.target]} {literal(rest[0], names)}"
         return f"{out} = {literal(self_arg, names)}.{node.target}({_call_args(rest, node.kwargs, names)})"
     target = node.target
     if target is operator.getitem:

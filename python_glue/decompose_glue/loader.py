@@ -150,7 +150,7 @@ def build_recording_init_args(model_file, seed=0):
     passed (`nn.Conv2d(3, 64, kernel_size=3, padding=1)`), which no module
     attribute holds in general. Every nn.Module class's own __init__ is
     wrapped for the duration of the build, then restored.
-    Returns (model, {id(module): (args, kwargs)}).
+    Returns (model, {id(module): (args, kwargs, module)}).
     """
     records = {}
     patched = []
@@ -160,7 +160,7 @@ def build_recording_init_args(model_file, seed=0):
         def init(self, *args, **kwargs):
             original(self, *args, **kwargs)
             if type(self) is cls and id(self) not in records:
-                records[id(self)] = (args, kwargs)
+                records[id(self)] = (args, kwargs, self)
         return init
 
     for cls in _module_classes():

@@ -59,10 +59,22 @@ def is_torch_nn(cls):
     return cls.__module__.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls
 
 
+def _recorded(module, records):
+    """The arguments `module` was built with. A module copied with deepcopy
+    (nn.TransformerEncoder clones its layer) never ran __init__: it was built
+    like the recorded module of its class that it equals."""
+    found = records.get(id(module))
+    if found is None:
+        text = repr(module)
+        found = next((r for r in records.values() if type(r[2]) is type(module) and repr(r[2]) == text),
+                     None)
+    return found[:2] if found else None
+
+
 def constructor(module, records):
     """(source of the constructor call, extra top-level source or None)."""
     cls = type(module)
-    recorded = records.get(id(module))
+    recorded = _recorded(module, records)
     if is_torch_nn(cls):
         candidates = []
         if recorded and _is_literal(list(recorded[0])) and _is_literal(recorded[1]):

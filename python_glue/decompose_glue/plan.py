@@ -129,6 +129,7 @@ class Plan:
                 base = naming.fusion_name(c.nodes, self.gm)
             else:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
+            base = naming.identifier(base.replace("-", "neg"))  # a module name: dim-1 -> dimneg1
             if c.level == KERNEL and "inplace=True" in body:
                 # Writes into its input: not the same workload as the out-of-place op.
                 base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)

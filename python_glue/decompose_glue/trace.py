@@ -20,7 +20,8 @@ from . import ops
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 # torch.nn modules that are whole layers, not kernels: traced through.
-_COMPOSITE_NN = ()
+_COMPOSITE_NN = (nn.Transformer, nn.TransformerEncoder, nn.TransformerDecoder,
+                 nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)
 
 
 def is_container(module):
