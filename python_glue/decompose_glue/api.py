@@ -4,6 +4,7 @@ See docs/GLUE_API.md. Every reply has "ok"; bad input is a one-line message
 naming the file, never a traceback on the user's screen.
 """
 
+import gc
 import json
 import math
 import traceback
@@ -37,6 +38,9 @@ def _call(fn, request_text):
         reply = {"ok": False, "kind": "internal", "file": "",
                  "message": " ".join(f"{type(e).__name__}: {e}".split()),
                  "traceback": traceback.format_exc()}
+    # Models and graphs hold reference cycles: free them now, before the next
+    # call builds the next pair of models, or peak memory doubles.
+    gc.collect()
     return json.dumps(_safe(reply))
 
 
