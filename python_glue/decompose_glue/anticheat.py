@@ -103,6 +103,8 @@ _REFLECTED = {"__radd__": "add", "__rsub__": "sub", "__rmul__": "mul", "__rtrued
 # every child.
 _VALUE_READS = frozenset({"__float__", "__int__", "__bool__", "__index__", "__complex__",
                           "item", "tolist", "numpy", "__array__"})
+# What the watch lets pass besides ops.PLUMBING: metadata, printing, and
+# __iter__ (an unbind, whose pieces are views of a result).
 _RUNTIME_METADATA = METADATA | {"__len__", "__iter__", "__format__", "__repr__", "__str__", "__hash__",
                                 "__reduce_ex__", "__deepcopy__", "size", "dim", "numel"}
 
@@ -449,13 +451,20 @@ def _builtin_reason(ctx, scope, scalars, node, name, mode):
     return f"{name}() is not data plumbing: on tensors it computes (write it in a child)"
 
 
+def _torch_internal(q):
+    """torch._C, torch.ops.aten.mm, torch.overrides...: ways around the
+    public names the op table knows."""
+    parts = q.split(".")
+    if _root(q) not in TORCH_ROOTS or q == "torch._assert":
+        return False
+    return any(p.startswith("_") for p in parts[1:]) or parts[1:2] in (["ops"], ["overrides"], ["library"])
+
+
 def _qualified_reason(q, mode):
     root, last = _root(q), q.rsplit(".", 1)[-1]
+    if _torch_internal(q):
+        return f"{q} reaches torch's internals or op registry: the parent may only call its children"
     if root in TORCH_ROOTS:
-        parts = q.split(".")
-        if q != "torch._assert" and (any(p.startswith("_") for p in parts[1:])
-                                     or parts[1:2] in (["ops"], ["overrides"], ["library"])):
-            return f"{q} reaches torch's internals or op registry: the parent may only call its children"
         if last in TORCH_HARMLESS:
             return None
         obj = _torch_object(q)
@@ -489,7 +498,13 @@ def _qualified_reason(q, mode):
 
 
 def _call_reason(ctx, scope, scalars, node, mode):
-    kind = _resolve(ctx, scope, node.func)
+    func = node.func
+    if isinstance(func, ast.Call) and _resolve(ctx, scope, func.func) == ("builtin", "getattr"):
+        # getattr(x, name)(...): the getattr decides, and says why.
+        reason = _builtin_reason(ctx, scope, scalars, func, "getattr", mode)
+        if reason:
+            return reason
+    kind = _resolve(ctx, scope, func)
     what = kind[0]
     if what in ("child", "method", "helper", "local_fn", "lambda", "super"):
         return None  # children run; methods, helpers and lambdas are checked
@@ -506,6 +521,9 @@ def _call_reason(ctx, scope, scalars, node, mode):
     if what == "child_attr":
         if kind[1] in CONTAINER_METHODS:
             return None  # self.blocks.append(Child()), self.heads.items()
+        if kind[1] in _MODULE_ATTRS:
+            return (f"calls {kind[1]}() on a child: nn.Module machinery (hooks, state), not a call "
+                    "of the child")
         return (f"calls .{kind[1]} inside a child: call the child itself, whose forward "
                 "is the unit its file tests")
     if what == "class":
@@ -538,10 +556,10 @@ def _reference_reason(kind):
         return None
     q = kind[1]
     root = _root(q)
+    if _torch_internal(q):
+        return _qualified_reason(q, "forward")
     if root in TORCH_ROOTS:
         reason = _qualified_reason(q, "forward")
-        if reason and "internals" in reason:
-            return reason
         obj = _torch_object(q)
         plain = (torch.dtype, torch.device, torch.layout, torch.memory_format, int, float, bool, str)
         if isinstance(obj, plain) or isinstance(obj, type):
@@ -595,6 +613,10 @@ def _check_function(ctx, fn, mode, location):
     scalars = _scalars(ctx, scope, fn)
     nodes = _body_nodes(fn)
     inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}
+    # getattr(torch, "cat"): the getattr rule judges the pair, so the module
+    # named in it is not a module handed on as a value.
+    inner |= {id(n.args[0]) for n in nodes if isinstance(n, ast.Call) and n.args
+              and _resolve(ctx, scope, n.func) == ("builtin", "getattr")}
     called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
     for node in nodes:
         reason = None
@@ -722,7 +744,7 @@ def _module_violations(ctx, tree):
             if kind[0] == "builtin" and (kind[1] in FORBIDDEN_BUILTINS or kind[1] == "getattr"):
                 reason = f"{kind[1]}() at import time can patch or run anything"
             elif kind[0] == "qual" and (_root(kind[1]) in REFLECTION_ROOTS - {"sys", "os"}
-                                        or "internals" in (_qualified_reason(kind[1], "forward") or "")):
+                                        or _torch_internal(kind[1])):
                 reason = f"{kind[1]}() at import time reaches code or objects by name"
             elif kind[0] == "qual" and _root(kind[1]) in TORCH_ROOTS and kind[1].rsplit(".", 1)[-1] in (
                     "register_forward_hook", "register_forward_pre_hook", "register_module_forward_hook",
@@ -831,9 +853,12 @@ def ownership_violations(model, children_dir):
                       "message": reason})
 
     units = _units(model)
+    good = []  # children whose class comes from children/: they may own weights
     for path, unit in units:
         where = _class_file(type(unit))
-        if not _inside(where, folder):
+        if _inside(where, folder):
+            good.append(path)
+        else:
             flag("module", path, f"child {path} is a {type(unit).__module__}.{type(unit).__qualname__} "
                                  f"from {where or 'no file'}, not a class from a file in children/")
         if "forward" in vars(unit) or "__call__" in vars(unit):
@@ -856,7 +881,7 @@ def ownership_violations(model, children_dir):
         if getattr(torch.nn.modules.module, attr, None):
             flag("module", "(global)", "a global module forward hook is registered: code that runs "
                                        "around every child")
-    prefixes = tuple(p + "." for p, _ in units)
+    prefixes = tuple(p + "." for p in good)
     for kind, named in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
         for name, _ in named:
             if not name.startswith(prefixes):
@@ -947,7 +972,8 @@ class _Watch(_MODE_BASE or object):
                             "compute; the parent may only join its children's results")
             if self._is(value, self.weights):
                 name = self.weights.get(id(value)) or self.weights.get(id(value._base))
-                return op, f"{op} reads the weight {name}: using a child's weights in the parent is compute"
+                return op, (f"{op} reads the weight {name}: arithmetic with a weight in the parent is "
+                            "compute outside every child")
             if not self._is(value, self.results):
                 return op, (f"{op} reads a tensor that is neither an input nor a child's result "
                             "(a constant or a tensor made outside the children)")
@@ -1016,6 +1042,10 @@ def _watched_run(model, args, kwargs):
     handles = []
     try:
         for _, unit in _units(model):
+            # A torch class is no child (ownership says so too): its ops
+            # count as the parent's.
+            if _root(type(unit).__module__) in TORCH_ROOTS:
+                continue
             handles.append(unit.register_forward_pre_hook(enter))
             handles.append(unit.register_forward_hook(leave))
         with watch:

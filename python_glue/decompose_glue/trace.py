@@ -48,6 +48,26 @@ class ScopeTracer(fx.Tracer):
     def is_leaf_module(self, m, qualname):
         return is_kernel_module(m)
 
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        # fx proxies only parameters: a buffer (a causal mask) or a tensor
+        # kept as a plain attribute (an RNN's state) would be folded into an
+        # anonymous `_tensor_constant` with whatever was computed from it, and
+        # lose both its name and the ops that read it.
+        if isinstance(attr_val, torch.Tensor) and not isinstance(attr_val, nn.Parameter):
+            name = self._tensor_names().get(id(attr_val))
+            if name is not None:
+                if name not in parameter_proxy_cache:
+                    parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {})
+                return parameter_proxy_cache[name]
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def _tensor_names(self):
+        if getattr(self, "_names", None) is None:
+            self._names = {}
+            for name, t in list(self.root.named_buffers()) + list(tensor_attributes(self.root).items()):
+                self._names.setdefault(id(t), name)
+        return self._names
+
     def call_module(self, m, forward, args, kwargs):
         path = self.path_of_module(m)
         k = self.calls.get(path, 0)
