@@ -357,7 +357,7 @@ def component_file(title, rendered_list, level, source, python, note=()):
     extra = ""
     if any("operator." in l for l in first.body.split("\n")):
         imports = imports.replace("import sys\n", "import operator\nimport sys\n")
-    if "math." in first.body:
+    if "math." in first.body or any("math." in e for e in first.extra_sources):
         imports = "import math\n" + imports
     if first.extra_sources:
         extra = "\n\n" + "\n\n\n".join(first.extra_sources) + "\n"
