@@ -19,6 +19,18 @@ shared/SPEC.md §7. Three checks, because each alone can be fooled:
   nobody watches, or forward could behave only while watched.
 
 Every check returns a list of violation dicts; an empty list is a pass.
+Each dict also has "message", one line for people (the C report shows it).
+
+Decisions where the AST cannot know a type:
+- `+ - * /`, `//`, `%`, comparisons and bit operators pass the static check;
+  the watch judges them on real operands (arithmetic of results passes,
+  arithmetic with a constant or a weight does not, the rest is compute).
+- `**` and min()/max() pass only on values the AST can see are Python
+  numbers: literals, sizes, shapes, len(), int(), and arithmetic of those.
+- nn.ModuleList/ModuleDict/Sequential may hold children: they own nothing
+  and their forward only chains calls, so the checks look through them.
+- Reading tensor values into Python (item(), float(t), `if t:`) in the
+  parent is a violation: it is a value or a decision made outside a child.
 """
 
 import ast
@@ -273,7 +285,8 @@ def _child_iteration(ctx, scope, loop):
     if isinstance(it, ast.Call) and _resolve(ctx, scope, it.func) == ("builtin", "enumerate") and it.args:
         it = it.args[0]
         target = target.elts[-1] if isinstance(target, ast.Tuple) and target.elts else None
-    if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("values", "items"):
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) \
+            and it.func.attr in ("values", "items"):
         if it.func.attr == "items":
             target = target.elts[-1] if isinstance(target, ast.Tuple) and target.elts else None
         it = it.func.value
@@ -318,7 +331,8 @@ def _scope(ctx, fn):
                 child = _child_iteration(ctx, scope, node)
                 for n in ast.walk(node.target):
                     if isinstance(n, ast.Name):
-                        bound.setdefault(n.id, []).append(("child", n.id) if n.id == child else ("value", n.id))
+                        kind = ("child", n.id) if n.id == child else ("value", n.id)
+                        bound.setdefault(n.id, []).append(kind)
             elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.NamedExpr, ast.withitem,
                                    ast.ExceptHandler)):
                 target = getattr(node, "target", None) or getattr(node, "optional_vars", None)
@@ -401,7 +415,8 @@ def _scalars(ctx, scope, fn):
                 ok = _is_scalar(node.value, scalars, ctx, scope)
                 verdict[node.target.id] = verdict.get(node.target.id, True) and ok
             elif isinstance(node, (ast.For, ast.comprehension)):
-                ok = isinstance(node.iter, ast.Call) and _resolve(ctx, scope, node.iter.func) == ("builtin", "range")
+                ok = isinstance(node.iter, ast.Call) and \
+                    _resolve(ctx, scope, node.iter.func) == ("builtin", "range")
                 for n in ast.walk(node.target):
                     if isinstance(n, ast.Name):
                         verdict[n.id] = verdict.get(n.id, True) and ok
@@ -532,7 +547,8 @@ def _call_reason(ctx, scope, scalars, node, mode):
     if what == "builtin":
         return _builtin_reason(ctx, scope, scalars, node, kind[1], mode)
     if what == "qual":
-        if mode == "init" and kind[1] in ("torch.nn.Module.__init__", "torch.nn.modules.module.Module.__init__"):
+        if mode == "init" and kind[1] in ("torch.nn.Module.__init__",
+                                          "torch.nn.modules.module.Module.__init__"):
             return None
         return _qualified_reason(kind[1], mode)
     if what == "attr":
@@ -1061,7 +1077,8 @@ def runtime_violations(model, args, kwargs):
     and a forward whose output changes when it is watched."""
     if _MODE_BASE is None:
         return [{"check": "runtime", "op": "TorchFunctionMode", "count": 1,
-                 "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: forward cannot be watched"}]
+                 "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: "
+                           "forward cannot be watched"}]
     restore = trace.snapshot(model)
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     found = []
@@ -1083,7 +1100,9 @@ def runtime_violations(model, args, kwargs):
             watched, watch, watched_error = None, None, e
         restore()
     if watched_error is not None:
-        reason = (f"forward raised {_one_line(watched_error)}" if plain_error is not None else
+        # Fail closed: a forward that could not be watched is not a pass.
+        reason = (f"forward raised {_one_line(watched_error)}: nothing could be watched"
+                  if plain_error is not None else
                   f"forward raised {_one_line(watched_error)} only while watched")
         return [{"check": "runtime", "op": "forward", "count": 1, "reason": reason, "message": reason}]
     for op, (count, reason) in sorted(watch.calls.items()):
