@@ -1072,9 +1072,13 @@ def _watched_run(model, args, kwargs):
     return output, watch
 
 
-def runtime_violations(model, args, kwargs):
+def runtime_violations(model, args, kwargs, plain=None, seed=0):
     """Torch calls that forward makes while no child runs, other than plumbing;
-    and a forward whose output changes when it is watched."""
+    and a forward whose output changes when it is watched.
+
+    `plain`, when given, is the output of an unwatched run the caller already
+    made on these inputs after torch.manual_seed(seed) (the step gate's first
+    trial): it is not run again."""
     if _MODE_BASE is None:
         return [{"check": "runtime", "op": "TorchFunctionMode", "count": 1,
                  "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: "
@@ -1085,15 +1089,16 @@ def runtime_violations(model, args, kwargs):
     # The same seed and state for both runs: a forward that draws random
     # numbers or carries state gives the same output twice.
     with torch.random.fork_rng(devices=devices), torch.no_grad():
+        plain_error = None
+        if plain is None:
+            try:
+                torch.manual_seed(seed)
+                plain = model(*_clone(args), **_clone(kwargs))
+            except Exception as e:
+                plain, plain_error = None, e
+            restore()
         try:
-            torch.manual_seed(0)
-            plain = model(*_clone(args), **_clone(kwargs))
-            plain_error = None
-        except Exception as e:
-            plain, plain_error = None, e
-        restore()
-        try:
-            torch.manual_seed(0)
+            torch.manual_seed(seed)
             watched, watch = _watched_run(model, _clone(args), _clone(kwargs))
             watched_error = None
         except Exception as e:
@@ -1117,8 +1122,9 @@ def runtime_violations(model, args, kwargs):
 
 # ---- all three ------------------------------------------------------------
 
-def check(refactored_path, model, args, kwargs):
-    """The three checks on one refactored file and the model built from it."""
+def check(refactored_path, model, args, kwargs, plain=None, seed=0):
+    """The three checks on one refactored file and the model built from it
+    (`plain` and `seed`: see runtime_violations)."""
     try:
         with open(refactored_path, encoding="utf-8") as f:
             source = f.read()
@@ -1132,7 +1138,7 @@ def check(refactored_path, model, args, kwargs):
         static = static_violations(source, type(model).__name__)
     children_dir = os.path.join(os.path.dirname(os.path.abspath(refactored_path)), "children")
     owned = ownership_violations(model, children_dir)
-    runtime = runtime_violations(model, args, kwargs)
+    runtime = runtime_violations(model, args, kwargs, plain, seed)
     everything = static + owned + runtime
     return {"status": "PASS" if not everything else "FAIL", "violations": everything,
             "source_violations": static, "ownership_violations": owned,

@@ -9,6 +9,7 @@ folder) or from the refactored model that uses the children (a step folder).
 
 import collections
 import datetime
+import hashlib
 import inspect
 import json
 import os
@@ -18,19 +19,46 @@ from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file
 
 
+# Op counts of file texts whose graph this interpreter already traced (the
+# plan traces the user's model and renders every component from that one
+# graph): counting them again would only repeat the same trace and run
+# every parent's forward once more. Keyed by the file's exact text.
+_KNOWN = {}
+
+
+def _text_key(text):
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def remember(text, nodes, gm, method):
+    """Record the counts of a file rendered from these nodes of a traced graph."""
+    _KNOWN[_text_key(text)] = (*node_counts(nodes, gm), method)
+
+
+def node_counts(nodes, gm):
+    counts, plumbing = collections.Counter(), collections.Counter()
+    for n in nodes:
+        if n.op in ("get_attr", "placeholder", "output"):
+            continue
+        (counts if is_compute(n, gm) else plumbing)[op_name(n, gm)] += 1
+    return counts, plumbing
+
+
 def count_ops(path):
     """{op: count} of compute ops in a model file, and the trace method."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            known = _KNOWN.get(_text_key(f.read()))
+    except (OSError, UnicodeDecodeError):
+        known = None
+    if known is not None:
+        counts, plumbing, method = known
+        return collections.Counter(counts), collections.Counter(plumbing), method
     model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
     model = model_file.build()
     args, kwargs = model_file.inputs(seed=0)
     gm, method, _ = capture.trace_model(model_file, model, args, kwargs)
-    counts = collections.Counter()
-    plumbing = collections.Counter()
-    for n in graph_nodes(gm):
-        if n.op == "get_attr":
-            continue
-        (counts if is_compute(n, gm) else plumbing)[op_name(n, gm)] += 1
-    return counts, plumbing, method
+    return (*node_counts(graph_nodes(gm), gm), method)
 
 
 def _tree_instances(decomp_dir):

@@ -14,7 +14,7 @@ import time
 import torch
 import torch.fx as fx
 
-from . import capture, codegen, naming, ops, trace, verify
+from . import capture, codegen, coverage, naming, ops, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -155,6 +155,8 @@ class Plan:
             level = self.group_level[stem]
             path = f"{LEVEL_DIRS[level]}/{stem}.py"
             content = codegen.component_file(stem, members, level, source, self.python, self._trace_header())
+            if level != KERNEL:  # kernel files are counted by tracing them: that is the check
+                coverage.remember(content, members[0].component.nodes, gm, self.trace_method)
             members[0].file_content = content
             members[0].path = path
             self.files.append({"path": path, "content": content})
@@ -170,6 +172,9 @@ class Plan:
              f"Operations: {len(self.root_r.op_list)} compute ops "
              f"({', '.join(sorted(set(self.root_r.op_list)))})",
              f"Traced with: torch.fx {self.trace_method} tracing"], has_kwargs)
+        with open(self.model_path, encoding="utf-8") as f:
+            coverage.remember(f.read(), self.root.nodes, gm, self.trace_method)
+        coverage.remember(self.user_copy, self.root.nodes, gm, self.trace_method)
         if root_level == MODEL:
             self.root_path = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
             self.files.append({"path": self.root_path, "content": self.user_copy})
