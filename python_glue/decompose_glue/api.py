@@ -50,7 +50,8 @@ def plan_request(request):
 
 def verify_request(request):
     result = verify.verify_step(request["original"], request["refactored"], request.get("weight_map"),
-                                request.get("rtol"), request.get("atol"), request.get("num_trials") or 3)
+                                request.get("rtol"), request.get("atol"), request.get("num_trials") or 3,
+                                keep_outputs=bool(request.get("keep_outputs")))
     return {"status": result["status"], "result": result}
 
 

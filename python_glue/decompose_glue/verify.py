@@ -21,6 +21,10 @@ from .loader import BadInput, load_model_file
 
 FIRST_SEED = 42
 
+# The original's outputs per (file, seed), kept when a step asks: the root
+# step's are the composition test's reference, on the same inputs.
+_KEPT_OUTPUTS = {}
+
 
 def tolerance(outputs, rtol, atol):
     low = any(t.dtype in (torch.float16, torch.bfloat16) for t in outputs)
@@ -138,7 +142,7 @@ def _load(path, role, class_names):
 
 
 def verify_step(original_path, refactored_path, weight_map_path=None, rtol=None, atol=None,
-                num_trials=3):
+                num_trials=3, keep_outputs=False):
     """The verification_result.json object for one step."""
     result = {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -195,6 +199,8 @@ def verify_step(original_path, refactored_path, weight_map_path=None, rtol=None,
             continue
         if i == 0:
             first_output = got
+        if keep_outputs:
+            _KEPT_OUTPUTS[(os.path.realpath(original_path), seed)] = expected
         rtol_used, atol_used = tolerance(tensors(expected), rtol, atol)
         ok, max_diff, details = compare(expected, got, rtol_used, atol_used)
         trials.append({"trial": i, "seed": seed, "max_diff": max_diff, "pass": ok,
@@ -244,7 +250,9 @@ def run_composition(path):
     from .loader import import_file
     try:
         module = import_file(path)
-        result = module.run_composition()
+        original = os.path.realpath(getattr(module, "ORIGINAL", ""))
+        reference = {seed: out for (p, seed), out in _KEPT_OUTPUTS.items() if p == original}
+        result = module.run_composition(reference)
     except BadInput as e:
         return {"status": "FAIL", "message": e.message, "max_diff": math.inf, "trials": []}
     except Exception as e:
