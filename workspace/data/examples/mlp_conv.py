@@ -1,9 +1,4 @@
-"""Example model bundled with decompose: a small conv net with an MLP head.
-
-A conv stem (conv + batch norm + relu, max pool), two residual blocks of the
-same shape (conv-bn-relu-conv-bn, skip add, relu), global average pooling,
-and an MLP classifier (linear + relu + dropout + linear). KernelBench format.
-"""
+"""Example conv net (bundled with decompose): conv-bn-relu stem with max pool, one residual block class, global pool, flatten, MLP head."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -32,17 +27,19 @@ class Model(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
         )
-        self.blocks = nn.Sequential(ResidualBlock(width), ResidualBlock(width))
+        self.block = ResidualBlock(width)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Linear(width, hidden)
-        self.dropout = nn.Dropout(0.1)
-        self.fc2 = nn.Linear(hidden, num_classes)
+        self.head = nn.Sequential(
+            nn.Linear(width, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.1),
+            nn.Linear(hidden, num_classes),
+        )
 
     def forward(self, x):
-        x = self.blocks(self.stem(x))
+        x = self.block(self.stem(x))
         x = torch.flatten(self.pool(x), 1)
-        x = self.dropout(F.relu(self.fc1(x)))
-        return self.fc2(x)
+        return self.head(x)
 
 
 batch_size = 2

@@ -1,0 +1,158 @@
+"""Checks of the test models: each file in tests/models, tests/models/untraceable
+and workspace/data/examples loads, builds, runs forward in eval mode quickly,
+and traces with torch.fx.symbolic_trace exactly when it should.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import ast
+import glob
+import importlib.util
+import os
+import time
+import unittest
+
+import torch
+import torch.fx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+TRACEABLE_DIR = os.path.join(ROOT, "tests", "models")
+UNTRACEABLE_DIR = os.path.join(ROOT, "tests", "models", "untraceable")
+EXAMPLES_DIR = os.path.join(ROOT, "workspace", "data", "examples")
+
+MAX_FORWARD_S = 0.5
+MAX_PARAM_BYTES = 4 * 1024 * 1024
+
+
+def _files(folder):
+    return sorted(p for p in glob.glob(os.path.join(folder, "*.py"))
+                  if not os.path.basename(p).startswith("_"))
+
+
+TRACEABLE = _files(TRACEABLE_DIR)
+UNTRACEABLE = _files(UNTRACEABLE_DIR)
+EXAMPLES = _files(EXAMPLES_DIR)
+ALL = TRACEABLE + UNTRACEABLE + EXAMPLES
+
+
+def _rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+def load_module(path):
+    name = "testmodel_" + _rel(path).replace(os.sep, "_").replace(".", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def build(path, seed=0):
+    """Returns (model in eval mode, args list, kwargs dict)."""
+    mod = load_module(path)
+    torch.manual_seed(seed)
+    model = mod.Model(*mod.get_init_inputs()).eval()
+    args = list(mod.get_inputs())
+    kwargs = dict(mod.get_input_kwargs()) if hasattr(mod, "get_input_kwargs") else {}
+    return model, args, kwargs
+
+
+def run_forward(model, args, kwargs):
+    with torch.no_grad():
+        return model(*args, **kwargs)
+
+
+def _tensors(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in _tensors(v)]
+    if isinstance(out, (list, tuple)):
+        return [t for v in out for t in _tensors(v)]
+    return []
+
+
+class TestModels(unittest.TestCase):
+
+    def test_files_present(self):
+        self.assertGreaterEqual(len(TRACEABLE), 20)
+        self.assertGreaterEqual(len(UNTRACEABLE), 6)
+        self.assertGreaterEqual(len(EXAMPLES), 1)
+
+    def test_format(self):
+        """KernelBench layout: Model, get_inputs, get_init_inputs, a one-line docstring, no __main__."""
+        for path in ALL:
+            with self.subTest(file=_rel(path)):
+                with open(path) as f:
+                    src = f.read()
+                tree = ast.parse(src)
+                doc = ast.get_docstring(tree)
+                self.assertTrue(doc, "no module docstring")
+                self.assertEqual(len(doc.strip().splitlines()), 1, "docstring is not one line")
+                names = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+                self.assertTrue({"Model", "get_inputs", "get_init_inputs"} <= names)
+                self.assertNotIn("__main__", src)
+
+    def test_forward_runs(self):
+        for path in ALL:
+            with self.subTest(file=_rel(path)):
+                model, args, kwargs = build(path)
+                out = run_forward(model, args, kwargs)
+                tensors = _tensors(out)
+                self.assertTrue(tensors, "forward returned no tensor")
+                for t in tensors:
+                    self.assertTrue(torch.isfinite(t).all(), "non-finite output")
+
+    def test_deterministic(self):
+        """Same seed, same inputs: same outputs (needed to compare decompositions)."""
+        for path in ALL:
+            with self.subTest(file=_rel(path)):
+                m1, a1, k1 = build(path, seed=1)
+                m2, a2, k2 = build(path, seed=1)
+                o1 = _tensors(run_forward(m1, a1, k1))
+                o2 = _tensors(run_forward(m2, a2, k2))
+                self.assertEqual(len(o1), len(o2))
+                for x, y in zip(o1, o2):
+                    self.assertTrue(torch.equal(x, y))
+
+    def test_small_parameters(self):
+        for path in ALL:
+            with self.subTest(file=_rel(path)):
+                model, _, _ = build(path)
+                size = sum(p.numel() * p.element_size() for p in model.parameters())
+                size += sum(b.numel() * b.element_size() for b in model.buffers())
+                self.assertLess(size, MAX_PARAM_BYTES)
+
+    def test_forward_time(self):
+        for path in ALL:
+            with self.subTest(file=_rel(path)):
+                model, args, kwargs = build(path)
+                run_forward(model, args, kwargs)  # warm-up
+                start = time.perf_counter()
+                run_forward(model, args, kwargs)
+                elapsed = time.perf_counter() - start
+                self.assertLess(elapsed, MAX_FORWARD_S, "forward took %.3f s" % elapsed)
+
+    def test_traceable(self):
+        """tests/models and the examples trace with torch.fx, and the graph gives eager's output."""
+        for path in TRACEABLE + EXAMPLES:
+            with self.subTest(file=_rel(path)):
+                model, args, kwargs = build(path)
+                gm = torch.fx.symbolic_trace(model)
+                expected = _tensors(run_forward(model, args, kwargs))
+                got = _tensors(run_forward(gm, args, kwargs))
+                self.assertEqual(len(expected), len(got))
+                for e, g in zip(expected, got):
+                    self.assertTrue(torch.allclose(e, g, rtol=1e-5, atol=1e-6))
+
+    def test_untraceable(self):
+        for path in UNTRACEABLE:
+            with self.subTest(file=_rel(path)):
+                model, _, _ = build(path)
+                with self.assertRaises(Exception):
+                    torch.fx.symbolic_trace(model)
+
+
+if __name__ == "__main__":
+    unittest.main()
