@@ -41,9 +41,17 @@ def trace_model(model_file, model, args, kwargs):
         gm = trace.symbolic(model)
         torch.manual_seed(FORWARD_SEED)
         got = trace.record_values(gm, verify.clone_inputs(args), verify.clone_inputs(kwargs))
-        if _same_output(expected, got):
+        folded = [n.target for n in gm.graph.nodes
+                  if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
+        if folded:
+            # A tensor made in forward from no input (torch.arange(t)) is run
+            # at trace time and kept as an anonymous constant: its op is lost.
+            notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
+                                       f"constants ({', '.join(folded)})")
+        elif _same_output(expected, got):
             return trace.inline_plumbing_modules(gm), "symbolic", notes
-        notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
+        else:
+            notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
     except Exception as e:
         notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
     restore()

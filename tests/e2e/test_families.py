@@ -1,0 +1,157 @@
+"""End-to-end: the binary on our own small model of each architecture family.
+
+Each run must pass every gate, and its tree must have the shape that family
+has: how many unique nodes per level, how many unique kernels, how it was
+traced, and the structures that make the family what it is (an attention
+fusion, blocks as layers, a recurrent kernel). Models are in tests/families/.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("DECOMPOSE_BIN", os.path.join(ROOT, "build", "decompose"))
+FAMILIES = os.path.join(ROOT, "tests", "families")
+
+# name -> (model, layer, fusion, kernel unique nodes; unique kernels; trace method)
+EXPECTED = {
+    "mlp": ((1, 0, 2, 4), "symbolic"),
+    "vgg_stages": ((1, 2, 5, 9), "symbolic"),
+    "resnet_blocks": ((1, 3, 7, 10), "symbolic"),
+    "dense_concat": ((1, 1, 4, 10), "symbolic"),
+    "depthwise_grouped": ((1, 0, 2, 6), "symbolic"),
+    "squeeze_excite": ((1, 1, 3, 6), "symbolic"),
+    "inception": ((1, 1, 1, 7), "symbolic"),
+    "channel_shuffle": ((1, 0, 2, 4), "recorded"),
+    "attention": ((1, 0, 1, 4), "recorded"),
+    "transformer": ((1, 1, 4, 11), "recorded"),
+    "swin_windows": ((1, 1, 2, 8), "recorded"),
+    "lstm": ((1, 0, 0, 2), "recorded"),
+    "gru_bidirectional": ((1, 0, 0, 2), "recorded"),
+    "mamba_einsum": ((1, 0, 2, 9), "recorded"),
+    "netvlad": ((1, 0, 1, 5), "symbolic"),
+    "unet": ((1, 5, 8, 13), "symbolic"),
+    "rmsnorm_block": ((1, 0, 1, 4), "symbolic"),
+    "kb_level1_like": ((0, 0, 0, 1), "symbolic"),
+    "kb_level2_like": ((0, 0, 1, 4), "symbolic"),
+    "weight_shared": ((1, 0, 2, 3), "symbolic"),
+    "untraceable/optional_args": ((1, 0, 1, 3), "recorded"),
+    "untraceable/data_dependent": ((1, 0, 1, 2), "recorded"),
+    "untraceable/modulelist_loop": ((1, 0, 1, 3), "recorded"),
+    "untraceable/tuple_dict_outputs": ((1, 0, 1, 3), "recorded"),
+    "untraceable/int_bool_inputs": ((1, 0, 1, 3), "recorded"),
+    "untraceable/shape_unpack": ((1, 0, 1, 4), "recorded"),
+}
+
+
+class Families(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="decompose-families-")
+        cls.runs = {}
+        for name in EXPECTED:
+            out = os.path.join(cls.tmp, name.replace("/", "_"))
+            proc = subprocess.run([BIN, os.path.join(FAMILIES, name + ".py"), "-o", out, "--json"],
+                                  capture_output=True, text=True, timeout=600)
+            cls.runs[name] = (proc, out)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tree(self, name):
+        with open(os.path.join(self.runs[name][1], "decomposition_tree.json")) as f:
+            return json.load(f)
+
+    def nodes(self, name, level):
+        return {k: n for k, n in self.tree(name)["nodes"].items() if n["level"] == level}
+
+    def test_every_family_passes_every_gate(self):
+        for name, (proc, _) in self.runs.items():
+            with self.subTest(name):
+                self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+                self.assertEqual(json.loads(proc.stdout)["status"], "PASS")
+
+    def test_tree_shape_per_family(self):
+        for name, (levels, method) in EXPECTED.items():
+            with self.subTest(name):
+                meta = self.tree(name)["metadata"]
+                got = tuple(meta["by_level"][k] for k in ("model", "layer", "fusion", "kernel"))
+                self.assertEqual(got, levels)
+                self.assertEqual(meta["unique_kernels"], levels[3])
+                self.assertEqual(meta["trace_method"], method)
+
+    def test_every_fusion_holds_two_to_five_ops_and_every_leaf_is_a_kernel(self):
+        for name in EXPECTED:
+            with self.subTest(name):
+                nodes = self.tree(name)["nodes"]
+                for node in nodes.values():
+                    if node["level"] == "fusion":
+                        self.assertGreaterEqual(len(node["children"]), 2, node["id"])
+                        self.assertLessEqual(len(node["children"]), 5, node["id"])
+                    if not node["children"]:
+                        self.assertEqual(node["level"], "kernel", node["id"])
+
+    def test_attention_is_one_fusion_of_matmul_softmax_matmul(self):
+        fusions = list(self.nodes("attention", "fusion"))
+        self.assertEqual(len(fusions), 1)
+        self.assertTrue(fusions[0].startswith("matmul_mul_softmax_matmul_"), fusions)
+
+    def test_repeated_blocks_are_one_file_with_an_instance_count(self):
+        layers = self.nodes("transformer", "layer")
+        self.assertEqual([n["instance_count"] for n in layers.values()], [2])
+        # layer1's two same-shape blocks are one file; layer2's differ (one downsamples)
+        counts = sorted(n["instance_count"] for n in self.nodes("resnet_blocks", "layer").values())
+        self.assertEqual(counts, [1, 1, 2])
+        kernels = self.nodes("resnet_blocks", "kernel")
+        self.assertTrue(any(n["instance_count"] > 4 for n in kernels.values()))
+
+    def test_vgg_features_are_cut_into_stages(self):
+        paths = [p for n in self.nodes("vgg_stages", "layer").values() for p in n.get("model_paths", [])]
+        self.assertIn("features[0]", paths)
+
+    def test_recurrent_models_keep_the_rnn_as_one_kernel(self):
+        self.assertTrue(any(k.startswith("lstm_8x16_l2") for k in self.nodes("lstm", "kernel")))
+        self.assertTrue(any(k.startswith("gru_8x16_l1_bi") for k in self.nodes("gru_bidirectional", "kernel")))
+
+    def test_custom_leaf_module_is_a_kernel(self):
+        self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))
+
+    def test_kernelbench_level1_is_one_kernel_and_level2_one_fusion(self):
+        self.assertEqual(self.tree("kb_level1_like")["nodes"]["root"]["level"], "kernel")
+        root = self.tree("kb_level2_like")["nodes"]["root"]
+        self.assertEqual(root["level"], "fusion")
+        self.assertEqual(len(root["children"]), 4)
+
+    def test_shared_weights_go_to_every_instance(self):
+        step = os.path.join(self.runs["weight_shared"][1], "steps", "step_1_model_to_fusions")
+        with open(os.path.join(step, "weight_map.json")) as f:
+            mapping = json.load(f)
+        self.assertIsInstance(mapping["fc.weight"], list)
+        self.assertEqual(len(mapping["fc.weight"]), 2)
+        self.assertIn("offset", mapping)
+
+    def test_recorded_traces_say_what_the_inputs_fixed(self):
+        with open(os.path.join(self.runs["untraceable/data_dependent"][1], "decomposition_log.json")) as f:
+            log = json.load(f)
+        self.assertEqual(log["trace"]["method"], "recorded")
+        self.assertTrue(log["trace"]["values_fixed_by_the_inputs"])
+        kernel = next(iter(self.nodes("untraceable/data_dependent", "kernel").values()))
+        with open(os.path.join(self.runs["untraceable/data_dependent"][1], kernel["path"])) as f:
+            self.assertIn("control flow is fixed to those inputs", f.read())
+
+    def test_dict_and_keyword_models_reproduce_their_outputs(self):
+        for name in ("untraceable/tuple_dict_outputs", "untraceable/optional_args",
+                     "untraceable/int_bool_inputs"):
+            with self.subTest(name):
+                test = os.path.join(self.runs[name][1], "verification", "composition_test.py")
+                proc = subprocess.run(["/usr/bin/python3", test], capture_output=True, text=True)
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
