@@ -986,6 +986,8 @@ class _Watch(_MODE_BASE or object):
             if not isinstance(value, torch.Tensor):
                 return op, (f"{op} with the Python value {value!r}: arithmetic on a constant is "
                             "compute; the parent may only join its children's results")
+            if id(value) in self.results:
+                continue  # a child's result, even a view of that child's own buffer
             if self._is(value, self.weights):
                 name = self.weights.get(id(value)) or self.weights.get(id(value._base))
                 return op, (f"{op} reads the weight {name}: arithmetic with a weight in the parent is "

@@ -117,10 +117,20 @@ def _holds_stack(module):
     are fusions, and the holder is the layer."""
     for child in module.children():
         if is_container(child):
-            blocks = [m for m in child.children() if not is_kernel_module(m) and not _is_flat(m)]
+            blocks = [m for m in child.children() if _is_block(m)]
             if len(blocks) >= 2:
                 return True
     return False
+
+
+def _is_block(module):
+    """A module big enough to be a layer of its own: two or more heavy ops
+    (a residual block's convs, a transformer block's linears). A DenseNet
+    conv unit (bn, relu, one conv) is a fusion inside its block."""
+    if is_kernel_module(module) or _is_flat(module):
+        return False
+    heavy = sum(1 for m in module.modules() if is_kernel_module(m) and ops.module_op(m) in ops.HEAVY)
+    return heavy >= 2
 
 
 def layer_paths(module, prefix=""):

@@ -67,7 +67,11 @@ class _Recorder(TorchFunctionMode):
     def _node(self, op, target, args, kwargs, value):
         node = self.graph.create_node(op, target, args, kwargs)
         node.meta["scope"] = tuple(self.scope)
-        node.meta["value"] = describe(value)
+        self.busy += 1  # describing a value (its min and max) is not the model's work
+        try:
+            node.meta["value"] = describe(value)
+        finally:
+            self.busy -= 1
         self._bind(value, node)
         return node
 
@@ -80,7 +84,11 @@ class _Recorder(TorchFunctionMode):
                 if isinstance(v, (torch.Tensor, tuple, list)):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
                     item.meta["scope"] = tuple(self.scope)
-                    item.meta["value"] = describe(v)
+                    self.busy += 1
+                    try:
+                        item.meta["value"] = describe(v)
+                    finally:
+                        self.busy -= 1
                     self._bind(v, item)
 
     def arg(self, value):
