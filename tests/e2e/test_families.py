@@ -3,7 +3,7 @@
 Each run must pass every gate, and its tree must have the shape that family
 has: how many unique nodes per level, how many unique kernels, how it was
 traced, and the structures that make the family what it is (an attention
-fusion, blocks as layers, a recurrent kernel). Models are in tests/families/.
+fusion, blocks as layers, a recurrent kernel). Models are in tests/models/.
 """
 
 import json
@@ -15,36 +15,36 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DECOMPOSE_BIN", os.path.join(ROOT, "build", "decompose"))
-FAMILIES = os.path.join(ROOT, "tests", "families")
+FAMILIES = os.path.join(ROOT, "tests", "models")
 
 # name -> (model, layer, fusion, kernel unique nodes; unique kernels; trace method)
 EXPECTED = {
-    "mlp": ((1, 0, 2, 4), "symbolic"),
-    "vgg_stages": ((1, 2, 5, 9), "symbolic"),
-    "resnet_blocks": ((1, 3, 7, 10), "symbolic"),
-    "dense_concat": ((1, 1, 4, 10), "symbolic"),
-    "depthwise_grouped": ((1, 0, 2, 6), "symbolic"),
-    "squeeze_excite": ((1, 1, 3, 6), "symbolic"),
-    "inception": ((1, 1, 1, 7), "symbolic"),
-    "channel_shuffle": ((1, 0, 2, 4), "recorded"),
-    "attention": ((1, 0, 1, 4), "recorded"),
-    "transformer": ((1, 1, 4, 11), "recorded"),
-    "swin_windows": ((1, 1, 2, 8), "recorded"),
-    "lstm": ((1, 0, 0, 2), "recorded"),
-    "gru_bidirectional": ((1, 0, 0, 2), "recorded"),
-    "mamba_einsum": ((1, 0, 2, 9), "recorded"),
-    "netvlad": ((1, 0, 1, 5), "symbolic"),
-    "unet": ((1, 5, 8, 13), "symbolic"),
-    "rmsnorm_block": ((1, 0, 1, 4), "symbolic"),
+    "mlp": ((1, 0, 2, 5), "symbolic"),
+    "vgg_stages": ((1, 4, 8, 12), "symbolic"),
+    "resnet_blocks": ((1, 3, 7, 13), "symbolic"),
+    "dense_concat": ((1, 2, 8, 21), "symbolic"),
+    "depthwise_grouped": ((1, 2, 6, 12), "symbolic"),
+    "squeeze_excite": ((1, 2, 7, 15), "symbolic"),
+    "inception": ((1, 2, 11, 22), "symbolic"),
+    "channel_shuffle": ((1, 2, 5, 11), "symbolic"),
+    "attention": ((1, 0, 1, 4), "symbolic"),
+    "transformer": ((1, 1, 4, 12), "symbolic"),
+    "swin_windows": ((1, 2, 5, 18), "symbolic"),
+    "lstm": ((1, 0, 0, 2), "symbolic"),
+    "gru_bidirectional": ((1, 0, 0, 2), "symbolic"),
+    "mamba_einsum": ((1, 1, 3, 19), "symbolic"),
+    "netvlad": ((1, 2, 3, 9), "symbolic"),
+    "unet": ((1, 5, 8, 16), "symbolic"),
+    "rmsnorm_block": ((1, 1, 2, 5), "symbolic"),
     "kb_level1_like": ((0, 0, 0, 1), "symbolic"),
     "kb_level2_like": ((0, 0, 1, 4), "symbolic"),
-    "weight_shared": ((1, 0, 2, 3), "symbolic"),
-    "untraceable/optional_args": ((1, 0, 1, 3), "recorded"),
-    "untraceable/data_dependent": ((1, 0, 1, 2), "recorded"),
-    "untraceable/modulelist_loop": ((1, 0, 1, 3), "recorded"),
-    "untraceable/tuple_dict_outputs": ((1, 0, 1, 3), "recorded"),
-    "untraceable/int_bool_inputs": ((1, 0, 1, 3), "recorded"),
-    "untraceable/shape_unpack": ((1, 0, 1, 4), "recorded"),
+    "weight_shared": ((1, 0, 2, 4), "symbolic"),
+    "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
+    "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
+    "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
+    "untraceable/tuple_dict_outputs": ((1, 1, 2, 7), "recorded"),
+    "untraceable/int_bool_inputs": ((1, 0, 2, 7), "recorded"),
+    "untraceable/shape_unpack": ((1, 0, 1, 10), "recorded"),
 }
 
 
@@ -115,8 +115,8 @@ class Families(unittest.TestCase):
         self.assertIn("features[0]", paths)
 
     def test_recurrent_models_keep_the_rnn_as_one_kernel(self):
-        self.assertTrue(any(k.startswith("lstm_8x16_l2") for k in self.nodes("lstm", "kernel")))
-        self.assertTrue(any(k.startswith("gru_8x16_l1_bi") for k in self.nodes("gru_bidirectional", "kernel")))
+        self.assertTrue(any(k.startswith("lstm_16x32_l2") for k in self.nodes("lstm", "kernel")))
+        self.assertTrue(any(k.startswith("gru_16x32_l1_bi") for k in self.nodes("gru_bidirectional", "kernel")))
 
     def test_custom_leaf_module_is_a_kernel(self):
         self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))
