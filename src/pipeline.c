@@ -41,6 +41,7 @@ typedef struct {
     const char *root;           /* staging path */
 
     json_t *plan;               /* the plan reply */
+    json_t *verified;           /* verify_steps' results, one per step */
     size_t nsteps;
     step_result *steps;
     size_t steps_passed;
@@ -207,29 +208,86 @@ static int step_has_file(json_t *step, const char *rel) {
     return 0;
 }
 
-/* Run one step's gate. Returns 0 when it ran (pass or fail: see
- * sr->status), -1 on an error. */
+/* Verify every step in one pass of the glue: a step's reference is
+ * computed while its parent's refactored model runs (docs/GLUE_API.md,
+ * verify_steps), so each file must be written first. The gates still read
+ * the results in step order and stop at the first that fails. */
+static int verify_all(run *r, char **err) {
+    json_t *steps = json_object_get(r->plan, "steps");
+    json_t *list = json_array();
+    size_t k;
+    json_t *step;
+    int rc = -1;
+    json_array_foreach(steps, k, step) {
+        if (write_files(r, json_object_get(step, "files"), r->steps[k].name, err) != 0) goto done;
+        char *dir = xasprintf("steps/%s", r->steps[k].name);
+        char *wm_rel = xasprintf("%s/weight_map.json", dir);
+        char *orig = xasprintf("%s/%s/original.py", r->root, dir);
+        char *refa = xasprintf("%s/%s/refactored.py", r->root, dir);
+        char *wm = step_has_file(step, wm_rel) ? in_stage(r, wm_rel) : NULL;
+        json_array_append_new(list, verify_request(orig, refa, wm, r->a));
+        free(dir);
+        free(wm_rel);
+        free(orig);
+        free(refa);
+        free(wm);
+    }
+    const cli_args *a = r->a;
+    json_t *req = json_object();
+    json_object_set(req, "steps", list);
+    json_object_set_new(req, "rtol", a->rtol_set ? json_real(a->rtol) : json_null());
+    json_object_set_new(req, "atol", a->atol_set ? json_real(a->atol) : json_null());
+    json_object_set_new(req, "num_trials", json_integer(a->num_trials));
+    /* The model's own outputs are the composition test's reference too: the
+     * glue keeps them, and the model runs once less. */
+    json_object_set_new(req, "keep_outputs", json_true());
+    progress(r, "decompose: verifying %zu steps", r->nsteps);
+    double t = now();
+    json_t *reply = NULL;
+    int called = glue_call(r->env->glue, "verify_steps", req, &reply, err);
+    r->t_verify += now() - t;
+    json_decref(req);
+    if (called != 0) goto done;
+    json_t *results = json_object_get(reply, "results");
+    if (!json_is_array(results) || json_array_size(results) != r->nsteps) {
+        set_error(err, "internal: verify_steps gave %zu results for %zu steps",
+                  json_array_size(results), r->nsteps);
+        json_decref(reply);
+        goto done;
+    }
+    r->verified = json_incref(results);
+    json_decref(reply);
+    rc = 0;
+done:
+    json_decref(list);
+    return rc;
+}
+
+/* Remove the folders of the steps after a failed one: they were written
+ * for the verification pass, but the run stopped before their gates. */
+static int drop_steps_after(run *r, size_t failed, char **err) {
+    for (size_t k = failed + 1; k < r->nsteps; k++) {
+        char *dir = xasprintf("%s/steps/%s", r->root, r->steps[k].name);
+        int rc = rm_rf(dir, err);
+        free(dir);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* Run one step's gate on its verification result. Returns 0 when it ran
+ * (pass or fail: see sr->status), -1 on an error. */
 static int do_step(run *r, size_t k, json_t *step, char **err) {
     step_result *sr = &r->steps[k];
-    if (write_files(r, json_object_get(step, "files"), sr->name, err) != 0) return -1;
-
     char *dir = xasprintf("steps/%s", sr->name);
-    char *wm_rel = xasprintf("%s/weight_map.json", dir);
     char *orig = xasprintf("%s/%s/original.py", r->root, dir);
-    char *refa = xasprintf("%s/%s/refactored.py", r->root, dir);
-    char *wm = step_has_file(step, wm_rel) ? in_stage(r, wm_rel) : NULL;
     char *res_rel = xasprintf("%s/verification_result.json", dir);
     char *cov_rel = xasprintf("%s/coverage_report.json", dir);
-    json_t *req = verify_request(orig, refa, wm, r->a);
-    /* The model's own outputs in the first step are the composition test's
-     * reference too: the glue keeps them, and the model runs once less. */
-    if (k == 0) json_object_set_new(req, "keep_outputs", json_true());
-    json_t *reply = NULL, *creq = NULL, *creply = NULL;
+    json_t *creq = NULL, *creply = NULL;
     int rc = -1;
+    double t;
 
-    double t = now();
-    if (glue_call(r->env->glue, "verify_step", req, &reply, err) != 0) goto done;
-    r->t_verify += now() - t;
+    json_t *reply = json_array_get(r->verified, k);
     const char *status = json_str(reply, "status");
     json_t *result = json_object_get(reply, "result");
     if (!json_is_object(result)) result = reply;
@@ -269,15 +327,10 @@ static int do_step(run *r, size_t k, json_t *step, char **err) {
     }
     rc = 0;
 done:
-    json_decref(req);
-    json_decref(reply);
     json_decref(creq);
     json_decref(creply);
     free(dir);
-    free(wm_rel);
     free(orig);
-    free(refa);
-    free(wm);
     free(res_rel);
     free(cov_rel);
     return rc;
@@ -529,6 +582,7 @@ static void run_free(run *r) {
     }
     free(r->steps);
     json_decref(r->plan);
+    json_decref(r->verified);
     json_decref(r->components);
     free(r->model_abs);
     free(r->model_name);
@@ -578,6 +632,7 @@ int pipeline_run(const cli_args *a, const run_env *env) {
     r.root = staging_path(r.stage);
     if (write_files(&r, json_object_get(r.plan, "files"), "plan", &err) != 0) goto done;
 
+    if (verify_all(&r, &err) != 0) goto done;
     size_t k;
     json_t *step;
     json_array_foreach(json_object_get(r.plan, "steps"), k, step) {
@@ -585,6 +640,7 @@ int pipeline_run(const cli_args *a, const run_env *env) {
         if (strcmp(r.steps[k].status, "PASS") != 0) {
             r.failed_step = r.steps[k].name;
             progress(&r, "decompose: stopped at %s: %s", r.failed_step, r.steps[k].reason);
+            if (drop_steps_after(&r, k, &err) != 0) goto done;
             break;
         }
         r.steps_passed++;

@@ -1074,13 +1074,15 @@ def _watched_run(model, args, kwargs):
     return output, watch
 
 
-def runtime_violations(model, args, kwargs, plain=None, seed=0):
+def runtime_violations(model, args, kwargs, plain=None, seed=0, rng_state=None):
     """Torch calls that forward makes while no child runs, other than plumbing;
     and a forward whose output changes when it is watched.
 
     `plain`, when given, is the output of an unwatched run the caller already
     made on these inputs after torch.manual_seed(seed) (the step gate's first
-    trial): it is not run again."""
+    trial): it is not run again. `rng_state`, when given, replaces the seed:
+    the generator state the plain run started from (a component checked
+    inside its parent's forward starts mid-stream)."""
     if _MODE_BASE is None:
         return [{"check": "runtime", "op": "TorchFunctionMode", "count": 1,
                  "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: "
@@ -1094,13 +1096,13 @@ def runtime_violations(model, args, kwargs, plain=None, seed=0):
         plain_error = None
         if plain is None:
             try:
-                torch.manual_seed(seed)
+                _reseed(seed, rng_state)
                 plain = model(*_clone(args), **_clone(kwargs))
             except Exception as e:
                 plain, plain_error = None, e
             restore()
         try:
-            torch.manual_seed(seed)
+            _reseed(seed, rng_state)
             watched, watch = _watched_run(model, _clone(args), _clone(kwargs))
             watched_error = None
         except Exception as e:
@@ -1122,11 +1124,18 @@ def runtime_violations(model, args, kwargs, plain=None, seed=0):
     return found
 
 
+def _reseed(seed, rng_state):
+    if rng_state is None:
+        torch.manual_seed(seed)
+    else:
+        torch.set_rng_state(rng_state)
+
+
 # ---- all three ------------------------------------------------------------
 
-def check(refactored_path, model, args, kwargs, plain=None, seed=0):
+def check(refactored_path, model, args, kwargs, plain=None, seed=0, rng_state=None):
     """The three checks on one refactored file and the model built from it
-    (`plain` and `seed`: see runtime_violations)."""
+    (`plain`, `seed` and `rng_state`: see runtime_violations)."""
     try:
         with open(refactored_path, encoding="utf-8") as f:
             source = f.read()
@@ -1140,7 +1149,7 @@ def check(refactored_path, model, args, kwargs, plain=None, seed=0):
         static = static_violations(source, type(model).__name__)
     children_dir = os.path.join(os.path.dirname(os.path.abspath(refactored_path)), "children")
     owned = ownership_violations(model, children_dir)
-    runtime = runtime_violations(model, args, kwargs, plain, seed)
+    runtime = runtime_violations(model, args, kwargs, plain, seed, rng_state)
     everything = static + owned + runtime
     return {"status": "PASS" if not everything else "FAIL", "violations": everything,
             "source_violations": static, "ownership_violations": owned,

@@ -9,7 +9,7 @@ import json
 import math
 import traceback
 
-from . import coverage, verify
+from . import coverage, verify, verify_tree
 from .plan import make_plan
 from .loader import BadInput
 
@@ -55,6 +55,13 @@ def verify_request(request):
     return {"status": result["status"], "result": result}
 
 
+def verify_steps_request(request):
+    results = verify_tree.verify_steps(request["steps"], request.get("rtol"), request.get("atol"),
+                                       request.get("num_trials") or 3,
+                                       keep_outputs=bool(request.get("keep_outputs")))
+    return {"results": [{"status": r["status"], "result": r} for r in results]}
+
+
 def extract_request(request):
     result = coverage.extract_ops(request["model"], request.get("decomp_dir"), request.get("children"))
     return {"status": result["status"], "result": result}
@@ -74,6 +81,10 @@ def plan(request_text):
 
 def verify_step(request_text):
     return _call(verify_request, request_text)
+
+
+def verify_steps(request_text):
+    return _call(verify_steps_request, request_text)
 
 
 def extract_ops(request_text):

@@ -14,9 +14,9 @@ import inspect
 import json
 import os
 
-from . import capture
+from . import capture, trace
 from .levels import graph_nodes, is_compute, op_name
-from .loader import BadInput, import_file, load_model_file
+from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
 
 
 # Op counts of file texts whose graph this interpreter already traced (the
@@ -45,20 +45,48 @@ def node_counts(nodes, gm):
 
 
 def count_ops(path):
-    """{op: count} of compute ops in a model file, and the trace method."""
+    """{op: count} of compute ops in a model file, and the trace method.
+    A text counted once is not counted again (a kernel file is copied into
+    the children/ of every step that uses it)."""
     try:
         with open(path, encoding="utf-8") as f:
-            known = _KNOWN.get(_text_key(f.read()))
+            key = _text_key(f.read())
     except (OSError, UnicodeDecodeError):
-        known = None
-    if known is not None:
-        counts, plumbing, method = known
-        return collections.Counter(counts), collections.Counter(plumbing), method
+        key = None
+    if key not in _KNOWN:
+        _KNOWN[key] = _trace_counts(path)
+    counts, plumbing, method = _KNOWN[key]
+    return collections.Counter(counts), collections.Counter(plumbing), method
+
+
+def _trace_counts(path):
     model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
-    model = model_file.build()
     args, kwargs = model_file.inputs(seed=0)
+    gm = _symbolic_graph(model_file, args, kwargs)
+    if gm is not None:
+        return (*node_counts(graph_nodes(gm), gm), "symbolic")
+    model = model_file.build()
     gm, method, _ = capture.trace_model(model_file, model, args, kwargs)
     return (*node_counts(graph_nodes(gm), gm), method)
+
+
+def _symbolic_graph(model_file, args, kwargs):
+    """The symbolic trace with one run for the nodes' values, or None.
+
+    Counting needs no check that the trace matches the eager run: a symbolic
+    trace cannot take a branch on data (it raises), and the one thing it
+    hides, a tensor made in forward and folded into a constant, is looked
+    for. The weights' values do not matter, so they are not drawn."""
+    try:
+        with weights_left_uninitialised():
+            model = model_file.build()
+        gm = trace.symbolic(model)
+        if any(n.op == "get_attr" and n.target.startswith("_tensor_constant") for n in gm.graph.nodes):
+            return None
+        trace.record_values(gm, args, kwargs)
+    except Exception:
+        return None
+    return trace.inline_plumbing_modules(gm)
 
 
 def _tree_instances(decomp_dir):
@@ -78,7 +106,9 @@ def _child_instances(path, class_names):
     if cls is None:
         raise BadInput(path, f"no class {' or '.join(class_names)} defined")
     counts = collections.Counter()
-    for child in cls().children():
+    with weights_left_uninitialised():  # only the children's classes are read
+        model = cls()
+    for child in model.children():
         counts[os.path.realpath(inspect.getfile(type(child)))] += 1
     return counts
 

@@ -7,6 +7,7 @@ each step has its own children/ folder, so those names are purged before each
 load, or a step would silently run the previous step's children.
 """
 
+import contextlib
 import functools
 import importlib.util
 import itertools
@@ -130,6 +131,24 @@ def run_forward(model_file, model, args, kwargs):
             return model(*args, **kwargs)
     except Exception as e:
         raise BadInput(model_file.path, f"forward raised {_one_line(e)}") from None
+
+
+@contextlib.contextmanager
+def weights_left_uninitialised():
+    """Build modules without drawing their initial weights (torch.nn.init's
+    functions do nothing), for a model whose weights are about to be
+    replaced or never read: drawing them is most of a large model's build
+    time (1.7 s of VGG16's, against 1 ms without)."""
+    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")
+             and callable(getattr(nn.init, n))]
+    saved = {n: getattr(nn.init, n) for n in names}
+    for n in names:
+        setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(nn.init, n, fn)
 
 
 def _module_classes():

@@ -65,6 +65,26 @@ static const char *req_path(json_t *req, const char *key) {
     return s ? s : "";
 }
 
+/* One verify_step reply for a request {original, refactored, ...}. */
+static json_t *fake_verify(fake *f, json_t *req) {
+    const char *orig = req_path(req, "original");
+    int fail = f->fail_step && strstr(orig, f->fail_step);
+    const char *st = f->verify_status ? f->verify_status : fail ? "FAIL" : "PASS";
+    json_t *res = json_pack(
+        "{s:s, s:s, s:s, s:{s:s, s:[]}, s:{s:s, s:i}, s:{s:s, s:f, s:f, s:[{s:i, s:f, s:b}, {s:i, s:f, s:b}]}}",
+        "status", st, "original_file", orig, "refactored_file", req_path(req, "refactored"),
+        "anticheat", "status", fail ? "FAIL" : "PASS", "violations",
+        "weight_transfer", "status", "OK", "mapped_count", 2,
+        "numerical_comparison", "status", st, "rtol", 1e-5, "atol", 1e-6, "trials",
+        "seed", 42, "max_diff", 1e-7, "pass", !fail, "seed", 43, "max_diff", 2e-7, "pass", !fail);
+    if (fail)
+        json_array_append_new(json_object_get(json_object_get(res, "anticheat"), "violations"),
+                  json_pack("{s:s, s:i, s:s}", "pattern", "torch.relu", "line_number", 12,
+                        "line_text", "return torch.relu(x)"));
+    if (!strcmp(st, "ERROR")) json_object_set_new(res, "error", json_string("Failed to load original: boom"));
+    return json_pack("{s:b, s:s, s:o}", "ok", 1, "status", st, "result", res);
+}
+
 static int fake_call(void *ctx, const char *func, json_t *req, json_t **reply, char **err) {
     fake *f = ctx;
     if (!f->calls) f->calls = json_array();
@@ -91,22 +111,15 @@ static int fake_call(void *ctx, const char *func, json_t *req, json_t **reply, c
         return 0;
     }
     if (!strcmp(func, "verify_step")) {
-        const char *orig = req_path(req, "original");
-        int fail = f->fail_step && strstr(orig, f->fail_step);
-        const char *st = f->verify_status ? f->verify_status : fail ? "FAIL" : "PASS";
-        json_t *res = json_pack(
-            "{s:s, s:s, s:s, s:{s:s, s:[]}, s:{s:s, s:i}, s:{s:s, s:f, s:f, s:[{s:i, s:f, s:b}, {s:i, s:f, s:b}]}}",
-            "status", st, "original_file", orig, "refactored_file", req_path(req, "refactored"),
-            "anticheat", "status", fail ? "FAIL" : "PASS", "violations",
-            "weight_transfer", "status", "OK", "mapped_count", 2,
-            "numerical_comparison", "status", st, "rtol", 1e-5, "atol", 1e-6, "trials",
-            "seed", 42, "max_diff", 1e-7, "pass", !fail, "seed", 43, "max_diff", 2e-7, "pass", !fail);
-        if (fail)
-            json_array_append_new(json_object_get(json_object_get(res, "anticheat"), "violations"),
-                                  json_pack("{s:s, s:i, s:s}", "pattern", "torch.relu", "line_number", 12,
-                                            "line_text", "return torch.relu(x)"));
-        if (!strcmp(st, "ERROR")) json_object_set_new(res, "error", json_string("Failed to load original: boom"));
-        *reply = json_pack("{s:b, s:s, s:o}", "ok", 1, "status", st, "result", res);
+        *reply = fake_verify(f, req);
+        return 0;
+    }
+    if (!strcmp(func, "verify_steps")) {
+        json_t *results = json_array();
+        size_t i;
+        json_t *step;
+        json_array_foreach(json_object_get(req, "steps"), i, step) json_array_append_new(results, fake_verify(f, step));
+        *reply = json_pack("{s:b, s:o}", "ok", 1, "results", results);
         return 0;
     }
     if (!strcmp(func, "extract_ops")) {

@@ -140,7 +140,7 @@ static void job_runs_every_model_into_one_json_object(void **state) {
     assert_string_equal(json_str(json_array_get(models, 1), "status"), "FAIL");
     assert_true(exists_in(tmp, "out/a/decomposition_tree.json"));
     assert_true(exists_in(tmp, "out/b/decomposition_tree.json"));
-    json_t *v = calls_to(&f, "verify_step");
+    json_t *v = calls_to(&f, "verify_steps");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "num_trials")), 2);
     json_decref(v);
     json_decref(o);

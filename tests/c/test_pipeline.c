@@ -161,7 +161,13 @@ static void glue_gets_staging_paths_and_tolerances(void **state) {
     assert_string_equal(json_str(p, "model_name"), "net");
     assert_string_equal(json_str(p, "source_level"), "level2");
     assert_string_equal(json_str(p, "python"), "/usr/bin/python3");
-    json_t *v = calls_to(&c->f, "verify_step");
+    json_t *calls = calls_to(&c->f, "verify_steps");
+    assert_int_equal(json_array_size(calls), 1);      /* every step in one pass */
+    json_t *one = json_array_get(calls, 0);
+    assert_true(json_is_true(json_object_get(one, "keep_outputs")));
+    assert_true(json_real_value(json_object_get(one, "rtol")) == 1e-4);
+    assert_int_equal(json_integer_value(json_object_get(one, "num_trials")), 5);
+    json_t *v = json_object_get(one, "steps");
     assert_int_equal(json_array_size(v), 2);
     json_t *v1 = json_array_get(v, 0);
     assert_non_null(strstr(json_str(v1, "original"), "/.out.partial-"));
@@ -179,7 +185,7 @@ static void glue_gets_staging_paths_and_tolerances(void **state) {
     assert_string_equal(json_str(last, "model"), c->model);
     assert_non_null(strstr(json_str(last, "decomp_dir"), "/.out.partial-"));
     json_decref(plans);
-    json_decref(v);
+    json_decref(calls);
     json_decref(x);
 }
 

@@ -1,0 +1,325 @@
+"""Every step of a decomposition verified in one pass of the model per trial.
+
+A step's original is a component, and that component is a child inside its
+parent's refactored model. So the reference for every step below the root is
+already computed while its parent's refactored model runs: each child there
+is wrapped, and when it is called its own step's refactored model runs on
+the same inputs, with the child's own weights (shared, never copied), and
+the two outputs are compared on the spot. Per trial the model runs once for
+the reference and each level's refactored models run once: T x (L + 1)
+forward passes for T trials over L levels, where checking each step on its
+own costs 2 x T x L plus a model build per step.
+
+The inputs of a step below the root are the activations its component sees
+inside the model on the model's inputs for the trial's seed, at the model's
+own shapes. The gate order does not change: the caller reads the results in
+step order and stops at the first that fails.
+"""
+
+import contextlib
+import datetime
+import hashlib
+import math
+import os
+import sys
+
+import torch
+
+from . import anticheat, trace
+from .loader import BadInput, weights_left_uninitialised
+from .verify import (FIRST_SEED, _KEPT_OUTPUTS, _load, auto_weight_map, clone_inputs, compare,
+                     plan_transfer, read_weight_map, state, tensors, tolerance, transfer_report)
+
+
+def _sha1(path):
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()
+
+
+def _children_files():
+    """{Model class: file} for the children/ modules imported last."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if (name == "children" or name.startswith("children.")) and getattr(module, "__file__", None):
+            cls = getattr(module, "Model", None)
+            if isinstance(cls, type):
+                found[cls] = module.__file__
+    return found
+
+
+def _put(root, name, tensor):
+    """Make `tensor` the refactored model's weight `name`, without a copy.
+    Through setattr, so that a module caching its weights (an RNN's flat
+    weight list) sees the new ones."""
+    path, _, attr = name.rpartition(".")
+    module = root.get_submodule(path) if path else root
+    if attr in module._parameters:
+        if not isinstance(tensor, torch.nn.Parameter):
+            tensor = torch.nn.Parameter(tensor, requires_grad=False)
+        setattr(module, attr, tensor)
+    elif attr in module._buffers:
+        setattr(module, attr, tensor)
+    else:
+        module.__dict__[attr] = tensor
+
+
+class _Pass:
+    """What the wrapped children need to know about the run they are in."""
+
+    def __init__(self, rtol, atol):
+        self.active = False
+        self.trial = 0
+        self.rtol, self.atol = rtol, atol
+
+
+class _Step:
+    def __init__(self, index, request):
+        self.index = index
+        self.original_path = request["original"]
+        self.refactored_path = request["refactored"]
+        self.weight_map_path = request.get("weight_map")
+        self.error = None
+        self.refactored = None
+        self.mapping = None
+        self.pairs = None
+        self.weights = None          # the weight_transfer report
+        self.anticheat = None
+        self.trials = {}             # trial -> {"max_diff", "pass", "details", "error", "instances"}
+        self.rtol_used = self.atol_used = None
+
+    def load(self):
+        """Build the refactored model; returns {child class: file} it imports."""
+        try:
+            refactored_file = _load(self.refactored_path, "refactored", ("RefactoredModel", "Model"))
+            with weights_left_uninitialised():  # every weight is bound from the original's
+                self.refactored = refactored_file.build(seed=1)
+            self.original_sha = _sha1(self.original_path)
+        except BadInput as e:
+            self.error = f"{e.path}: {e.message}"
+            return {}
+        except OSError as e:
+            self.error = f"{self.original_path}: cannot read: {e}"
+            return {}
+        return _children_files()
+
+    def prepare(self, original):
+        """Weight map and its report, from the first instance of the original;
+        the refactored model's own random weights are dropped after."""
+        explicit = read_weight_map(self.weight_map_path)
+        self.mapping = explicit if explicit is not None else auto_weight_map(original, self.refactored)
+        src, dst = state(original), state(self.refactored)
+        self.pairs, unmapped, left, errors = plan_transfer(src, dst, self.mapping)
+        self.weights = transfer_report(self.mapping, explicit is not None, unmapped, left, errors)
+        for _, d in self.pairs:
+            _put(self.refactored, d, torch.empty(0, dtype=dst[d].dtype))
+
+    def bind(self, original):
+        src = state(original)
+        for key, d in self.pairs:
+            _put(self.refactored, d, src[key])
+
+    def record(self, trial, ok, max_diff, details=None, error=None):
+        entry = self.trials.setdefault(trial, {"max_diff": 0.0, "pass": True, "details": None,
+                                              "error": None, "instances": 0})
+        entry["instances"] += 1
+        # The details shown are the worst instance's, a failing one first.
+        worse = (entry["pass"] and not ok) or (ok == entry["pass"] and max_diff >= entry["max_diff"])
+        if details is not None and (entry["details"] is None or worse):
+            entry["details"] = details
+        entry["pass"] = entry["pass"] and ok
+        entry["max_diff"] = max(entry["max_diff"], max_diff)
+        if error and not entry["error"]:
+            entry["error"] = error
+
+    def check(self, instance, inputs, expected, rng, run):
+        """Run this step's refactored model where its original just ran."""
+        if self.error:
+            return
+        if self.mapping is None:
+            self.prepare(instance)
+        self.bind(instance)
+        args, kwargs = inputs
+        watch_inputs = clone_inputs(inputs) if run.trial == 0 and self.anticheat is None else None
+        torch.set_rng_state(rng)
+        try:
+            got = self.refactored(*args, **kwargs)
+        except Exception as e:
+            self.record(run.trial, False, math.inf, error=" ".join(f"{type(e).__name__}: {e}".split()))
+            return
+        self.rtol_used, self.atol_used = tolerance(tensors(expected), run.rtol, run.atol)
+        ok, max_diff, details = compare(expected, got, self.rtol_used, self.atol_used)
+        self.record(run.trial, ok, max_diff, details)
+        if watch_inputs is not None:
+            run.active = False  # the watched run checks this step alone
+            try:
+                with _unwrapped(self.refactored):
+                    self.anticheat = anticheat.check(str(self.refactored_path), self.refactored,
+                                                     *watch_inputs, plain=got, rng_state=rng)
+            finally:
+                run.active = True
+
+    def result(self, seeds, num_trials, inputs_note):
+        result = {
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "original_file": str(self.original_path), "refactored_file": str(self.refactored_path),
+            "status": "UNKNOWN", "inputs": inputs_note,
+            "anticheat": self.anticheat or {"status": "NOT_RUN", "violations": []},
+            "weight_transfer": self.weights or {"status": "NOT_RUN"},
+            "numerical_comparison": {"status": "NOT_RUN"},
+        }
+        if self.error:
+            result.update(status="ERROR", error=self.error)
+            return result
+        if not self.trials:
+            result.update(status="ERROR", error=(
+                f"{self.original_path}: this component never ran inside its parent's refactored "
+                "model on the model's inputs, so nothing compared it"))
+            return result
+        trials, worst = [], 0.0
+        for i in range(num_trials):
+            entry = self.trials.get(i)
+            if entry is None:
+                trials.append({"trial": i, "seed": seeds[i], "pass": False, "max_diff": math.inf,
+                               "error": "the component did not run in this trial"})
+                continue
+            trial = {"trial": i, "seed": seeds[i], "max_diff": entry["max_diff"], "pass": entry["pass"],
+                     "instances_compared": entry["instances"]}
+            if entry["error"]:
+                trial["error"] = entry["error"]
+            if entry["details"] is not None:
+                trial["output_details"] = entry["details"]
+            trials.append(trial)
+            worst = max(worst, entry["max_diff"])
+        numbers_ok = all(t["pass"] for t in trials)
+        result["numerical_comparison"] = {
+            "status": "PASS" if numbers_ok else "FAIL", "rtol": self.rtol_used, "atol": self.atol_used,
+            "num_trials": num_trials, "seeds": seeds, "max_diff_across_trials": worst, "trials": trials,
+        }
+        checks_ok = (self.anticheat or {}).get("status") == "PASS"
+        weights_ok = (self.weights or {}).get("status") == "PASS"
+        ok = checks_ok and weights_ok and numbers_ok
+        result["status"] = "PASS" if ok else "FAIL"
+        if not ok:
+            result["fail_reason"] = ("anticheat_violation" if not checks_ok else
+                                     "weight_transfer" if not weights_ok else "numerical_mismatch")
+        return result
+
+
+def _wrap(instance, step, run):
+    """Make a child check its own step each time its parent calls it."""
+    forward = instance.forward
+
+    def checked(*args, **kwargs):
+        if not run.active:
+            return forward(*args, **kwargs)
+        inputs = clone_inputs((list(args), kwargs))  # before forward can change them in place
+        rng = torch.get_rng_state()
+        out = forward(*args, **kwargs)
+        after = torch.get_rng_state()
+        step.check(instance, inputs, out, rng, run)
+        torch.set_rng_state(after)  # the parent goes on as if only its child ran
+        return out
+
+    checked.checks_step = True
+    instance.forward = checked
+
+
+@contextlib.contextmanager
+def _unwrapped(model):
+    """The model as its file builds it, for the anti-cheat (which rejects a
+    child whose forward is replaced on the instance)."""
+    taken = []
+    for module in model.modules():
+        wrapper = module.__dict__.get("forward")
+        if getattr(wrapper, "checks_step", False):
+            taken.append((module, wrapper))
+            del module.__dict__["forward"]
+    try:
+        yield model
+    finally:
+        for module, wrapper in taken:
+            module.__dict__["forward"] = wrapper
+
+
+def _link(steps, children, run):
+    """Wrap every child, in every refactored model, whose file is some step's original."""
+    by_sha = {s.original_sha: s for s in steps[1:] if not s.error}
+    sha_of = {cls: _sha1(path) for cls, path in children.items()}
+    for step in steps:
+        if step.refactored is None:
+            continue
+        for name, module in step.refactored.named_modules():
+            target = by_sha.get(sha_of.get(type(module))) if name else None
+            if target is not None and target is not step:
+                _wrap(module, target, run)
+
+
+def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False):
+    """verification_result.json objects for the steps of one decomposition,
+    the root's first, in the order given."""
+    steps = [_Step(i, r) for i, r in enumerate(requests)]
+    if not steps:
+        return []
+    run = _Pass(rtol, atol)
+    root = steps[0]
+    children = {}
+    for step in steps:
+        children.update(step.load())
+    seeds = [FIRST_SEED + i for i in range(num_trials)]
+    note_root = "the model's inputs from get_inputs(), seeded per trial"
+    note = ("the activations this component receives inside the model, on the model's inputs "
+            "for the trial's seed")
+    try:
+        original_file = _load(root.original_path, "original", ("Model",))
+        original = original_file.build(seed=0)
+    except BadInput as e:
+        root.error = f"{e.path}: {e.message}"
+    if root.error:
+        return [root.result(seeds, num_trials, note_root)] + [
+            s.result(seeds, num_trials, note) for s in steps[1:]]
+    _link(steps, children, run)
+
+    # The root shares the original's weights: no second copy of the model.
+    root.prepare(original)
+    root.bind(original)
+    restore_original = trace.snapshot(original)
+    restore_refactored = trace.snapshot(root.refactored)
+    first_output, first_inputs = None, None
+    for i, seed in enumerate(seeds):
+        run.trial = i
+        try:
+            args, kwargs = original_file.inputs(seed=seed)
+        except BadInput as e:
+            root.error = f"{e.path}: {e.message}"
+            break
+        if i == 0:
+            first_inputs = clone_inputs((args, kwargs))
+        restore_original()
+        restore_refactored()
+        try:
+            with torch.no_grad():
+                torch.manual_seed(seed)
+                expected = original(*clone_inputs(args), **clone_inputs(kwargs))
+                torch.manual_seed(seed)
+                run.active = True
+                try:
+                    got = root.refactored(*clone_inputs(args), **clone_inputs(kwargs))
+                finally:
+                    run.active = False
+        except Exception as e:
+            root.record(i, False, math.inf, error=" ".join(f"{type(e).__name__}: {e}".split()))
+            continue
+        if keep_outputs:
+            _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
+        if i == 0:
+            first_output = got
+        root.rtol_used, root.atol_used = tolerance(tensors(expected), rtol, atol)
+        ok, max_diff, details = compare(expected, got, root.rtol_used, root.atol_used)
+        root.record(i, ok, max_diff, details)
+        del expected, got
+    if first_inputs is not None:
+        restore_refactored()
+        with torch.no_grad(), _unwrapped(root.refactored):
+            root.anticheat = anticheat.check(str(root.refactored_path), root.refactored, *first_inputs,
+                                             plain=first_output, seed=FIRST_SEED)
+    return [root.result(seeds, num_trials, note_root)] + [s.result(seeds, num_trials, note) for s in steps[1:]]

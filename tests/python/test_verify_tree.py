@@ -1,0 +1,119 @@
+"""Every step verified in one pass: the results must be those of checking each
+step on its own, and a wrong step deep in the tree must be the one that fails.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+from decompose_glue import api, verify_tree  # noqa: E402
+
+RESNET = os.path.join(ROOT, "tests", "models", "resnet_blocks.py")
+LSTM = os.path.join(ROOT, "tests", "models", "lstm.py")
+
+
+def materialise(model_path, folder):
+    """Write a plan's files as the host does; returns the verify requests."""
+    reply = json.loads(api.plan(json.dumps({"model_path": model_path, "model_name": "m"})))
+    assert reply["ok"], reply
+    for f in reply["files"] + [f for s in reply["steps"] for f in s["files"]]:
+        path = os.path.join(folder, f["path"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(f["content"])
+    requests = []
+    for step in reply["steps"]:
+        d = os.path.join(folder, "steps", step["name"])
+        wm = os.path.join(d, "weight_map.json")
+        requests.append({"original": os.path.join(d, "original.py"),
+                         "refactored": os.path.join(d, "refactored.py"),
+                         "weight_map": wm if os.path.exists(wm) else None})
+    return [s["name"] for s in reply["steps"]], requests
+
+
+def rewrite_return(path, template):
+    """Rewrite forward's `return value` as template.format(value)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("\n        return ", text.index("    def forward("))
+    end = text.index("\n", start + 1)
+    value = text[start + len("\n        return "):end]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{text[:start]}\n        return {template.format(value)}{text[end:]}")
+
+
+class VerifyTree(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="decompose-verify-tree-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_every_step_passes_on_the_activations_inside_the_model(self):
+        names, requests = materialise(RESNET, self.tmp)
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual(len(results), len(names))
+        for name, result in zip(names, results):
+            with self.subTest(name):
+                self.assertEqual(result["status"], "PASS", result.get("fail_reason"))
+                self.assertEqual(result["anticheat"]["status"], "PASS")
+                self.assertEqual(result["weight_transfer"]["status"], "PASS")
+                self.assertEqual(result["numerical_comparison"]["seeds"], [42, 43, 44])
+        # layer1's two blocks are one step, compared at both places they run
+        counts = {n: [t.get("instances_compared") for t in r["numerical_comparison"]["trials"]]
+                  for n, r in zip(names, results)}
+        self.assertIn([2, 2, 2], counts.values())
+        self.assertIn("inside the model", results[1]["inputs"])
+
+    def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
+        names, requests = materialise(RESNET, self.tmp)
+        k = next(i for i, n in enumerate(names) if n.startswith("step_3_"))
+        children = os.path.join(os.path.dirname(requests[k]["refactored"]), "children")
+        kernel = os.path.join(children, sorted(f for f in os.listdir(children) if f.endswith(".py"))[0])
+        rewrite_return(kernel, "{} + 1e-3")  # a small error in one kernel copy
+        results = verify_tree.verify_steps(requests)
+        for i, (name, result) in enumerate(zip(names, results)):
+            with self.subTest(name):
+                if i == k:
+                    self.assertEqual(result["status"], "FAIL")
+                    self.assertEqual(result["fail_reason"], "numerical_mismatch")
+                    self.assertGreater(result["numerical_comparison"]["max_diff_across_trials"], 5e-4)
+                else:
+                    self.assertEqual(result["status"], "PASS")
+
+    def test_a_refactored_parent_that_computes_is_caught_where_it_runs(self):
+        names, requests = materialise(RESNET, self.tmp)
+        k = next(i for i, n in enumerate(names) if n.startswith("step_2_basic_block"))
+        rewrite_return(requests[k]["refactored"], "torch.relu({})")  # relu of a relu: same numbers
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual(results[k]["status"], "FAIL")
+        self.assertEqual(results[k]["fail_reason"], "anticheat_violation")
+        self.assertEqual(results[0]["status"], "PASS")
+
+    def test_a_step_whose_component_never_runs_is_an_error(self):
+        names, requests = materialise(RESNET, self.tmp)
+        k = len(requests) - 1
+        with open(requests[k]["original"], "a", encoding="utf-8") as f:
+            f.write("\n# not the file the parent's children/ holds\n")
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual(results[k]["status"], "ERROR")
+        self.assertIn("never ran", results[k]["error"])
+
+    def test_recurrent_weights_are_shared_into_the_rnn(self):
+        # nn.LSTM caches its weights in a flat list: binding must reach it
+        names, requests = materialise(LSTM, self.tmp)
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names))
+        self.assertEqual(results[0]["numerical_comparison"]["max_diff_across_trials"], 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
