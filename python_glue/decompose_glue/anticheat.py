@@ -1131,26 +1131,52 @@ def _reseed(seed, rng_state):
         torch.set_rng_state(rng_state)
 
 
+def watched_forward(model, args, kwargs):
+    """(output, runtime violations) of one forward under the watch, for a
+    caller that compares that output with the original's itself: the run is
+    then both a trial and the watch, and a forward that behaves differently
+    watched shows as a numerical mismatch in the unwatched trials."""
+    if _MODE_BASE is None:
+        return model(*args, **kwargs), runtime_violations(model, args, kwargs)
+    try:
+        output, watch = _watched_run(model, args, kwargs)
+    except Exception as e:
+        reason = f"forward raised {_one_line(e)} while watched"
+        return None, [{"check": "runtime", "op": "forward", "count": 1, "reason": reason, "message": reason}]
+    found = []
+    for op, (count, reason) in sorted(watch.calls.items()):
+        text = f"{reason} ({count} call{'s' if count != 1 else ''})"
+        found.append({"check": "runtime", "op": op, "count": count, "reason": reason, "message": text})
+    return output, found
+
+
+def structure_violations(refactored_path, model):
+    """The checks that read the file and the built model: (static, ownership)."""
+    try:
+        with open(refactored_path, encoding="utf-8") as f:
+            source = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        return [{"check": "static", "location": "file", "line_number": 0, "line_text": "",
+                 "reason": f"cannot read {refactored_path}: {_one_line(e)}"}], []
+    # The class the loader built is the one to read (RefactoredModel, or
+    # Model in a file that names it so).
+    static = static_violations(source, type(model).__name__)
+    children_dir = os.path.join(os.path.dirname(os.path.abspath(refactored_path)), "children")
+    return static, ownership_violations(model, children_dir)
+
+
+def report(static, owned, runtime):
+    everything = static + owned + runtime
+    return {"status": "PASS" if not everything else "FAIL", "violations": everything,
+            "source_violations": static, "ownership_violations": owned,
+            "runtime_violations": runtime}
+
+
 # ---- all three ------------------------------------------------------------
 
 def check(refactored_path, model, args, kwargs, plain=None, seed=0, rng_state=None):
     """The three checks on one refactored file and the model built from it
     (`plain`, `seed` and `rng_state`: see runtime_violations)."""
-    try:
-        with open(refactored_path, encoding="utf-8") as f:
-            source = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        source = None
-        static = [{"check": "static", "location": "file", "line_number": 0, "line_text": "",
-                   "reason": f"cannot read {refactored_path}: {_one_line(e)}"}]
-    if source is not None:
-        # The class the loader built is the one to read (RefactoredModel, or
-        # Model in a file that names it so).
-        static = static_violations(source, type(model).__name__)
-    children_dir = os.path.join(os.path.dirname(os.path.abspath(refactored_path)), "children")
-    owned = ownership_violations(model, children_dir)
+    static, owned = structure_violations(refactored_path, model)
     runtime = runtime_violations(model, args, kwargs, plain, seed, rng_state)
-    everything = static + owned + runtime
-    return {"status": "PASS" if not everything else "FAIL", "violations": everything,
-            "source_violations": static, "ownership_violations": owned,
-            "runtime_violations": runtime}
+    return report(static, owned, runtime)

@@ -12,7 +12,8 @@ own costs 2 x T x L plus a model build per step.
 
 The inputs of a step below the root are the activations its component sees
 inside the model on the model's inputs for the trial's seed, at the model's
-own shapes. The gate order does not change: the caller reads the results in
+own shapes. The first trial's run of each refactored model is the
+anti-cheat's watched run: watching costs no run of its own. The gate order does not change: the caller reads the results in
 step order and stops at the first that fails.
 """
 
@@ -139,24 +140,29 @@ class _Step:
             self.prepare(instance)
         self.bind(instance)
         args, kwargs = inputs
-        watch_inputs = clone_inputs(inputs) if run.trial == 0 and self.anticheat is None else None
         torch.set_rng_state(rng)
         try:
-            got = self.refactored(*args, **kwargs)
+            got = self.run_refactored(args, kwargs, watch=run.trial == 0 and self.anticheat is None)
         except Exception as e:
             self.record(run.trial, False, math.inf, error=" ".join(f"{type(e).__name__}: {e}".split()))
             return
         self.rtol_used, self.atol_used = tolerance(tensors(expected), run.rtol, run.atol)
         ok, max_diff, details = compare(expected, got, self.rtol_used, self.atol_used)
         self.record(run.trial, ok, max_diff, details)
-        if watch_inputs is not None:
-            run.active = False  # the watched run checks this step alone
-            try:
-                with _unwrapped(self.refactored):
-                    self.anticheat = anticheat.check(str(self.refactored_path), self.refactored,
-                                                     *watch_inputs, plain=got, rng_state=rng)
-            finally:
-                run.active = True
+
+    def run_refactored(self, args, kwargs, watch):
+        """The refactored model's output; the first run is the anti-cheat's
+        watched one (its own trial, not a run more)."""
+        if not watch:
+            return self.refactored(*args, **kwargs)
+        got, runtime = anticheat.watched_forward(self.refactored, args, kwargs)
+        with _unwrapped(self.refactored):
+            static, owned = anticheat.structure_violations(str(self.refactored_path), self.refactored)
+        self.anticheat = anticheat.report(static, owned, runtime)
+        self.anticheat["watched_run"] = "the first trial's run of the refactored model"
+        if got is None:
+            raise RuntimeError(runtime[0]["reason"])
+        return got
 
     def result(self, seeds, num_trials, inputs_note):
         result = {
@@ -200,7 +206,9 @@ class _Step:
         ok = checks_ok and weights_ok and numbers_ok
         result["status"] = "PASS" if ok else "FAIL"
         if not ok:
-            result["fail_reason"] = ("anticheat_violation" if not checks_ok else
+            # A trial that raised before the watch could run is a numerical failure.
+            watched = self.anticheat is not None
+            result["fail_reason"] = ("anticheat_violation" if watched and not checks_ok else
                                      "weight_transfer" if not weights_ok else "numerical_mismatch")
         return result
 
@@ -284,7 +292,6 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     root.bind(original)
     restore_original = trace.snapshot(original)
     restore_refactored = trace.snapshot(root.refactored)
-    first_output, first_inputs = None, None
     for i, seed in enumerate(seeds):
         run.trial = i
         try:
@@ -292,8 +299,6 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
         except BadInput as e:
             root.error = f"{e.path}: {e.message}"
             break
-        if i == 0:
-            first_inputs = clone_inputs((args, kwargs))
         restore_original()
         restore_refactored()
         try:
@@ -303,7 +308,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
                 torch.manual_seed(seed)
                 run.active = True
                 try:
-                    got = root.refactored(*clone_inputs(args), **clone_inputs(kwargs))
+                    got = root.run_refactored(clone_inputs(args), clone_inputs(kwargs), watch=i == 0)
                 finally:
                     run.active = False
         except Exception as e:
@@ -311,15 +316,8 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
             continue
         if keep_outputs:
             _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
-        if i == 0:
-            first_output = got
         root.rtol_used, root.atol_used = tolerance(tensors(expected), rtol, atol)
         ok, max_diff, details = compare(expected, got, root.rtol_used, root.atol_used)
         root.record(i, ok, max_diff, details)
         del expected, got
-    if first_inputs is not None:
-        restore_refactored()
-        with torch.no_grad(), _unwrapped(root.refactored):
-            root.anticheat = anticheat.check(str(root.refactored_path), root.refactored, *first_inputs,
-                                             plain=first_output, seed=FIRST_SEED)
     return [root.result(seeds, num_trials, note_root)] + [s.result(seeds, num_trials, note) for s in steps[1:]]

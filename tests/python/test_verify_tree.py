@@ -90,13 +90,17 @@ class VerifyTree(unittest.TestCase):
                     self.assertEqual(result["status"], "PASS")
 
     def test_a_refactored_parent_that_computes_is_caught_where_it_runs(self):
-        names, requests = materialise(RESNET, self.tmp)
-        k = next(i for i, n in enumerate(names) if n.startswith("step_2_basic_block"))
-        rewrite_return(requests[k]["refactored"], "torch.relu({})")  # relu of a relu: same numbers
-        results = verify_tree.verify_steps(requests)
-        self.assertEqual(results[k]["status"], "FAIL")
-        self.assertEqual(results[k]["fail_reason"], "anticheat_violation")
-        self.assertEqual(results[0]["status"], "PASS")
+        # watched inside the root's watched run (a layer), and one level deeper (a fusion)
+        for prefix in ("step_2_basic_block", "step_3_conv2d_batch_norm_relu"):
+            with self.subTest(prefix):
+                names, requests = materialise(RESNET, self.tmp)
+                k = next(i for i, n in enumerate(names) if n.startswith(prefix))
+                rewrite_return(requests[k]["refactored"], "torch.relu({})")  # same numbers
+                results = verify_tree.verify_steps(requests)
+                self.assertEqual(results[k]["status"], "FAIL")
+                self.assertEqual(results[k]["fail_reason"], "anticheat_violation")
+                self.assertEqual([r["status"] for i, r in enumerate(results) if i != k],
+                                 ["PASS"] * (len(results) - 1))
 
     def test_a_step_whose_component_never_runs_is_an_error(self):
         names, requests = materialise(RESNET, self.tmp)
