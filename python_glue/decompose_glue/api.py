@@ -49,9 +49,10 @@ def plan_request(request):
 
 
 def verify_request(request):
-    result = verify.verify_step(request["original"], request["refactored"], request.get("weight_map"),
-                                request.get("rtol"), request.get("atol"), request.get("num_trials") or 3,
-                                keep_outputs=bool(request.get("keep_outputs")))
+    """One step on its own: the same gate as a step of a whole run, on the
+    inputs of the original's get_inputs()."""
+    result = verify_tree.verify_steps([request], request.get("rtol"), request.get("atol"),
+                                      request.get("num_trials") or 3)[0]
     return {"status": result["status"], "result": result}
 
 

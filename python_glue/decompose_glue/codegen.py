@@ -10,14 +10,12 @@ parent's nodes with each child's nodes replaced by one call to the child.
 import builtins
 import json
 import keyword
-import os
 
 import torch
-import torch.fx as fx
 
 from . import modsrc, naming, ops
-from .emit import Names, literal, node_line
-from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, op_name, walk
+from .emit import Names, node_line
+from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, op_name
 
 # The seeds of the step gate (verify.FIRST_SEED): the composition test runs
 # on the inputs the model's own step ran on.
@@ -111,7 +109,9 @@ def input_expr(desc):
             lo, hi = desc.get("min", 0), desc.get("max", 0) + 1
             return f"torch.randint({lo}, {hi}, {shape}, dtype=torch.{dtype})"
         if dtype == "float32":
-            return f"torch.randn{shape}" if len(desc["shape"]) != 1 else f"torch.randn({desc['shape'][0]})"
+            # torch.randn(2, 3) and torch.randn(5); a 0-dim tensor needs torch.randn(())
+            return f"torch.randn({shape})" if not desc["shape"] else \
+                f"torch.randn{shape}" if len(desc["shape"]) != 1 else f"torch.randn({desc['shape'][0]})"
         return f"torch.randn({shape}, dtype=torch.{dtype})"
     if kind in ("tuple", "list"):
         items = [input_expr(d) for d in desc["items"]]
@@ -158,6 +158,14 @@ class Rendered:
         self.op_list = []
 
 
+def _attr_safe(base):
+    """A name for `self.<base>` that hides nothing nn.Module has: a child
+    named `to` or `float` would be shadowed by the method (and break it)."""
+    if keyword.iskeyword(base) or hasattr(torch.nn.Module, base) or base in ("forward", "training"):
+        return f"{base}_op"
+    return base
+
+
 def _attr_names(targets, fallback):
     """Self-attribute names for module paths and parameter targets."""
     split = [t.split(".") for t in targets]
@@ -174,6 +182,7 @@ def _attr_names(targets, fallback):
         base = naming.identifier("_".join(rest)) if rest else fallback
         if base.startswith("m_") or base.isdigit():
             base = naming.identifier(f"{fallback}_{'_'.join(rest)}")
+        base = _attr_safe(base)
         name, k = base, 1
         while name in used:
             k += 1
@@ -223,7 +232,7 @@ def _op_attr_names(component, gm):
         if n.op in ("call_module", "get_attr") and n.target not in names:
             base = (ops.module_op(gm.get_submodule(n.target)) if n.op == "call_module"
                     else naming.identifier(n.target.split(".")[-1]))
-            names[n.target] = _unique(base, used)
+            names[n.target] = _unique(_attr_safe(base), used)
     return names
 
 
@@ -432,6 +441,7 @@ def child_attr_names(parent, gm):
             base = naming.identifier(next(n.name for n in c.nodes if n.op != "get_attr"))
         if base[0].isdigit() or base.startswith("m_"):
             base = naming.identifier(f"{r.op_list[0]}_{base}")
+        base = _attr_safe(base)
         name, k = base, 1
         while name in used:
             k += 1

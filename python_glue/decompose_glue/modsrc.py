@@ -10,7 +10,6 @@ source, with the imports and module-level helpers of the file it came from.
 """
 
 import ast
-import inspect
 import sys
 import textwrap
 

@@ -11,14 +11,13 @@ import hashlib
 import os
 import time
 
-import torch
 import torch.fx as fx
 
-from . import capture, codegen, coverage, naming, ops, trace, verify
+from . import capture, codegen, coverage, naming, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
-from .loader import BadInput, build_recording_init_args, load_model_file
+from .loader import build_recording_init_args, load_model_file
 
 _PLURAL = {"layer": "layers", "fusion": "fusions", "kernel": "kernels", "model": "model"}
 
@@ -236,8 +235,8 @@ class Plan:
             "The parent rewritten to call only its children (children/); its forward",
             "keeps only data plumbing. Weights come from weight_map.json.",
             "",
-            f"Check: decompose verify-step --original original.py --refactored refactored.py "
-            f"--weight-map weight_map.json",
+            "Check: decompose verify-step --original original.py --refactored refactored.py "
+            "--weight-map weight_map.json",
             f"Run: {self.python} refactored.py   (prints PASS or FAIL on its own inputs' shapes)",
         ]) + '\n"""\n'
         head = codegen.IMPORTS.format(python=self.python).replace("import sys\n", "import os\nimport sys\n")

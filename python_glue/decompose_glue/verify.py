@@ -1,14 +1,13 @@
-"""The step gate: anti-cheat, explicit weight transfer, numerical comparison.
+"""The parts of a step gate: comparing outputs, weight maps and their
+transfer, and running a component's or the composition's own test.
 
-Same fields as the reference workflow's verify_step.py, so agents read our
-verification_result.json as they read theirs. Both models are built fresh,
-the original's weights are copied into the refactored model by the weight
-map, and both run on the same inputs (cloned, so an in-place op in one cannot
-change what the other sees) for each seed.
+verify_tree.py runs the gate itself. Its verification_result.json has the
+fields of the reference workflow's verify_step.py, so agents read ours as
+they read theirs. Inputs are cloned before each run, so that an in-place op
+in one model cannot change what the other sees.
 """
 
 import contextlib
-import datetime
 import io
 import json
 import math
@@ -16,7 +15,7 @@ import os
 
 import torch
 
-from . import anticheat, trace
+from . import trace
 from .loader import BadInput, load_model_file
 
 FIRST_SEED = 42
@@ -173,80 +172,6 @@ def _load(path, role, class_names):
         return load_model_file(path, class_names=class_names, require_init=False)
     except BadInput as e:
         raise BadInput(path, f"cannot load the {role}: {e.message}") from None
-
-
-def verify_step(original_path, refactored_path, weight_map_path=None, rtol=None, atol=None,
-                num_trials=3, keep_outputs=False):
-    """The verification_result.json object for one step."""
-    result = {
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "original_file": str(original_path), "refactored_file": str(refactored_path),
-        "status": "UNKNOWN", "anticheat": {"status": "UNKNOWN", "violations": []},
-        "weight_transfer": {"status": "UNKNOWN"}, "numerical_comparison": {"status": "UNKNOWN"},
-    }
-    try:
-        original_file = _load(original_path, "original", ("Model",))
-        refactored_file = _load(refactored_path, "refactored", ("RefactoredModel", "Model"))
-        original = original_file.build(seed=0)
-        refactored = refactored_file.build(seed=1)
-        args, kwargs = original_file.inputs(seed=FIRST_SEED)
-    except BadInput as e:
-        result.update(status="ERROR", error=f"{e.path}: {e.message}")
-        return result
-
-    explicit = read_weight_map(weight_map_path)
-    mapping = explicit if explicit is not None else auto_weight_map(original, refactored)
-    unmapped, left, errors = transfer(original, refactored, mapping)
-    result["weight_transfer"] = transfer_report(mapping, explicit is not None, unmapped, left, errors)
-    weights_ok = result["weight_transfer"]["status"] == "PASS"
-
-    restore = trace.snapshot(original)
-    first_output = None
-    trials, passed, worst = [], True, 0.0
-    rtol_used = atol_used = None
-    for i in range(num_trials):
-        seed = FIRST_SEED + i
-        trial_args, trial_kwargs = original_file.inputs(seed=seed)
-        restore()
-        try:
-            # Reseeded before each run: a model that draws random numbers in
-            # forward (an RNN's initial state) draws the same ones in both.
-            with torch.no_grad():
-                torch.manual_seed(seed)
-                expected = original(*clone_inputs(trial_args), **clone_inputs(trial_kwargs))
-                torch.manual_seed(seed)
-                got = refactored(*clone_inputs(trial_args), **clone_inputs(trial_kwargs))
-        except Exception as e:
-            trials.append({"trial": i, "seed": seed, "pass": False, "max_diff": math.inf,
-                           "error": " ".join(f"{type(e).__name__}: {e}".split())})
-            passed = False
-            continue
-        if i == 0:
-            first_output = got
-        if keep_outputs:
-            _KEPT_OUTPUTS[(os.path.realpath(original_path), seed)] = expected
-        rtol_used, atol_used = tolerance(tensors(expected), rtol, atol)
-        ok, max_diff, details = compare(expected, got, rtol_used, atol_used)
-        trials.append({"trial": i, "seed": seed, "max_diff": max_diff, "pass": ok,
-                       "output_details": details})
-        passed = passed and ok
-        worst = max(worst, max_diff)
-    # The watched run of the anti-cheat compares itself with the first
-    # trial's unwatched run: same inputs (seed FIRST_SEED), same seed.
-    checks = anticheat.check(str(refactored_path), refactored, clone_inputs(args), clone_inputs(kwargs),
-                             plain=first_output, seed=FIRST_SEED)
-    result["anticheat"] = checks
-    result["numerical_comparison"] = {
-        "status": "PASS" if passed else "FAIL", "rtol": rtol_used, "atol": atol_used,
-        "num_trials": num_trials, "seeds": [t["seed"] for t in trials],
-        "max_diff_across_trials": worst, "trials": trials,
-    }
-    ok = checks["status"] == "PASS" and weights_ok and passed
-    result["status"] = "PASS" if ok else "FAIL"
-    if not ok:
-        result["fail_reason"] = ("anticheat_violation" if checks["status"] != "PASS" else
-                                 "weight_transfer" if not weights_ok else "numerical_mismatch")
-    return result
 
 
 def run_component(path):

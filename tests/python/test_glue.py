@@ -18,7 +18,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from decompose_glue import api, emit, levels, naming, ops, trace, verify  # noqa: E402
+from decompose_glue import api, codegen, emit, levels, naming, ops, trace, verify  # noqa: E402
 
 
 def traced(model, *inputs):
@@ -204,6 +204,26 @@ class Naming(unittest.TestCase):
         gm = traced(Attention(), torch.randn(2, 5, 16))
         mm = by_op(gm, "matmul")[0]
         self.assertEqual(naming.kernel_name(mm, gm), "matmul_2x5x16_2x16x5_fp32")
+
+
+    def test_child_attributes_never_hide_what_nn_module_has(self):
+        # a child named after the op `to` became `self.to`, which the method shadows
+        for name in ("to", "float", "eval", "parameters", "forward", "training", "lambda"):
+            safe = codegen._attr_safe(name)
+            self.assertNotEqual(safe, name)
+            self.assertFalse(hasattr(nn.Module, safe))
+        self.assertEqual(codegen._attr_safe("conv1_bn1_relu"), "conv1_bn1_relu")
+
+
+class Inputs(unittest.TestCase):
+    def test_input_expressions_make_the_described_shapes(self):
+        # a 0-dim input (Swin V2's log of a constant) once rendered as torch.randn()
+        for shape in ([], [5], [2, 3]):
+            for dtype in ("float32", "float16", "int64", "bool"):
+                expr = codegen.input_expr({"kind": "tensor", "shape": shape, "dtype": dtype, "min": 0, "max": 3})
+                value = eval(expr, {"torch": torch})
+                self.assertEqual(list(value.shape), shape, expr)
+                self.assertEqual(str(value.dtype), f"torch.{dtype}", expr)
 
 
 class Emit(unittest.TestCase):
