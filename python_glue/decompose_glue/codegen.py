@@ -10,11 +10,12 @@ parent's nodes with each child's nodes replaced by one call to the child.
 import builtins
 import json
 import keyword
+import re
 
 import torch
 
 from . import modsrc, naming, ops
-from .emit import Names, node_line
+from .emit import Names, node_line, node_uses, with_frees
 from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, op_name
 
 # The seeds of the step gate (verify.FIRST_SEED): the composition test runs
@@ -288,7 +289,9 @@ def render_component(component, gm, records):
             r.local_keys[n.target] = attrs[n.target]
             r.weight_shapes[attrs[n.target]] = list(value.shape)
 
-    body_lines = [node_line(n, r.names) for n in component.nodes if n.op != "get_attr"]
+    body_lines = with_frees([(node_line(n, r.names), [r.names.of(n)], node_uses(n, r.names))
+                             for n in component.nodes if n.op != "get_attr"],
+                            keep={r.names.of(n) for n in r.outputs})
     result = ", ".join(r.names.of(n) for n in r.outputs)
     args = ", ".join(r.names.of(n) for n in r.inputs)
     r.body = _module_source(init_lines, args, body_lines, result,
@@ -465,16 +468,17 @@ def _common_prefix(labels):
     return ".".join(common)
 
 
-def forward_lines(parent, gm, child_attrs, names):
-    lines = []
+def forward_lines(parent, gm, child_attrs, names, keep):
+    entries = []
     for unit in _units(parent, gm):
         if isinstance(unit, Rendered):
-            outs = ", ".join(names.of(n) for n in unit.outputs)
-            args = ", ".join(names.of(n) for n in unit.inputs)
-            lines.append(f"{outs} = self.{child_attrs[id(unit)]}({args})")
+            outs = [names.of(n) for n in unit.outputs]
+            args = [names.of(n) for n in unit.inputs]
+            entries.append((f"{', '.join(outs)} = self.{child_attrs[id(unit)]}({', '.join(args)})", outs,
+                            [a for a in dict.fromkeys(args) if not a.startswith("self.")]))
         else:
-            lines.append(node_line(unit, names))
-    return lines
+            entries.append((node_line(unit, names), [names.of(unit)], node_uses(unit, names)))
+    return with_frees(entries, keep)
 
 
 def weight_map(parent, child_attrs, parent_keys):
@@ -498,7 +502,8 @@ def refactored_source(parent, gm, parent_names, parent_keys, step, python, input
                            if import_dir else
                            f"from {r.stem} import Model as {naming.class_alias(r.stem)}")
     init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}()" for r in parent.children]
-    body = forward_lines(parent, gm, child_attrs, parent_names)
+    # every name the returned expression reads stays alive until the return
+    body = forward_lines(parent, gm, child_attrs, parent_names, keep=set(re.findall(r"\w+", result)))
     source = _module_source(init_lines, args, body, result, input_exprs, out_shapes, cls=class_name)
     source = source.replace("model = Model(", f"model = {class_name}(")
     return source, imports, weight_map(parent, child_attrs, parent_keys)

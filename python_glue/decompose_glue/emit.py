@@ -130,6 +130,42 @@ def node_line(node, names):
     return f"{out} = {_qualified_function(target)}({_call_args(node.args, node.kwargs, names)})"
 
 
+def node_uses(node, names):
+    """The local variables a node's line reads."""
+    used = []
+    for n in node.all_input_nodes:
+        if n in names.values and n.op != "get_attr" and names.of(n) not in used:
+            used.append(names.of(n))
+    return used
+
+
+# A forward of this many statements or fewer keeps its few values to the end:
+# short files stay easy to read, and what they hold is small.
+SHORT_FORWARD = 12
+
+
+def with_frees(entries, keep):
+    """Lines of a forward, each followed by `del` of the values it was the
+    last to read, as torch.fx's own generated code does: a long flat forward
+    (a whole model made of kernels) would otherwise hold every activation
+    until it returns. `entries`: (line, names it defines, names it reads);
+    `keep`: the names that are returned or that the caller holds."""
+    if len(entries) <= SHORT_FORWARD:
+        return [line for line, _, _ in entries]
+    last = {}
+    for i, (_, _, used) in enumerate(entries):
+        for name in used:
+            last[name] = i
+    defined = {name for _, names, _ in entries for name in names}
+    lines = []
+    for i, (line, _, used) in enumerate(entries):
+        lines.append(line)
+        done = [name for name in used if last[name] == i and name in defined and name not in keep]
+        if done:
+            lines.append(f"del {', '.join(done)}")
+    return lines
+
+
 def uses_operator_module(lines):
     return any("operator." in line for line in lines)
 
