@@ -226,6 +226,25 @@ class Inputs(unittest.TestCase):
                 self.assertEqual(str(value.dtype), f"torch.{dtype}", expr)
 
 
+class Frees(unittest.TestCase):
+    def test_long_forwards_free_each_value_after_its_last_use(self):
+        chain = [(f"v{i} = v{i - 1} + 1" if i else "v0 = x + 1", [f"v{i}"], [f"v{i - 1}"] if i else ["x"])
+                 for i in range(emit.SHORT_FORWARD + 1)]
+        last = f"v{emit.SHORT_FORWARD}"
+        lines = emit.with_frees(chain, keep={last})
+        self.assertEqual(lines[1], "del v0")            # read for the last time by v1's line
+        self.assertNotIn("del x", lines)               # an argument: the caller holds it
+        self.assertFalse(any(l.startswith("del") and last in l for l in lines))
+        scope = {"x": 1}
+        exec("\n".join(lines), {}, scope)
+        self.assertEqual(scope[last], emit.SHORT_FORWARD + 2)
+        self.assertEqual(set(scope), {"x", last})       # nothing else left alive
+
+    def test_short_forwards_stay_as_they_are(self):
+        chain = [("a = x + 1", ["a"], ["x"]), ("b = a * 2", ["b"], ["a"])]
+        self.assertEqual(emit.with_frees(chain, keep={"b"}), ["a = x + 1", "b = a * 2"])
+
+
 class Emit(unittest.TestCase):
     def test_literals_write_slices_and_specials(self):
         names = emit.Names()
