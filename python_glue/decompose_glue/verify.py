@@ -120,10 +120,10 @@ def plan_transfer(src, dst, mapping):
     source keys, destinations left unset, errors), from {name: tensor} states."""
     pairs, filled, errors = [], set(), []
     for key, destinations in mapping.items():
+        if destinations is None:
+            continue  # marked unused by forward: nothing moves, whether or not the original has it
         if key not in src:
             errors.append(f"weight map names {key!r}, which the original does not have")
-            continue
-        if destinations is None:
             continue
         for d in [destinations] if isinstance(destinations, str) else destinations:
             if d not in dst:

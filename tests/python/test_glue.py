@@ -266,6 +266,14 @@ class WeightTransfer(unittest.TestCase):
         _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias"})
         self.assertEqual(len(errors), 2)
 
+    def test_a_name_marked_unused_is_no_error_even_if_the_original_lacks_it(self):
+        # a recorded graph's constant (KernelBench's VanillaRNN) is in the map as unused
+        a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+        _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias", "_tensor_constant0": None})
+        self.assertEqual(errors, [])
+        _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias", "ghost": "weight"})
+        self.assertEqual(len(errors), 1)
+
     def test_compare_handles_nested_outputs(self):
         x = torch.randn(3)
         ok, diff, _ = verify.compare({"a": (x, x)}, {"a": (x, x + 1)}, 1e-5, 1e-6)
