@@ -102,7 +102,9 @@ class Plan:
         root.depth = 0
         root.stem = self.name
         root.inputs = trace.placeholders(gm)
-        root.names = Names({n: n.name for n in gm.graph.nodes if n.op != "get_attr"})
+        # Inputs keep the names of the user's forward (fx renames `X` to `x`).
+        root.names = Names({n: n.target.lstrip("*") if n.op == "placeholder" else n.name
+                            for n in gm.graph.nodes if n.op != "get_attr"})
         root.op_list = [op_name(n, gm) for n in self.root.nodes if is_compute(n, gm)]
         children = self.root.children
         for c in children:

@@ -48,6 +48,9 @@ class RecordError(Exception):
     pass
 
 
+_PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, complex: torch.complex128}
+
+
 class _Recorder(TorchFunctionMode):
     def __init__(self, model):
         super().__init__()
@@ -113,6 +116,10 @@ class _Recorder(TorchFunctionMode):
             return {k: self.arg(v) for k, v in value.items()}
         if isinstance(value, torch.Size):
             return tuple(value)
+        if isinstance(value, type) and value in _PYTHON_DTYPES:
+            # torch.ones(..., dtype=bool): torch's meaning of the Python type,
+            # which generated code can spell (fx would print "<class 'bool'>")
+            return _PYTHON_DTYPES[value]
         return value
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
