@@ -13,6 +13,7 @@ were on these inputs: the graph reproduces the model on inputs like them, and
 """
 
 import operator
+import weakref
 
 import torch
 import torch.fx as fx
@@ -55,8 +56,7 @@ class _Recorder(TorchFunctionMode):
     def __init__(self, model):
         super().__init__()
         self.graph = fx.Graph()
-        self.node_of = {}        # id(tensor) -> node
-        self.keep = []           # keeps recorded tensors alive so ids stay unique
+        self.node_of = {}        # id(tensor) -> node, while that tensor lives
         self.busy = 0            # > 0 inside a recorded call or a kernel module
         self.scope = []
         self.calls = {}
@@ -80,8 +80,11 @@ class _Recorder(TorchFunctionMode):
 
     def _bind(self, value, node):
         if isinstance(value, torch.Tensor):
+            # Forgotten when the tensor dies, before its id can be reused:
+            # keeping every activation alive instead would hold the whole
+            # forward's memory (Swin V2: 2.2 GB against 0.65 GB eager).
             self.node_of[id(value)] = node
-            self.keep.append(value)
+            weakref.finalize(value, self.node_of.pop, id(value), None)
         elif isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value):
             for i, v in enumerate(value):
                 if isinstance(v, (torch.Tensor, tuple, list)):
