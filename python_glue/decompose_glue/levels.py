@@ -135,6 +135,12 @@ def _is_block(module):
 
 def layer_paths(module, prefix=""):
     """Module paths that are layers ("layer") or flat kernel containers ("flat")."""
+    children = list(module.named_children())
+    if len(children) == 1 and not is_kernel_module(children[0][1]) and not is_container(children[0][1]):
+        # A wrapper (self.net = torchvision.models.googlenet()): its one child
+        # is the whole model, and that model's blocks are the layers.
+        name, child = children[0]
+        return layer_paths(child, prefix + name + ".")
     found = []
     for name, child in module.named_children():
         path = prefix + name

@@ -171,6 +171,42 @@ class Tree(unittest.TestCase):
         self.assertEqual(sorted(n.name for c in leaves for n in c.nodes if levels.is_compute(n, gm)),
                          sorted(n.name for n in computes))
 
+    def test_a_wrapped_model_is_looked_through_for_its_blocks(self):
+        # tools/zoo wraps torchvision models as self.net; GoogLeNet keeps its
+        # inception blocks as plain attributes: those blocks are the layers
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Conv2d(4, 4, 3, padding=1)
+                self.b = nn.Conv2d(4, 4, 1)
+
+            def forward(self, x):
+                return torch.relu(self.b(torch.relu(self.a(x))))
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Conv2d(3, 4, 1)
+                self.block_a = Block()
+                self.block_b = Block()
+
+            def forward(self, x):
+                return self.block_b(self.block_a(self.stem(x)))
+
+        class Wrapper(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = Net()
+
+            def forward(self, x):
+                return self.net(x)
+
+        model = Wrapper()
+        root = levels.build_tree(traced(model, torch.randn(1, 3, 8, 8)), model)
+        kinds = [(c.label, c.level) for c in root.children]
+        self.assertIn(("net.block_a", levels.LAYER), kinds)
+        self.assertIn(("net.block_b", levels.LAYER), kinds)
+
     def test_flat_sequential_is_cut_into_stages_after_pooling(self):
         model = nn.Sequential()
         model.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
