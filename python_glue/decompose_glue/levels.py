@@ -18,6 +18,7 @@ level of its own: it takes that child's level and children.
 """
 
 import torch.fx as fx
+import torch.nn as nn
 
 from . import ops
 from .trace import is_container, is_kernel_module
@@ -71,8 +72,13 @@ def _operands(node):
 def is_compute(node, gm):
     """Whether a node must live in a kernel, or may stay inline in a parent."""
     if node.op == "call_module":
-        return op_name(node, gm) not in ops.PLUMBING or any(
-            True for _ in gm.get_submodule(node.target).parameters())
+        # Only modules that trace.inline_plumbing_modules writes as functions
+        # (Identity, Flatten) can stay inline: a parent owns no modules. Any
+        # other, even one that only moves data (torchvision's Permute,
+        # nn.Unflatten), is a kernel.
+        module = gm.get_submodule(node.target)
+        return (op_name(node, gm) not in ops.PLUMBING or any(True for _ in module.parameters())
+                or not isinstance(module, (nn.Identity, nn.Flatten)))
     if node.op not in ("call_function", "call_method"):
         return False
     operands = _operands(node)

@@ -173,12 +173,18 @@ def build_recording_init_args(model_file, seed=0):
     """
     records = {}
     patched = []
+    building = set()
 
     def wrap(cls, original):
         @functools.wraps(original)
         def init(self, *args, **kwargs):
+            # The outermost __init__ to run got the constructor's arguments,
+            # also for a class that has none of its own (torchvision's
+            # LayerNorm2d is built through nn.LayerNorm.__init__).
+            outermost = id(self) not in building
+            building.add(id(self))
             original(self, *args, **kwargs)
-            if type(self) is cls and id(self) not in records:
+            if outermost and id(self) not in records:
                 records[id(self)] = (args, kwargs, self)
         return init
 

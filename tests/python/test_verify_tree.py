@@ -39,6 +39,51 @@ def materialise(model_path, folder):
     return [s["name"] for s in reply["steps"]], requests
 
 
+MOVERS = """
+import torch
+import torch.nn as nn
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class LayerNorm2d(nn.LayerNorm):  # no __init__ of its own, as in torchvision
+    def forward(self, x):
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.norm2d = LayerNorm2d(8, eps=1e-6)
+        self.to_last = Permute([0, 2, 3, 1])
+        self.norm = nn.LayerNorm(8)
+        self.to_first = Permute([0, 3, 1, 2])
+        self.flat = nn.Flatten(2)
+        self.unflat = nn.Unflatten(2, (6, 6))
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        x = self.to_first(self.norm(self.to_last(self.norm2d(self.conv(x)))))
+        return self.act(self.unflat(self.flat(x)))
+
+
+def get_inputs():
+    return [torch.randn(2, 4, 6, 6)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
 def rewrite_return(path, template):
     """Rewrite forward's `return value` as template.format(value)."""
     with open(path, encoding="utf-8") as f:
@@ -110,6 +155,17 @@ class VerifyTree(unittest.TestCase):
         results = verify_tree.verify_steps(requests)
         self.assertEqual(results[k]["status"], "ERROR")
         self.assertIn("never ran", results[k]["error"])
+
+    def test_modules_that_only_move_data_become_kernels(self):
+        # torchvision's Permute (ConvNeXt) and nn.Unflatten cannot stay inline in
+        # a parent, which owns no modules: the plan used to fail on them; and a
+        # subclass without its own __init__ must still be rebuilt from its arguments
+        path = os.path.join(self.tmp, "movers.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(MOVERS)
+        names, requests = materialise(path, os.path.join(self.tmp, "out"))
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names))
 
     def test_recurrent_weights_are_shared_into_the_rnn(self):
         # nn.LSTM caches its weights in a flat list: binding must reach it
