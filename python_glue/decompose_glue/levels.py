@@ -71,6 +71,33 @@ def _operands(node):
 
 def is_compute(node, gm):
     """Whether a node must live in a kernel, or may stay inline in a parent."""
+    if _joins_only(node, gm):
+        # Arithmetic on values computed in the graph joins children's results,
+        # unless nothing else in the graph computes (KernelBench's
+        # `A.unsqueeze(1) * B`): then that arithmetic is the model's work.
+        return _nothing_else_computes(gm)
+    return _is_compute(node, gm)
+
+
+def _joins_only(node, gm):
+    if node.op not in ("call_function", "call_method") or not produces_tensors(node):
+        return False
+    operands = _operands(node)
+    if op_name(node, gm) not in ops.ARITHMETIC or any(
+            isinstance(a, fx.Node) and a.op == "get_attr" for a in operands):
+        return False
+    return not [a for a in operands if not isinstance(a, fx.Node) or _value_kind(a) != "tensor"]
+
+
+def _nothing_else_computes(gm):
+    cached = gm.__dict__.get("_decompose_nothing_computes")
+    if cached is None:
+        cached = not any(_is_compute(n, gm) for n in gm.graph.nodes if not _joins_only(n, gm))
+        gm.__dict__["_decompose_nothing_computes"] = cached
+    return cached
+
+
+def _is_compute(node, gm):
     if node.op == "call_module":
         # Only modules that trace.inline_plumbing_modules writes as functions
         # (Identity, Flatten) can stay inline: a parent owns no modules. Any

@@ -171,6 +171,21 @@ class Tree(unittest.TestCase):
         self.assertEqual(sorted(n.name for c in leaves for n in c.nodes if levels.is_compute(n, gm)),
                          sorted(n.name for n in computes))
 
+    def test_a_model_that_only_joins_its_inputs_is_that_arithmetic(self):
+        # KernelBench level 1's diag(A) @ B as A.unsqueeze(1) * B: no other op
+        class Scale(nn.Module):
+            def forward(self, a, b):
+                return a.unsqueeze(1) * b
+
+        gm = traced(Scale(), torch.randn(4), torch.randn(4, 3))
+        root = levels.build_tree(gm, Scale())
+        self.assertEqual(root.level, levels.KERNEL)
+        self.assertEqual([c.label for c in root.children], ["mul"])
+        # with other compute in the graph, the same multiply is plumbing again
+        gm = traced(Residual(), torch.randn(1, 8, 8, 8))
+        adds = [n for n in levels.graph_nodes(gm) if levels.op_name(n, gm) == "add"]
+        self.assertTrue(adds and not any(levels.is_compute(n, gm) for n in adds))
+
     def test_a_wrapped_model_is_looked_through_for_its_blocks(self):
         # tools/zoo wraps torchvision models as self.net; GoogLeNet keeps its
         # inception blocks as plain attributes: those blocks are the layers
