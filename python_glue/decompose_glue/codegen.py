@@ -11,6 +11,7 @@ import builtins
 import json
 import keyword
 import re
+import sys
 
 import torch
 
@@ -33,6 +34,32 @@ except ImportError:
     sys.exit("This file needs PyTorch. Run it with {python}, the interpreter that has torch.")
 import torch.nn as nn
 import torch.nn.functional as F"""
+
+_ALWAYS_IMPORTED = {"torch", "nn", "F", "sys", "os", "math", "operator", "builtins"}
+
+
+def with_module_imports(source):
+    """Import the modules of the functions a file calls by their full name
+    (torchvision's `_patch_merging_pad`, which fx keeps as one call): the
+    file must run on its own."""
+    needed = []
+    for match in re.finditer(r"(?<![\w.])([A-Za-z_]\w*(?:\.\w+)+)\.\w+\(", source):
+        parts = match.group(1).split(".")
+        if parts[0] in _ALWAYS_IMPORTED or parts[0] not in sys.modules:
+            continue
+        for end in range(len(parts), 0, -1):
+            module = ".".join(parts[:end])
+            if module in sys.modules:
+                if module not in needed:
+                    needed.append(module)
+                break
+    needed = [m for m in needed if f"import {m}\n" not in source]
+    if not needed:
+        return source
+    anchor = "import torch.nn.functional as F\n"
+    lines = "".join(f"import {m}\n" for m in needed)
+    return source.replace(anchor, anchor + lines, 1) if anchor in source else lines + source
+
 
 CONTRACT = '''
 

@@ -457,6 +457,9 @@ def make_plan(request):
     plan.render()
     plan.write_files()
     reply = plan.reply()
+    for f in reply["files"] + [f for step in reply["steps"] for f in step["files"]]:
+        if f["path"].endswith(".py"):
+            f["content"] = codegen.with_module_imports(f["content"])
     plan.timings["codegen"] = time.perf_counter() - t
     reply["timings"] = plan.timings
     return reply

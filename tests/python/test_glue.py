@@ -296,6 +296,19 @@ class Frees(unittest.TestCase):
         self.assertEqual(emit.with_frees(chain, keep={"b"}), ["a = x + 1", "b = a * 2"])
 
 
+class ModuleImports(unittest.TestCase):
+    def test_functions_called_by_full_name_get_their_module_imported(self):
+        # as torchvision.models.swin_transformer._patch_merging_pad in swin_t's kernels
+        import email.utils  # noqa: F401  (loaded here, as the model's import loads torchvision)
+        source = ("import torch.nn.functional as F\n\n"
+                  "def f(x, y):\n    z = email.utils.quote(x) + torch.relu(y)\n"
+                  "    w = y.view(2, 3).permute(1, 0)\n    return self.fc.weight.t()\n")
+        out = codegen.with_module_imports(source)
+        self.assertIn("import torch.nn.functional as F\nimport email.utils\n", out)
+        self.assertEqual(out.count("import "), 2)      # nothing for locals, self or torch
+        self.assertEqual(codegen.with_module_imports(out), out)
+
+
 class Emit(unittest.TestCase):
     def test_literals_write_slices_and_specials(self):
         names = emit.Names()
