@@ -35,6 +35,7 @@ Decisions where the AST cannot know a type:
 
 import ast
 import builtins
+import importlib
 import inspect
 import os
 import sys
@@ -849,6 +850,19 @@ def _inside(path, folder):
     return path is not None and (path + os.sep).startswith(folder.rstrip(os.sep) + os.sep) and path != folder
 
 
+def _is_reparametrization(hook):
+    """torch's weight norm or spectral norm: the hook computes a module's
+    weight from its own parameters before its forward (wav2vec2's conv)."""
+    kinds = []
+    for module, name in (("torch.nn.utils.weight_norm", "WeightNorm"),
+                         ("torch.nn.utils.spectral_norm", "SpectralNorm")):
+        try:  # the package attribute of the same name is the function, not the module
+            kinds.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return bool(kinds) and isinstance(hook, tuple(kinds))
+
+
 def _hooks(module):
     """Every forward hook on a module: functions that run around its forward."""
     found = []
@@ -889,6 +903,8 @@ def ownership_violations(model, children_dir):
                                  "not a class from children/")
         for hook in _hooks(module):
             where = _code_file(hook)
+            if _is_reparametrization(hook) and path.startswith(tuple(p + "." for p in good)):
+                continue  # a child's own weight norm, made by its file's constructor
             if not _inside(where, folder):
                 flag("module", path or "(the parent)",
                      f"{path or 'the parent'} has a forward hook from {where or 'no file'}: "

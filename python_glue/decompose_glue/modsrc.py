@@ -79,6 +79,7 @@ def constructor(module, records):
         if recorded and _is_literal(list(recorded[0])) and _is_literal(recorded[1]):
             candidates.append(_call_text(f"nn.{cls.__name__}", recorded[0], recorded[1]))
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
+        candidates = [_with_weight_norm(module, text) for text in candidates]
         for text in candidates:
             try:
                 rebuilt = eval(text, {"nn": nn, "torch": torch, "F": F})
@@ -90,6 +91,19 @@ def constructor(module, records):
     if recorded is None or not (_is_literal(list(recorded[0])) and _is_literal(recorded[1])):
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
     return _call_text(cls.__name__, recorded[0], recorded[1]), class_source(cls)
+
+
+def _with_weight_norm(module, text):
+    """wav2vec2's positional conv is weight-normed: weight_g and weight_v
+    instead of weight, and a hook that makes weight from them before forward."""
+    try:
+        from torch.nn.utils.weight_norm import WeightNorm
+    except ImportError:  # a later torch without the hook-based weight norm
+        return text
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, WeightNorm):
+            text = f"nn.utils.weight_norm({text}, name={hook.name!r}, dim={hook.dim})"
+    return text
 
 
 def _top_level_definitions(tree):

@@ -187,8 +187,11 @@ def tensor_attributes(model):
     """
     found = {}
     for path, module in model.named_modules():
+        # A weight that a pre-hook recomputes before every forward (weight
+        # norm: weight from weight_g and weight_v) is not state of its own.
+        derived = {getattr(h, "name", None) for h in module._forward_pre_hooks.values()}
         for name, value in vars(module).items():
-            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and name not in derived:
                 found[f"{path}.{name}" if path else name] = value
     return found
 

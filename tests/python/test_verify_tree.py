@@ -84,6 +84,32 @@ def get_init_inputs():
 """
 
 
+NORMED = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.utils.weight_norm(nn.Conv1d(8, 8, 5, padding=2, groups=2), name="weight", dim=2)
+        self.act = nn.GELU()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = self.act(self.pos(x))
+        return self.proj((x + y).transpose(1, 2))
+
+
+def get_inputs():
+    return [torch.randn(2, 8, 16)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
 def rewrite_return(path, template):
     """Rewrite forward's `return value` as template.format(value)."""
     with open(path, encoding="utf-8") as f:
@@ -166,6 +192,16 @@ class VerifyTree(unittest.TestCase):
         names, requests = materialise(path, os.path.join(self.tmp, "out"))
         results = verify_tree.verify_steps(requests)
         self.assertEqual([r["status"] for r in results], ["PASS"] * len(names))
+
+    def test_weight_normed_convs_are_rebuilt_and_verified(self):
+        # wav2vec2's positional conv: weight_g and weight_v, and a hook that makes weight
+        path = os.path.join(self.tmp, "normed.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(NORMED)
+        names, requests = materialise(path, os.path.join(self.tmp, "out"))
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names),
+                         [r.get("fail_reason") for r in results])
 
     def test_recurrent_weights_are_shared_into_the_rnn(self):
         # nn.LSTM caches its weights in a flat list: binding must reach it
