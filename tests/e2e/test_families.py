@@ -39,6 +39,7 @@ EXPECTED = {
     "kb_level1_like": ((0, 0, 0, 1), "symbolic"),
     "kb_level2_like": ((0, 0, 1, 4), "symbolic"),
     "weight_shared": ((1, 0, 2, 4), "symbolic"),
+    "torch_encoder": ((1, 1, 2, 8), "recorded"),
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
@@ -135,6 +136,14 @@ class Families(unittest.TestCase):
         self.assertIsInstance(mapping["fc.weight"], list)
         self.assertEqual(len(mapping["fc.weight"]), 2)
         self.assertIn("offset", mapping)
+
+    def test_a_tied_lm_head_gets_the_embedding_weight(self):
+        step = os.path.join(self.runs["torch_encoder"][1], "steps", "step_1_model_to_layers")
+        with open(os.path.join(step, "weight_map.json")) as f:
+            mapping = json.load(f)
+        self.assertEqual(sorted(mapping["embed.weight"]), ["embed.embedding.weight", "head.linear.weight"])
+        layers = self.nodes("torch_encoder", "layer")
+        self.assertEqual([n["instance_count"] for n in layers.values()], [2])  # nn.TransformerEncoderLayer x2
 
     def test_recorded_traces_say_what_the_inputs_fixed(self):
         with open(os.path.join(self.runs["untraceable/data_dependent"][1], "decomposition_log.json")) as f:
