@@ -35,7 +35,6 @@ Decisions where the AST cannot know a type:
 
 import ast
 import builtins
-import importlib
 import inspect
 import os
 import sys
@@ -850,19 +849,6 @@ def _inside(path, folder):
     return path is not None and (path + os.sep).startswith(folder.rstrip(os.sep) + os.sep) and path != folder
 
 
-def _is_reparametrization(hook):
-    """torch's weight norm or spectral norm: the hook computes a module's
-    weight from its own parameters before its forward (wav2vec2's conv)."""
-    kinds = []
-    for module, name in (("torch.nn.utils.weight_norm", "WeightNorm"),
-                         ("torch.nn.utils.spectral_norm", "SpectralNorm")):
-        try:  # the package attribute of the same name is the function, not the module
-            kinds.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return bool(kinds) and isinstance(hook, tuple(kinds))
-
-
 def _hooks(module):
     """Every forward hook on a module: functions that run around its forward."""
     found = []
@@ -903,7 +889,7 @@ def ownership_violations(model, children_dir):
                                  "not a class from children/")
         for hook in _hooks(module):
             where = _code_file(hook)
-            if _is_reparametrization(hook) and path.startswith(tuple(p + "." for p in good)):
+            if trace.is_reparametrization(hook) and path.startswith(tuple(p + "." for p in good)):
                 continue  # a child's own weight norm, made by its file's constructor
             if not _inside(where, folder):
                 flag("module", path or "(the parent)",
@@ -1090,15 +1076,13 @@ def _watched_run(model, args, kwargs):
     return output, watch
 
 
-def runtime_violations(model, args, kwargs, plain=None, seed=0, rng_state=None):
+def runtime_violations(model, args, kwargs, plain=None, seed=0):
     """Torch calls that forward makes while no child runs, other than plumbing;
     and a forward whose output changes when it is watched.
 
     `plain`, when given, is the output of an unwatched run the caller already
     made on these inputs after torch.manual_seed(seed) (the step gate's first
-    trial): it is not run again. `rng_state`, when given, replaces the seed:
-    the generator state the plain run started from (a component checked
-    inside its parent's forward starts mid-stream)."""
+    trial): it is not run again."""
     if _MODE_BASE is None:
         return [{"check": "runtime", "op": "TorchFunctionMode", "count": 1,
                  "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: "
@@ -1112,13 +1096,13 @@ def runtime_violations(model, args, kwargs, plain=None, seed=0, rng_state=None):
         plain_error = None
         if plain is None:
             try:
-                _reseed(seed, rng_state)
+                torch.manual_seed(seed)
                 plain = model(*_clone(args), **_clone(kwargs))
             except Exception as e:
                 plain, plain_error = None, e
             restore()
         try:
-            _reseed(seed, rng_state)
+            torch.manual_seed(seed)
             watched, watch = _watched_run(model, _clone(args), _clone(kwargs))
             watched_error = None
         except Exception as e:
@@ -1130,9 +1114,7 @@ def runtime_violations(model, args, kwargs, plain=None, seed=0, rng_state=None):
                   if plain_error is not None else
                   f"forward raised {_one_line(watched_error)} only while watched")
         return [{"check": "runtime", "op": "forward", "count": 1, "reason": reason, "message": reason}]
-    for op, (count, reason) in sorted(watch.calls.items()):
-        text = f"{reason} ({count} call{'s' if count != 1 else ''})"
-        found.append({"check": "runtime", "op": op, "count": count, "reason": reason, "message": text})
+    found = _call_violations(watch)
     if plain_error is not None or not _same(plain, watched):
         reason = ("forward gives a different output when it is watched than when it is not: it "
                   "behaves one way for the check and another for the user")
@@ -1140,11 +1122,13 @@ def runtime_violations(model, args, kwargs, plain=None, seed=0, rng_state=None):
     return found
 
 
-def _reseed(seed, rng_state):
-    if rng_state is None:
-        torch.manual_seed(seed)
-    else:
-        torch.set_rng_state(rng_state)
+def _call_violations(watch):
+    """The calls a watched run made outside every child, as violations."""
+    found = []
+    for op, (count, reason) in sorted(watch.calls.items()):
+        text = f"{reason} ({count} call{'s' if count != 1 else ''})"
+        found.append({"check": "runtime", "op": op, "count": count, "reason": reason, "message": text})
+    return found
 
 
 def watched_forward(model, args, kwargs):
@@ -1159,11 +1143,7 @@ def watched_forward(model, args, kwargs):
     except Exception as e:
         reason = f"forward raised {_one_line(e)} while watched"
         return None, [{"check": "runtime", "op": "forward", "count": 1, "reason": reason, "message": reason}]
-    found = []
-    for op, (count, reason) in sorted(watch.calls.items()):
-        text = f"{reason} ({count} call{'s' if count != 1 else ''})"
-        found.append({"check": "runtime", "op": op, "count": count, "reason": reason, "message": text})
-    return output, found
+    return output, _call_violations(watch)
 
 
 def structure_violations(refactored_path, model):
@@ -1190,9 +1170,9 @@ def report(static, owned, runtime):
 
 # ---- all three ------------------------------------------------------------
 
-def check(refactored_path, model, args, kwargs, plain=None, seed=0, rng_state=None):
+def check(refactored_path, model, args, kwargs, plain=None, seed=0):
     """The three checks on one refactored file and the model built from it
-    (`plain`, `seed` and `rng_state`: see runtime_violations)."""
+    (`plain` and `seed`: see runtime_violations)."""
     static, owned = structure_violations(refactored_path, model)
-    runtime = runtime_violations(model, args, kwargs, plain, seed, rng_state)
+    runtime = runtime_violations(model, args, kwargs, plain, seed)
     return report(static, owned, runtime)

@@ -18,10 +18,9 @@ level of its own: it takes that child's level and children.
 """
 
 import torch.fx as fx
-import torch.nn as nn
 
 from . import ops
-from .trace import is_container, is_kernel_module
+from .trace import INLINED_MODULES, is_container, is_kernel_module
 
 MODEL, LAYER, FUSION, KERNEL = 3, 2, 1, 0
 LEVEL_NAMES = {MODEL: "model", LAYER: "layer", FUSION: "fusion", KERNEL: "kernel"}
@@ -100,12 +99,11 @@ def _nothing_else_computes(gm):
 def _is_compute(node, gm):
     if node.op == "call_module":
         # Only modules that trace.inline_plumbing_modules writes as functions
-        # (Identity, Flatten) can stay inline: a parent owns no modules. Any
-        # other, even one that only moves data (torchvision's Permute,
-        # nn.Unflatten), is a kernel.
+        # can stay inline: a parent owns no modules. Any other, even one that
+        # only moves data (torchvision's Permute, nn.Unflatten), is a kernel.
         module = gm.get_submodule(node.target)
         return (op_name(node, gm) not in ops.PLUMBING or any(True for _ in module.parameters())
-                or not isinstance(module, (nn.Identity, nn.Flatten)))
+                or not isinstance(module, INLINED_MODULES))
     if node.op not in ("call_function", "call_method"):
         return False
     operands = _operands(node)

@@ -8,7 +8,6 @@ and running the gates is the C host's job.
 import ast
 import datetime
 import hashlib
-import inspect
 import os
 import time
 
@@ -199,15 +198,12 @@ class Plan:
         self._composition()
 
     def _root_keys(self):
-        keys = {}
-        for name in verify.state(self.model):
-            keys[name] = name
+        state = verify.state(self.model)
+        keys = {name: name for name in state}
         # A tied weight (an LM head sharing the embedding's) has one state
         # name, but each module that holds it reaches it by its own path.
-        canonical = {id(t): name for name, t in verify.state(self.model).items()}
-        for path, module in self.model.named_modules(remove_duplicate=False) \
-                if "remove_duplicate" in inspect.signature(self.model.named_modules).parameters \
-                else self.model.named_modules():
+        canonical = {id(t): name for name, t in state.items()}
+        for path, module in self.model.named_modules(remove_duplicate=False):
             for attr, t in list(module._parameters.items()) + list(module._buffers.items()):
                 if t is not None and id(t) in canonical:
                     keys.setdefault(f"{path}.{attr}" if path else attr, canonical[id(t)])

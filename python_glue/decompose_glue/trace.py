@@ -9,6 +9,7 @@ tracing, the graph runs once on the model's real inputs to record what every
 node produces (`meta["value"]`, see `describe`).
 """
 
+import importlib
 import inspect
 
 import torch
@@ -154,6 +155,34 @@ def forward_parameter_names(model):
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
+# Parameterless modules that inline_plumbing_modules writes as functions: the
+# only modules a parent (which owns none) may keep inline.
+INLINED_MODULES = (nn.Identity, nn.Flatten)
+
+
+def _reparametrization_kinds():
+    kinds = []
+    for module, name in (("torch.nn.utils.weight_norm", "WeightNorm"),
+                         ("torch.nn.utils.spectral_norm", "SpectralNorm")):
+        try:  # the package attribute of the same name is the function, not the module
+            kinds.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(kinds)
+
+
+def is_reparametrization(hook):
+    """torch's weight norm or spectral norm: a forward pre-hook that makes a
+    module's weight from its own parameters (wav2vec2's positional conv)."""
+    kinds = _reparametrization_kinds()
+    return bool(kinds) and isinstance(hook, kinds)
+
+
+def reparametrizations(module):
+    """The weight-norm / spectral-norm hooks on a module."""
+    return [h for h in module._forward_pre_hooks.values() if is_reparametrization(h)]
+
+
 def inline_plumbing_modules(gm):
     """Rewrite parameterless data-movement modules as the functions they are.
 
@@ -189,7 +218,7 @@ def tensor_attributes(model):
     for path, module in model.named_modules():
         # A weight that a pre-hook recomputes before every forward (weight
         # norm: weight from weight_g and weight_v) is not state of its own.
-        derived = {getattr(h, "name", None) for h in module._forward_pre_hooks.values()}
+        derived = {h.name for h in reparametrizations(module)}
         for name, value in vars(module).items():
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and name not in derived:
                 found[f"{path}.{name}" if path else name] = value

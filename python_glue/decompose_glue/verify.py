@@ -16,7 +16,7 @@ import os
 import torch
 
 from . import trace
-from .loader import BadInput, load_model_file
+from .loader import BadInput, _one_line, load_model_file
 
 FIRST_SEED = 42
 
@@ -138,16 +138,6 @@ def plan_transfer(src, dst, mapping):
     return pairs, unmapped, left, errors
 
 
-def transfer(original, refactored, mapping):
-    """Copy weights; returns (unmapped original keys, refactored keys left unset, errors)."""
-    src, dst = state(original), state(refactored)
-    pairs, unmapped, left, errors = plan_transfer(src, dst, mapping)
-    with torch.no_grad():
-        for key, d in pairs:
-            dst[d].copy_(src[key])
-    return unmapped, left, errors
-
-
 def read_weight_map(path):
     """The explicit map, or None when there is no file."""
     if not path or not os.path.exists(path):
@@ -190,7 +180,7 @@ def run_component(path):
         with contextlib.redirect_stdout(printed):
             ok = bool(run_tests())
     except Exception as e:
-        return {"status": "FAIL", "message": " ".join(f"run_tests() raised {type(e).__name__}: {e}".split())}
+        return {"status": "FAIL", "message": f"run_tests() raised {_one_line(e)}"}
     return {"status": "PASS" if ok else "FAIL", "message": printed.getvalue().strip()}
 
 
@@ -205,6 +195,6 @@ def run_composition(path):
     except BadInput as e:
         return {"status": "FAIL", "message": e.message, "max_diff": math.inf, "trials": []}
     except Exception as e:
-        return {"status": "FAIL", "message": " ".join(f"{type(e).__name__}: {e}".split()),
+        return {"status": "FAIL", "message": _one_line(e),
                 "max_diff": math.inf, "trials": []}
     return result

@@ -27,7 +27,7 @@ import sys
 import torch
 
 from . import anticheat, trace
-from .loader import BadInput, weights_left_uninitialised
+from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, _load, auto_weight_map, clone_inputs, compare,
                      plan_transfer, read_weight_map, state, tensors, tolerance, transfer_report)
 
@@ -144,11 +144,14 @@ class _Step:
         try:
             got = self.run_refactored(args, kwargs, watch=run.trial == 0 and self.anticheat is None)
         except Exception as e:
-            self.record(run.trial, False, math.inf, error=" ".join(f"{type(e).__name__}: {e}".split()))
+            self.record(run.trial, False, math.inf, error=_one_line(e))
             return
-        self.rtol_used, self.atol_used = tolerance(tensors(expected), run.rtol, run.atol)
+        self.compare(run.trial, expected, got, run.rtol, run.atol)
+
+    def compare(self, trial, expected, got, rtol, atol):
+        self.rtol_used, self.atol_used = tolerance(tensors(expected), rtol, atol)
         ok, max_diff, details = compare(expected, got, self.rtol_used, self.atol_used)
-        self.record(run.trial, ok, max_diff, details)
+        self.record(trial, ok, max_diff, details)
 
     def run_refactored(self, args, kwargs, watch):
         """The refactored model's output; the first run is the anti-cheat's
@@ -277,14 +280,17 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     note_root = "the model's inputs from get_inputs(), seeded per trial"
     note = ("the activations this component receives inside the model, on the model's inputs "
             "for the trial's seed")
+
+    def results():
+        return [root.result(seeds, num_trials, note_root)] + [s.result(seeds, num_trials, note)
+                                                              for s in steps[1:]]
     try:
         original_file = _load(root.original_path, "original", ("Model",))
         original = original_file.build(seed=0)
     except BadInput as e:
         root.error = f"{e.path}: {e.message}"
     if root.error:
-        return [root.result(seeds, num_trials, note_root)] + [
-            s.result(seeds, num_trials, note) for s in steps[1:]]
+        return results()
     _link(steps, children, run)
 
     # The root shares the original's weights: no second copy of the model.
@@ -312,12 +318,10 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
                 finally:
                     run.active = False
         except Exception as e:
-            root.record(i, False, math.inf, error=" ".join(f"{type(e).__name__}: {e}".split()))
+            root.record(i, False, math.inf, error=_one_line(e))
             continue
         if keep_outputs:
             _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
-        root.rtol_used, root.atol_used = tolerance(tensors(expected), rtol, atol)
-        ok, max_diff, details = compare(expected, got, root.rtol_used, root.atol_used)
-        root.record(i, ok, max_diff, details)
+        root.compare(i, expected, got, rtol, atol)
         del expected, got
-    return [root.result(seeds, num_trials, note_root)] + [s.result(seeds, num_trials, note) for s in steps[1:]]
+    return results()

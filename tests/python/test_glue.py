@@ -317,25 +317,30 @@ class Emit(unittest.TestCase):
         self.assertEqual(emit.literal(torch.float16, names), "torch.float16")
 
 
+def transfer(original, refactored, mapping):
+    """(unmapped original keys, refactored keys left unset, errors)."""
+    return verify.plan_transfer(verify.state(original), verify.state(refactored), mapping)[1:]
+
+
 class WeightTransfer(unittest.TestCase):
     def test_unmapped_and_left_over_weights_are_reported(self):
         a, b = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2))
-        unmapped, left, errors = verify.transfer(a, b, {"weight": "0.weight"})
+        unmapped, left, errors = transfer(a, b, {"weight": "0.weight"})
         self.assertEqual(unmapped, ["bias"])
         self.assertEqual(left, ["0.bias"])
         self.assertEqual(errors, [])
 
     def test_shape_mismatch_is_an_error(self):
         a, b = nn.Linear(2, 3), nn.Linear(3, 2)
-        _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias"})
+        _, _, errors = transfer(a, b, {"weight": "weight", "bias": "bias"})
         self.assertEqual(len(errors), 2)
 
     def test_a_name_marked_unused_is_no_error_even_if_the_original_lacks_it(self):
         # a recorded graph's constant (KernelBench's VanillaRNN) is in the map as unused
         a, b = nn.Linear(2, 2), nn.Linear(2, 2)
-        _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias", "_tensor_constant0": None})
+        _, _, errors = transfer(a, b, {"weight": "weight", "bias": "bias", "_tensor_constant0": None})
         self.assertEqual(errors, [])
-        _, _, errors = verify.transfer(a, b, {"weight": "weight", "bias": "bias", "ghost": "weight"})
+        _, _, errors = transfer(a, b, {"weight": "weight", "bias": "bias", "ghost": "weight"})
         self.assertEqual(len(errors), 1)
 
     def test_compare_handles_nested_outputs(self):

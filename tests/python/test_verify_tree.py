@@ -182,26 +182,25 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(results[k]["status"], "ERROR")
         self.assertIn("never ran", results[k]["error"])
 
+    def verify_source(self, source):
+        """Every step's status for a model file with this text."""
+        path = os.path.join(self.tmp, "model.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        _, requests = materialise(path, os.path.join(self.tmp, "out"))
+        return [(r["status"], r.get("fail_reason")) for r in verify_tree.verify_steps(requests)]
+
     def test_modules_that_only_move_data_become_kernels(self):
         # torchvision's Permute (ConvNeXt) and nn.Unflatten cannot stay inline in
         # a parent, which owns no modules: the plan used to fail on them; and a
         # subclass without its own __init__ must still be rebuilt from its arguments
-        path = os.path.join(self.tmp, "movers.py")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(MOVERS)
-        names, requests = materialise(path, os.path.join(self.tmp, "out"))
-        results = verify_tree.verify_steps(requests)
-        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names))
+        statuses = self.verify_source(MOVERS)
+        self.assertEqual(statuses, [("PASS", None)] * len(statuses))
 
     def test_weight_normed_convs_are_rebuilt_and_verified(self):
         # wav2vec2's positional conv: weight_g and weight_v, and a hook that makes weight
-        path = os.path.join(self.tmp, "normed.py")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(NORMED)
-        names, requests = materialise(path, os.path.join(self.tmp, "out"))
-        results = verify_tree.verify_steps(requests)
-        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names),
-                         [r.get("fail_reason") for r in results])
+        statuses = self.verify_source(NORMED)
+        self.assertEqual(statuses, [("PASS", None)] * len(statuses))
 
     def test_recurrent_weights_are_shared_into_the_rnn(self):
         # nn.LSTM caches its weights in a flat list: binding must reach it
