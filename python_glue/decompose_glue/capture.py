@@ -7,7 +7,7 @@ the original are the ops of the graph the files were generated from.
 import torch
 import torch.fx as fx
 
-from . import record, trace, verify
+from . import attention, record, trace, verify
 from .loader import BadInput, run_forward
 
 
@@ -24,6 +24,11 @@ def _same_output(a, b):
         x.shape == y.shape and (torch.allclose(x, y, rtol=1e-5, atol=1e-6, equal_nan=True)
                                 if x.is_floating_point() else torch.equal(x, y))
         for x, y in zip(ta, tb))
+
+
+def canonical(gm):
+    """The graph every later pass reads, however it was traced."""
+    return attention.expand(trace.inline_plumbing_modules(gm))
 
 
 def trace_model(model_file, model, args, kwargs):
@@ -49,7 +54,7 @@ def trace_model(model_file, model, args, kwargs):
             notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
                                        f"constants ({', '.join(folded)})")
         elif _same_output(expected, got):
-            return trace.inline_plumbing_modules(gm), "symbolic", notes
+            return canonical(gm), "symbolic", notes
         else:
             notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
     except Exception as e:
@@ -69,4 +74,4 @@ def trace_model(model_file, model, args, kwargs):
     if not _same_output(expected, got):
         raise BadInput(model_file.path, "the graph recorded from running the model does not "
                        "reproduce its output")
-    return trace.inline_plumbing_modules(gm), "recorded", notes
+    return canonical(gm), "recorded", notes

@@ -86,7 +86,7 @@ def _symbolic_graph(model_file, args, kwargs):
         trace.record_values(gm, args, kwargs)
     except Exception:
         return None
-    return trace.inline_plumbing_modules(gm)
+    return capture.canonical(gm)
 
 
 def _tree_instances(decomp_dir):

@@ -18,6 +18,7 @@ level of its own: it takes that child's level and children.
 """
 
 import torch.fx as fx
+import torch.nn as nn
 
 from . import ops
 from .trace import INLINED_MODULES, is_container, is_kernel_module
@@ -175,8 +176,8 @@ def layer_paths(module, prefix=""):
     found = []
     for name, child in module.named_children():
         path = prefix + name
-        if is_kernel_module(child):
-            continue
+        if is_kernel_module(child) and not isinstance(child, nn.MultiheadAttention):
+            continue  # attention.expand spells an attention's call out: a layer
         if is_container(child):
             if _is_flat(child):
                 found.append((path, "flat"))

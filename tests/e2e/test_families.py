@@ -39,7 +39,8 @@ EXPECTED = {
     "kb_level1_like": ((0, 0, 0, 1), "symbolic"),
     "kb_level2_like": ((0, 0, 1, 4), "symbolic"),
     "weight_shared": ((1, 0, 2, 4), "symbolic"),
-    "torch_encoder": ((1, 1, 2, 8), "recorded"),
+    "torch_encoder": ((1, 1, 4, 12), "recorded"),
+    "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
@@ -102,6 +103,19 @@ class Families(unittest.TestCase):
         fusions = list(self.nodes("attention", "fusion"))
         self.assertEqual(len(fusions), 1)
         self.assertTrue(fusions[0].startswith("matmul_mul_softmax_matmul_"), fusions)
+
+    def test_multihead_attention_is_a_layer_split_into_its_ops(self):
+        tree = self.tree("multihead_attention")["nodes"]
+        layer = next(n for n in tree.values() if n["level"] == "layer")
+        kids = layer["children"]
+        self.assertTrue(kids[0].startswith("linear_6x2x16_48x16"), kids)  # the packed q/k/v projection
+        # the attention weights are returned, so softmax's result leaves the fusion before @ v
+        self.assertTrue(kids[1].startswith("matmul_div_masked_fill_softmax_"), kids)
+        self.assertTrue(kids[2].startswith("matmul_"), kids)
+        self.assertTrue(kids[3].startswith("linear_12x16_16x16"), kids)  # the output projection
+        encoder = self.tree("torch_encoder")["nodes"]
+        self.assertTrue(any(k.startswith("matmul_div_softmax_matmul_") for k in encoder), list(encoder))
+        self.assertFalse(any(k.startswith("multihead_attention") for k in encoder), list(encoder))
 
     def test_repeated_blocks_are_one_file_with_an_instance_count(self):
         layers = self.nodes("transformer", "layer")

@@ -1,0 +1,100 @@
+"""attention.expand: nn.MultiheadAttention spelled out as its ops must compute
+what the module computes, in every configuration it takes, and leave alone the
+ones it does not.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import sys
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from decompose_glue import attention, levels, trace  # noqa: E402
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, mask=None, **options):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, **options)
+        self.call = {}
+        if mask is not None:
+            self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        mask = getattr(self, "mask", None)
+        result = self.attn(x, x, x, attn_mask=mask, **self.call)
+        return (result[0], result[1]) if self.call.get("need_weights", True) else result[0]
+
+
+class CrossAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2)
+
+    def forward(self, x, memory):
+        return self.attn(x, memory, memory)[0]
+
+
+def expanded(model, *inputs):
+    gm = trace.symbolic(model.eval())
+    trace.record_values(gm, list(inputs), {})
+    return attention.expand(gm)
+
+
+def ops_of(gm):
+    return [levels.op_name(n, gm) for n in gm.graph.nodes if levels.is_compute(n, gm)]
+
+
+class Expand(unittest.TestCase):
+    def check(self, model, *inputs):
+        torch.manual_seed(0)
+        gm = expanded(model, *inputs)
+        self.assertFalse(any(n.op == "call_module" for n in gm.graph.nodes), gm.code)
+        with torch.no_grad():
+            want, got = model(*inputs), gm(*inputs)
+        for w, g in zip(want if isinstance(want, tuple) else (want,), got if isinstance(got, tuple) else (got,)):
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6)
+        return gm
+
+    def test_batch_first_without_weights(self):
+        model = SelfAttention(batch_first=True)
+        model.call = {"need_weights": False}
+        gm = self.check(model, torch.randn(3, 5, 8))
+        self.assertEqual(ops_of(gm), ["linear", "matmul", "div", "softmax", "matmul", "linear"])
+
+    def test_sequence_first_with_averaged_weights(self):
+        self.check(SelfAttention(), torch.randn(5, 3, 8))
+
+    def test_per_head_weights(self):
+        model = SelfAttention()
+        model.call = {"average_attn_weights": False}
+        self.check(model, torch.randn(5, 3, 8))
+
+    def test_causal_bool_mask(self):
+        mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+        gm = self.check(SelfAttention(mask), torch.randn(5, 3, 8))
+        self.assertIn("masked_fill", ops_of(gm))
+
+    def test_float_mask_per_head(self):
+        self.check(SelfAttention(torch.randn(6, 5, 5)), torch.randn(5, 3, 8))
+
+    def test_without_biases(self):
+        self.check(SelfAttention(bias=False), torch.randn(5, 3, 8))
+
+    def test_cross_attention_stays_one_kernel(self):
+        gm = expanded(CrossAttention(), torch.randn(5, 3, 8), torch.randn(7, 3, 8))
+        self.assertEqual(ops_of(gm), ["multihead_attention"])
+
+    def test_added_key_bias_stays_one_kernel(self):
+        gm = expanded(SelfAttention(add_bias_kv=True), torch.randn(5, 3, 8))
+        self.assertEqual(ops_of(gm), ["multihead_attention"])
+
+
+if __name__ == "__main__":
+    unittest.main()
