@@ -7,8 +7,9 @@ projection, q @ k^T with its scale, softmax, @ v, the output projection.
 torch.nn.functional.multi_head_attention_forward computes them, so that the
 levels pass cuts it like any other attention. Only the configurations that
 function handles with plain ops are spelled out (self-attention over packed
-weights, batched input, no key padding mask, no added key/value bias, no
-dropout at inference); any other call stays one kernel.
+weights, batched input, bool or float masks, no added key/value bias or zero
+attention, no dropout at inference); any other call (cross-attention) stays
+one kernel.
 """
 
 import inspect
@@ -27,7 +28,7 @@ class _SelfAttention(nn.Module):
     """The ops of one self-attention call, for one input shape; traced, never
     run in the model. Holds the attention module's own parameters."""
 
-    def __init__(self, attention, seq_first_shape, need_weights, average_weights, masked):
+    def __init__(self, attention, seq_first_shape, need_weights, average_weights, masked, padded):
         super().__init__()
         self.in_proj_weight = attention.in_proj_weight
         self.in_proj_bias = attention.in_proj_bias
@@ -37,9 +38,10 @@ class _SelfAttention(nn.Module):
         self.shape = seq_first_shape
         self.need_weights = need_weights
         self.average_weights = average_weights
-        self.masked = masked
+        self.masked = masked    # the attn_mask's kind: None, "bool" or "float"
+        self.padded = padded    # the key_padding_mask's kind
 
-    def forward(self, x, attn_mask=None):
+    def forward(self, x, attn_mask=None, key_padding_mask=None):
         if self.batch_first:
             x = x.transpose(1, 0)
         length, batch, embed = self.shape
@@ -53,6 +55,13 @@ class _SelfAttention(nn.Module):
             scores = scores.masked_fill(attn_mask, float("-inf"))
         elif self.masked == "float":
             scores = scores + attn_mask
+        if self.padded:
+            padding = (key_padding_mask.view(batch, 1, 1, length).expand(-1, self.heads, -1, -1)
+                       .reshape(batch * self.heads, 1, length))
+            if self.padded == "bool":
+                scores = scores.masked_fill(padding, float("-inf"))
+            else:
+                scores = scores + padding
         weights = torch.softmax(scores, dim=-1)
         out = torch.bmm(weights, v)
         out = out.transpose(0, 1).contiguous().view(length * batch, embed)
@@ -81,40 +90,45 @@ def _spelled_out(module, node):
     query, key, value = call.get("query"), call.get("key"), call.get("value")
     need_weights = call.get("need_weights", True)
     average = call.get("average_attn_weights", True)
-    mask = call.get("attn_mask")
+    mask, padding = call.get("attn_mask"), call.get("key_padding_mask")
     shape = _value(query).get("shape")
     if (not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn
             or (module.training and module.dropout > 0) or not (query is key is value)
-            or call.get("key_padding_mask") is not None or call.get("is_causal", False)
+            or call.get("is_causal", False)
             or not isinstance(need_weights, bool) or not isinstance(average, bool)
             or shape is None or len(shape) != 3):
         return None
-    masked = None
-    if mask is not None:
-        mask_value = _value(mask)
-        # a bool mask adds -inf where it is set; a float mask is added; a 2-D
-        # mask broadcasts over the batch and heads as torch's unsqueeze(0) does
-        if mask_value.get("dtype") == "bool":
-            masked = "bool"
-        elif mask_value.get("dtype") == _value(query).get("dtype"):
-            masked = "float"
-        if masked is None or len(mask_value.get("shape", ())) not in (2, 3):
-            return None
+    # A bool mask puts -inf where it is set; a float mask is added. A 2-D
+    # attn_mask broadcasts over batch and heads as torch's unsqueeze(0) does;
+    # the key padding mask (batch, keys) is spread over the heads.
+    masked, padded = _mask_kind(mask, query, (2, 3)), _mask_kind(padding, query, (2,))
+    if masked is False or padded is False or (padded == "float" and masked):
+        return None  # torch 1.13 reads a float padding mask beside an attn_mask as bool, 2.x adds it
     for user in node.users:
         if not (user.op == "call_function" and user.target is _getitem and isinstance(user.args[1], int)):
             return None
         if user.args[1] == 1 and not need_weights and user.users:
             return None  # the None a graph passes on is not worth spelling
     seq_first = [shape[1], shape[0], shape[2]] if module.batch_first else list(shape)
-    ops = _SelfAttention(module, seq_first, need_weights, average, masked)
+    ops = _SelfAttention(module, seq_first, need_weights, average, masked, padded)
     gm = fx.symbolic_trace(ops)
-    example = [torch.zeros(shape, dtype=_dtype(_value(query)))]
-    inputs = [query]
-    if mask is not None:
-        example.append(torch.zeros(mask_value["shape"], dtype=_dtype(mask_value)))
-        inputs.append(mask)
+    inputs = [query, mask, padding]
+    example = [torch.zeros(_value(a)["shape"], dtype=_dtype(_value(a))) if a is not None else None
+               for a in inputs]
     trace.record_values(gm, example, {})
     return gm, inputs
+
+
+def _mask_kind(mask, query, ranks):
+    """None for no mask, "bool" or "float", or False for one not spelled out."""
+    if mask is None:
+        return None
+    value = _value(mask)
+    if len(value.get("shape", ())) not in ranks:
+        return False
+    if value.get("dtype") == "bool":
+        return "bool"
+    return "float" if value.get("dtype") == _value(query).get("dtype") else False
 
 
 def _dtype(value):

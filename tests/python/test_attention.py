@@ -19,16 +19,18 @@ from decompose_glue import attention, levels, trace  # noqa: E402
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, mask=None, **options):
+    def __init__(self, mask=None, padding=None, **options):
         super().__init__()
         self.attn = nn.MultiheadAttention(8, 2, **options)
         self.call = {}
         if mask is not None:
             self.register_buffer("mask", mask)
+        if padding is not None:
+            self.register_buffer("padding", padding)
 
     def forward(self, x):
-        mask = getattr(self, "mask", None)
-        result = self.attn(x, x, x, attn_mask=mask, **self.call)
+        mask, padding = getattr(self, "mask", None), getattr(self, "padding", None)
+        result = self.attn(x, x, x, attn_mask=mask, key_padding_mask=padding, **self.call)
         return (result[0], result[1]) if self.call.get("need_weights", True) else result[0]
 
 
@@ -83,6 +85,19 @@ class Expand(unittest.TestCase):
 
     def test_float_mask_per_head(self):
         self.check(SelfAttention(torch.randn(6, 5, 5)), torch.randn(5, 3, 8))
+
+    def test_key_padding_mask(self):
+        padding = torch.tensor([[False] * 5, [False] * 3 + [True] * 2, [False] * 4 + [True]])
+        model = SelfAttention(padding=padding, batch_first=True)
+        model.call = {"need_weights": False}
+        self.check(model, torch.randn(3, 5, 8))
+
+    def test_bool_key_padding_with_a_float_mask(self):
+        padding = torch.tensor([[False] * 5, [False] * 3 + [True] * 2, [True] + [False] * 4])
+        self.check(SelfAttention(torch.randn(5, 5), padding), torch.randn(5, 3, 8))
+
+    def test_float_key_padding(self):
+        self.check(SelfAttention(padding=torch.randn(3, 5)), torch.randn(5, 3, 8))
 
     def test_without_biases(self):
         self.check(SelfAttention(bias=False), torch.randn(5, 3, 8))
