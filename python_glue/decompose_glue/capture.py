@@ -12,8 +12,10 @@ from .loader import BadInput, run_forward
 
 
 # Every run that is compared starts from this seed, so that a model drawing
-# random numbers in forward draws the same ones each time.
-FORWARD_SEED = 0
+# random numbers in forward draws the same ones each time. It is the first
+# verification trial's seed: the eager run made here on that trial's inputs
+# is that trial's reference (verify.keep_reference).
+FORWARD_SEED = verify.FIRST_SEED
 
 
 def _same_output(a, b):
@@ -32,7 +34,8 @@ def canonical(gm):
 
 
 def trace_model(model_file, model, args, kwargs):
-    """(GraphModule, method, notes): symbolic tracing, else recording a real run.
+    """(GraphModule, method, notes, eager output): symbolic tracing, else
+    recording a real run.
 
     A symbolic trace is kept only if it reproduces the eager output exactly:
     a trace that silently took another branch would make every file wrong.
@@ -54,7 +57,7 @@ def trace_model(model_file, model, args, kwargs):
             notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
                                        f"constants ({', '.join(folded)})")
         elif _same_output(expected, got):
-            return canonical(gm), "symbolic", notes
+            return canonical(gm), "symbolic", notes, expected
         else:
             notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
     except Exception as e:
@@ -74,4 +77,4 @@ def trace_model(model_file, model, args, kwargs):
     if not _same_output(expected, got):
         raise BadInput(model_file.path, "the graph recorded from running the model does not "
                        "reproduce its output")
-    return canonical(gm), "recorded", notes
+    return canonical(gm), "recorded", notes, expected

@@ -66,7 +66,7 @@ def _trace_counts(path):
     if gm is not None:
         return (*node_counts(graph_nodes(gm), gm), "symbolic")
     model = model_file.build()
-    gm, method, _ = capture.trace_model(model_file, model, args, kwargs)
+    gm, method, _, _ = capture.trace_model(model_file, model, args, kwargs)
     return (*node_counts(graph_nodes(gm), gm), method)
 
 

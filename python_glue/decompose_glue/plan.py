@@ -77,10 +77,10 @@ class Plan:
         t = time.perf_counter()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
-        self.args, self.kwargs = self.model_file.inputs(seed=0)
+        self.args, self.kwargs = self.model_file.inputs(seed=capture.FORWARD_SEED)
         self.timings["load"] = time.perf_counter() - t
         t = time.perf_counter()
-        self.gm, self.trace_method, self.trace_notes = capture.trace_model(
+        self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
             self.model_file, self.model, self.args, self.kwargs)
         self.root = build_tree(self.gm, self.model)
         self.timings["trace"] = time.perf_counter() - t
@@ -466,6 +466,10 @@ def make_plan(request):
     for f in reply["files"] + [f for step in reply["steps"] for f in step["files"]]:
         if f["path"].endswith(".py"):
             f["content"] = codegen.with_module_imports(f["content"])
+    if reply["steps"]:
+        root_original = reply["steps"][0]["files"][0]
+        verify.keep_reference(root_original["content"], capture.FORWARD_SEED, plan.model, plan.expected)
+    plan.expected = None
     plan.timings["codegen"] = time.perf_counter() - t
     reply["timings"] = plan.timings
     return reply

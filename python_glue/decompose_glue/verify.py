@@ -8,6 +8,7 @@ in one model cannot change what the other sees.
 """
 
 import contextlib
+import hashlib
 import io
 import json
 import math
@@ -23,6 +24,38 @@ FIRST_SEED = 42
 # The original's outputs per (file, seed), kept when a step asks: the root
 # step's are the composition test's reference, on the same inputs.
 _KEPT_OUTPUTS = {}
+
+# The plan's eager run of the user's model, on the first trial's inputs, is
+# that trial's reference: kept by (sha1 of the root original's text, seed)
+# with a fingerprint of the weights it ran with, and taken once.
+_PLANNED_REFERENCES = {}
+
+
+def weights_fingerprint(model):
+    """Every parameter, buffer and tensor attribute by name, shape and sum:
+    two builds of one file agree unless their construction drew differently."""
+    found = []
+    named = list(model.state_dict(keep_vars=True).items()) + list(trace.tensor_attributes(model).items())
+    for name, t in named:
+        with torch.no_grad():
+            total = t.sum(dtype=torch.float64).item() if not t.is_complex() and t.numel() else 0.0
+        found.append((name, tuple(t.shape), str(t.dtype), total))
+    return tuple(found)
+
+
+def keep_reference(text, seed, model, output):
+    key = (hashlib.sha1(text.encode("utf-8")).hexdigest(), seed)
+    _PLANNED_REFERENCES.clear()  # one plan's at a time: a job's models do not pile up
+    _PLANNED_REFERENCES[key] = (weights_fingerprint(model), output)
+
+
+def take_reference(text_sha1, seed, model):
+    """The kept output for this file and seed if `model` holds the weights it
+    ran with, else None (then the caller runs the model)."""
+    kept = _PLANNED_REFERENCES.pop((text_sha1, seed), None)
+    if kept is None or kept[0] != weights_fingerprint(model):
+        return None
+    return kept[1]
 
 
 def tolerance(outputs, rtol, atol):

@@ -13,7 +13,10 @@ own costs 2 x T x L plus a model build per step.
 The inputs of a step below the root are the activations its component sees
 inside the model on the model's inputs for the trial's seed, at the model's
 own shapes. The first trial's run of each refactored model is the
-anti-cheat's watched run: watching costs no run of its own. The gate order does not change: the caller reads the results in
+anti-cheat's watched run: watching costs no run of its own. When the
+pipeline traced the model on the first trial's inputs, that eager run is the
+first trial's reference (verify.keep_reference): the model does not run again
+for it. The gate order does not change: the caller reads the results in
 step order and stops at the first that fails.
 """
 
@@ -29,7 +32,8 @@ import torch
 from . import anticheat, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, _load, auto_weight_map, clone_inputs, compare,
-                     plan_transfer, read_weight_map, state, tensors, tolerance, transfer_report)
+                     plan_transfer, read_weight_map, state, take_reference, tensors, tolerance,
+                     transfer_report)
 
 
 def _sha1(path):
@@ -86,6 +90,7 @@ class _Step:
         self.weights = None          # the weight_transfer report
         self.anticheat = None
         self.trials = {}             # trial -> {"max_diff", "pass", "details", "error", "instances"}
+        self.planned_references = set()  # trials whose reference came from the plan
         self.rtol_used = self.atol_used = None
 
     def load(self):
@@ -197,6 +202,9 @@ class _Step:
                 trial["error"] = entry["error"]
             if entry["details"] is not None:
                 trial["output_details"] = entry["details"]
+            if i in self.planned_references:
+                trial["reference"] = ("the original's eager run made while tracing, on this trial's "
+                                      "inputs and seed, with the same weights (compared by fingerprint)")
             trials.append(trial)
             worst = max(worst, entry["max_diff"])
         numbers_ok = all(t["pass"] for t in trials)
@@ -297,6 +305,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     root.prepare(original)
     root.bind(original)
     restore_original = trace.snapshot(original)
+    original_sha = _sha1(root.original_path)
     restore_refactored = trace.snapshot(root.refactored)
     for i, seed in enumerate(seeds):
         run.trial = i
@@ -309,8 +318,12 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
         restore_refactored()
         try:
             with torch.no_grad():
-                torch.manual_seed(seed)
-                expected = original(*clone_inputs(args), **clone_inputs(kwargs))
+                expected = take_reference(original_sha, seed, original) if i == 0 else None
+                if expected is not None:
+                    root.planned_references.add(i)
+                else:
+                    torch.manual_seed(seed)
+                    expected = original(*clone_inputs(args), **clone_inputs(kwargs))
                 torch.manual_seed(seed)
                 run.active = True
                 try:

@@ -4,6 +4,7 @@ step on its own, and a wrong step deep in the tree must be the one that fails.
 Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,7 +15,10 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 
-from decompose_glue import api, verify_tree  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from decompose_glue import api, verify, verify_tree  # noqa: E402
 
 RESNET = os.path.join(ROOT, "tests", "models", "resnet_blocks.py")
 LSTM = os.path.join(ROOT, "tests", "models", "lstm.py")
@@ -143,6 +147,25 @@ class VerifyTree(unittest.TestCase):
                   for n, r in zip(names, results)}
         self.assertIn([2, 2, 2], counts.values())
         self.assertIn("inside the model", results[1]["inputs"])
+        # the trace's eager run is the first trial's reference, and only the first's
+        trials = results[0]["numerical_comparison"]["trials"]
+        self.assertIn("made while tracing", trials[0].get("reference", ""))
+        self.assertNotIn("reference", trials[1])
+
+    def test_a_planned_reference_serves_only_the_weights_it_ran_with(self):
+        torch.manual_seed(0)
+        model, twin = nn.Linear(4, 3), nn.Linear(4, 3)
+        twin.load_state_dict(model.state_dict())
+        out = model(torch.randn(2, 4))
+        sha = hashlib.sha1(b"text").hexdigest()
+        verify.keep_reference("text", 42, model, out)
+        self.assertIsNone(verify.take_reference(sha, 43, twin))  # another seed
+        self.assertIs(verify.take_reference(sha, 42, twin), out)
+        self.assertIsNone(verify.take_reference(sha, 42, twin))  # taken once
+        verify.keep_reference("text", 42, model, out)
+        with torch.no_grad():
+            twin.bias[0] += 1e-3
+        self.assertIsNone(verify.take_reference(sha, 42, twin))
 
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
