@@ -23,8 +23,7 @@ def _same_output(a, b):
     nn.TransformerEncoderLayer in inference) that a traced graph spells out."""
     ta, tb = verify.tensors(a), verify.tensors(b)
     return len(ta) == len(tb) and all(
-        x.shape == y.shape and (torch.allclose(x, y, rtol=1e-5, atol=1e-6, equal_nan=True)
-                                if x.is_floating_point() else torch.equal(x, y))
+        x.shape == y.shape and (verify.close(x, y, 1e-5, 1e-6)[1] if x.is_floating_point() else torch.equal(x, y))
         for x, y in zip(ta, tb))
 
 
@@ -33,9 +32,9 @@ def canonical(gm):
     return attention.expand(trace.inline_plumbing_modules(gm))
 
 
-def trace_model(model_file, model, args, kwargs):
+def trace_model(model_file, model, inputs):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
-    recording a real run.
+    recording a real run, on `inputs` (verify.LentInputs).
 
     A symbolic trace is kept only if it reproduces the eager output exactly:
     a trace that silently took another branch would make every file wrong.
@@ -43,12 +42,13 @@ def trace_model(model_file, model, args, kwargs):
     notes = {"symbolic_error": None, "specialised": []}
     restore = trace.snapshot(model)
     torch.manual_seed(FORWARD_SEED)
-    expected = run_forward(model_file, model, verify.clone_inputs(args), verify.clone_inputs(kwargs))
+    args, kwargs = inputs.lend()
+    expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
     restore()
     try:
         gm = trace.symbolic(model)
         torch.manual_seed(FORWARD_SEED)
-        got = trace.record_values(gm, verify.clone_inputs(args), verify.clone_inputs(kwargs))
+        got = trace.record_values(gm, *inputs.lend())
         folded = [n.target for n in gm.graph.nodes
                   if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
         if folded:
@@ -60,12 +60,13 @@ def trace_model(model_file, model, args, kwargs):
             return canonical(gm), "symbolic", notes, expected
         else:
             notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
+        del got
     except Exception as e:
         notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
     restore()
     torch.manual_seed(FORWARD_SEED)
     try:
-        gm, recorded = record.record(model, verify.clone_inputs(args), verify.clone_inputs(kwargs))
+        gm, recorded = record.record(model, *inputs.lend())
     except Exception as e:
         raise BadInput(model_file.path, "cannot trace the model, symbolically ("
                        + notes["symbolic_error"] + ") nor by running it: "
@@ -73,6 +74,7 @@ def trace_model(model_file, model, args, kwargs):
     notes.update(recorded)
     restore()
     torch.manual_seed(FORWARD_SEED)
+    args, kwargs = inputs.lend()
     got = fx.Interpreter(gm).run(*[*args, *kwargs.values()])
     if not _same_output(expected, got):
         raise BadInput(model_file.path, "the graph recorded from running the model does not "

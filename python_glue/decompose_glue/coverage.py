@@ -14,7 +14,7 @@ import inspect
 import json
 import os
 
-from . import capture, trace
+from . import capture, trace, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
 
@@ -61,12 +61,12 @@ def count_ops(path):
 
 def _trace_counts(path):
     model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
-    args, kwargs = model_file.inputs(seed=0)
-    gm = _symbolic_graph(model_file, args, kwargs)
+    inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+    gm = _symbolic_graph(model_file, *inputs.lend())
     if gm is not None:
         return (*node_counts(graph_nodes(gm), gm), "symbolic")
     model = model_file.build()
-    gm, method, _, _ = capture.trace_model(model_file, model, args, kwargs)
+    gm, method, _, _ = capture.trace_model(model_file, model, inputs)
     return (*node_counts(graph_nodes(gm), gm), method)
 
 

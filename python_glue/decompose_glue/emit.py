@@ -139,16 +139,16 @@ def node_uses(node, names):
     return used
 
 
-# A forward of this many statements or fewer keeps its few values to the end:
-# short files stay easy to read, and what they hold is small.
-SHORT_FORWARD = 12
+# A forward of this many statements or fewer has nothing to free before it
+# returns. Any longer one frees: a KernelBench level-2 chain of five kernels
+# over 1 GB activations would otherwise hold five of them at once.
+SHORT_FORWARD = 2
 
 
 def with_frees(entries, keep):
     """Lines of a forward, each followed by `del` of the values it was the
-    last to read, as torch.fx's own generated code does: a long flat forward
-    (a whole model made of kernels) would otherwise hold every activation
-    until it returns. `entries`: (line, names it defines, names it reads);
+    last to read, as torch.fx's own generated code does: a forward would
+    otherwise hold every activation until it returns. `entries`: (line, names it defines, names it reads);
     `keep`: the names that are returned or that the caller holds."""
     if len(entries) <= SHORT_FORWARD:
         return [line for line, _, _ in entries]

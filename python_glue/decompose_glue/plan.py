@@ -77,11 +77,11 @@ class Plan:
         t = time.perf_counter()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
-        self.args, self.kwargs = self.model_file.inputs(seed=capture.FORWARD_SEED)
+        inputs = verify.LentInputs(self.model_file, capture.FORWARD_SEED)
         self.timings["load"] = time.perf_counter() - t
         t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
-            self.model_file, self.model, self.args, self.kwargs)
+            self.model_file, self.model, inputs)
         self.root = build_tree(self.gm, self.model)
         self.timings["trace"] = time.perf_counter() - t
 

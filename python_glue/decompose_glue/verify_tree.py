@@ -31,9 +31,9 @@ import torch
 
 from . import anticheat, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
-from .verify import (FIRST_SEED, _KEPT_OUTPUTS, _load, auto_weight_map, clone_inputs, compare,
-                     plan_transfer, read_weight_map, state, take_reference, tensors, tolerance,
-                     transfer_report)
+from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
+                     compare, own, plan_transfer, read_weight_map, state, take_reference, tensors,
+                     tolerance, transfer_report)
 
 
 def _sha1(path):
@@ -273,6 +273,16 @@ def _link(steps, children, run):
                 _wrap(module, target, run)
 
 
+# The composition test reuses the root's reference outputs when all trials'
+# together take at most this much memory; larger ones (a multi-GB elementwise
+# output) it computes again rather than hold them through the run.
+KEEP_OUTPUTS_BYTES = 512 << 20
+
+
+def _small(output, num_trials):
+    return num_trials * sum(t.numel() * t.element_size() for t in tensors(output)) <= KEEP_OUTPUTS_BYTES
+
+
 def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False):
     """verification_result.json objects for the steps of one decomposition,
     the root's first, in the order given."""
@@ -310,7 +320,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     for i, seed in enumerate(seeds):
         run.trial = i
         try:
-            args, kwargs = original_file.inputs(seed=seed)
+            inputs = LentInputs(original_file, seed)
         except BadInput as e:
             root.error = f"{e.path}: {e.message}"
             break
@@ -323,17 +333,21 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
                     root.planned_references.add(i)
                 else:
                     torch.manual_seed(seed)
-                    expected = original(*clone_inputs(args), **clone_inputs(kwargs))
+                    args, kwargs = inputs.lend()
+                    expected = own(original(*args, **kwargs), (args, kwargs))
+                    del args, kwargs
                 torch.manual_seed(seed)
                 run.active = True
                 try:
-                    got = root.run_refactored(clone_inputs(args), clone_inputs(kwargs), watch=i == 0)
+                    got = root.run_refactored(*inputs.lend(), watch=i == 0)
                 finally:
                     run.active = False
         except Exception as e:
             root.record(i, False, math.inf, error=_one_line(e))
             continue
-        if keep_outputs:
+        finally:
+            del inputs
+        if keep_outputs and _small(expected, num_trials):
             _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
         root.compare(i, expected, got, rtol, atol)
         del expected, got

@@ -41,6 +41,7 @@ EXPECTED = {
     "weight_shared": ((1, 0, 2, 4), "symbolic"),
     "torch_encoder": ((1, 1, 4, 12), "recorded"),
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
+    "inplace_input": ((1, 0, 1, 4), "symbolic"),
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
