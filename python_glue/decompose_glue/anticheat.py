@@ -38,6 +38,7 @@ import builtins
 import inspect
 import os
 import sys
+import weakref
 
 import torch
 import torch.nn as nn
@@ -950,16 +951,18 @@ class _Watch(_MODE_BASE or object):
         super().__init__()
         self.depth = 0
         self.weights = weights   # id -> name of every parameter and buffer
-        self.results = set()     # ids of result tensors and of their bases
-        self.keep = []           # holds them, so that ids are not reused
+        self.results = set()     # ids of live result tensors and of their bases
         self.calls = {}          # op -> [count, first reason]
 
     def mark(self, value):
         for t in _tensors(value):
-            self.keep.append(t)
-            self.results.add(id(t))
-            if t._base is not None:
-                self.results.add(id(t._base))
+            for r in (t, t._base) if t._base is not None else (t,):
+                if id(r) not in self.results:
+                    self.results.add(id(r))
+                    # Forgotten when the tensor dies, before its id can be
+                    # reused: holding every child's result instead would keep
+                    # all of a watched forward's activations alive.
+                    weakref.finalize(r, self.results.discard, id(r))
 
     def _is(self, t, ids):
         return id(t) in ids or (t._base is not None and id(t._base) in ids)
