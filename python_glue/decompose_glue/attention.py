@@ -6,10 +6,12 @@ projection, q @ k^T with its scale, softmax, @ v, the output projection.
 `expand` replaces each call of one in a traced graph by those ops, written as
 torch.nn.functional.multi_head_attention_forward computes them, so that the
 levels pass cuts it like any other attention. Only the configurations that
-function handles with plain ops are spelled out (self-attention over packed
-weights, batched input, bool or float masks, no added key/value bias or zero
-attention, no dropout at inference); any other call (cross-attention) stays
-one kernel.
+function handles with plain ops are spelled out (batched input, packed or
+separate projection weights, self- or cross-attention, bool or float masks,
+no added key/value bias or zero attention, no dropout at inference); any
+other call stays one kernel. Slices of the packed weight for a cross-
+attention's query and key/value projections are views of a parameter, which
+the levels pass keeps with the kernel that reads them.
 """
 
 import inspect
@@ -24,55 +26,91 @@ import torch.nn.functional as F
 from . import trace
 
 
-class _SelfAttention(nn.Module):
-    """The ops of one self-attention call, for one input shape; traced, never
-    run in the model. Holds the attention module's own parameters."""
+def _parts(proxy, n):
+    # indexed, not unpacked: fx cannot unpack a traced value under Python 3.11
+    return tuple(proxy[i] for i in range(n))
 
-    def __init__(self, attention, seq_first_shape, need_weights, average_weights, masked, padded):
+
+class _Attention(nn.Module):
+    """The ops of one attention call, for one set of input shapes; traced,
+    never run in the model. Holds the attention module's own parameters.
+    `inputs` says which of query, key and value are one tensor: "qkv" (self-
+    attention), "q,kv" (cross-attention over one memory) or "q,k,v"."""
+
+    def __init__(self, attention, lengths, batch, inputs, need_weights, average_weights, masked, padded):
         super().__init__()
-        self.in_proj_weight = attention.in_proj_weight
+        self.packed = attention._qkv_same_embed_dim
+        if self.packed:
+            self.in_proj_weight = attention.in_proj_weight
+        else:
+            self.q_proj_weight = attention.q_proj_weight
+            self.k_proj_weight = attention.k_proj_weight
+            self.v_proj_weight = attention.v_proj_weight
         self.in_proj_bias = attention.in_proj_bias
         self.out_proj = attention.out_proj
         self.heads = attention.num_heads
+        self.embed = attention.embed_dim
         self.batch_first = attention.batch_first
-        self.shape = seq_first_shape
+        self.lengths = lengths  # (query length, key length)
+        self.batch = batch
+        self.inputs = inputs
         self.need_weights = need_weights
         self.average_weights = average_weights
         self.masked = masked    # the attn_mask's kind: None, "bool" or "float"
         self.padded = padded    # the key_padding_mask's kind
 
-    def forward(self, x, attn_mask=None, key_padding_mask=None):
+    def project(self, query, key, value):
+        """q, k, v as F.multi_head_attention_forward's in-projection makes them."""
+        e, b = self.embed, self.in_proj_bias
+        if not self.packed:
+            b_q, b_k, b_v = _parts(b.chunk(3), 3) if b is not None else (None, None, None)
+            return (F.linear(query, self.q_proj_weight, b_q), F.linear(key, self.k_proj_weight, b_k),
+                    F.linear(value, self.v_proj_weight, b_v))
+        w = self.in_proj_weight
+        if self.inputs == "qkv":
+            qkv = F.linear(query, w, b).chunk(3, dim=-1)
+            return qkv[0], qkv[1], qkv[2]
+        if self.inputs == "q,kv":
+            w_q, w_kv = _parts(w.split([e, e * 2]), 2)
+            b_q, b_kv = _parts(b.split([e, e * 2]), 2) if b is not None else (None, None)
+            kv = F.linear(key, w_kv, b_kv).chunk(2, dim=-1)
+            return F.linear(query, w_q, b_q), kv[0], kv[1]
+        w_q, w_k, w_v = _parts(w.chunk(3), 3)
+        b_q, b_k, b_v = _parts(b.chunk(3), 3) if b is not None else (None, None, None)
+        return F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+
+    def forward(self, query, key, value, attn_mask=None, key_padding_mask=None):
         if self.batch_first:
-            x = x.transpose(1, 0)
-        length, batch, embed = self.shape
-        head_dim = embed // self.heads
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
-        q = qkv[0].contiguous().view(length, batch * self.heads, head_dim).transpose(0, 1)
-        k = qkv[1].contiguous().view(length, batch * self.heads, head_dim).transpose(0, 1)
-        v = qkv[2].contiguous().view(length, batch * self.heads, head_dim).transpose(0, 1)
+            query, key, value = query.transpose(1, 0), key.transpose(1, 0), value.transpose(1, 0)
+        (length, keys), batch, heads = self.lengths, self.batch, self.heads
+        head_dim = self.embed // heads
+        q, k, v = self.project(query, key, value)
+        q = q.contiguous().view(length, batch * heads, head_dim).transpose(0, 1)
+        k = k.contiguous().view(keys, batch * heads, head_dim).transpose(0, 1)
+        v = v.contiguous().view(keys, batch * heads, head_dim).transpose(0, 1)
         scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(head_dim)
         if self.masked == "bool":
             scores = scores.masked_fill(attn_mask, float("-inf"))
         elif self.masked == "float":
             scores = scores + attn_mask
         if self.padded:
-            padding = (key_padding_mask.view(batch, 1, 1, length).expand(-1, self.heads, -1, -1)
-                       .reshape(batch * self.heads, 1, length))
+            padding = (key_padding_mask.view(batch, 1, 1, keys).expand(-1, heads, -1, -1)
+                       .reshape(batch * heads, 1, keys))
             if self.padded == "bool":
                 scores = scores.masked_fill(padding, float("-inf"))
             else:
                 scores = scores + padding
         weights = torch.softmax(scores, dim=-1)
         out = torch.bmm(weights, v)
-        out = out.transpose(0, 1).contiguous().view(length * batch, embed)
-        out = F.linear(out, self.out_proj.weight, self.out_proj.bias).view(length, batch, embed)
+        out = out.transpose(0, 1).contiguous().view(length * batch, self.embed)
+        out = F.linear(out, self.out_proj.weight, self.out_proj.bias).view(length, batch, self.embed)
         if self.batch_first:
             out = out.transpose(1, 0)
         if not self.need_weights:
             return out, None
-        weights = weights.view(batch, self.heads, length, length)
+        weights = weights.view(batch, heads, length, keys)
         if self.average_weights:
-            weights = weights.sum(dim=1) / self.heads
+            weights = weights.sum(dim=1) / heads
         return out, weights
 
 
@@ -91,13 +129,13 @@ def _spelled_out(module, node):
     need_weights = call.get("need_weights", True)
     average = call.get("average_attn_weights", True)
     mask, padding = call.get("attn_mask"), call.get("key_padding_mask")
-    shape = _value(query).get("shape")
-    if (not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn
-            or (module.training and module.dropout > 0) or not (query is key is value)
-            or call.get("is_causal", False)
+    shape, key_shape = _value(query).get("shape"), _value(key).get("shape")
+    if (module.bias_k is not None or module.add_zero_attn
+            or (module.training and module.dropout > 0) or call.get("is_causal", False)
             or not isinstance(need_weights, bool) or not isinstance(average, bool)
-            or shape is None or len(shape) != 3):
+            or shape is None or len(shape) != 3 or key_shape is None or len(key_shape) != 3):
         return None
+    arrangement = "qkv" if query is key is value else "q,kv" if key is value else "q,k,v"
     # A bool mask puts -inf where it is set; a float mask is added. A 2-D
     # attn_mask broadcasts over batch and heads as torch's unsqueeze(0) does;
     # the key padding mask (batch, keys) is spread over the heads.
@@ -109,10 +147,12 @@ def _spelled_out(module, node):
             return None
         if user.args[1] == 1 and not need_weights and user.users:
             return None  # the None a graph passes on is not worth spelling
-    seq_first = [shape[1], shape[0], shape[2]] if module.batch_first else list(shape)
-    ops = _SelfAttention(module, seq_first, need_weights, average, masked, padded)
+    lengths = (shape[1], key_shape[1]) if module.batch_first else (shape[0], key_shape[0])
+    batch = shape[0] if module.batch_first else shape[1]
+    ops = _Attention(module, lengths, batch, arrangement, need_weights, average, masked, padded)
     gm = fx.symbolic_trace(ops)
-    inputs = [query, mask, padding]
+    gm.graph.eliminate_dead_code()  # the transposes of a key and value that are the query
+    inputs = [query, key, value, mask, padding]
     example = [torch.zeros(_value(a)["shape"], dtype=_dtype(_value(a))) if a is not None else None
                for a in inputs]
     trace.record_values(gm, example, {})

@@ -17,7 +17,7 @@ import torch
 
 from . import modsrc, naming, ops
 from .emit import Names, node_line, node_uses, with_frees
-from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, op_name
+from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, is_parameter, op_name
 
 # The seeds of the step gate (verify.FIRST_SEED): the composition test runs
 # on the inputs the model's own step ran on.
@@ -110,12 +110,12 @@ def interface(component, gm):
         for a in n.all_input_nodes:
             if a not in members and a not in inputs:
                 inputs.append(a)
-    outputs = [n for n in component.nodes if n.op != "get_attr"
+    outputs = [n for n in component.nodes if not is_parameter(n, gm)
                and any(u not in members for u in n.users)]
     if not outputs:
         # kept only for what it changes in place (x.mul_(2)): it returns
         # that result, which its own test checks and its parent ignores
-        outputs = [n for n in component.nodes if n.op != "get_attr"][-1:]
+        outputs = [n for n in component.nodes if not is_parameter(n, gm)][-1:]
     return inputs, outputs
 
 
@@ -199,18 +199,27 @@ def _attr_safe(base):
 
 
 def _attr_names(targets, fallback):
-    """Self-attribute names for module paths and parameter targets."""
+    """Self-attribute names for module paths and parameter targets: paths
+    under their common prefix. A model-level buffer that a block reads (a
+    causal mask) keeps its own name and does not count for the prefix, so
+    that every instance of the block names its own weights alike."""
     split = [t.split(".") for t in targets]
+    nested = [s for s in split if len(s) > 1]
     common = []
-    if len(split) > 1:
-        for parts in zip(*split):
+    if len(nested) > 1:
+        for parts in zip(*nested):
             if len(set(parts)) != 1:
                 break
             common.append(parts[0])
-        common = common[:min(len(s) for s in split) - 1]
+        common = common[:min(len(s) for s in nested) - 1]
     names, used = {}, set()
     for t, parts in zip(targets, split):
-        rest = parts[len(common):] if len(split) > 1 else parts[-1:]
+        if len(split) == 1:
+            rest = parts[-1:]
+        elif parts[:len(common)] == common:
+            rest = parts[len(common):]
+        else:
+            rest = parts
         base = naming.identifier("_".join(rest)) if rest else fallback
         if base.startswith("m_") or base.isdigit():
             base = naming.identifier(f"{fallback}_{'_'.join(rest)}")
@@ -414,15 +423,17 @@ def component_file(title, rendered_list, level, source, python, note=()):
 # ---- refactored parents ---------------------------------------------------
 
 def _units(parent, gm):
-    """The parent's forward as units in dependency order: children and inline nodes."""
+    """The parent's forward as units in dependency order: children and inline
+    nodes. Parameters (get_attr nodes and views of them) go with the
+    children that read them: the parent owns none."""
     owner = {}
     for child in parent.children:
         for n in child.component.nodes:
-            if n.op != "get_attr":
+            if not is_parameter(n, gm):
                 owner[n] = child
     units, seen = [], set()
     for n in parent.component.nodes:
-        if n.op == "get_attr":
+        if is_parameter(n, gm):
             continue
         unit = owner.get(n, n)
         if id(unit) not in seen:
@@ -439,7 +450,7 @@ def _units(parent, gm):
                     found.add(id(u))
         return found
 
-    parent_nodes = set(n for n in parent.component.nodes if n.op != "get_attr")
+    parent_nodes = set(n for n in parent.component.nodes if not is_parameter(n, gm))
     ordered, done = [], set()
     pending = list(units)
     while pending:

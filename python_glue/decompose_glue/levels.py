@@ -84,7 +84,7 @@ def _joins_only(node, gm):
         return False
     operands = _operands(node)
     if op_name(node, gm) not in ops.ARITHMETIC or any(
-            isinstance(a, fx.Node) and a.op == "get_attr" for a in operands):
+            isinstance(a, fx.Node) and is_parameter(a, gm) for a in operands):
         return False
     return not [a for a in operands if not isinstance(a, fx.Node) or _value_kind(a) != "tensor"]
 
@@ -97,7 +97,23 @@ def _nothing_else_computes(gm):
     return cached
 
 
+def is_parameter_view(node, gm):
+    """Plumbing on parameters only (a cross-attention's slice of its packed
+    in-projection weight): part of the parameter, so it goes with each
+    kernel that reads it, as a get_attr node does."""
+    if node.op not in ("call_function", "call_method") or op_name(node, gm) not in ops.PLUMBING:
+        return False
+    operands = [a for a in _operands(node) if isinstance(a, fx.Node)]
+    return bool(operands) and all(a.op == "get_attr" or is_parameter_view(a, gm) for a in operands)
+
+
+def is_parameter(node, gm):
+    return node.op == "get_attr" or is_parameter_view(node, gm)
+
+
 def _is_compute(node, gm):
+    if is_parameter_view(node, gm):
+        return False
     if node.op == "call_module":
         # Only modules that trace.inline_plumbing_modules writes as functions
         # can stay inline: a parent owns no modules. Any other, even one that
@@ -108,7 +124,7 @@ def _is_compute(node, gm):
     if node.op not in ("call_function", "call_method"):
         return False
     operands = _operands(node)
-    if any(isinstance(a, fx.Node) and a.op == "get_attr" for a in operands):
+    if any(isinstance(a, fx.Node) and is_parameter(a, gm) for a in operands):
         return True
     if not produces_tensors(node):
         return False
@@ -125,13 +141,16 @@ def graph_nodes(gm):
     return [n for n in gm.graph.nodes if n.op not in ("placeholder", "output")]
 
 
-def _with_attrs(nodes, position):
-    """Add the get_attr nodes the given nodes read, keeping graph order."""
+def _with_attrs(nodes, position, gm):
+    """Add the parameters the given nodes read (get_attr nodes and views of
+    them, transitively), keeping graph order."""
     members = set(nodes)
-    for n in list(nodes):
-        for a in n.all_input_nodes:
-            if a.op == "get_attr":
+    pending = list(nodes)
+    while pending:
+        for a in pending.pop().all_input_nodes:
+            if a not in members and is_parameter(a, gm):
                 members.add(a)
+                pending.append(a)
     return sorted(members, key=position.__getitem__)
 
 
@@ -297,7 +316,7 @@ def _group(nodes, gm, position, level_cap):
     taken = set()
     if level_cap > FUSION:
         for chain in fusion_chains([n for n in nodes if n.op != "get_attr"], gm):
-            fusion = Component(FUSION, _with_attrs(chain, position), "fusion",
+            fusion = Component(FUSION, _with_attrs(chain, position, gm), "fusion",
                                "_".join(op_name(n, gm) for n in chain if is_compute(n, gm)))
             fusion.children = _kernels(chain, gm, position)
             children.append(fusion)
@@ -310,7 +329,7 @@ def _group(nodes, gm, position, level_cap):
 
 
 def _kernels(nodes, gm, position):
-    return [Component(KERNEL, _with_attrs([n], position), "kernel", op_name(n, gm))
+    return [Component(KERNEL, _with_attrs([n], position, gm), "kernel", op_name(n, gm))
             for n in nodes if is_compute(n, gm)]
 
 
@@ -336,7 +355,7 @@ def build_tree(gm, model):
     for kind, label, members, cls in _layer_candidates(gm, model, nodes, position):
         if any(n in in_layer for n in members):
             continue
-        layer = Component(LAYER, _with_attrs(members, position), kind, label)
+        layer = Component(LAYER, _with_attrs(members, position, gm), kind, label)
         layer.module_class = cls
         layer.children = _group(layer.nodes, gm, position, LAYER)
         if not layer.compute_nodes(gm):

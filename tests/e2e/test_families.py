@@ -29,10 +29,10 @@ EXPECTED = {
     "channel_shuffle": ((1, 2, 5, 11), "symbolic"),
     "attention": ((1, 0, 1, 4), "symbolic"),
     "transformer": ((1, 1, 4, 12), "symbolic"),
-    "swin_windows": ((1, 2, 5, 18), "symbolic"),
+    "swin_windows": ((1, 2, 7, 17), "symbolic"),
     "lstm": ((1, 0, 0, 2), "symbolic"),
     "gru_bidirectional": ((1, 0, 0, 2), "symbolic"),
-    "mamba_einsum": ((1, 1, 3, 19), "symbolic"),
+    "mamba_einsum": ((1, 1, 3, 18), "symbolic"),
     "netvlad": ((1, 2, 3, 9), "symbolic"),
     "unet": ((1, 5, 8, 16), "symbolic"),
     "rmsnorm_block": ((1, 1, 2, 5), "symbolic"),
@@ -42,13 +42,14 @@ EXPECTED = {
     "torch_encoder": ((1, 1, 4, 12), "recorded"),
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
+    "torch_decoder": ((1, 1, 5, 13), "symbolic"),
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
     "untraceable/tuple_dict_outputs": ((1, 1, 2, 7), "recorded"),
     "untraceable/int_bool_inputs": ((1, 0, 2, 7), "recorded"),
     "untraceable/shape_unpack": ((1, 0, 1, 10), "recorded"),
-    "untraceable/ssd_chunks": ((1, 0, 0, 9), "recorded"),
+    "untraceable/ssd_chunks": ((1, 0, 0, 8), "recorded"),
 }
 
 
@@ -117,6 +118,10 @@ class Families(unittest.TestCase):
         encoder = self.tree("torch_encoder")["nodes"]
         self.assertTrue(any(k.startswith("matmul_div_softmax_matmul_") for k in encoder), list(encoder))
         self.assertFalse(any(k.startswith("multihead_attention") for k in encoder), list(encoder))
+        # cross-attention: queries (6) against the encoder's memory (9), and one file for both layers
+        decoder = self.tree("torch_decoder")["nodes"]
+        self.assertTrue(any(k.startswith("matmul_div_softmax_matmul_8x6x4_8x4x9") for k in decoder), list(decoder))
+        self.assertEqual([n["instance_count"] for n in decoder.values() if n["level"] == "layer"], [2])
 
     def test_repeated_blocks_are_one_file_with_an_instance_count(self):
         layers = self.nodes("transformer", "layer")

@@ -35,12 +35,17 @@ class SelfAttention(nn.Module):
 
 
 class CrossAttention(nn.Module):
-    def __init__(self):
+    def __init__(self, **options):
         super().__init__()
-        self.attn = nn.MultiheadAttention(8, 2)
+        self.attn = nn.MultiheadAttention(8, 2, **options)
 
     def forward(self, x, memory):
         return self.attn(x, memory, memory)[0]
+
+
+class ThreeInputs(CrossAttention):
+    def forward(self, x, keys, values):
+        return self.attn(x, keys, values)[0]
 
 
 def expanded(model, *inputs):
@@ -102,9 +107,19 @@ class Expand(unittest.TestCase):
     def test_without_biases(self):
         self.check(SelfAttention(bias=False), torch.randn(5, 3, 8))
 
-    def test_cross_attention_stays_one_kernel(self):
-        gm = expanded(CrossAttention(), torch.randn(5, 3, 8), torch.randn(7, 3, 8))
-        self.assertEqual(ops_of(gm), ["multihead_attention"])
+    def test_cross_attention_slices_the_packed_weight(self):
+        gm = self.check(CrossAttention(), torch.randn(5, 3, 8), torch.randn(7, 3, 8))
+        self.assertEqual(ops_of(gm)[:2], ["linear", "linear"])  # key/value first, as torch orders them
+        views = [n for n in gm.graph.nodes if levels.is_parameter_view(n, gm)]
+        self.assertTrue(views)  # the split weight belongs to the projections that read it
+
+    def test_three_inputs(self):
+        self.check(ThreeInputs(batch_first=True), torch.randn(3, 5, 8), torch.randn(3, 7, 8),
+                   torch.randn(3, 7, 8))
+
+    def test_separate_projection_weights(self):
+        self.check(ThreeInputs(kdim=6, vdim=4), torch.randn(5, 3, 8), torch.randn(7, 3, 6),
+                   torch.randn(7, 3, 4))
 
     def test_added_key_bias_stays_one_kernel(self):
         gm = expanded(SelfAttention(add_bias_kv=True), torch.randn(5, 3, 8))

@@ -117,6 +117,27 @@ class OpTable(unittest.TestCase):
         gm = traced(Scale(), torch.randn(2, 3))
         self.assertTrue(levels.is_compute(by_op(gm, "mul")[0], gm))
 
+    def test_views_of_parameters_go_with_the_kernel_that_reads_them(self):
+        # a relative position bias gathered from its table, a weight read transposed
+        class Biased(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.table = nn.Parameter(torch.randn(7))
+                self.register_buffer("index", torch.tensor([[0, 3], [6, 2]]))
+                self.w = nn.Parameter(torch.randn(2, 2))
+
+            def forward(self, x):
+                y = x + self.table[self.index.view(-1)].view(2, 2)
+                return torch.nn.functional.linear(y, self.w.t())
+
+        gm = traced(Biased(), torch.randn(2, 2))
+        root = levels.build_tree(gm, Biased())
+        self.assertEqual([c.label for c in root.children], ["add", "linear"])
+        add = root.children[0]
+        self.assertEqual(sorted(n.target for n in add.nodes if n.op == "get_attr"), ["index", "table"])
+        self.assertEqual(len([n for n in add.nodes if levels.is_parameter_view(n, gm)]), 3)
+        self.assertEqual(codegen.interface(add, gm)[1], [by_op(gm, "add")[0]])
+
 
 class Fusions(unittest.TestCase):
     def test_conv_bn_relu_is_one_chain(self):
