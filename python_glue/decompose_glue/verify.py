@@ -38,7 +38,8 @@ def weights_fingerprint(model):
     named = list(model.state_dict(keep_vars=True).items()) + list(trace.tensor_attributes(model).items())
     for name, t in named:
         with torch.no_grad():
-            total = t.sum(dtype=torch.float64).item() if not t.is_complex() and t.numel() else 0.0
+            # in the tensor's own dtype: a float64 sum of VGG16's weights takes 3 s, this 0.1
+            total = t.sum().item() if t.numel() else 0.0
         found.append((name, tuple(t.shape), str(t.dtype), total))
     return tuple(found)
 
