@@ -655,6 +655,17 @@ def compare(e, g, rtol, atol):
     return max_diff, close
 
 
+def compare_outputs(expected, got, rtol, atol):
+    """(max diff, pass) over every output tensor."""
+    if len(expected) != len(got) or any(e.shape != g.shape for e, g in zip(expected, got)):
+        return float("inf"), False
+    diff, ok = 0.0, True
+    for e, g in zip(expected, got):
+        d, close = compare(e, g, rtol, atol)
+        diff, ok = max(diff, d), ok and close
+    return diff, ok
+
+
 def run_composition(reference=None):
     """Compare on each seed; `reference` ({{seed: output}}) holds the original's
     outputs on these same inputs when the caller already has them."""
@@ -687,11 +698,7 @@ def run_composition(reference=None):
         if rtol is None:
             low = any(e.dtype in (torch.float16, torch.bfloat16) for e in expected)
             rtol, atol = (1e-3, 1e-3) if low else (1e-5, 1e-6)
-        ok = len(expected) == len(got) and all(e.shape == g.shape for e, g in zip(expected, got))
-        diff = 0.0 if ok else float("inf")
-        for e, g in zip(expected, got) if ok else ():
-            d, close = compare(e, g, rtol, atol)
-            diff, ok = max(diff, d), ok and close
+        diff, ok = compare_outputs(expected, got, rtol, atol)
         del expected, got
         trials.append({{"seed": seed, "max_diff": diff, "pass": ok}})
         max_diff = max(max_diff, diff)
