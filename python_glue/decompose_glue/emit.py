@@ -148,8 +148,9 @@ SHORT_FORWARD = 2
 def with_frees(entries, keep):
     """Lines of a forward, each followed by `del` of the values it was the
     last to read, as torch.fx's own generated code does: a forward would
-    otherwise hold every activation until it returns. `entries`: (line, names it defines, names it reads);
-    `keep`: the names that are returned or that the caller holds."""
+    otherwise hold every activation until it returns. `entries`: (line,
+    names it defines, names it reads); `keep`: the names that are returned
+    or that the caller holds."""
     if len(entries) <= SHORT_FORWARD:
         return [line for line, _, _ in entries]
     last = {}

@@ -467,7 +467,7 @@ def make_plan(request):
         if f["path"].endswith(".py"):
             f["content"] = codegen.with_module_imports(f["content"])
     if reply["steps"]:
-        root_original = reply["steps"][0]["files"][0]
+        root_original = next(f for f in reply["steps"][0]["files"] if f["path"].endswith("/original.py"))
         verify.keep_reference(root_original["content"], capture.FORWARD_SEED, plan.model, plan.expected)
     plan.expected = None
     plan.timings["codegen"] = time.perf_counter() - t
