@@ -636,20 +636,36 @@ def _tensors(value):
     return []
 
 
+def versions(value):
+    """Version counters: one moves when its tensor is changed in place."""
+    return [t._version for t in _tensors(value)]
+
+
+def _storage(t):
+    return (t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()).data_ptr()
+
+
+def own(outputs, inputs):
+    """`outputs`, copied where they share memory with an input, which the
+    composed model may change in place."""
+    held = {{_storage(t) for t in _tensors(inputs) if t.numel()}}
+    return [t.clone() if t.numel() and _storage(t) in held else t for t in outputs]
+
+
 def compare(e, g, rtol, atol):
     """(max |e - g|, close) for two outputs of one shape, a piece at a time so
     that checking a multi-GB output costs little memory; NaN against NaN and
     an infinity against itself count as equal. A half-precision difference
     is taken in float64, where it is exact."""
-    if torch.equal(e, g):
-        return 0.0, True
     if not e.is_floating_point():
-        return float("inf"), False
+        return (0.0, True) if torch.equal(e, g) else (float("inf"), False)
     low = e.dtype in (torch.float16, torch.bfloat16)
     a_all, b_all = e.reshape(-1), g.reshape(-1)
     max_diff, close = 0.0, True
     for start in range(0, a_all.numel(), CHUNK):
         a, b = a_all[start:start + CHUNK], b_all[start:start + CHUNK]
+        if torch.equal(a, b):
+            continue
         if low:
             a, b = a.double(), b.double()
         if not torch.equal(a.isnan(), b.isnan()):
@@ -657,7 +673,10 @@ def compare(e, g, rtol, atol):
         diff = (a - b).abs()
         diff.masked_fill_(diff.isnan(), 0)
         max_diff = max(max_diff, diff.max().item())
-        close = close and torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+        # torch.allclose's test on the difference already taken (allclose
+        # makes five temporaries of its own); NaN against NaN has bound 0.
+        bound = b.abs().mul_(rtol).add_(atol).masked_fill_(b.isnan(), 0)
+        close = close and max_diff < float("inf") and bool(diff.le(bound).all())
     return max_diff, close
 
 
@@ -683,20 +702,24 @@ def run_composition(reference=None):
     transfer_weights(original, composed)
     restore = snapshot(original)
     get_kwargs = getattr(original_module, "get_input_kwargs", dict)
+
+    def draw(seed):
+        torch.manual_seed(seed)
+        return original_module.get_inputs(), get_kwargs()
+
     trials, status, max_diff = [], "PASS", 0.0
     for seed in SEEDS:
         with torch.no_grad():
+            args, kwargs = draw(seed)
             if seed in reference:
                 expected = _tensors(reference[seed])
             else:
                 restore()
+                before = versions((args, kwargs))
                 torch.manual_seed(seed)
-                args, kwargs = original_module.get_inputs(), get_kwargs()
-                torch.manual_seed(seed)
-                expected = _tensors(original(*args, **kwargs))
-                del args, kwargs
-            torch.manual_seed(seed)  # the inputs again: the original may have changed them in place
-            args, kwargs = original_module.get_inputs(), get_kwargs()
+                expected = own(_tensors(original(*args, **kwargs)), (args, kwargs))
+                if versions((args, kwargs)) != before:  # the original changed an input in place
+                    args, kwargs = draw(seed)
             torch.manual_seed(seed)
             got = _tensors(composed(*args, **kwargs))
             del args, kwargs

@@ -77,11 +77,11 @@ class Plan:
         t = time.perf_counter()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
-        inputs = verify.LentInputs(self.model_file, capture.FORWARD_SEED)
+        self.inputs = verify.LentInputs(self.model_file, capture.FORWARD_SEED)
         self.timings["load"] = time.perf_counter() - t
         t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
-            self.model_file, self.model, inputs)
+            self.model_file, self.model, self.inputs)
         self.root = build_tree(self.gm, self.model)
         self.timings["trace"] = time.perf_counter() - t
 
@@ -468,8 +468,9 @@ def make_plan(request):
             f["content"] = codegen.with_module_imports(f["content"])
     if reply["steps"]:
         root_original = next(f for f in reply["steps"][0]["files"] if f["path"].endswith("/original.py"))
-        verify.keep_reference(root_original["content"], capture.FORWARD_SEED, plan.model, plan.expected)
-    plan.expected = None
+        verify.keep_reference(root_original["content"], capture.FORWARD_SEED, plan.model,
+                              plan.inputs, plan.expected)
+    plan.expected = plan.inputs = None
     plan.timings["codegen"] = time.perf_counter() - t
     reply["timings"] = plan.timings
     return reply

@@ -319,16 +319,17 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     restore_refactored = trace.snapshot(root.refactored)
     for i, seed in enumerate(seeds):
         run.trial = i
+        planned = take_reference(original_sha, seed, original) if i == 0 else None
         try:
-            inputs = LentInputs(original_file, seed)
+            inputs, expected = planned or (LentInputs(original_file, seed), None)
         except BadInput as e:
             root.error = f"{e.path}: {e.message}"
             break
+        del planned
         restore_original()
         restore_refactored()
         try:
             with torch.no_grad():
-                expected = take_reference(original_sha, seed, original) if i == 0 else None
                 if expected is not None:
                     root.planned_references.add(i)
                 else:

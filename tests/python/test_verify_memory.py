@@ -81,6 +81,25 @@ class Close(unittest.TestCase):
         other[2] = -math.inf
         self.assertEqual(verify.close(e, other, 1e-5, 1e-6)[1], False)
 
+    def test_verdict_is_torch_allclose(self):
+        torch.manual_seed(0)
+        base = torch.randn(64)
+        cases = []
+        for scale in (0.0, 1e-7, 1e-6, 1e-5, 1e-3):
+            cases.append((base, base + scale * torch.randn(64)))
+        finite = torch.tensor([1.0, 2.0, 3.0])
+        cases += [(finite, torch.tensor([1.0, 2.0, math.inf])),
+                  (torch.tensor([1.0, 2.0, math.inf]), finite),
+                  (torch.tensor([1.0, -math.inf]), torch.tensor([1.0, -math.inf])),
+                  (torch.tensor([3e38, 1.0]), torch.tensor([-3e38, 1.0])),
+                  (torch.tensor([0.0, 1.0]), torch.tensor([5e-7, 1.0])),
+                  (torch.tensor([0.0, 1.0]), torch.tensor([2e-6, 1.0]))]
+        for e, g in cases:
+            for chunk in (2, 1 << 24):
+                with mock.patch.object(verify, "_CHUNK", chunk):
+                    self.assertEqual(verify.close(e, g, 1e-5, 1e-6)[1],
+                                     torch.allclose(e, g, rtol=1e-5, atol=1e-6, equal_nan=True), (e, g))
+
     def test_half_precision_difference_is_exact(self):
         e = torch.tensor([1.0, 2.0], dtype=torch.float16)
         g = torch.tensor([1.0, 2.001953125], dtype=torch.float16)

@@ -156,13 +156,16 @@ class VerifyTree(unittest.TestCase):
         torch.manual_seed(0)
         model, twin = nn.Linear(4, 3), nn.Linear(4, 3)
         twin.load_state_dict(model.state_dict())
-        out = model(torch.randn(2, 4))
+        x = torch.randn(2, 4)
+        out = model(x)
         sha = hashlib.sha1(b"text").hexdigest()
-        verify.keep_reference("text", 42, model, out)
+        verify.keep_reference("text", 42, model, x, out)
         self.assertIsNone(verify.take_reference(sha, 43, twin))  # another seed
-        self.assertIs(verify.take_reference(sha, 42, twin), out)
+        inputs, output = verify.take_reference(sha, 42, twin)
+        self.assertIs(inputs, x)
+        self.assertIs(output, out)
         self.assertIsNone(verify.take_reference(sha, 42, twin))  # taken once
-        verify.keep_reference("text", 42, model, out)
+        verify.keep_reference("text", 42, model, x, out)
         with torch.no_grad():
             twin.bias[0] += 1e-3
         self.assertIsNone(verify.take_reference(sha, 42, twin))
