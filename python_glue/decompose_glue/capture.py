@@ -32,45 +32,75 @@ def canonical(gm):
     return attention.expand(trace.inline_plumbing_modules(gm))
 
 
+def _drop_proxies(model):
+    """Attributes a forward set while being traced symbolically (a hidden
+    state moved with `.to(x.device)`) hold proxies: a real run must not read
+    them. Tensor attributes are put back by trace.snapshot; these go."""
+    for module in model.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, fx.Proxy):
+                delattr(module, name)
+
+
 def trace_model(model_file, model, inputs):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
 
     A symbolic trace is kept only if it reproduces the eager output exactly:
     a trace that silently took another branch would make every file wrong.
+    Where symbolic tracing raises, the recording run is the model's own
+    forward on these inputs and its output is the eager output: the model
+    runs once for both.
     """
     notes = {"symbolic_error": None, "specialised": []}
     restore = trace.snapshot(model)
-    torch.manual_seed(FORWARD_SEED)
-    args, kwargs = inputs.lend()
-    expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
-    restore()
     try:
         gm = trace.symbolic(model)
-        torch.manual_seed(FORWARD_SEED)
-        got = trace.record_values(gm, *inputs.lend())
-        folded = [n.target for n in gm.graph.nodes
-                  if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
-        if folded:
-            # A tensor made in forward from no input (torch.arange(t)) is run
-            # at trace time and kept as an anonymous constant: its op is lost.
-            notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
-                                       f"constants ({', '.join(folded)})")
-        elif _same_output(expected, got):
-            return canonical(gm), "symbolic", notes, expected
-        else:
-            notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
-        del got
     except Exception as e:
+        gm = None
         notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
     restore()
+    _drop_proxies(model)
+    expected = None
+    if gm is not None:
+        torch.manual_seed(FORWARD_SEED)
+        args, kwargs = inputs.lend()
+        expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
+        del args, kwargs
+        restore()
+        try:
+            torch.manual_seed(FORWARD_SEED)
+            got = trace.record_values(gm, *inputs.lend())
+            folded = [n.target for n in gm.graph.nodes
+                      if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
+            if folded:
+                # A tensor made in forward from no input (torch.arange(t)) is run
+                # at trace time and kept as an anonymous constant: its op is lost.
+                notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
+                                           f"constants ({', '.join(folded)})")
+            elif _same_output(expected, got):
+                return canonical(gm), "symbolic", notes, expected
+            else:
+                notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
+            del got
+        except Exception as e:
+            notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        restore()
     torch.manual_seed(FORWARD_SEED)
+    args, kwargs = inputs.lend()
     try:
-        gm, recorded = record.record(model, *inputs.lend())
+        gm, recorded, output = record.record(model, args, kwargs)
     except Exception as e:
+        why = " ".join(f"{type(e).__name__}: {e}".split())
+        if expected is None:  # a forward that fails on its own says so, not that recording failed
+            restore()
+            torch.manual_seed(FORWARD_SEED)
+            run_forward(model_file, model, *inputs.lend())
         raise BadInput(model_file.path, "cannot trace the model, symbolically ("
-                       + notes["symbolic_error"] + ") nor by running it: "
-                       + " ".join(f"{type(e).__name__}: {e}".split())) from None
+                       + notes["symbolic_error"] + ") nor by running it: " + why) from None
+    if expected is None:
+        expected = verify.own(output, (args, kwargs))
+    del output, args, kwargs
     notes.update(recorded)
     restore()
     torch.manual_seed(FORWARD_SEED)

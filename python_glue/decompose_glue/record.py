@@ -182,7 +182,8 @@ def _is_tensor_method(func):
 
 
 def record(model, args, kwargs):
-    """(GraphModule, notes) recorded from one forward pass on the given inputs."""
+    """(GraphModule, notes, output) recorded from one forward pass on the
+    given inputs; the output is the model's own."""
     recorder = _Recorder(model)
     original_call = nn.Module.__call__
 
@@ -248,7 +249,7 @@ def record(model, args, kwargs):
     gm = fx.GraphModule(model, recorder.graph, class_name=type(model).__name__)
     for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
         node.meta.update(src.meta)
-    return gm, {"specialised": recorder.specialised}
+    return gm, {"specialised": recorder.specialised}, output
 
 
 def _parameter_names(model):

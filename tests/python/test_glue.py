@@ -18,7 +18,8 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from decompose_glue import api, codegen, emit, levels, naming, ops, trace, verify  # noqa: E402
+from decompose_glue import api, capture, codegen, emit, levels, naming, ops, trace, verify  # noqa: E402
+from decompose_glue.loader import load_model_file  # noqa: E402
 
 
 def traced(model, *inputs):
@@ -285,6 +286,37 @@ class Naming(unittest.TestCase):
             self.assertNotEqual(safe, name)
             self.assertFalse(hasattr(nn.Module, safe))
         self.assertEqual(codegen._attr_safe("conv1_bn1_relu"), "conv1_bn1_relu")
+
+
+class Capture(unittest.TestCase):
+    MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
+
+    def _trace(self, name):
+        model_file = load_model_file(os.path.join(self.MODELS, name))
+        torch.manual_seed(0)
+        model = model_file.build()
+        calls = []
+        model.register_forward_hook(lambda *_: calls.append(1))
+        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+        gm, method, notes, expected = capture.trace_model(model_file, model, inputs)
+        runs = len(calls)
+        torch.manual_seed(capture.FORWARD_SEED)
+        with torch.no_grad():
+            eager = model(*inputs.lend()[0])
+        return method, notes, expected, eager, runs
+
+    def test_a_recorded_model_runs_once_and_its_output_is_the_eager_output(self):
+        method, notes, expected, eager, calls = self._trace("untraceable/data_dependent.py")
+        self.assertEqual(method, "recorded")
+        self.assertIn("TraceError", notes["symbolic_error"])
+        self.assertEqual(calls, 1)  # the recording run is the eager run
+        self.assertTrue(torch.equal(expected, eager))
+
+    def test_a_symbolic_trace_is_checked_against_one_eager_run(self):
+        method, _, expected, eager, calls = self._trace("mlp.py")
+        self.assertEqual(method, "symbolic")
+        self.assertEqual(calls, 1)  # the symbolic trace calls no hook; the Interpreter runs the graph
+        self.assertTrue(torch.equal(expected, eager))
 
 
 class Inputs(unittest.TestCase):
