@@ -32,14 +32,21 @@ def canonical(gm):
     return attention.expand(trace.inline_plumbing_modules(gm))
 
 
-def _drop_proxies(model):
+def _attributes(model):
+    return {(id(m), name): value for m in model.modules() for name, value in vars(m).items()}
+
+
+def _drop_proxies(model, before):
     """Attributes a forward set while being traced symbolically (a hidden
-    state moved with `.to(x.device)`) hold proxies: a real run must not read
-    them. Tensor attributes are put back by trace.snapshot; these go."""
+    state moved with `.to(x.device)`) hold proxies, which a real run must
+    not read: each gets back its value from `before` (_attributes), or goes."""
     for module in model.modules():
         for name, value in list(vars(module).items()):
             if isinstance(value, fx.Proxy):
-                delattr(module, name)
+                if (id(module), name) in before:
+                    setattr(module, name, before[(id(module), name)])
+                else:
+                    delattr(module, name)
 
 
 def trace_model(model_file, model, inputs):
@@ -54,13 +61,15 @@ def trace_model(model_file, model, inputs):
     """
     notes = {"symbolic_error": None, "specialised": []}
     restore = trace.snapshot(model)
+    before = _attributes(model)
     try:
         gm = trace.symbolic(model)
     except Exception as e:
         gm = None
         notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
     restore()
-    _drop_proxies(model)
+    _drop_proxies(model, before)
+    del before
     expected = None
     if gm is not None:
         torch.manual_seed(FORWARD_SEED)

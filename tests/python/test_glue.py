@@ -319,6 +319,33 @@ class Capture(unittest.TestCase):
         self.assertTrue(torch.equal(expected, eager))
 
 
+class StatefulModel(nn.Module):
+    """Sets attributes in forward: a symbolic trace leaves proxies in them."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.scale = None
+
+    def forward(self, x):
+        if self.scale is None:
+            self.scale = x.abs().mean()
+        self.last = self.fc(x)
+        return self.last * self.scale
+
+
+class Proxies(unittest.TestCase):
+    def test_a_symbolic_trace_leaves_no_proxy_behind(self):
+        model = StatefulModel()
+        before = capture._attributes(model)
+        trace.symbolic(model)
+        self.assertIsInstance(model.scale, torch.fx.Proxy)
+        capture._drop_proxies(model, before)
+        self.assertIsNone(model.scale)  # its value before the trace
+        self.assertFalse(hasattr(model, "last"))  # made by the trace: gone
+        model(torch.randn(2, 4))  # runs for real
+
+
 class Inputs(unittest.TestCase):
     def test_input_expressions_make_the_described_shapes(self):
         # a 0-dim input (Swin V2's log of a constant) once rendered as torch.randn()
