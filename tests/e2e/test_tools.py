@@ -35,6 +35,8 @@ class Bench(unittest.TestCase):
         self.assertGreater(row["forward"], 0)
         self.assertGreater(row["pipeline"], row["forward"])
         self.assertAlmostEqual(row["ratio"], row["pipeline"] / row["forward"], places=6)
+        self.assertEqual(row["floor"], 9)  # 3 trials x (fusions and kernels below the model + 1)
+        self.assertIn("(floor 9)", proc.stdout)
         self.assertGreater(row["eager_mem"], 0)
         self.assertGreater(row["pipeline_mem"], 0)
         for phase in ("trace", "verify", "components", "composition", "coverage"):
