@@ -562,8 +562,9 @@ Composition test for {name}: the model rebuilt from its level-0 kernels only.
 
 ComposedModel holds one instance of a level_0_kernel/ file per kernel in the
 model ({instances} instances of {unique} unique kernels); its forward calls
-them in the model's order and keeps only data plumbing inline. The original's
-weights are copied in by WEIGHT_MAP, and both run on the original's inputs.
+them in the model's order and keeps only data plumbing inline. It runs on the
+original's own weight tensors, placed by WEIGHT_MAP, and both models run on
+the original's inputs.
 
 Run: {python} composition_test.py   (prints PASS or FAIL; exit code 0 or 1)
 """
@@ -615,15 +616,45 @@ def snapshot(model):
     return restore
 
 
-def transfer_weights(original, composed):
+@contextlib.contextmanager
+def weights_not_drawn():
+    """torch.nn.init's functions do nothing: the composed model runs on the
+    original's weights (share_weights), so drawing its own is wasted time and
+    a second copy of the weights in memory."""
+    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {{n: getattr(nn.init, n) for n in names}}
+    for n in names:
+        setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(nn.init, n, fn)
+
+
+def share_weights(original, composed):
+    """Puts the original's own tensors in the composed model where WEIGHT_MAP
+    says: one copy of the weights, as in the step checks."""
     source = state(original)
     target = state(composed)
-    with torch.no_grad():
-        for key, destinations in WEIGHT_MAP.items():
-            if destinations is None:
-                continue
-            for destination in [destinations] if isinstance(destinations, str) else destinations:
-                target[destination].copy_(source[key])
+    for key, destinations in WEIGHT_MAP.items():
+        if destinations is None:
+            continue
+        for destination in [destinations] if isinstance(destinations, str) else destinations:
+            value, slot = source[key], target[destination]
+            if value.shape != slot.shape or value.dtype != slot.dtype:
+                raise ValueError(f"{{key}} {{tuple(value.shape)}} {{value.dtype}} does not fit "
+                                 f"{{destination}} {{tuple(slot.shape)}} {{slot.dtype}}")
+            path, _, attr = destination.rpartition(".")
+            module = composed.get_submodule(path) if path else composed
+            if attr in module._parameters:
+                if not isinstance(value, nn.Parameter):
+                    value = nn.Parameter(value, requires_grad=False)
+                setattr(module, attr, value)  # through setattr: an RNN updates its weight list
+            elif attr in module._buffers:
+                module._buffers[attr] = value.detach()
+            else:
+                setattr(module, attr, value)
 
 
 def _tensors(value):
@@ -698,8 +729,9 @@ def run_composition(reference=None):
     original_module = load_original()
     torch.manual_seed(0)
     original = original_module.Model(*original_module.get_init_inputs()).eval()
-    composed = ComposedModel().eval()
-    transfer_weights(original, composed)
+    with weights_not_drawn():
+        composed = ComposedModel().eval()
+    share_weights(original, composed)
     restore = snapshot(original)
     get_kwargs = getattr(original_module, "get_input_kwargs", dict)
 
@@ -748,7 +780,7 @@ if __name__ == "__main__":
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
                        num_trials, rtol, atol):
     imports = IMPORTS.format(python=python).replace(
-        "import sys\n", "import importlib.util\nimport os\nimport sys\n")
+        "import sys\n", "import contextlib\nimport importlib.util\nimport os\nimport sys\n")
     if "operator." in body:
         imports = "import operator\n" + imports
     return COMPOSITION.format(

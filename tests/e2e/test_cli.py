@@ -166,6 +166,22 @@ class Sabotage(unittest.TestCase):
         self.assertIn("FAIL", proc.stdout)
         self.assertEqual(run("check", out).returncode, 1)
 
+    def test_a_weight_map_that_swaps_two_weights_fails_the_composition_test(self):
+        # conv1 and conv2 have one shape: only the numbers can tell them apart
+        out = self._copy()
+        path = os.path.join(out, "verification", "composition_test.py")
+        with open(path) as f:
+            text = f.read()
+        sabotaged = (text.replace("'block_conv1.conv2d.weight'", "'SWAP'")
+                     .replace("'block_conv2.conv2d.weight'", "'block_conv1.conv2d.weight'")
+                     .replace("'SWAP'", "'block_conv2.conv2d.weight'"))
+        self.assertNotEqual(text, sabotaged)
+        with open(path, "w") as f:
+            f.write(sabotaged)
+        proc = subprocess.run([PYTHON, path], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("FAIL", proc.stdout)
+
     def test_inline_compute_in_a_refactored_file_fails_verify_step(self):
         out = self._copy()
         step = os.path.join(out, "steps", sorted(os.listdir(os.path.join(out, "steps")))[0])
