@@ -8,7 +8,7 @@ import torch
 import torch.fx as fx
 
 from . import attention, record, trace, verify
-from .loader import BadInput, run_forward
+from .loader import BadInput, _one_line, run_forward
 
 
 # Every run that is compared starts from this seed, so that a model drawing
@@ -66,7 +66,7 @@ def trace_model(model_file, model, inputs):
         gm = trace.symbolic(model)
     except Exception as e:
         gm = None
-        notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        notes["symbolic_error"] = _one_line(e)[:300]
     restore()
     _drop_proxies(model, before)
     del before
@@ -93,14 +93,14 @@ def trace_model(model_file, model, inputs):
                 notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
             del got
         except Exception as e:
-            notes["symbolic_error"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+            notes["symbolic_error"] = _one_line(e)[:300]
         restore()
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()
     try:
         gm, recorded, output = record.record(model, args, kwargs)
     except Exception as e:
-        why = " ".join(f"{type(e).__name__}: {e}".split())
+        why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed
             restore()
             torch.manual_seed(FORWARD_SEED)
