@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .loader import weights_left_uninitialised
+
 
 class SourceError(Exception):
     pass
@@ -82,7 +84,10 @@ def constructor(module, records):
         candidates = [_with_weight_norm(module, text) for text in candidates]
         for text in candidates:
             try:
-                rebuilt = eval(text, {"nn": nn, "torch": torch, "F": F})
+                # only its class, repr and shapes are compared: drawing its
+                # weights would cost time and, for a 16384x16384 linear, 1 GB
+                with weights_left_uninitialised():
+                    rebuilt = eval(text, {"nn": nn, "torch": torch, "F": F})
             except Exception:
                 continue
             if _same_module(rebuilt, module):
