@@ -621,7 +621,8 @@ def weights_not_drawn():
     """torch.nn.init's functions do nothing: the composed model runs on the
     original's weights (share_weights), so drawing its own is wasted time and
     a second copy of the weights in memory."""
-    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
+    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")
+             and callable(getattr(nn.init, n))]
     saved = {{n: getattr(nn.init, n) for n in names}}
     for n in names:
         setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
