@@ -9,6 +9,7 @@ import ast
 import datetime
 import hashlib
 import os
+import sys
 import time
 
 import torch.fx as fx
@@ -62,7 +63,7 @@ class Plan:
 
     def __init__(self, request):
         self.request = request
-        self.python = request.get("python") or "/usr/bin/python3"
+        self.python = request.get("python") or sys.executable
         self.model_path = os.path.abspath(request["model_path"])
         self.name = request.get("model_name") or os.path.splitext(os.path.basename(self.model_path))[0]
         self.files = []

@@ -9,13 +9,16 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DECOMPOSE_BIN", os.path.join(ROOT, "build", "decompose"))
 EXAMPLE = os.path.join(ROOT, "workspace", "data", "examples", "mlp_conv.py")
-PYTHON = "/usr/bin/python3"
+# The interpreter meson runs these tests with is the one the binary embeds
+# (meson option python_exe): generated files are run with it too.
+PYTHON = sys.executable
 
 
 def run(*args, cwd=None):

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -179,7 +180,7 @@ class Families(unittest.TestCase):
                      "untraceable/int_bool_inputs"):
             with self.subTest(name):
                 test = os.path.join(self.runs[name][1], "verification", "composition_test.py")
-                proc = subprocess.run(["/usr/bin/python3", test], capture_output=True, text=True)
+                proc = subprocess.run([sys.executable, test], capture_output=True, text=True)
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
 

@@ -8,6 +8,7 @@ the report is checked, and that its numbers are measured ones.
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -20,7 +21,7 @@ class Bench(unittest.TestCase):
     def test_bench_reports_ratio_split_and_memory_for_one_model(self):
         with tempfile.TemporaryDirectory() as tmp:
             rows_path = os.path.join(tmp, "rows.json")
-            proc = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "bench"), "--bin", BIN,
+            proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench"), "--bin", BIN,
                                    "--json", rows_path, MODEL],
                                   capture_output=True, text=True, timeout=600)
             with open(rows_path) as f:
