@@ -41,10 +41,13 @@ def is_kernel_module(module):
 class ScopeTracer(fx.Tracer):
     """symbolic tracing that keeps kernel modules whole and records scopes."""
 
+    # Our own state carries a prefix: torch 2.x's Tracer has attributes of its
+    # own named `scope` and `num_calls`, which plain names would replace.
     def __init__(self):
         super().__init__()
-        self.scope = []
-        self.calls = {}
+        self._dc_scope = []
+        self._dc_calls = {}
+        self._dc_names = None
 
     def is_leaf_module(self, m, qualname):
         return is_kernel_module(m)
@@ -63,25 +66,25 @@ class ScopeTracer(fx.Tracer):
         return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def _tensor_names(self):
-        if getattr(self, "_names", None) is None:
-            self._names = {}
+        if self._dc_names is None:
+            self._dc_names = {}
             for name, t in list(self.root.named_buffers()) + list(tensor_attributes(self.root).items()):
-                self._names.setdefault(id(t), name)
-        return self._names
+                self._dc_names.setdefault(id(t), name)
+        return self._dc_names
 
     def call_module(self, m, forward, args, kwargs):
         path = self.path_of_module(m)
-        k = self.calls.get(path, 0)
-        self.calls[path] = k + 1
-        self.scope.append(f"{path}#{k}")
+        k = self._dc_calls.get(path, 0)
+        self._dc_calls[path] = k + 1
+        self._dc_scope.append(f"{path}#{k}")
         try:
             return super().call_module(m, forward, args, kwargs)
         finally:
-            self.scope.pop()
+            self._dc_scope.pop()
 
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
-        node.meta["scope"] = tuple(self.scope)
+        node.meta["scope"] = tuple(self._dc_scope)
         return node
 
 

@@ -6,6 +6,7 @@ traced, and the structures that make the family what it is (an attention
 fusion, blocks as layers, a recurrent kernel). Models are in tests/models/.
 """
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -58,12 +59,16 @@ class Families(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="decompose-families-")
-        cls.runs = {}
-        for name in EXPECTED:
+
+        def run(name):
             out = os.path.join(cls.tmp, name.replace("/", "_"))
             proc = subprocess.run([BIN, os.path.join(FAMILIES, name + ".py"), "-o", out, "--json"],
                                   capture_output=True, text=True, timeout=600)
-            cls.runs[name] = (proc, out)
+            return name, (proc, out)
+
+        # The runs are independent processes on small models: one per core.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            cls.runs = dict(pool.map(run, EXPECTED))
 
     @classmethod
     def tearDownClass(cls):
