@@ -130,8 +130,14 @@ def _spelled_out(module, node):
     average = call.get("average_attn_weights", True)
     mask, padding = call.get("attn_mask"), call.get("key_padding_mask")
     shape, key_shape = _value(query).get("shape"), _value(key).get("shape")
+    # torch 2.x's is_causal (nn.TransformerDecoderLayer passes it once the
+    # mask it was given compares equal to a causal one) says that attn_mask
+    # *is* the causal mask: the mask, spelled out, computes the same. Without
+    # a mask torch raises, so that call stays whole.
+    causal = call.get("is_causal", False)
     if (module.bias_k is not None or module.add_zero_attn
-            or (module.training and module.dropout > 0) or call.get("is_causal", False)
+            or (module.training and module.dropout > 0)
+            or not isinstance(causal, bool) or (causal and mask is None)
             or not isinstance(need_weights, bool) or not isinstance(average, bool)
             or shape is None or len(shape) != 3 or key_shape is None or len(key_shape) != 3):
         return None

@@ -15,6 +15,8 @@ import sys
 import tempfile
 import unittest
 
+import torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DECOMPOSE_BIN", os.path.join(ROOT, "build", "decompose"))
 FAMILIES = os.path.join(ROOT, "tests", "models")
@@ -44,7 +46,9 @@ EXPECTED = {
     "torch_encoder": ((1, 1, 4, 12), "recorded"),
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
-    "torch_decoder": ((1, 1, 5, 13), "symbolic"),
+    # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
+    # in Python (a branch on a traced value), so there it is recorded
+    "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),

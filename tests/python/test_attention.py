@@ -48,6 +48,21 @@ class ThreeInputs(CrossAttention):
         return self.attn(x, keys, values)[0]
 
 
+def with_causal_hint(attention):
+    """The call torch 2.x's nn.TransformerDecoderLayer makes: is_causal=True
+    says attn_mask is the causal mask (torch 1.13's forward has no such
+    argument; torch 2.x's reads the mask when it is given)."""
+    plain = attention.forward
+
+    def forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        return plain(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
+                     attn_mask=attn_mask, average_attn_weights=average_attn_weights)
+
+    attention.forward = forward
+    return attention
+
+
 def expanded(model, *inputs):
     gm = trace.symbolic(model.eval())
     trace.record_values(gm, list(inputs), {})
@@ -87,6 +102,18 @@ class Expand(unittest.TestCase):
         mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
         gm = self.check(SelfAttention(mask), torch.randn(5, 3, 8))
         self.assertIn("masked_fill", ops_of(gm))
+
+    def test_causal_hint_with_its_mask_is_spelled_out(self):
+        model = SelfAttention(torch.triu(torch.full((5, 5), float("-inf")), 1))
+        with_causal_hint(model.attn)
+        model.call = {"need_weights": False, "is_causal": True}
+        self.assertIn("softmax", ops_of(self.check(model, torch.randn(5, 3, 8))))
+
+    def test_causal_hint_without_a_mask_stays_one_kernel(self):
+        model = SelfAttention()
+        with_causal_hint(model.attn)
+        model.call = {"need_weights": False, "is_causal": True}
+        self.assertEqual(ops_of(expanded(model, torch.randn(5, 3, 8))), ["multihead_attention"])
 
     def test_float_mask_per_head(self):
         self.check(SelfAttention(torch.randn(6, 5, 5)), torch.randn(5, 3, 8))
