@@ -5,9 +5,10 @@
  * staging folder beside it, <parent>/.<name>.partial-<pid>, and at the end
  * renames it onto <parent>/<name>. An aborted run removes the staging folder,
  * so an error never leaves a half-written result; a finished one (PASS or
- * FAIL) replaces the previous result in one rename. Every file is written to
- * a temporary name in its own folder, synced and renamed, so a reader never
- * sees a partial file either. */
+ * FAIL) replaces the previous result in one rename, after one sync of the
+ * whole staging folder. A file written elsewhere (write_file_atomic: the
+ * --output of verify-step and extract-ops) goes to a temporary name in its
+ * own folder, is synced and renamed, so a reader never sees a partial file. */
 #ifndef DECOMPOSE_OUTDIR_H
 #define DECOMPOSE_OUTDIR_H
 
@@ -20,8 +21,9 @@ int rm_rf(const char *path, char **err);
 int write_file_atomic(const char *path, const char *data, size_t len, char **err);
 int write_json_atomic(const char *path, const json_t *j, char **err);
 
-/* Write root/rel, creating rel's parent folders. rel must pass
- * path_is_safe_relative: a plan cannot write outside the folder. */
+/* Write root/rel, creating rel's parent folders, without a sync of its own:
+ * root is a staging folder, synced as a whole by staging_commit. rel must
+ * pass path_is_safe_relative: a plan cannot write outside the folder. */
 int write_file_under(const char *root, const char *rel, const char *data,
                      size_t len, char **err);
 
