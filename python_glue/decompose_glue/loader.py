@@ -40,6 +40,18 @@ def _purge_children_modules():
         del sys.modules[name]
 
 
+# Compiled files by (path, text). One run imports each generated file several
+# times (its step, its self-test, coverage), and the host writes no bytecode.
+_CODE = {}
+
+
+def _compiled(path, source):
+    key = (path, source)
+    if key not in _CODE:
+        _CODE[key] = compile(source, path, "exec", dont_inherit=True)
+    return _CODE[key]
+
+
 def import_file(path):
     """Import a .py file as a new module; raises BadInput on any failure."""
     path = os.path.abspath(path)
@@ -48,7 +60,7 @@ def import_file(path):
     try:
         with open(path, encoding="utf-8") as f:
             source = f.read()
-        compile(source, path, "exec")
+        code = _compiled(path, source)
     except SyntaxError as e:
         raise BadInput(path, f"syntax error at line {e.lineno}: {e.msg}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -61,7 +73,7 @@ def import_file(path):
     sys.path.insert(0, folder)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(code, module.__dict__)  # what spec.loader.exec_module does, without compiling again
     except BaseException as e:  # the user's code may raise anything, SystemExit too
         del sys.modules[name]
         raise BadInput(path, f"importing it raised {_one_line(e)}") from None
