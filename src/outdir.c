@@ -64,6 +64,20 @@ int rm_rf(const char *path, char **err) {
     return 0;
 }
 
+/* write(2) until all of data is written; 0, or -1 with errno set. */
+static int write_all(int fd, const char *data, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
 int write_file_atomic(const char *path, const char *data, size_t len, char **err) {
     char *dir = path_dirname(path);
     char *base = path_basename(path);
@@ -74,15 +88,9 @@ int write_file_atomic(const char *path, const char *data, size_t len, char **err
         set_error(err, "cannot write %s: %s", path, strerror(errno));
         goto done;
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            set_error(err, "cannot write %s: %s", path, strerror(errno));
-            goto fail;
-        }
-        off += (size_t)w;
+    if (write_all(fd, data, len) != 0) {
+        set_error(err, "cannot write %s: %s", path, strerror(errno));
+        goto fail;
     }
     /* mkstemp makes the file 0600; output files are ordinary 0644 files. */
     if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
@@ -128,16 +136,9 @@ static int write_file_plain(const char *path, const char *data, size_t len, char
         return -1;
     }
     int rc = 0;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            set_error(err, "cannot write %s: %s", path, strerror(errno));
-            rc = -1;
-            break;
-        }
-        off += (size_t)w;
+    if (write_all(fd, data, len) != 0) {
+        set_error(err, "cannot write %s: %s", path, strerror(errno));
+        rc = -1;
     }
     if (close(fd) != 0 && rc == 0) {
         set_error(err, "cannot write %s: %s", path, strerror(errno));
