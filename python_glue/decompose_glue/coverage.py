@@ -14,6 +14,9 @@ import inspect
 import json
 import os
 
+import torch
+import torch.fx as fx
+
 from . import capture, trace, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
@@ -83,10 +86,30 @@ def _symbolic_graph(model_file, args, kwargs):
         gm = trace.symbolic(model)
         if any(n.op == "get_attr" and n.target.startswith("_tensor_constant") for n in gm.graph.nodes):
             return None
-        trace.record_values(gm, args, kwargs)
+        _record_kinds(gm, args, kwargs)
     except Exception:
         return None
     return capture.canonical(gm)
+
+
+def _on_meta(value):
+    if isinstance(value, torch.Tensor):
+        return torch.empty(value.shape, dtype=value.dtype, device="meta")
+    return value
+
+
+def _record_kinds(gm, args, kwargs):
+    """Give every node meta["value"]. Counting reads each value's kind, shape
+    and dtype, never its numbers, so the graph runs on the meta device, where
+    no work is done (a level-1 kernel's run was a whole forward of the
+    model). An op without a meta implementation runs for real."""
+    gm.to("meta")
+    try:
+        trace.record_values(gm, fx.node.map_aggregate(args, _on_meta),
+                            fx.node.map_aggregate(kwargs, _on_meta))
+    except Exception:
+        gm.to_empty(device="cpu")
+        trace.record_values(gm, args, kwargs)
 
 
 def _tree_instances(decomp_dir):

@@ -99,7 +99,8 @@ def describe(value):
     """What a node produced, as plain data: tensors by shape and dtype."""
     if isinstance(value, torch.Tensor):
         d = {"kind": "tensor", "shape": list(value.shape), "dtype": ops.dtype_name(value.dtype)}
-        if not value.is_floating_point() and value.numel() > 0 and value.dtype != torch.bool:
+        if (not value.is_floating_point() and value.numel() > 0 and value.dtype != torch.bool
+                and not value.is_meta):
             d["min"] = int(value.min())
             d["max"] = int(value.max())
         return d
