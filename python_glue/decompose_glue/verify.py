@@ -288,7 +288,9 @@ def run_composition(path):
     try:
         module = import_file(path)
         original = os.path.realpath(getattr(module, "ORIGINAL", ""))
-        reference = {seed: out for (p, seed), out in _KEPT_OUTPUTS.items() if p == original}
+        # taken out, not copied: each is freed once its trial is done
+        reference = {seed: _KEPT_OUTPUTS.pop((p, seed)) for (p, seed) in list(_KEPT_OUTPUTS)
+                     if p == original}
         result = module.run_composition(reference)
     except BadInput as e:
         return {"status": "FAIL", "message": e.message, "max_diff": math.inf, "trials": []}

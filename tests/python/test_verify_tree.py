@@ -170,6 +170,23 @@ class VerifyTree(unittest.TestCase):
             twin.bias[0] += 1e-3
         self.assertIsNone(verify.take_reference(sha, 42, twin))
 
+    def test_outputs_over_the_budget_leave_only_the_last_trial_for_the_composition(self):
+        names, requests = materialise(RESNET, self.tmp)
+        composition = os.path.join(self.tmp, "verification", "composition_test.py")
+        original = os.path.realpath(requests[0]["original"])
+        verify._KEPT_OUTPUTS.clear()
+        budget = verify_tree.KEEP_OUTPUTS_BYTES
+        verify_tree.KEEP_OUTPUTS_BYTES = 0
+        try:
+            verify_tree.verify_steps(requests, keep_outputs=True)
+        finally:
+            verify_tree.KEEP_OUTPUTS_BYTES = budget
+        self.assertEqual(list(verify._KEPT_OUTPUTS), [(original, 44)])
+        result = verify.run_composition(composition)
+        self.assertEqual(result["status"], "PASS", result)
+        self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
+        self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
+
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
         k = next(i for i, n in enumerate(names) if n.startswith("step_3_"))
