@@ -45,6 +45,12 @@ def _purge_children_modules():
 _CODE = {}
 
 
+def forget_compiled():
+    """A new run starts: the last run's files are not imported again (a job
+    file runs many models in one interpreter)."""
+    _CODE.clear()
+
+
 def _compiled(path, source):
     key = (path, source)
     if key not in _CODE:
