@@ -57,6 +57,7 @@ const char *cli_command_name(cli_command cmd) {
     case CMD_VERIFY_STEP: return "verify-step";
     case CMD_EXTRACT_OPS: return "extract-ops";
     case CMD_CHECK: return "check";
+    case CMD_MCP: return "mcp";
     case CMD_HELP: return "--help";
     case CMD_VERSION: return "--version";
     }
@@ -73,6 +74,7 @@ void cli_usage(FILE *f) {
         "       decompose extract-ops --model M (--decomp-dir D | --children F [F ...])\n"
         "                          [--output J] [--json]\n"
         "       decompose check DIR [--rtol X] [--atol X] [--num-trials N] [--json]\n"
+        "       decompose mcp\n"
         "       decompose --help | --version\n"
         "\n"
         "Decompose a PyTorch model (KernelBench format: class Model, get_inputs(),\n"
@@ -92,6 +94,9 @@ void cli_usage(FILE *f) {
         "  extract-ops         op coverage of a model by its decomposed components\n"
         "  check DIR           re-run every step, component self-test and the composition\n"
         "                      test of a finished output folder, rewriting nothing\n"
+        "  mcp                 serve the four commands above as MCP tools (decompose,\n"
+        "                      verify_step, extract_ops, check) over stdin/stdout:\n"
+        "                      JSON-RPC 2.0, one message per line; progress on stderr\n"
         "\n"
         "Exit status: 0 pass, 1 verification failed (extract-ops: coverage not full),\n"
         "2 bad input or error.\n"
@@ -154,6 +159,7 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen) {
         if (strcmp(argv[1], "verify-step") == 0) a->cmd = CMD_VERIFY_STEP, i = 2;
         else if (strcmp(argv[1], "extract-ops") == 0) a->cmd = CMD_EXTRACT_OPS, i = 2;
         else if (strcmp(argv[1], "check") == 0) a->cmd = CMD_CHECK, i = 2;
+        else if (strcmp(argv[1], "mcp") == 0) a->cmd = CMD_MCP, i = 2;
     }
     /* --help and --version win wherever they are, as with most tools. */
     for (int j = 1; j < argc && strcmp(argv[j], "--") != 0; j++) {

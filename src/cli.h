@@ -7,6 +7,7 @@
  *   decompose extract-ops --model M (--decomp-dir D | --children F [F ...])
  *             [--output J] [--json]
  *   decompose check DIR [--rtol X] [--atol X] [--num-trials N] [--json]
+ *   decompose mcp          (an MCP server on stdio: mcp.h)
  *   decompose --help | --version
  *
  * cli_parse has no side effects: it fills a cli_args whose strings point into
@@ -25,6 +26,7 @@ typedef enum {
     CMD_VERIFY_STEP,
     CMD_EXTRACT_OPS,
     CMD_CHECK,
+    CMD_MCP,
     CMD_HELP,
     CMD_VERSION,
 } cli_command;

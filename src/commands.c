@@ -6,9 +6,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "job.h"
 #include "outdir.h"
 #include "paths.h"
+#include "pipeline.h"
 #include "util.h"
+
+int command_dispatch(const cli_args *a, const run_env *env) {
+    switch (a->cmd) {
+    case CMD_RUN: return pipeline_run(a, env);
+    case CMD_JOB: return job_run(a, env);
+    case CMD_VERIFY_STEP: return cmd_verify_step(a, env);
+    case CMD_EXTRACT_OPS: return cmd_extract_ops(a, env);
+    case CMD_CHECK: return cmd_check(a, env);
+    default: return 2;  /* help, version and mcp are main's */
+    }
+}
 
 /* Human-readable account of a verification result. */
 static void print_verification(FILE *f, const json_t *result) {

@@ -16,6 +16,11 @@
 #include "cli.h"
 #include "report.h"
 
+/* Run the command a parsed command line names (a model run, a job file or
+ * one of the commands below) and return its exit code: main and the MCP
+ * server (mcp.h) both go through here. */
+int command_dispatch(const cli_args *a, const run_env *env);
+
 int cmd_verify_step(const cli_args *a, const run_env *env);
 int cmd_extract_ops(const cli_args *a, const run_env *env);
 int cmd_check(const cli_args *a, const run_env *env);

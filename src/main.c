@@ -11,7 +11,8 @@
  * With --json, stdout must carry exactly one JSON object, yet user models
  * and the glue may print. So before anything runs, the real stdout is
  * duplicated and fd 1 pointed at stderr: whatever Python (or any library)
- * writes lands on stderr, and the JSON goes to the saved descriptor. */
+ * writes lands on stderr, and the JSON goes to the saved descriptor. The
+ * MCP server (decompose mcp) answers on that descriptor the same way. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,8 @@
 #include "commands.h"
 #include "config.h"
 #include "host.h"
-#include "job.h"
+#include "mcp.h"
 #include "paths.h"
-#include "pipeline.h"
 #include "util.h"
 
 typedef struct {
@@ -82,9 +82,11 @@ int main(int argc, char **argv) {
         return 0;
     }
 
+    /* A machine reads stdout in JSON mode and as an MCP client: what the
+     * model's Python code prints goes to stderr. */
     FILE *out = stdout;
-    if (a.json && !(out = divert_stdout())) {
-        fprintf(stderr, "decompose: error: cannot set up --json output\n");
+    if ((a.json || a.cmd == CMD_MCP) && !(out = divert_stdout())) {
+        fprintf(stderr, "decompose: error: cannot set up the output on stdout\n");
         cli_free(&a);
         return 2;
     }
@@ -92,15 +94,7 @@ int main(int argc, char **argv) {
     lazy_host lh = {NULL, 0};
     glue g = {call_host, &lh};
     run_env env = {out, stderr, &g, DECOMPOSE_PYTHON_EXE, NULL};
-    int code;
-    switch (a.cmd) {
-    case CMD_RUN: code = pipeline_run(&a, &env); break;
-    case CMD_JOB: code = job_run(&a, &env); break;
-    case CMD_VERIFY_STEP: code = cmd_verify_step(&a, &env); break;
-    case CMD_EXTRACT_OPS: code = cmd_extract_ops(&a, &env); break;
-    case CMD_CHECK: code = cmd_check(&a, &env); break;
-    default: code = 2; break;
-    }
+    int code = a.cmd == CMD_MCP ? mcp_serve(stdin, &env) : command_dispatch(&a, &env);
     host_free(lh.h);
     if (out != stdout && fclose(out) != 0 && code == 0) code = 2;
     cli_free(&a);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "glue.h"
+#include "report.h"
 #include "util.h"
 
 typedef struct {
@@ -143,6 +144,33 @@ static int fake_call(void *ctx, const char *func, json_t *req, json_t **reply, c
     }
     set_error(err, "fake glue: no function %s", func);
     return -1;
+}
+
+/* A run_env over a fake glue, its out and log captured in memory, its
+ * timestamp pinned: what every command test runs against. It must not move
+ * once opened (env points at g, g at f). */
+typedef struct {
+    fake f;
+    glue g;
+    char *outbuf, *logbuf;
+    size_t outlen, loglen;
+    FILE *outf, *logf;
+    run_env env;
+} fake_env;
+
+static inline void fake_env_open(fake_env *e) {
+    e->g = (glue){fake_call, &e->f};
+    e->outf = open_memstream(&e->outbuf, &e->outlen);
+    e->logf = open_memstream(&e->logbuf, &e->loglen);
+    e->env = (run_env){e->outf, e->logf, &e->g, "/usr/bin/python3", "2024-01-02T03:04:05Z"};
+}
+
+static inline void fake_env_close(fake_env *e) {
+    fclose(e->outf);
+    fclose(e->logf);
+    free(e->outbuf);
+    free(e->logbuf);
+    json_decref(e->f.calls);
 }
 
 /* Calls to one api function, in order. */

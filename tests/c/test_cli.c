@@ -171,6 +171,18 @@ static void check_takes_a_folder(void **state) {
     assert_int_equal(args.json, 1);
 }
 
+static void mcp_takes_nothing_else(void **state) {
+    (void)state;
+    assert_int_equal(parse("mcp", NULL), 0);
+    assert_int_equal(args.cmd, CMD_MCP);
+    cli_free(&args);
+    assert_int_equal(parse("mcp", "--json", NULL), -1);
+    assert_non_null(strstr(err, "does not apply to mcp"));
+    cli_free(&args);
+    assert_int_equal(parse("mcp", "model.py", NULL), -1);
+    assert_non_null(strstr(err, "unexpected argument"));
+}
+
 static void check_requires_a_folder(void **state) {
     (void)state;
     assert_int_equal(parse("check", NULL), -1);
@@ -268,6 +280,7 @@ int main(void) {
         cmocka_unit_test_teardown(extract_ops_needs_exactly_one_source, teardown),
         cmocka_unit_test_teardown(check_takes_a_folder, teardown),
         cmocka_unit_test_teardown(check_requires_a_folder, teardown),
+        cmocka_unit_test_teardown(mcp_takes_nothing_else, teardown),
         cmocka_unit_test_teardown(subcommand_is_only_the_first_argument, teardown),
         cmocka_unit_test_teardown(unknown_option_is_an_error, teardown),
         cmocka_unit_test_teardown(missing_value_is_an_error, teardown),

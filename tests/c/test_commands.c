@@ -15,12 +15,7 @@
 
 typedef struct {
     char *tmp;
-    fake f;
-    glue g;
-    char *outbuf, *logbuf;
-    size_t outlen, loglen;
-    FILE *outf, *logf;
-    run_env env;
+    fake_env fe;
     cli_args a;
     char *orig, *refa, *wm, *out;
 } ctx;
@@ -35,10 +30,7 @@ static int setup(void **state) {
     c->refa = path_join(c->tmp, "s/refactored.py");
     c->wm = path_join(c->tmp, "s/weight_map.json");
     c->out = path_join(c->tmp, "out");
-    c->g = (glue){fake_call, &c->f};
-    c->outf = open_memstream(&c->outbuf, &c->outlen);
-    c->logf = open_memstream(&c->logbuf, &c->loglen);
-    c->env = (run_env){c->outf, c->logf, &c->g, "/usr/bin/python3", "2024-01-02T03:04:05Z"};
+    fake_env_open(&c->fe);
     c->a.num_trials = 3;
     *state = c;
     return 0;
@@ -46,11 +38,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     ctx *c = *state;
-    fclose(c->outf);
-    fclose(c->logf);
-    free(c->outbuf);
-    free(c->logbuf);
-    json_decref(c->f.calls);
+    fake_env_close(&c->fe);
     rm_rf(c->tmp, NULL);
     free(c->tmp);
     free(c->orig);
@@ -62,15 +50,15 @@ static int teardown(void **state) {
 }
 
 static void flush(ctx *c) {
-    fflush(c->outf);
-    fflush(c->logf);
+    fflush(c->fe.outf);
+    fflush(c->fe.logf);
 }
 
 static int verify(ctx *c) {
     c->a.cmd = CMD_VERIFY_STEP;
     c->a.original = c->orig;
     c->a.refactored = c->refa;
-    int code = cmd_verify_step(&c->a, &c->env);
+    int code = cmd_verify_step(&c->a, &c->fe.env);
     flush(c);
     return code;
 }
@@ -79,9 +67,9 @@ static void verify_step_pass_exits_0(void **state) {
     ctx *c = *state;
     c->a.weight_map = c->wm;
     assert_int_equal(verify(c), 0);
-    assert_non_null(strstr(c->outbuf, "PASS (max diff 2.0e-07)"));
-    assert_non_null(strstr(c->outbuf, "trial 1 (seed 43)"));
-    json_t *v = calls_to(&c->f, "verify_step");
+    assert_non_null(strstr(c->fe.outbuf, "PASS (max diff 2.0e-07)"));
+    assert_non_null(strstr(c->fe.outbuf, "trial 1 (seed 43)"));
+    json_t *v = calls_to(&c->fe.f, "verify_step");
     assert_string_equal(json_str(json_array_get(v, 0), "weight_map"), c->wm);
     assert_string_equal(json_str(json_array_get(v, 0), "original"), c->orig);
     json_decref(v);
@@ -89,16 +77,16 @@ static void verify_step_pass_exits_0(void **state) {
 
 static void verify_step_fail_exits_1_and_names_the_violation(void **state) {
     ctx *c = *state;
-    c->f.fail_step = "original.py";
+    c->fe.f.fail_step = "original.py";
     assert_int_equal(verify(c), 1);
-    assert_non_null(strstr(c->outbuf, "FAIL: anti-cheat: line 12: return torch.relu(x)"));
+    assert_non_null(strstr(c->fe.outbuf, "FAIL: anti-cheat: line 12: return torch.relu(x)"));
 }
 
 static void verify_step_error_exits_2(void **state) {
     ctx *c = *state;
-    c->f.verify_status = "ERROR";
+    c->fe.f.verify_status = "ERROR";
     assert_int_equal(verify(c), 2);
-    assert_non_null(strstr(c->logbuf, "Failed to load original: boom"));
+    assert_non_null(strstr(c->fe.logbuf, "Failed to load original: boom"));
 }
 
 static void verify_step_missing_file_exits_2_before_python(void **state) {
@@ -107,10 +95,10 @@ static void verify_step_missing_file_exits_2_before_python(void **state) {
     c->a.cmd = CMD_VERIFY_STEP;
     c->a.original = c->orig;
     c->a.refactored = missing;
-    assert_int_equal(cmd_verify_step(&c->a, &c->env), 2);
+    assert_int_equal(cmd_verify_step(&c->a, &c->fe.env), 2);
     flush(c);
-    assert_null(c->f.calls);
-    assert_non_null(strstr(c->logbuf, "nope.py: no such file"));
+    assert_null(c->fe.f.calls);
+    assert_non_null(strstr(c->fe.logbuf, "nope.py: no such file"));
     free(missing);
 }
 
@@ -118,7 +106,7 @@ static void verify_step_missing_weight_map_exits_2(void **state) {
     ctx *c = *state;
     c->a.weight_map = "/nonexistent/weight_map.json";
     assert_int_equal(verify(c), 2);
-    assert_null(c->f.calls);
+    assert_null(c->fe.f.calls);
 }
 
 static void verify_step_output_writes_the_result(void **state) {
@@ -139,9 +127,9 @@ static void verify_step_output_writes_the_result(void **state) {
 static void verify_step_json_prints_the_result_object(void **state) {
     ctx *c = *state;
     c->a.json = 1;
-    c->f.fail_step = "original";
+    c->fe.f.fail_step = "original";
     assert_int_equal(verify(c), 1);
-    json_t *j = json_loads(c->outbuf, 0, NULL);
+    json_t *j = json_loads(c->fe.outbuf, 0, NULL);
     assert_non_null(j);
     assert_string_equal(json_str(j, "status"), "FAIL");
     assert_non_null(json_object_get(j, "anticheat"));
@@ -151,7 +139,7 @@ static void verify_step_json_prints_the_result_object(void **state) {
 static int extract(ctx *c) {
     c->a.cmd = CMD_EXTRACT_OPS;
     c->a.model = c->orig;
-    int code = cmd_extract_ops(&c->a, &c->env);
+    int code = cmd_extract_ops(&c->a, &c->fe.env);
     flush(c);
     return code;
 }
@@ -162,13 +150,13 @@ static void extract_ops_exit_code_follows_coverage(void **state) {
     c->a.children = children;
     c->a.nchildren = 1;
     assert_int_equal(extract(c), 0);
-    c->f.coverage_status = "PARTIAL_COVERAGE";
+    c->fe.f.coverage_status = "PARTIAL_COVERAGE";
     assert_int_equal(extract(c), 1);
-    c->f.coverage_status = "LOW_COVERAGE";
+    c->fe.f.coverage_status = "LOW_COVERAGE";
     assert_int_equal(extract(c), 1);
-    c->f.coverage_status = "ERROR";
+    c->fe.f.coverage_status = "ERROR";
     assert_int_equal(extract(c), 2);
-    json_t *x = calls_to(&c->f, "extract_ops");
+    json_t *x = calls_to(&c->fe.f, "extract_ops");
     json_t *r = json_array_get(x, 0);
     assert_true(json_is_null(json_object_get(r, "decomp_dir")));
     assert_string_equal(json_string_value(json_array_get(json_object_get(r, "children"), 0)), c->refa);
@@ -181,11 +169,11 @@ static void extract_ops_decomp_dir_must_exist(void **state) {
     ctx *c = *state;
     c->a.decomp_dir = "/nonexistent/dir";
     assert_int_equal(extract(c), 2);
-    assert_null(c->f.calls);
+    assert_null(c->fe.f.calls);
     c->a.decomp_dir = c->tmp;
     c->a.json = 1;
     assert_int_equal(extract(c), 0);
-    json_t *j = json_loads(c->outbuf, 0, NULL);
+    json_t *j = json_loads(c->fe.outbuf, 0, NULL);
     assert_non_null(j);
     assert_string_equal(json_str(j, "status"), "FULL_COVERAGE");
     json_decref(j);
@@ -202,7 +190,7 @@ static void make_output(ctx *c) {
     a.num_trials = 3;
     char *ob = NULL, *lb = NULL;
     size_t ol, ll;
-    run_env env = c->env;
+    run_env env = c->fe.env;
     env.out = open_memstream(&ob, &ol);
     env.log = open_memstream(&lb, &ll);
     assert_int_equal(pipeline_run(&a, &env), 0);
@@ -211,14 +199,14 @@ static void make_output(ctx *c) {
     free(ob);
     free(lb);
     free(model);
-    json_decref(c->f.calls);
-    c->f.calls = NULL;
+    json_decref(c->fe.f.calls);
+    c->fe.f.calls = NULL;
 }
 
 static int check(ctx *c) {
     c->a.cmd = CMD_CHECK;
     c->a.dir = c->out;
-    int code = cmd_check(&c->a, &c->env);
+    int code = cmd_check(&c->a, &c->fe.env);
     flush(c);
     return code;
 }
@@ -232,8 +220,8 @@ static void check_passes_a_good_folder_and_rewrites_nothing(void **state) {
     assert_string_equal(before, after);
     free(before);
     free(after);
-    json_t *v = calls_to(&c->f, "verify_step"), *r = calls_to(&c->f, "run_component"),
-           *k = calls_to(&c->f, "run_composition");
+    json_t *v = calls_to(&c->fe.f, "verify_step"), *r = calls_to(&c->fe.f, "run_component"),
+           *k = calls_to(&c->fe.f, "run_composition");
     assert_int_equal(json_array_size(v), 2);
     assert_int_equal(json_array_size(r), 4);
     assert_int_equal(json_array_size(k), 1);
@@ -243,16 +231,16 @@ static void check_passes_a_good_folder_and_rewrites_nothing(void **state) {
     json_decref(v);
     json_decref(r);
     json_decref(k);
-    assert_non_null(strstr(c->outbuf, "check PASSED: 7 passed, 0 failed"));
+    assert_non_null(strstr(c->fe.outbuf, "check PASSED: 7 passed, 0 failed"));
 }
 
 static void check_fails_when_a_step_fails(void **state) {
     ctx *c = *state;
     make_output(c);
-    c->f.fail_step = "step_2_";
+    c->fe.f.fail_step = "step_2_";
     c->a.json = 1;
     assert_int_equal(check(c), 1);
-    json_t *j = json_loads(c->outbuf, 0, NULL);
+    json_t *j = json_loads(c->fe.outbuf, 0, NULL);
     assert_non_null(j);
     assert_string_equal(json_str(j, "status"), "FAIL");
     assert_int_equal(json_integer_value(json_object_get(j, "failed")), 1);
@@ -261,7 +249,7 @@ static void check_fails_when_a_step_fails(void **state) {
     assert_string_equal(json_str(s2, "status"), "FAIL");
     assert_non_null(strstr(json_str(s2, "reason"), "anti-cheat"));
     json_decref(j);
-    assert_non_null(strstr(c->logbuf, "step step_2_fc_relu_to_kernels ... FAIL"));
+    assert_non_null(strstr(c->fe.logbuf, "step step_2_fc_relu_to_kernels ... FAIL"));
 }
 
 static void check_fails_when_a_component_file_is_missing(void **state) {
@@ -271,13 +259,13 @@ static void check_fails_when_a_component_file_is_missing(void **state) {
     assert_int_equal(unlink(p), 0);
     free(p);
     assert_int_equal(check(c), 1);
-    assert_non_null(strstr(c->logbuf, "component level_0_kernel/relu_fp32.py ... FAIL (file is missing)"));
+    assert_non_null(strstr(c->fe.logbuf, "component level_0_kernel/relu_fp32.py ... FAIL (file is missing)"));
 }
 
 static void check_fails_when_composition_fails(void **state) {
     ctx *c = *state;
     make_output(c);
-    c->f.composition_fail = 1;
+    c->fe.f.composition_fail = 1;
     assert_int_equal(check(c), 1);
 }
 
@@ -287,8 +275,8 @@ static void check_of_a_folder_without_tree_exits_2(void **state) {
     assert_int_equal(check(c), 2);        /* out/ does not exist */
     put_file(c->out, "x.txt", "");
     assert_int_equal(check(c), 2);        /* no decomposition_tree.json */
-    assert_null(c->f.calls);
-    assert_non_null(strstr(c->logbuf, "decomposition_tree.json: no such file"));
+    assert_null(c->fe.f.calls);
+    assert_non_null(strstr(c->fe.logbuf, "decomposition_tree.json: no such file"));
 }
 
 int main(void) {

@@ -17,12 +17,7 @@ typedef struct {
     char *tmp;          /* temp folder: model.py lives here, out/ is the output */
     char *model;
     char *out;
-    fake f;
-    glue g;
-    char *outbuf, *logbuf;
-    size_t outlen, loglen;
-    FILE *outf, *logf;
-    run_env env;
+    fake_env fe;
     cli_args a;
 } ctx;
 
@@ -32,11 +27,7 @@ static int setup(void **state) {
     put_file(c->tmp, "level2/net.py", "class Model: pass\n");
     c->model = path_join(c->tmp, "level2/net.py");
     c->out = path_join(c->tmp, "out");
-    c->g.call = fake_call;
-    c->g.ctx = &c->f;
-    c->outf = open_memstream(&c->outbuf, &c->outlen);
-    c->logf = open_memstream(&c->logbuf, &c->loglen);
-    c->env = (run_env){c->outf, c->logf, &c->g, "/usr/bin/python3", "2024-01-02T03:04:05Z"};
+    fake_env_open(&c->fe);
     c->a.cmd = CMD_RUN;
     c->a.model = c->model;
     c->a.output = c->out;
@@ -47,11 +38,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     ctx *c = *state;
-    fclose(c->outf);
-    fclose(c->logf);
-    free(c->outbuf);
-    free(c->logbuf);
-    json_decref(c->f.calls);
+    fake_env_close(&c->fe);
     rm_rf(c->tmp, NULL);
     free(c->tmp);
     free(c->model);
@@ -61,9 +48,9 @@ static int teardown(void **state) {
 }
 
 static int run(ctx *c) {
-    int code = pipeline_run(&c->a, &c->env);
-    fflush(c->outf);
-    fflush(c->logf);
+    int code = pipeline_run(&c->a, &c->fe.env);
+    fflush(c->fe.outf);
+    fflush(c->fe.logf);
     return code;
 }
 
@@ -155,13 +142,13 @@ static void glue_gets_staging_paths_and_tolerances(void **state) {
     c->a.rtol_set = 1;
     c->a.num_trials = 5;
     assert_int_equal(run(c), 0);
-    json_t *plans = calls_to(&c->f, "plan");
+    json_t *plans = calls_to(&c->fe.f, "plan");
     json_t *p = json_array_get(plans, 0);
     assert_string_equal(json_str(p, "model_path"), c->model);
     assert_string_equal(json_str(p, "model_name"), "net");
     assert_string_equal(json_str(p, "source_level"), "level2");
     assert_string_equal(json_str(p, "python"), "/usr/bin/python3");
-    json_t *calls = calls_to(&c->f, "verify_steps");
+    json_t *calls = calls_to(&c->fe.f, "verify_steps");
     assert_int_equal(json_array_size(calls), 1);      /* every step in one pass */
     json_t *one = json_array_get(calls, 0);
     assert_true(json_is_true(json_object_get(one, "keep_outputs")));
@@ -177,7 +164,7 @@ static void glue_gets_staging_paths_and_tolerances(void **state) {
     assert_int_equal(json_integer_value(json_object_get(v1, "num_trials")), 5);
     /* step 2 has no weight_map.json: null */
     assert_true(json_is_null(json_object_get(json_array_get(v, 1), "weight_map")));
-    json_t *x = calls_to(&c->f, "extract_ops");
+    json_t *x = calls_to(&c->fe.f, "extract_ops");
     assert_int_equal(json_array_size(x), 3);          /* 2 steps + the final coverage */
     json_t *ch = json_object_get(json_array_get(x, 0), "children");
     assert_int_equal(json_array_size(ch), 2);         /* __init__.py is not a child */
@@ -194,8 +181,8 @@ static void json_mode_prints_one_summary_object(void **state) {
     c->a.json = 1;
     assert_int_equal(run(c), 0);
     json_error_t je;
-    json_t *o = json_loads(c->outbuf, 0, &je);      /* fails on any extra text */
-    if (!o) fail_msg("stdout is not one JSON object: %s\n%s", je.text, c->outbuf);
+    json_t *o = json_loads(c->fe.outbuf, 0, &je);      /* fails on any extra text */
+    if (!o) fail_msg("stdout is not one JSON object: %s\n%s", je.text, c->fe.outbuf);
     assert_string_equal(json_str(o, "status"), "PASS");
     assert_string_equal(json_str(o, "output_dir"), c->out);
     assert_string_equal(json_str(o, "model_name"), "net");
@@ -208,31 +195,31 @@ static void json_mode_prints_one_summary_object(void **state) {
     assert_true(json_is_number(json_object_get(o, "seconds")));
     assert_null(json_object_get(o, "failed_step"));
     json_decref(o);
-    assert_non_null(strstr(c->logbuf, "[1/2] step_1_model_to_fusions ... PASS (max diff 2.0e-07)"));
+    assert_non_null(strstr(c->fe.logbuf, "[1/2] step_1_model_to_fusions ... PASS (max diff 2.0e-07)"));
 }
 
 static void human_mode_prints_a_summary(void **state) {
     ctx *c = *state;
     assert_int_equal(run(c), 0);
-    assert_non_null(strstr(c->outbuf, "net PASSED"));
-    assert_non_null(strstr(c->outbuf, "steps        2/2 passed"));
-    assert_non_null(strstr(c->outbuf, "kernel 2"));
-    assert_non_null(strstr(c->outbuf, "100.0%"));
+    assert_non_null(strstr(c->fe.outbuf, "net PASSED"));
+    assert_non_null(strstr(c->fe.outbuf, "steps        2/2 passed"));
+    assert_non_null(strstr(c->fe.outbuf, "kernel 2"));
+    assert_non_null(strstr(c->fe.outbuf, "100.0%"));
 }
 
 static void failed_step_stops_the_descent(void **state) {
     ctx *c = *state;
-    c->f.fail_step = "step_1_";
+    c->fe.f.fail_step = "step_1_";
     c->a.json = 1;
     assert_int_equal(run(c), 1);
     /* the output is kept for debugging, but nothing past the failed step */
     assert_true(exists_in(c->out, "steps/step_1_model_to_fusions/verification_result.json"));
     assert_false(exists_in(c->out, "steps/step_2_fc_relu_to_kernels"));
-    json_t *comp = calls_to(&c->f, "run_component");
+    json_t *comp = calls_to(&c->fe.f, "run_component");
     assert_int_equal(json_array_size(comp), 0);
     json_decref(comp);
 
-    json_t *o = json_loads(c->outbuf, 0, NULL);
+    json_t *o = json_loads(c->fe.outbuf, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_str(o, "status"), "FAIL");
     assert_string_equal(json_str(o, "failed_step"), "step_1_model_to_fusions");
@@ -254,51 +241,51 @@ static void failed_step_stops_the_descent(void **state) {
     assert_string_equal(json_str(tr, "composition_test"), "NOT_RUN");
     assert_string_equal(json_str(json_array_get(json_object_get(tr, "component_results"), 0), "status"), "NOT_RUN");
     json_decref(tr);
-    assert_non_null(strstr(c->logbuf, "stopped at step_1_model_to_fusions"));
+    assert_non_null(strstr(c->fe.logbuf, "stopped at step_1_model_to_fusions"));
 }
 
 static void second_step_failure_keeps_the_first(void **state) {
     ctx *c = *state;
-    c->f.fail_step = "step_2_";
+    c->fe.f.fail_step = "step_2_";
     assert_int_equal(run(c), 1);
     assert_true(exists_in(c->out, "steps/step_2_fc_relu_to_kernels/verification_result.json"));
-    assert_non_null(strstr(c->logbuf, "[1/2] step_1_model_to_fusions ... PASS"));
-    assert_non_null(strstr(c->logbuf, "[2/2] step_2_fc_relu_to_kernels ... FAIL (anti-cheat: line 12"));
-    assert_non_null(strstr(c->outbuf, "steps        1/2 passed"));
+    assert_non_null(strstr(c->fe.logbuf, "[1/2] step_1_model_to_fusions ... PASS"));
+    assert_non_null(strstr(c->fe.logbuf, "[2/2] step_2_fc_relu_to_kernels ... FAIL (anti-cheat: line 12"));
+    assert_non_null(strstr(c->fe.outbuf, "steps        1/2 passed"));
 }
 
 static void verify_error_on_a_step_is_a_failure(void **state) {
     ctx *c = *state;
-    c->f.verify_status = "ERROR";
+    c->fe.f.verify_status = "ERROR";
     assert_int_equal(run(c), 1);
-    assert_non_null(strstr(c->outbuf, "Failed to load original: boom"));
+    assert_non_null(strstr(c->fe.outbuf, "Failed to load original: boom"));
 }
 
 static void failing_component_exits_1(void **state) {
     ctx *c = *state;
-    c->f.component_fail = "relu_fp32";
+    c->fe.f.component_fail = "relu_fp32";
     assert_int_equal(run(c), 1);
     json_t *tr = load_json(c->out, "verification/test_results.json");
     assert_int_equal(json_integer_value(json_object_get(tr, "failed")), 1);
     json_decref(tr);
-    assert_non_null(strstr(c->outbuf, "level_0_kernel/relu_fp32.py"));
+    assert_non_null(strstr(c->fe.outbuf, "level_0_kernel/relu_fp32.py"));
 }
 
 static void failing_composition_exits_1(void **state) {
     ctx *c = *state;
-    c->f.composition_fail = 1;
+    c->fe.f.composition_fail = 1;
     assert_int_equal(run(c), 1);
     json_t *tree = load_json(c->out, "decomposition_tree.json");
     assert_string_equal(json_str(json_object_get(tree, "metadata"), "verification_status"), "FAILED");
     json_decref(tree);
-    assert_non_null(strstr(c->outbuf, "composition test FAILED (max diff 5.0e-01)"));
+    assert_non_null(strstr(c->fe.outbuf, "composition test FAILED (max diff 5.0e-01)"));
 }
 
 static void partial_coverage_exits_1(void **state) {
     ctx *c = *state;
-    c->f.coverage_status = "PARTIAL_COVERAGE";
+    c->fe.f.coverage_status = "PARTIAL_COVERAGE";
     assert_int_equal(run(c), 1);
-    assert_non_null(strstr(c->outbuf, "87.5%"));
+    assert_non_null(strstr(c->fe.outbuf, "87.5%"));
 }
 
 static void missing_model_exits_2_before_python(void **state) {
@@ -306,9 +293,9 @@ static void missing_model_exits_2_before_python(void **state) {
     char *missing = path_join(c->tmp, "nope.py");
     c->a.model = missing;
     assert_int_equal(run(c), 2);
-    assert_null(c->f.calls);
+    assert_null(c->fe.f.calls);
     char *want = xasprintf("decompose: error: %s: no such file\n", missing);
-    assert_string_equal(c->logbuf, want);
+    assert_string_equal(c->fe.logbuf, want);
     free(want);
     free(missing);
     assert_int_equal(leftovers(c), 0);
@@ -318,18 +305,18 @@ static void model_that_is_a_folder_exits_2(void **state) {
     ctx *c = *state;
     c->a.model = c->tmp;
     assert_int_equal(run(c), 2);
-    assert_null(c->f.calls);
+    assert_null(c->fe.f.calls);
 }
 
 static void bad_input_exits_2_and_leaves_no_folder(void **state) {
     ctx *c = *state;
-    c->f.bad_input_on = "plan";
+    c->fe.f.bad_input_on = "plan";
     c->a.json = 1;
     assert_int_equal(run(c), 2);
     char *want = xasprintf("decompose: error: %s: no class Model\n", c->model);
-    assert_non_null(strstr(c->logbuf, want));
+    assert_non_null(strstr(c->fe.logbuf, want));
     free(want);
-    json_t *o = json_loads(c->outbuf, 0, NULL);
+    json_t *o = json_loads(c->fe.outbuf, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_str(o, "status"), "ERROR");
     json_decref(o);
@@ -338,16 +325,16 @@ static void bad_input_exits_2_and_leaves_no_folder(void **state) {
 
 static void glue_error_midway_removes_the_staging_folder(void **state) {
     ctx *c = *state;
-    c->f.raise_on = "run_composition";
+    c->fe.f.raise_on = "run_composition";
     assert_int_equal(run(c), 2);
-    assert_non_null(strstr(c->logbuf, "RuntimeError: fake"));
+    assert_non_null(strstr(c->fe.logbuf, "RuntimeError: fake"));
     assert_int_equal(leftovers(c), 0);
 }
 
 static void error_keeps_the_previous_result(void **state) {
     ctx *c = *state;
     assert_int_equal(run(c), 0);
-    c->f.raise_on = "extract_ops";
+    c->fe.f.raise_on = "extract_ops";
     assert_int_equal(run(c), 2);
     assert_true(exists_in(c->out, "decomposition_tree.json"));
     assert_int_equal(leftovers(c), 1);
@@ -367,17 +354,17 @@ static void foreign_output_folder_is_refused_before_python(void **state) {
     ctx *c = *state;
     put_file(c->out, "notes.txt", "mine");
     assert_int_equal(run(c), 2);
-    assert_null(c->f.calls);
-    assert_non_null(strstr(c->logbuf, "refusing"));
+    assert_null(c->fe.f.calls);
+    assert_non_null(strstr(c->fe.logbuf, "refusing"));
     assert_true(exists_in(c->out, "notes.txt"));
 }
 
 static void plan_path_escaping_the_folder_is_refused(void **state) {
     ctx *c = *state;
     char *evil = str_replace_all(FAKE_PLAN, "decomposition_analysis.md", "../../evil.md");
-    c->f.plan_text = evil;
+    c->fe.f.plan_text = evil;
     assert_int_equal(run(c), 2);
-    assert_non_null(strstr(c->logbuf, "refusing to write '../../evil.md'"));
+    assert_non_null(strstr(c->fe.logbuf, "refusing to write '../../evil.md'"));
     assert_int_equal(leftovers(c), 0);
     char *parent = path_dirname(c->tmp);
     char *e = path_join(parent, "evil.md");
@@ -391,9 +378,9 @@ static void invalid_plan_tree_exits_2(void **state) {
     ctx *c = *state;
     char *bad = str_replace_all(FAKE_PLAN, "\"children\": [\"fc_relu\", \"relu_fp32\"]",
                                 "\"children\": [\"fc_relu\", \"ghost\"]");
-    c->f.plan_text = bad;
+    c->fe.f.plan_text = bad;
     assert_int_equal(run(c), 2);
-    assert_non_null(strstr(c->logbuf, "'ghost'"));
+    assert_non_null(strstr(c->fe.logbuf, "'ghost'"));
     assert_int_equal(leftovers(c), 0);
     free(bad);
 }
@@ -424,7 +411,7 @@ static void name_and_source_level_flags_win(void **state) {
     assert_int_equal(chdir(old), 0);
     assert_int_equal(code, 0);
     assert_true(exists_in(c->tmp, "workspace/output/custom/mynet/decomposition_tree.json"));
-    json_t *p = calls_to(&c->f, "plan");
+    json_t *p = calls_to(&c->fe.f, "plan");
     assert_string_equal(json_str(json_array_get(p, 0), "model_name"), "mynet");
     json_decref(p);
 }

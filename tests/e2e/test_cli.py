@@ -253,6 +253,71 @@ class BadInput(unittest.TestCase):
             "forward raised RuntimeError: boom")
 
 
+PRINTING_MODEL = """
+import torch
+import torch.nn as nn
+
+print("imported: a line on stdout")
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        print("forward: a line on stdout")
+        return torch.relu(self.fc(x))
+
+
+def get_inputs():
+    return [torch.randn(2, 8)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+class Mcp(unittest.TestCase):
+    """decompose mcp: a client's session over stdio, with a model that prints."""
+
+    def test_a_session_decomposes_checks_and_counts_with_nothing_stray_on_stdout(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            model = os.path.join(tmp, "printing.py")
+            with open(model, "w") as f:
+                f.write(PRINTING_MODEL)
+            out = os.path.join(tmp, "out")
+            calls = [("decompose", {"model": model, "output": out, "num_trials": 2}),
+                     ("check", {"dir": out}),
+                     ("extract_ops", {"model": model, "decomp_dir": out}),
+                     ("verify_step", {"original": model, "refactored": os.path.join(tmp, "nope.py")})]
+            messages = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                         "params": {"protocolVersion": "2025-03-26", "capabilities": {},
+                                    "clientInfo": {"name": "e2e", "version": "1"}}},
+                        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]
+            messages += [{"jsonrpc": "2.0", "id": 2 + i, "method": "tools/call",
+                          "params": {"name": name, "arguments": args}} for i, (name, args) in enumerate(calls)]
+            proc = subprocess.run([BIN, "mcp"], input="".join(json.dumps(m) + "\n" for m in messages),
+                                  capture_output=True, text=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        replies = [json.loads(line) for line in proc.stdout.splitlines()]
+        self.assertEqual([r["id"] for r in replies], [0, 1, 2, 3, 4, 5])
+        self.assertEqual(replies[0]["result"]["protocolVersion"], "2025-03-26")
+        self.assertEqual([t["name"] for t in replies[1]["result"]["tools"]],
+                         ["decompose", "verify_step", "extract_ops", "check"])
+        run_result, check, ops, missing = (r["result"] for r in replies[2:])
+        self.assertFalse(run_result["isError"])
+        self.assertEqual(run_result["structuredContent"]["status"], "PASS")
+        self.assertEqual(json.loads(run_result["content"][0]["text"]), run_result["structuredContent"])
+        self.assertEqual(check["structuredContent"]["status"], "PASS", check)
+        self.assertEqual(ops["structuredContent"]["status"], "FULL_COVERAGE", ops)
+        self.assertTrue(missing["isError"])
+        self.assertIn("nope.py: no such file", missing["structuredContent"]["error"])
+        self.assertIn("forward: a line on stdout", proc.stderr)  # the model's prints went to stderr
+
+
 class CommandLine(unittest.TestCase):
     def test_help_and_version(self):
         self.assertEqual(run("--help").returncode, 0)
