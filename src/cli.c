@@ -41,6 +41,7 @@ static const opt OPTS[] = {
     {"--output", "-o", V_STR, OFF(output), 0, F_RUN | F_JOB | F_VERIFY | F_EXTRACT},
     {"--source-level", NULL, V_STR, OFF(source_level), 0, F_RUN},
     {"--name", NULL, V_STR, OFF(name), 0, F_RUN},
+    {"--repl", NULL, V_FLAG, OFF(repl), 0, F_RUN},
     {"--original", NULL, V_STR, OFF(original), 0, F_VERIFY},
     {"--refactored", NULL, V_STR, OFF(refactored), 0, F_VERIFY},
     {"--weight-map", NULL, V_STR, OFF(weight_map), 0, F_VERIFY},
@@ -67,7 +68,7 @@ const char *cli_command_name(cli_command cmd) {
 void cli_usage(FILE *f) {
     fputs(
         "usage: decompose MODEL.py [-o DIR] [--json] [--num-trials N] [--rtol X] [--atol X]\n"
-        "                          [--source-level L] [--name NAME]\n"
+        "                          [--source-level L] [--name NAME] [--repl]\n"
         "       decompose JOB.yaml [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "       decompose verify-step --original P --refactored R [--weight-map W]\n"
         "                          [--output J] [--rtol X] [--atol X] [--num-trials N] [--json]\n"
@@ -88,6 +89,8 @@ void cli_usage(FILE *f) {
         "  --num-trials N      random-input trials per verification (default 3)\n"
         "  --rtol X, --atol X  tolerances (default by dtype: 1e-5/1e-6 fp32, 1e-3/1e-3 fp16/bf16)\n"
         "  --json              print one JSON object on stdout and nothing else\n"
+        "  --repl              once the run is over, a Python prompt with the model, its\n"
+        "                      inputs, its trace (gm) and the tree loaded\n"
         "\n"
         "  verify-step         check one decomposition step: anti-cheat, weight transfer,\n"
         "                      numerical comparison of original vs refactored\n"
@@ -247,6 +250,8 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen) {
             if (run_only)
                 return fail(err, errlen, "option '%s' does not apply to a job file (set it in the job)", run_only);
         }
+        if (a->repl && a->json)
+            return fail(err, errlen, "options '--repl' and '--json' cannot be used together");
         if (a->name && (strchr(a->name, '/') || strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0))
             return fail(err, errlen, "option '--name': '%s' is not a valid name", a->name);
         if (a->source_level && (strchr(a->source_level, '/') || strcmp(a->source_level, ".") == 0 ||

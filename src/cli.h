@@ -1,7 +1,7 @@
 /* cli.h - the command line, parsed into a struct and nothing else.
  *
  *   decompose MODEL.py|JOB.yaml [-o DIR] [--json] [--num-trials N] [--rtol X]
- *             [--atol X] [--source-level L] [--name NAME]
+ *             [--atol X] [--source-level L] [--name NAME] [--repl]
  *   decompose verify-step --original P --refactored R [--weight-map W]
  *             [--output J] [--rtol X] [--atol X] [--num-trials N] [--json]
  *   decompose extract-ops --model M (--decomp-dir D | --children F [F ...])
@@ -46,6 +46,7 @@ typedef struct {
     const char *output;         /* -o/--output: run's folder, or the result file */
     const char *source_level;
     const char *name;
+    int repl;                   /* --repl: a Python prompt once the run is over */
 
     /* verify-step */
     const char *original;

@@ -593,6 +593,20 @@ static void run_free(run *r) {
     free(r->reason);
 }
 
+/* --repl: a Python prompt on the finished folder, passed or failed. What is
+ * done there does not change the run's exit code. */
+static void open_repl(run *r) {
+    json_t *req = json_pack("{s:s, s:s}", "model_path", r->model_abs, "output_dir", r->out_dir);
+    json_t *reply = NULL;
+    char *err = NULL;
+    fflush(r->env->out);
+    if (glue_call(r->env->glue, "run_repl", req, &reply, &err) != 0)
+        fprintf(r->env->log, "decompose: error: --repl: %s\n", err ? err : "failed");
+    json_decref(req);
+    json_decref(reply);
+    free(err);
+}
+
 int pipeline_run(const cli_args *a, const run_env *env) {
     run r;
     memset(&r, 0, sizeof r);
@@ -669,6 +683,7 @@ int pipeline_run(const cli_args *a, const run_env *env) {
 
     print_summary(&r, seconds_since(&r.t0));
     code = all_passed(&r) ? 0 : 1;
+    if (a->repl) open_repl(&r);
 done:
     if (code == 2) report_error(env, a->json, err ? err : "failed");
     free(err);

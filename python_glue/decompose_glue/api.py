@@ -9,7 +9,7 @@ import json
 import math
 import traceback
 
-from . import coverage, verify, verify_tree
+from . import coverage, repl, verify, verify_tree
 from .plan import make_plan
 from .loader import BadInput
 
@@ -85,6 +85,10 @@ def composition_request(request):
     return verify.run_composition(request["path"])
 
 
+def repl_request(request):
+    return repl.interact(request["model_path"], request["output_dir"])
+
+
 def plan(request_text):
     return _call(plan_request, request_text)
 
@@ -107,3 +111,7 @@ def run_component(request_text):
 
 def run_composition(request_text):
     return _call(composition_request, request_text)
+
+
+def run_repl(request_text):
+    return _call(repl_request, request_text)

@@ -171,6 +171,19 @@ static void check_takes_a_folder(void **state) {
     assert_int_equal(args.json, 1);
 }
 
+static void repl_is_a_model_run_flag_without_json(void **state) {
+    (void)state;
+    assert_int_equal(parse("m.py", "--repl", NULL), 0);
+    assert_int_equal(args.repl, 1);
+    cli_free(&args);
+    assert_int_equal(parse("m.py", "--repl", "--json", NULL), -1);
+    assert_non_null(strstr(err, "cannot be used together"));
+    cli_free(&args);
+    assert_int_equal(parse("job.yaml", "--repl", NULL), -1);
+    cli_free(&args);
+    assert_int_equal(parse("check", "out", "--repl", NULL), -1);
+}
+
 static void mcp_takes_nothing_else(void **state) {
     (void)state;
     assert_int_equal(parse("mcp", NULL), 0);
@@ -281,6 +294,7 @@ int main(void) {
         cmocka_unit_test_teardown(check_takes_a_folder, teardown),
         cmocka_unit_test_teardown(check_requires_a_folder, teardown),
         cmocka_unit_test_teardown(mcp_takes_nothing_else, teardown),
+        cmocka_unit_test_teardown(repl_is_a_model_run_flag_without_json, teardown),
         cmocka_unit_test_teardown(subcommand_is_only_the_first_argument, teardown),
         cmocka_unit_test_teardown(unknown_option_is_an_error, teardown),
         cmocka_unit_test_teardown(missing_value_is_an_error, teardown),

@@ -271,6 +271,29 @@ static void failing_component_exits_1(void **state) {
     assert_non_null(strstr(c->fe.outbuf, "level_0_kernel/relu_fp32.py"));
 }
 
+static void repl_opens_on_the_finished_folder_and_keeps_the_exit_code(void **state) {
+    ctx *c = *state;
+    c->a.repl = 1;
+    c->fe.f.component_fail = "relu_fp32";
+    assert_int_equal(run(c), 1);
+    json_t *calls = calls_to(&c->fe.f, "run_repl");
+    assert_int_equal(json_array_size(calls), 1);
+    assert_string_equal(json_str(json_array_get(calls, 0), "output_dir"), c->out);
+    assert_string_equal(json_str(json_array_get(calls, 0), "model_path"), c->model);
+    json_decref(calls);
+    assert_true(exists_in(c->out, "decomposition_tree.json"));   /* committed before the prompt */
+}
+
+static void no_repl_after_an_error(void **state) {
+    ctx *c = *state;
+    c->a.repl = 1;
+    c->fe.f.bad_input_on = "plan";
+    assert_int_equal(run(c), 2);
+    json_t *calls = calls_to(&c->fe.f, "run_repl");
+    assert_int_equal(json_array_size(calls), 0);
+    json_decref(calls);
+}
+
 static void failing_composition_exits_1(void **state) {
     ctx *c = *state;
     c->fe.f.composition_fail = 1;
@@ -430,6 +453,8 @@ int main(void) {
         T(verify_error_on_a_step_is_a_failure),
         T(failing_component_exits_1),
         T(failing_composition_exits_1),
+        T(repl_opens_on_the_finished_folder_and_keeps_the_exit_code),
+        T(no_repl_after_an_error),
         T(partial_coverage_exits_1),
         T(missing_model_exits_2_before_python),
         T(model_that_is_a_folder_exits_2),

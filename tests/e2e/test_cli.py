@@ -318,6 +318,26 @@ class Mcp(unittest.TestCase):
         self.assertIn("forward: a line on stdout", proc.stderr)  # the model's prints went to stderr
 
 
+class Repl(unittest.TestCase):
+    def test_the_prompt_has_the_model_its_trace_and_the_tree(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            lines = ["kernels = [k for k, n in tree['nodes'].items() if n['level'] == 'kernel']",
+                     "print('model', type(model).__name__, 'outputs', tuple(output.shape))",
+                     "print('graph', sum(1 for n in gm.graph.nodes if n.op == 'call_module'))",
+                     "print('kernel file runs', load(node(kernels[0])['path']).run_tests())",
+                     "exit()",
+                     "print('not reached')"]
+            proc = subprocess.run([BIN, EXAMPLE, "-o", out, "--num-trials", "1", "--repl"],
+                                  input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        self.assertIn("decompose --repl:", proc.stderr + proc.stdout)
+        self.assertRegex(proc.stdout, r"model Model outputs \(\d+, \d+")
+        self.assertRegex(proc.stdout, r"graph [1-9]")
+        self.assertIn("kernel file runs True", proc.stdout)
+        self.assertNotIn("not reached", proc.stdout)
+
+
 class CommandLine(unittest.TestCase):
     def test_help_and_version(self):
         self.assertEqual(run("--help").returncode, 0)
