@@ -459,6 +459,7 @@ def _shapes(inputs, outputs, names):
 
 def make_plan(request):
     forget_compiled()
+    verify.forget_kept_outputs()
     plan = Plan(request)
     plan.load()
     t = time.perf_counter()

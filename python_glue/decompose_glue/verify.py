@@ -32,6 +32,13 @@ _KEPT_OUTPUTS = {}
 _PLANNED_REFERENCES = {}
 
 
+def forget_kept_outputs():
+    """A new run starts: outputs the last one kept for a composition test
+    that a failed step never reached go now, not after this run (a job file
+    runs many models in one interpreter)."""
+    _KEPT_OUTPUTS.clear()
+
+
 def weights_fingerprint(model):
     """Every parameter, buffer and tensor attribute by name, shape and sum:
     two builds of one file agree unless their construction drew differently."""

@@ -187,6 +187,11 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
         self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
 
+    def test_a_new_run_drops_outputs_a_failed_run_kept(self):
+        verify._KEPT_OUTPUTS[("/elsewhere/original.py", 44)] = torch.zeros(4)
+        materialise(RESNET, self.tmp)
+        self.assertEqual(verify._KEPT_OUTPUTS, {})
+
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
         k = next(i for i, n in enumerate(names) if n.startswith("step_3_"))
