@@ -45,10 +45,14 @@ def _purge_children_modules():
 _CODE = {}
 
 
-def forget_compiled():
-    """A new run starts: the last run's files are not imported again (a job
-    file runs many models in one interpreter)."""
+def forget_last_run():
+    """A new run starts: the last run's files are not imported again, and
+    their modules go (a job file runs many models in one interpreter, and
+    one run imports hundreds of files)."""
     _CODE.clear()
+    _purge_children_modules()
+    for name in [n for n in sys.modules if n.startswith("_decompose_file_")]:
+        del sys.modules[name]
 
 
 def _compiled(path, source):

@@ -18,7 +18,7 @@ from . import capture, codegen, coverage, naming, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
-from .loader import build_recording_init_args, forget_compiled, load_model_file
+from .loader import build_recording_init_args, forget_last_run, load_model_file
 
 _PLURAL = {"layer": "layers", "fusion": "fusions", "kernel": "kernels", "model": "model"}
 
@@ -458,7 +458,7 @@ def _shapes(inputs, outputs, names):
 
 
 def make_plan(request):
-    forget_compiled()
+    forget_last_run()
     verify.forget_kept_outputs()
     plan = Plan(request)
     plan.load()
