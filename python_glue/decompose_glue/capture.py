@@ -7,7 +7,7 @@ the original are the ops of the graph the files were generated from.
 import torch
 import torch.fx as fx
 
-from . import attention, record, trace, verify
+from . import attention, fastpath, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -19,8 +19,8 @@ FORWARD_SEED = verify.FIRST_SEED
 
 
 def _same_output(a, b):
-    """Equal up to rounding: eager torch may take a fused fast path (an
-    nn.TransformerEncoderLayer in inference) that a traced graph spells out."""
+    """Equal up to rounding: the graph may spell an op another way than the
+    eager forward (a traced graph's ops run one by one)."""
     ta, tb = verify.tensors(a), verify.tensors(b)
     return len(ta) == len(tb) and all(
         x.shape == y.shape and (verify.close(x, y, 1e-5, 1e-6)[1] if x.is_floating_point() else torch.equal(x, y))
@@ -74,12 +74,14 @@ def trace_model(model_file, model, inputs):
     if gm is not None:
         torch.manual_seed(FORWARD_SEED)
         args, kwargs = inputs.lend()
-        expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
+        with fastpath.off():  # the path the graph spells out (fastpath.py)
+            expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
         del args, kwargs
         restore()
         try:
             torch.manual_seed(FORWARD_SEED)
-            got = trace.record_values(gm, *inputs.lend())
+            with fastpath.off():
+                got = trace.record_values(gm, *inputs.lend())
             folded = [n.target for n in gm.graph.nodes
                       if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
             if folded:
@@ -114,7 +116,7 @@ def trace_model(model_file, model, inputs):
     restore()
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()
-    with torch.no_grad():  # with grad on, autograd would hold every activation
+    with torch.no_grad(), fastpath.off():  # with grad on, autograd would hold every activation
         got = fx.Interpreter(gm).run(*[*args, *kwargs.values()])
     if not _same_output(expected, got):
         raise BadInput(model_file.path, "the graph recorded from running the model does not "

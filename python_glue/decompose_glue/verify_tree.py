@@ -29,7 +29,7 @@ import sys
 
 import torch
 
-from . import anticheat, trace
+from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, own, plan_transfer, read_weight_map, state, take_reference, tensors,
@@ -331,7 +331,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
         restore_original()
         restore_refactored()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), fastpath.off():  # one computation both sides (fastpath.py)
                 if expected is not None:
                     root.planned_references.add(i)
                 else:
