@@ -249,19 +249,20 @@ static int tool_argv(const tool *t, const json_t *args, arg_list *l, char **err)
     return 0;
 }
 
-static json_t *tool_result(const char *text, json_t *structured, int is_error) {
-    json_t *r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
-                          "isError", is_error);
-    if (structured) json_object_set(r, "structuredContent", structured);
+/* A command's result object as a tool result: as text and as structured
+ * content. */
+static json_t *tool_result(json_t *obj, int is_error) {
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_t *r = json_pack("{s:[{s:s, s:s}], s:O, s:b}", "content", "type", "text",
+                          "text", text ? text : "{}", "structuredContent", obj, "isError", is_error);
+    free(text);
     return r;
 }
 
 /* An error the command line would have printed: the same object --json gives. */
 static json_t *error_result(const char *message) {
     json_t *obj = json_pack("{s:s, s:s}", "status", "ERROR", "error", message);
-    char *text = json_dumps(obj, JSON_COMPACT);
-    json_t *r = tool_result(text, obj, 1);
-    free(text);
+    json_t *r = tool_result(obj, 1);
     json_decref(obj);
     return r;
 }
@@ -297,9 +298,7 @@ static json_t *call_tool(const tool *t, const json_t *args, const run_env *env) 
         result = error_result("the command printed no result");
         goto done;
     }
-    char *text = json_dumps(obj, JSON_COMPACT);
-    result = tool_result(text, obj, code == 2);
-    free(text);
+    result = tool_result(obj, code == 2);
 done:
     cli_free(&a);
     arg_list_free(&l);

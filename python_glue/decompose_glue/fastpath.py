@@ -14,19 +14,14 @@ the gates compare one computation, spelled two ways.
 composition_test.py carries a twin of this (it runs without this package).
 """
 
-import contextlib
+from torch.overrides import TorchFunctionMode  # 1.13 on, as record.py needs too
 
-import torch
 
-# TorchFunctionMode is in torch.overrides from 1.13 on, 2.x included.
-_MODE_BASE = getattr(torch.overrides, "TorchFunctionMode", None)
-
-if _MODE_BASE is not None:
-    class _OpByOp(_MODE_BASE):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            return func(*args, **(kwargs or {}))
+class _OpByOp(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
 
 
 def off():
     """A context in which torch takes its op-by-op paths."""
-    return _OpByOp() if _MODE_BASE is not None else contextlib.nullcontext()
+    return _OpByOp()
