@@ -16,6 +16,7 @@ import os
 
 import torch
 import torch.fx as fx
+from torch.overrides import TorchFunctionMode
 
 from . import capture, trace, verify
 from .levels import graph_nodes, is_compute, op_name
@@ -64,6 +65,11 @@ def count_ops(path):
 
 def _trace_counts(path):
     model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
+    shapes_only = _inputs_on_meta(model_file)
+    if shapes_only is not None:
+        gm = _symbolic_graph(model_file, *shapes_only)
+        if gm is not None:
+            return (*node_counts(graph_nodes(gm), gm), "symbolic")
     inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
     gm = _symbolic_graph(model_file, *inputs.lend())
     if gm is not None:
@@ -90,6 +96,37 @@ def _symbolic_graph(model_file, args, kwargs):
     except Exception:
         return None
     return capture.canonical(gm)
+
+
+class _FactoriesOnMeta(TorchFunctionMode):
+    """torch's tensor factories (randn, randint, zeros, tensor...) make meta
+    tensors: a factory takes a `device` keyword, other functions do not."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if "device" not in kwargs and not any(isinstance(a, torch.Tensor) for a in args):
+            try:
+                return func(*args, **kwargs, device="meta")
+            except TypeError:
+                pass
+        return func(*args, **kwargs)
+
+
+def _inputs_on_meta(model_file):
+    """The file's inputs drawn on the meta device, or None. Counting needs
+    their shapes and dtypes only, and drawing a level-1 file's real inputs
+    (GBs of random numbers, one core) took as long as its forward. None
+    where get_inputs reads a value (.item(), a mask) or leaves a tensor off
+    meta: then the inputs are drawn for real."""
+    try:
+        with _FactoriesOnMeta():
+            args, kwargs = model_file.inputs(seed=capture.FORWARD_SEED)
+    except Exception:
+        return None
+    leaves = verify.tensors((args, kwargs))
+    if any(not t.is_meta for t in leaves):
+        return None
+    return args, kwargs
 
 
 def _on_meta(value):

@@ -1,0 +1,119 @@
+"""Unit tests of coverage's op counting: a file is counted from its inputs'
+shapes alone where its get_inputs runs on the meta device, and from real
+inputs where it reads a value.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import sys
+import tempfile
+import textwrap
+import unittest
+from unittest import mock
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+import torch  # noqa: E402
+
+from decompose_glue import coverage, verify  # noqa: E402
+from decompose_glue.loader import load_model_file  # noqa: E402
+
+MODEL = '''
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x, idx):
+        return torch.relu(self.fc(x)).sum(dim=1).mul(2.0)[idx]
+
+
+def get_inputs():
+{body}
+
+
+def get_init_inputs():
+    return []
+'''
+
+PLAIN = '''\
+    return [torch.randn(3, 8), torch.randint(0, 5, (3,))]'''
+
+# The batch size is a value read from a tensor: on the meta device .item() raises.
+READS_A_VALUE = '''\
+    n = int(torch.randint(3, 4, (1,)).item())
+    return [torch.randn(n, 8), torch.randint(0, 5, (n,))]'''
+
+# torch.from_numpy takes no device: its tensor is on the CPU.
+OFF_META = '''\
+    import numpy as np
+    return [torch.from_numpy(np.ones((3, 8), dtype=np.float32)), torch.randint(0, 5, (3,))]'''
+
+EXPECTED = {"linear": 1, "relu": 1, "sum": 1, "mul": 1}
+
+
+class CountOpsTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, body):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            f.write(MODEL.format(body=body))
+        return path
+
+    def counts_and_real_draws(self, path):
+        draws = []
+        real = verify.LentInputs.__init__
+
+        def counted(inputs, model_file, seed):
+            draws.append(seed)
+            real(inputs, model_file, seed)
+
+        with mock.patch.object(verify.LentInputs, "__init__", counted):
+            counts, _, method = coverage.count_ops(path)
+        return counts, method, len(draws)
+
+    def test_plain_inputs_are_drawn_on_meta(self):
+        args, _ = coverage._inputs_on_meta(load_model_file(self.write("plain.py", PLAIN)))
+        self.assertTrue(all(t.is_meta for t in args))
+        self.assertEqual([tuple(t.shape) for t in args], [(3, 8), (3,)])
+        self.assertEqual(args[1].dtype, torch.int64)
+
+    def test_plain_file_is_counted_without_real_inputs(self):
+        counts, method, draws = self.counts_and_real_draws(self.write("plain.py", PLAIN))
+        self.assertEqual(dict(counts), EXPECTED)
+        self.assertEqual(method, "symbolic")
+        self.assertEqual(draws, 0)
+
+    def test_file_reading_a_value_is_counted_from_real_inputs(self):
+        path = self.write("reads.py", READS_A_VALUE)
+        self.assertIsNone(coverage._inputs_on_meta(load_model_file(path)))
+        counts, method, draws = self.counts_and_real_draws(path)
+        self.assertEqual(dict(counts), EXPECTED)
+        self.assertEqual(method, "symbolic")
+        self.assertEqual(draws, 1)
+
+    def test_tensor_left_off_meta_means_real_inputs(self):
+        path = self.write("numpy.py", OFF_META)
+        self.assertIsNone(coverage._inputs_on_meta(load_model_file(path)))
+        counts, _, draws = self.counts_and_real_draws(path)
+        self.assertEqual(dict(counts), EXPECTED)
+        self.assertEqual(draws, 1)
+
+    def test_factories_outside_get_inputs_are_untouched(self):
+        coverage._inputs_on_meta(load_model_file(self.write("plain.py", PLAIN)))
+        self.assertFalse(torch.randn(2).is_meta)
+
+
+if __name__ == "__main__":
+    unittest.main()
