@@ -32,6 +32,9 @@ _counter = itertools.count()
 
 def _one_line(exc):
     text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, AttributeError) and str(exc).startswith("module 'torch"):
+        # an API this torch does not have yet (1.13 lacks F.scaled_dot_product_attention)
+        text += f" (this is torch {torch.__version__})"
     return " ".join(text.split())
 
 

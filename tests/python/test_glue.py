@@ -455,6 +455,22 @@ class ApiErrors(unittest.TestCase):
             """)
         self.assertIn("get_init_inputs", reply["message"])
 
+    def test_missing_torch_api_names_the_torch_version(self):
+        reply, _ = self._plan("""
+            import torch
+            import torch.nn as nn
+            class Model(nn.Module):
+                def forward(self, x):
+                    return torch.nn.functional.an_api_from_a_later_torch(x)
+            def get_inputs():
+                return [torch.randn(2)]
+            def get_init_inputs():
+                return []
+            """)
+        self.assertEqual(reply["kind"], "bad_input")
+        self.assertIn("forward raised AttributeError", reply["message"])
+        self.assertIn(f"(this is torch {torch.__version__})", reply["message"])
+
 
 if __name__ == "__main__":
     unittest.main()
