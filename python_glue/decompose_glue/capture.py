@@ -7,7 +7,7 @@ the original are the ops of the graph the files were generated from.
 import torch
 import torch.fx as fx
 
-from . import attention, fastpath, record, trace, verify
+from . import attention, fastpath, memory, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -25,6 +25,10 @@ def _same_output(a, b):
     return len(ta) == len(tb) and all(
         x.shape == y.shape and (verify.close(x, y, 1e-5, 1e-6)[1] if x.is_floating_point() else torch.equal(x, y))
         for x, y in zip(ta, tb))
+
+
+def _bytes(output):
+    return sum(t.numel() * t.element_size() for t in verify.tensors(output))
 
 
 def canonical(gm):
@@ -59,7 +63,7 @@ def trace_model(model_file, model, inputs):
     forward on these inputs and its output is the eager output: the model
     runs once for both.
     """
-    notes = {"symbolic_error": None, "specialised": []}
+    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None}
     restore = trace.snapshot(model)
     before = _attributes(model)
     try:
@@ -74,9 +78,10 @@ def trace_model(model_file, model, inputs):
     if gm is not None:
         torch.manual_seed(FORWARD_SEED)
         args, kwargs = inputs.lend()
-        with fastpath.off():  # the path the graph spells out (fastpath.py)
+        with fastpath.off(), memory.PeakOfRun() as eager:  # the path the graph spells out (fastpath.py)
             expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
         del args, kwargs
+        notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, _bytes(expected))
         restore()
         try:
             torch.manual_seed(FORWARD_SEED)
@@ -100,7 +105,8 @@ def trace_model(model_file, model, inputs):
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()
     try:
-        gm, recorded, output = record.record(model, args, kwargs)
+        with memory.PeakOfRun() as eager:
+            gm, recorded, output = record.record(model, args, kwargs)
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed
@@ -111,6 +117,7 @@ def trace_model(model_file, model, inputs):
                        + notes["symbolic_error"] + ") nor by running it: " + why) from None
     if expected is None:
         expected = verify.own(output, (args, kwargs))
+        notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, _bytes(expected))
     del output, args, kwargs
     notes.update(recorded)
     restore()

@@ -406,7 +406,9 @@ class Plan:
             "trace": self._trace_log(),
             "root_level": LEVEL_NAMES[self.root.level],
             "decisions": self.decision_list(),
-            "difficulties": [], "deviations": [],
+            "difficulties": ([{"kind": "memory", "message": self.trace_notes["memory_warning"]}]
+                             if self.trace_notes["memory_warning"] else []),
+            "deviations": [],
         }
 
     def _trace_header(self):
