@@ -479,7 +479,7 @@ def child_attr_names(parent, gm):
             base = naming.identifier(base.replace("[", "_stage"))
         elif modules:
             base = naming.identifier("_".join(m.split(".")[-1] if len(modules) > 1 else m
-                                              for m in modules[:3]))
+                                              for m in modules[:5]))  # a fusion has 5 at most
             if c.kind == "fusion" and len(modules) == 1:
                 base = naming.identifier(f"{modules[0]}_{'_'.join(r.op_list[1:3])}")
         else:

@@ -34,6 +34,22 @@ def _strip_main_block(source):
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _told_apart(base, r, body, used):
+    """A stem for a second workload whose name `base` is taken: by the shape
+    it takes, else by the shape it gives (a layer's name holds its input
+    shape already: a stage's downsampling block takes what the others take
+    and differs in what it gives), else by its text."""
+    for side, nodes in (("in", r.inputs), ("out", r.outputs)):
+        leaves = [t for n in nodes for t in codegen._tensor_leaves(n.meta.get("value", {}))]
+        if not leaves:
+            continue
+        signature = naming.shape_signature(leaves[0]["shape"])
+        stem = f"{base}_{side}{signature}"
+        if signature not in base.split("_") and stem not in used:
+            return stem
+    return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
+
+
 def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs):
     with open(model_file.path, encoding="utf-8") as f:
         source = _strip_main_block(f.read())
@@ -135,13 +151,7 @@ class Plan:
             if c.level == KERNEL and "inplace=True" in body:
                 # Writes into its input: not the same workload as the out-of-place op.
                 base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)
-            stem = base
-            if stem in used:
-                ins = [n for n in first.inputs if n.meta.get("value", {}).get("kind") == "tensor"]
-                if ins:
-                    stem = f"{base}_in{naming.shape_signature(ins[0].meta['value']['shape'])}"
-            if stem in used:
-                stem = f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
+            stem = base if base not in used else _told_apart(base, first, body, used)
             used[stem] = True
             for r in members:
                 r.stem = stem

@@ -287,6 +287,22 @@ class Naming(unittest.TestCase):
             self.assertFalse(hasattr(nn.Module, safe))
         self.assertEqual(codegen._attr_safe("conv1_bn1_relu"), "conv1_bn1_relu")
 
+    def test_a_downsampling_block_is_named_by_what_it_gives(self):
+        # layer2[0] takes what layer1's blocks take (16x16x16) and gives 32x8x8
+        reply = json.loads(api.plan(json.dumps(
+            {"model_path": os.path.join(ROOT, "tests", "models", "resnet_blocks.py")})))
+        layers = sorted(os.path.basename(f["path"]) for f in reply["files"]
+                        if f["path"].startswith("level_2_layer/"))
+        self.assertEqual(layers, ["basic_block_16x16x16_fp32.py", "basic_block_16x16x16_fp32_out32x8x8.py",
+                                  "basic_block_32x8x8_fp32.py"])
+
+    def test_a_fusion_child_is_named_after_all_its_modules(self):
+        reply = json.loads(api.plan(json.dumps(
+            {"model_path": os.path.join(ROOT, "tests", "models", "resnet_blocks.py")})))
+        root = next(f["content"] for s in reply["steps"] for f in s["files"]
+                    if f["path"].endswith("step_1_model_to_layers/refactored.py"))
+        self.assertIn("self.conv1_bn1_relu_maxpool = ", root)
+
 
 class Capture(unittest.TestCase):
     MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
