@@ -180,6 +180,7 @@ class Rendered:
         self.outputs = []
         self.names = None
         self.body = ""
+        self.workload = ""       # body with torch.nn modules as their settings: one per workload
         self.extra_sources = []
         self.local_keys = {}     # root state key -> key in this file's Model
         self.weight_shapes = {}
@@ -306,7 +307,7 @@ def render_component(component, gm, records):
     r.names = Names(_value_names(component, r.inputs, attrs, gm), attrs)
     r.op_list = [op_name(n, gm) for n in component.nodes if is_compute(n, gm)]
 
-    init_lines = []
+    init_lines, workload_lines = [], []
     for n in component.nodes:
         if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
             module = gm.get_submodule(n.target)
@@ -317,6 +318,7 @@ def render_component(component, gm, records):
             if extra and extra not in r.extra_sources:
                 r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
+            workload_lines.append(f"self.{attrs[n.target]} = {modsrc.settings(module) or call}")
             for key, t in list(module.named_parameters()) + list(module.named_buffers()):
                 r.local_keys[f"{n.target}.{key}"] = f"{attrs[n.target]}.{key}"
                 r.weight_shapes[f"{attrs[n.target]}.{key}"] = list(t.shape)
@@ -326,6 +328,7 @@ def render_component(component, gm, records):
             if not isinstance(value, torch.Tensor):
                 raise CodegenError(f"attribute {n.target} is not a tensor")
             init_lines.append(_param_init(value, attrs[n.target]))
+            workload_lines.append(init_lines[-1])
             r.local_keys[n.target] = attrs[n.target]
             r.weight_shapes[attrs[n.target]] = list(value.shape)
 
@@ -334,9 +337,10 @@ def render_component(component, gm, records):
                             keep={r.names.of(n) for n in r.outputs})
     result = ", ".join(r.names.of(n) for n in r.outputs)
     args = ", ".join(r.names.of(n) for n in r.inputs)
-    r.body = _module_source(init_lines, args, body_lines, result,
-                            [input_expr(n.meta.get("value", {})) for n in r.inputs],
-                            [t["shape"] for n in r.outputs for t in _tensor_leaves(n.meta.get("value", {}))])
+    inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
+    outputs = [t["shape"] for n in r.outputs for t in _tensor_leaves(n.meta.get("value", {}))]
+    r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
+    r.workload = _module_source(workload_lines, args, body_lines, result, inputs, outputs)
     return r
 
 
@@ -478,8 +482,7 @@ def child_attr_names(parent, gm):
                 base = base[len(prefix) + 1:]
             base = naming.identifier(base.replace("[", "_stage"))
         elif modules:
-            base = naming.identifier("_".join(m.split(".")[-1] if len(modules) > 1 else m
-                                              for m in modules[:5]))  # a fusion has 5 at most
+            base = naming.identifier(_modules_name(modules))
             if c.kind == "fusion" and len(modules) == 1:
                 base = naming.identifier(f"{modules[0]}_{'_'.join(r.op_list[1:3])}")
         else:
@@ -494,6 +497,21 @@ def child_attr_names(parent, gm):
         used.add(name)
         names[id(r)] = name
     return names
+
+
+def _modules_name(modules):
+    """A child's name from the modules it runs (a fusion: 5 at most): their
+    own names (conv1_bn1_relu), or where those are indices in a Sequential,
+    the Sequential's name with them (downsample.0, downsample.1:
+    downsample_0_1)."""
+    if len(modules) == 1:
+        return modules[0]
+    common = _common_prefix(modules)
+    tails = [m[len(common) + 1:] if common else m for m in modules[:5]]
+    if common and all(t.isdigit() for t in tails):
+        named = [p for p in common.split(".") if not p.isdigit()]
+        return "_".join(named[-1:] + tails)
+    return "_".join(t.split(".")[-1] for t in tails)
 
 
 def _common_prefix(labels):

@@ -98,6 +98,23 @@ def constructor(module, records):
     return _call_text(cls.__name__, recorded[0], recorded[1]), class_source(cls)
 
 
+def settings(module):
+    """A torch.nn module as its class and every setting it holds, or None for
+    other classes: two modules built with other spellings of one call
+    (nn.Conv2d(16, 16, 3, padding=1) and nn.Conv2d(16, 16, 3, stride=1,
+    padding=1)) compute the same and read the same here."""
+    cls = type(module)
+    if not is_torch_nn(cls):
+        return None
+    held = sorted((k, repr(v)) for k, v in vars(module).items()
+                  if not k.startswith("_") and k != "training")
+    tensors = [(k, None if t is None else (tuple(t.shape), str(t.dtype)))
+               for k, t in list(module._parameters.items()) + list(module._buffers.items())]
+    children = [(k, settings(m) or type(m).__qualname__) for k, m in module._modules.items()]
+    hooks = [type(h).__name__ for h in module._forward_pre_hooks.values()]
+    return f"nn.{cls.__name__}({held}, tensors={tensors}, children={children}, pre_hooks={hooks})"
+
+
 def _with_weight_norm(module, text):
     """wav2vec2's positional conv is weight-normed: weight_g and weight_v
     instead of weight, and a hook that makes weight from them before forward."""

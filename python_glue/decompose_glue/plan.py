@@ -134,7 +134,7 @@ class Plan:
         for r in self.instances:
             # Kernels and fusions are one workload per class text (shared/SPEC.md
             # §5: op, parameter shapes, dtypes); a layer is also its shapes.
-            key = r.body.split("\n\ndef get_inputs():")[0] if r.component.level <= 1 else r.body
+            key = r.workload.split("\n\ndef get_inputs():")[0] if r.component.level <= 1 else r.workload
             by_body.setdefault((r.component.level, key), []).append(r)
         used = {}
         for (level, body), members in by_body.items():
@@ -148,7 +148,7 @@ class Plan:
             else:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
             base = naming.identifier(base.replace("-", "neg"))  # a module name: dim-1 -> dimneg1
-            if c.level == KERNEL and "inplace=True" in body:
+            if c.level == KERNEL and ("inplace=True" in first.body or "('inplace', 'True')" in body):
                 # Writes into its input: not the same workload as the out-of-place op.
                 base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)
             stem = base if base not in used else _told_apart(base, first, body, used)

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from decompose_glue import api, capture, codegen, emit, levels, naming, ops, trace, verify  # noqa: E402
+from decompose_glue import api, capture, codegen, emit, levels, modsrc, naming, ops, trace, verify  # noqa: E402
 from decompose_glue.loader import load_model_file  # noqa: E402
 
 
@@ -302,6 +302,29 @@ class Naming(unittest.TestCase):
         root = next(f["content"] for s in reply["steps"] for f in s["files"]
                     if f["path"].endswith("step_1_model_to_layers/refactored.py"))
         self.assertIn("self.conv1_bn1_relu_maxpool = ", root)
+        # a Sequential's indices (layer2[0].downsample[0], [1]) are named with the Sequential
+        block = next(f["content"] for s in reply["steps"] for f in s["files"]
+                     if f["path"].endswith("_out32x8x8_to_fusions/refactored.py"))
+        self.assertIn("self.downsample_0_1 = ", block)
+
+
+class Workloads(unittest.TestCase):
+    def test_one_call_spelled_two_ways_is_one_workload(self):
+        self.assertEqual(modsrc.settings(nn.Conv2d(16, 16, 3, padding=1, bias=False)),
+                         modsrc.settings(nn.Conv2d(16, 16, kernel_size=(3, 3), stride=1, padding=1, bias=False)))
+        self.assertEqual(modsrc.settings(nn.ReLU(True)), modsrc.settings(nn.ReLU(inplace=True)))
+
+    def test_any_setting_weight_or_child_that_differs_is_another_workload(self):
+        base = modsrc.settings(nn.Conv2d(16, 16, 3, padding=1))
+        for other in (nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.Conv2d(16, 16, 3, padding=1, stride=2),
+                      nn.Conv2d(16, 16, 3, padding=1, padding_mode="reflect"),
+                      nn.Conv2d(16, 16, 3, padding=1).double()):
+            self.assertNotEqual(modsrc.settings(other), base, other)
+        self.assertNotEqual(modsrc.settings(nn.MultiheadAttention(8, 2)),
+                            modsrc.settings(nn.MultiheadAttention(8, 2, bias=False)))
+
+    def test_only_torch_nn_modules_have_settings(self):
+        self.assertIsNone(modsrc.settings(ConvBnRelu()))
 
 
 class Capture(unittest.TestCase):
