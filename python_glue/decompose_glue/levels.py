@@ -310,14 +310,37 @@ def fusion_chains(nodes, gm):
 
 # ---- the tree -----------------------------------------------------------
 
+def where(node, gm):
+    """A node's place in the model: its module's path (layer1.0.conv1), or
+    for an op written in a forward, that forward's module and the op
+    (layer1.0:add); an op of the model's own forward is the op alone."""
+    if node.op == "call_module":
+        return node.target
+    scope = node.meta.get("scope", ())
+    return f"{scope[-1].rsplit('#', 1)[0]}:{op_name(node, gm)}" if scope else op_name(node, gm)
+
+
+def _places(nodes, gm):
+    """Where a fusion's ops are: layer1.0.{conv1, bn1, relu} for modules of
+    one parent, attn:{matmul, softmax} for ops of one forward, else each
+    op's place."""
+    places = [where(n, gm) for n in nodes if is_compute(n, gm)]
+    for sep in (".", ":"):
+        if all(sep in p and (sep == ":" or ":" not in p) for p in places):
+            parents = {p.rpartition(sep)[0] for p in places}
+            if len(parents) == 1:
+                parent = parents.pop()
+                return f"{parent}{sep}{{{', '.join(p[len(parent) + 1:] for p in places)}}}"
+    return " + ".join(places)
+
+
 def _group(nodes, gm, position, level_cap):
     """Children (fusions and kernels) for a set of nodes below a given level."""
     children = []
     taken = set()
     if level_cap > FUSION:
         for chain in fusion_chains([n for n in nodes if n.op != "get_attr"], gm):
-            fusion = Component(FUSION, _with_attrs(chain, position, gm), "fusion",
-                               "_".join(op_name(n, gm) for n in chain if is_compute(n, gm)))
+            fusion = Component(FUSION, _with_attrs(chain, position, gm), "fusion", _places(chain, gm))
             fusion.children = _kernels(chain, gm, position)
             children.append(fusion)
             taken.update(chain)
@@ -329,7 +352,7 @@ def _group(nodes, gm, position, level_cap):
 
 
 def _kernels(nodes, gm, position):
-    return [Component(KERNEL, _with_attrs([n], position, gm), "kernel", op_name(n, gm))
+    return [Component(KERNEL, _with_attrs([n], position, gm), "kernel", where(n, gm))
             for n in nodes if is_compute(n, gm)]
 
 

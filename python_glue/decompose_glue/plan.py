@@ -373,14 +373,17 @@ class Plan:
                  f"Traced with torch.fx {self.trace_method} tracing on the inputs of `get_inputs()` "
                  f"(seed 0).", "",
                  "## Architecture", ""]
-        lines.append(f"The model is a {LEVEL_NAMES[self.root.level]} with "
-                     f"{len(self.root_r.op_list)} compute ops. Unique files per level: "
-                     + ", ".join(f"{k}: {v}" for k, v in by_level.items()) + ".")
-        lines += ["", "| component | level | instances | input shapes | output shapes |",
+        lines.append(f"`{self.name}` runs {len(self.root_r.op_list)} compute ops; its tree starts at "
+                     f"the {LEVEL_NAMES[self.root.level]} level. Unique files per level: "
+                     + ", ".join(f"{name} {by_level[name]}" for name in LEVEL_NAMES.values()
+                                 if name in by_level) + ".")
+        lines += ["", "Input shapes are each instance's, where instances of one file see several "
+                  "(the file's own get_inputs() uses the first).", "",
+                  "| component | level | instances | input shapes | output shapes |",
                   "|---|---|---|---|---|"]
         for n in nodes:
             lines.append(f"| `{n['id']}` | {n['level']} | {n['instance_count']} | "
-                         f"{list(n.get('input_shapes', {}).values())} | {list(n.get('output_shapes', {}).values())} |")
+                         f"{self._instance_shapes(n)} | {list(n.get('output_shapes', {}).values())} |")
         lines += ["", "## Data flow (model level)", ""]
         for e in self.data_flow():
             if e["parent"] == "root":
@@ -388,6 +391,16 @@ class Plan:
         lines += ["", "## Decisions", ""]
         lines += [f"- {d}" for d in self.decision_list()]
         return "\n".join(lines) + "\n"
+
+    def _instance_shapes(self, node):
+        """The node's input shapes, then those of its other instances that differ."""
+        first = list(node.get("input_shapes", {}).values())
+        seen = [first]
+        for r in self.groups.get(node["id"], []):
+            shapes = [t["shape"] for n in r.inputs for t in codegen._tensor_leaves(n.meta.get("value", {}))]
+            if shapes not in seen:
+                seen.append(shapes)
+        return "; ".join(str(s) for s in seen)
 
     def decision_list(self):
         d = []

@@ -141,6 +141,14 @@ class Families(unittest.TestCase):
         self.assertEqual(counts, [1, 1, 2])
         kernels = self.nodes("resnet_blocks", "kernel")
         self.assertTrue(any(n["instance_count"] > 4 for n in kernels.values()))
+        # every instance says where it is in the model
+        paths = {k.split("_k")[0]: n["model_paths"] for k, n in kernels.items()}
+        self.assertEqual(paths["conv2d_16x16"], ["layer1.0.conv1", "layer1.0.conv2", "layer1.1.conv1", "layer1.1.conv2"])
+        fusions = self.nodes("resnet_blocks", "fusion")
+        self.assertIn(["layer2.0.downsample.{0, 1}"], [n["model_paths"] for n in fusions.values()])
+        attention = [n["model_paths"] for k, n in self.nodes("transformer", "fusion").items() if k.startswith("matmul")]
+        self.assertEqual(attention, [["blocks.0.attn:{matmul, mul, softmax, matmul}",
+                                      "blocks.1.attn:{matmul, mul, softmax, matmul}"]])
         # conv1 spells out stride=1 and conv2 leaves it out: one workload, one file
         self.assertEqual([n["instance_count"] for k, n in kernels.items()
                           if k.startswith("conv2d_16x16_k3s1p1")], [4])
