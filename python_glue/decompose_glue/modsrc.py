@@ -79,7 +79,11 @@ def constructor(module, records):
     if is_torch_nn(cls):
         candidates = []
         if recorded and _is_literal(list(recorded[0])) and _is_literal(recorded[1]):
-            candidates.append(_call_text(f"nn.{cls.__name__}", recorded[0], recorded[1]))
+            # torch's own modules pass their factory defaults on (nn.Transformer's
+            # nn.Linear(512, 2048, device=None, dtype=None)): they say nothing
+            kwargs = {k: v for k, v in recorded[1].items()
+                      if not (k in ("device", "dtype") and v is None)}
+            candidates.append(_call_text(f"nn.{cls.__name__}", recorded[0], kwargs))
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
         candidates = [_with_weight_norm(module, text) for text in candidates]
         for text in candidates:

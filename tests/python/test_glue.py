@@ -323,6 +323,14 @@ class Workloads(unittest.TestCase):
         self.assertNotEqual(modsrc.settings(nn.MultiheadAttention(8, 2)),
                             modsrc.settings(nn.MultiheadAttention(8, 2, bias=False)))
 
+    def test_factory_defaults_torch_passes_on_are_not_written(self):
+        # nn.TransformerEncoderLayer builds nn.Linear(d, f, device=None, dtype=None)
+        reply = json.loads(api.plan(json.dumps(
+            {"model_path": os.path.join(ROOT, "tests", "models", "torch_encoder.py")})))
+        texts = [f["content"] for f in reply["files"] if f["path"].endswith(".py")]
+        self.assertTrue(any("nn.Linear(" in t for t in texts))
+        self.assertFalse([t for t in texts if "device=None" in t or "dtype=None" in t])
+
     def test_only_torch_nn_modules_have_settings(self):
         self.assertIsNone(modsrc.settings(ConvBnRelu()))
 
