@@ -34,19 +34,36 @@ def _strip_main_block(source):
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _told_apart(base, r, body, used):
-    """A stem for a second workload whose name `base` is taken: by the shape
-    it takes, else by the shape it gives (a layer's name holds its input
-    shape already: a stage's downsampling block takes what the others take
-    and differs in what it gives), else by its text."""
-    for side, nodes in (("in", r.inputs), ("out", r.outputs)):
-        leaves = [t for n in nodes for t in codegen._tensor_leaves(n.meta.get("value", {}))]
-        if not leaves:
+def _first_shape(r, side):
+    """The first shape an instance takes (in), gives (out) or holds (w)."""
+    if side == "w":
+        shapes = list(r.weight_shapes.values())
+    else:
+        nodes = r.inputs if side == "in" else r.outputs
+        shapes = [t["shape"] for n in nodes for t in codegen._tensor_leaves(n.meta.get("value", {}))]
+    return list(shapes[0]) if shapes else None
+
+
+def _told_apart(base, r, owner, body, used):
+    """A stem for a second workload whose name `base` the workload `owner`
+    holds: by the first of the shapes it takes, gives or holds that differs
+    from the owner's (an activation's without its batch dimension, as names
+    write shapes, else whole; a weight's whole), where the name does not
+    hold it already; else by its text. A stage's downsampling block takes
+    what the others take and differs in what it gives; Swin V2's
+    logit-scale clamps differ in their weight, one per head count."""
+    def forms(shape):
+        whole = "x".join(str(d) for d in shape)
+        return [whole] if side == "w" else [naming.shape_signature(shape), whole]
+
+    for side in ("in", "out", "w"):
+        mine, theirs = _first_shape(r, side), _first_shape(owner, side)
+        if mine is None or mine == theirs:
             continue
-        signature = naming.shape_signature(leaves[0]["shape"])
-        stem = f"{base}_{side}{signature}"
-        if signature not in base.split("_") and stem not in used:
-            return stem
+        for signature, other in zip(forms(mine), forms(theirs) if theirs is not None else [None, None]):
+            stem = f"{base}_{side}{signature}"
+            if signature and signature != other and signature not in base.split("_") and stem not in used:
+                return stem
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
 
 
@@ -151,8 +168,8 @@ class Plan:
             if c.level == KERNEL and ("inplace=True" in first.body or "('inplace', 'True')" in body):
                 # Writes into its input: not the same workload as the out-of-place op.
                 base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)
-            stem = base if base not in used else _told_apart(base, first, body, used)
-            used[stem] = True
+            stem = base if base not in used else _told_apart(base, first, used[base], body, used)
+            used[stem] = first
             for r in members:
                 r.stem = stem
             self.groups[stem] = members

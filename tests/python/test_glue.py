@@ -296,6 +296,30 @@ class Naming(unittest.TestCase):
         self.assertEqual(layers, ["basic_block_16x16x16_fp32.py", "basic_block_16x16x16_fp32_out32x8x8.py",
                                   "basic_block_32x8x8_fp32.py"])
 
+    def test_a_second_workload_is_told_apart_by_what_differs(self):
+        from decompose_glue import plan
+
+        class Node:
+            def __init__(self, shape):
+                self.meta = {"value": {"kind": "tensor", "shape": shape, "dtype": "float32"}}
+
+        class Instance:
+            def __init__(self, inputs, outputs, weights):
+                self.inputs, self.outputs = [Node(s) for s in inputs], [Node(s) for s in outputs]
+                self.weight_shapes = {"w": weights} if weights else {}
+
+        owner = Instance([[]], [[3, 1, 1]], [3, 1, 1])
+        # Swin V2's logit-scale clamps: a 0-dim input, outputs that differ only whole
+        self.assertEqual(plan._told_apart("clamp_fp32", Instance([[]], [[6, 1, 1]], [6, 1, 1]), owner, "b", {}),
+                         "clamp_fp32_out6x1x1")
+        # weights alone differ
+        owner = Instance([[2, 8]], [[2, 8]], [8])
+        self.assertEqual(plan._told_apart("scale_fp32", Instance([[2, 8]], [[2, 8]], [4, 2]), owner, "b", {}),
+                         "scale_fp32_w4x2")
+        # nothing but the text differs
+        self.assertRegex(plan._told_apart("roll_fp32", Instance([[2, 8]], [[2, 8]], None), owner, "body", {}),
+                         r"^roll_fp32_[0-9a-f]{6}$")
+
     def test_a_fusion_child_is_named_after_all_its_modules(self):
         reply = json.loads(api.plan(json.dumps(
             {"model_path": os.path.join(ROOT, "tests", "models", "resnet_blocks.py")})))
