@@ -8,12 +8,15 @@ parent's nodes with each child's nodes replaced by one call to the child.
 """
 
 import builtins
+import inspect
 import json
 import keyword
 import re
 import sys
 
 import torch
+import torch.fx as fx
+import torch.nn.functional as F
 
 from . import modsrc, naming, ops
 from .emit import Names, node_line, node_uses, with_frees
@@ -341,7 +344,49 @@ def render_component(component, gm, records):
     outputs = [t["shape"] for n in r.outputs for t in _tensor_leaves(n.meta.get("value", {}))]
     r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
     r.workload = _module_source(workload_lines, args, body_lines, result, inputs, outputs)
+    if component.level == KERNEL:
+        r.workload = _functional_workload(component, gm) or r.workload
     return r
+
+
+def _functional_workload(component, gm):
+    """One op with no weights, written as a torch.nn module or as a
+    function, as the function's every argument: nn.ReLU(inplace=True),
+    F.relu(x, inplace=True) and x.relu_() compute alike and are one
+    workload, one file. None where the op has weights or torch.nn.functional
+    has no function of its name."""
+    nodes = [n for n in component.nodes if n.op != "get_attr"]
+    if len(nodes) != 1 or len(nodes) != len(component.nodes):
+        return None
+    node = nodes[0]
+    op = op_name(node, gm)
+    fn = getattr(F, op, None)
+    try:
+        params = list(inspect.signature(fn).parameters.values()) if callable(fn) else []
+    except (TypeError, ValueError):
+        params = []
+    if not params:
+        return None
+    if node.op == "call_module":
+        module = gm.get_submodule(node.target)
+        if not modsrc.is_torch_nn(type(module)) or module._parameters or module._buffers or module._modules:
+            return None
+        held = vars(module)
+        settings = {p.name: held.get(p.name, p.default) for p in params[1:]}
+        if any(v is inspect.Parameter.empty for v in settings.values()):
+            return None
+    else:
+        operands = [a for a in list(node.args) + list(node.kwargs.values()) if isinstance(a, fx.Node)]
+        if len(operands) != 1 or node.args[:1] != (operands[0],):
+            return None  # not a one-input function of its first argument
+        try:
+            bound = inspect.signature(fn).bind(*node.args, **node.kwargs)
+        except TypeError:
+            return None
+        bound.apply_defaults()
+        settings = dict(list(bound.arguments.items())[1:])
+    dtypes = [t["dtype"] for n in component.nodes for a in [n] for t in _tensor_leaves(a.meta.get("value", {}))]
+    return f"F.{op}({sorted((k, repr(v)) for k, v in settings.items())}) -> {dtypes}"
 
 
 def _fetch_attr(gm, target):

@@ -28,7 +28,7 @@ EXPECTED = {
     "resnet_blocks": ((1, 3, 7, 11), "symbolic"),
     "dense_concat": ((1, 2, 8, 21), "symbolic"),
     "depthwise_grouped": ((1, 2, 6, 12), "symbolic"),
-    "squeeze_excite": ((1, 2, 7, 15), "symbolic"),
+    "squeeze_excite": ((1, 2, 7, 13), "symbolic"),
     "inception": ((1, 2, 11, 22), "symbolic"),
     "channel_shuffle": ((1, 2, 5, 11), "symbolic"),
     "attention": ((1, 0, 1, 4), "symbolic"),

@@ -355,6 +355,44 @@ class Workloads(unittest.TestCase):
         self.assertTrue(any("nn.Linear(" in t for t in texts))
         self.assertFalse([t for t in texts if "device=None" in t or "dtype=None" in t])
 
+    def test_an_op_written_as_a_module_or_a_function_is_one_workload(self):
+        text = textwrap.dedent("""
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(8, 8)
+                    self.fc2 = nn.Linear(8, 8)
+                    self.fc3 = nn.Linear(8, 8)
+                    self.act = nn.ReLU(inplace=True)
+                    self.soft = nn.Softmax(dim=1)
+
+                def forward(self, x):
+                    a = self.act(self.fc1(x))
+                    b = F.relu(self.fc2(a), inplace=True)
+                    c = torch.relu(self.fc3(b))           # not in place: another workload
+                    return self.soft(c) + torch.softmax(c, 1) + c.softmax(0)
+
+            def get_inputs():
+                return [torch.randn(4, 8)]
+
+            def get_init_inputs():
+                return []
+            """)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.py")
+            with open(path, "w") as f:
+                f.write(text)
+            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        kernels = {n["id"]: n["instance_count"] for n in reply["nodes"] if n["level"] == "kernel"}
+        self.assertEqual(kernels.get("relu_inplace_fp32"), 2, kernels)
+        self.assertEqual(kernels.get("relu_fp32"), 1, kernels)
+        softmax = sorted(n for k, n in kernels.items() if k.startswith("softmax"))
+        self.assertEqual(softmax, [1, 2], kernels)  # dim=1 twice (module, function), dim=0 once
+
     def test_only_torch_nn_modules_have_settings(self):
         self.assertIsNone(modsrc.settings(ConvBnRelu()))
 
