@@ -371,10 +371,13 @@ def _functional_workload(component, gm):
         module = gm.get_submodule(node.target)
         if not modsrc.is_torch_nn(type(module)) or module._parameters or module._buffers or module._modules:
             return None
-        held = vars(module)
+        # a module's training flag counts where the function takes one (F.dropout)
+        takes = {p.name for p in params[1:]}
+        held = {k: v for k, v in vars(module).items()
+                if not k.startswith("_") and (k != "training" or k in takes)}
         settings = {p.name: held.get(p.name, p.default) for p in params[1:]}
-        if any(v is inspect.Parameter.empty for v in settings.values()):
-            return None
+        if set(held) - set(settings) or any(v is inspect.Parameter.empty for v in settings.values()):
+            return None  # a setting the function does not take (nn.Upsample's recompute_scale_factor)
     else:
         operands = [a for a in list(node.args) + list(node.kwargs.values()) if isinstance(a, fx.Node)]
         if len(operands) != 1 or node.args[:1] != (operands[0],):

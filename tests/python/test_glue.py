@@ -393,6 +393,38 @@ class Workloads(unittest.TestCase):
         softmax = sorted(n for k, n in kernels.items() if k.startswith("softmax"))
         self.assertEqual(softmax, [1, 2], kernels)  # dim=1 twice (module, function), dim=0 once
 
+    def test_a_module_training_flag_counts_where_the_function_takes_one(self):
+        # nn.Dropout in eval does nothing; F.dropout(x, p) with its default training=True drops
+        text = textwrap.dedent("""
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+                    self.drop = nn.Dropout(0.1)
+
+                def forward(self, x):
+                    y = self.fc(x)
+                    return self.drop(y) + F.dropout(y, 0.1, training=False) + F.dropout(y * 2, 0.1)
+
+            def get_inputs():
+                return [torch.randn(4, 8)]
+
+            def get_init_inputs():
+                return []
+            """)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.py")
+            with open(path, "w") as f:
+                f.write(text)
+            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        dropout = sorted(n["instance_count"] for n in reply["nodes"]
+                         if n["level"] == "kernel" and n["id"].startswith("dropout"))
+        self.assertEqual(dropout, [1, 2])
+
     def test_only_torch_nn_modules_have_settings(self):
         self.assertIsNone(modsrc.settings(ConvBnRelu()))
 
