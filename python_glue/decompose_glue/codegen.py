@@ -351,14 +351,14 @@ def render_component(component, gm, records):
 
 def _functional_workload(component, gm):
     """One op with no weights, written as a torch.nn module or as a
-    function, as the function's every argument: nn.ReLU(inplace=True),
-    F.relu(x, inplace=True) and x.relu_() compute alike and are one
-    workload, one file. None where the op has weights or torch.nn.functional
-    has no function of its name."""
-    nodes = [n for n in component.nodes if n.op != "get_attr"]
-    if len(nodes) != 1 or len(nodes) != len(component.nodes):
+    function, as the function's every argument: nn.ReLU(inplace=True) and
+    F.relu(x, inplace=True), or nn.Sigmoid(), torch.sigmoid(x) and
+    x.sigmoid(), compute alike and are one workload, one file. None where
+    the op reads a weight or torch.nn.functional has no function of its
+    name."""
+    if len(component.nodes) != 1:  # a get_attr node beside the op is a weight it reads
         return None
-    node = nodes[0]
+    node = component.nodes[0]
     op = op_name(node, gm)
     fn = getattr(F, op, None)
     try:
@@ -388,7 +388,7 @@ def _functional_workload(component, gm):
             return None
         bound.apply_defaults()
         settings = dict(list(bound.arguments.items())[1:])
-    dtypes = [t["dtype"] for n in component.nodes for a in [n] for t in _tensor_leaves(a.meta.get("value", {}))]
+    dtypes = [t["dtype"] for n in node.all_input_nodes + [node] for t in _tensor_leaves(n.meta.get("value", {}))]
     return f"F.{op}({sorted((k, repr(v)) for k, v in settings.items())}) -> {dtypes}"
 
 
