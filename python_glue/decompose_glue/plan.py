@@ -52,7 +52,7 @@ def _told_apart(base, r, owner, body, used):
     hold it already; else by its text. A stage's downsampling block takes
     what the others take and differs in what it gives; Swin V2's
     logit-scale clamps differ in their weight, one per head count."""
-    def forms(shape):
+    def forms(shape, side):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
 
@@ -60,7 +60,8 @@ def _told_apart(base, r, owner, body, used):
         mine, theirs = _first_shape(r, side), _first_shape(owner, side)
         if mine is None or mine == theirs:
             continue
-        for signature, other in zip(forms(mine), forms(theirs) if theirs is not None else [None, None]):
+        others = forms(theirs, side) if theirs is not None else [None, None]
+        for signature, other in zip(forms(mine, side), others):
             stem = f"{base}_{side}{signature}"
             if signature and signature != other and signature not in base.split("_") and stem not in used:
                 return stem
@@ -149,8 +150,10 @@ class Plan:
     def _name_groups(self):
         by_body = {}
         for r in self.instances:
-            # Kernels and fusions are one workload per class text (shared/SPEC.md
-            # §5: op, parameter shapes, dtypes); a layer is also its shapes.
+            # One file per workload (shared/SPEC.md §5: op, parameter shapes,
+            # dtypes), read from r.workload: the class text with torch.nn modules
+            # as their settings, or a one-op kernel as its function's arguments;
+            # a layer is also its shapes.
             key = r.workload.split("\n\ndef get_inputs():")[0] if r.component.level <= 1 else r.workload
             by_body.setdefault((r.component.level, key), []).append(r)
         used = {}
