@@ -332,6 +332,19 @@ class Naming(unittest.TestCase):
         self.assertIn("self.downsample_0_1 = ", block)
 
 
+def plan_of(model_class_source):
+    """The plan of a model file made of a Model class taking one (4, 8) input."""
+    text = ("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            + model_class_source
+            + "\n\ndef get_inputs():\n    return [torch.randn(4, 8)]\n\n\n"
+            "def get_init_inputs():\n    return []\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.py")
+        with open(path, "w") as f:
+            f.write(text)
+        return json.loads(api.plan(json.dumps({"model_path": path})))
+
+
 class Workloads(unittest.TestCase):
     def test_one_call_spelled_two_ways_is_one_workload(self):
         self.assertEqual(modsrc.settings(nn.Conv2d(16, 16, 3, padding=1, bias=False)),
@@ -357,10 +370,6 @@ class Workloads(unittest.TestCase):
 
     def test_an_op_written_as_a_module_or_a_function_is_one_workload(self):
         text = textwrap.dedent("""
-            import torch
-            import torch.nn as nn
-            import torch.nn.functional as F
-
             class Model(nn.Module):
                 def __init__(self):
                     super().__init__()
@@ -375,18 +384,8 @@ class Workloads(unittest.TestCase):
                     b = F.relu(self.fc2(a), inplace=True)
                     c = torch.relu(self.fc3(b))           # not in place: another workload
                     return self.soft(c) + torch.softmax(c, 1) + c.softmax(0)
-
-            def get_inputs():
-                return [torch.randn(4, 8)]
-
-            def get_init_inputs():
-                return []
             """)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.py")
-            with open(path, "w") as f:
-                f.write(text)
-            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        reply = plan_of(text)
         kernels = {n["id"]: n["instance_count"] for n in reply["nodes"] if n["level"] == "kernel"}
         self.assertEqual(kernels.get("relu_inplace_fp32"), 2, kernels)
         self.assertEqual(kernels.get("relu_fp32"), 1, kernels)
@@ -396,10 +395,6 @@ class Workloads(unittest.TestCase):
     def test_a_module_training_flag_counts_where_the_function_takes_one(self):
         # nn.Dropout in eval does nothing; F.dropout(x, p) with its default training=True drops
         text = textwrap.dedent("""
-            import torch
-            import torch.nn as nn
-            import torch.nn.functional as F
-
             class Model(nn.Module):
                 def __init__(self):
                     super().__init__()
@@ -409,18 +404,8 @@ class Workloads(unittest.TestCase):
                 def forward(self, x):
                     y = self.fc(x)
                     return self.drop(y) + F.dropout(y, 0.1, training=False) + F.dropout(y * 2, 0.1)
-
-            def get_inputs():
-                return [torch.randn(4, 8)]
-
-            def get_init_inputs():
-                return []
             """)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.py")
-            with open(path, "w") as f:
-                f.write(text)
-            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        reply = plan_of(text)
         dropout = sorted(n["instance_count"] for n in reply["nodes"]
                          if n["level"] == "kernel" and n["id"].startswith("dropout"))
         self.assertEqual(dropout, [1, 2])
