@@ -44,6 +44,28 @@ def _first_shape(r, side):
     return list(shapes[0]) if shapes else None
 
 
+def _first_differing_argument(r, owner):
+    """`shifts_neg3_neg3` where one op is called as the other with another
+    value (Swin's torch.roll by -3 and by +3): a kernel's first argument
+    that is not a tensor and differs, by name (a keyword) or position. None
+    where the two are not one op, or the value does not make a short name."""
+    mine = [n for n in r.component.nodes if n.op in ("call_function", "call_method")]
+    theirs = [n for n in owner.component.nodes if n.op in ("call_function", "call_method")]
+    if len(mine) != 1 or len(theirs) != 1 or mine[0].target != theirs[0].target:
+        return None
+    a, b = mine[0], theirs[0]
+    named = [(f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
+    named += [(k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
+    for name, x, y in named:
+        if isinstance(x, fx.Node) or isinstance(y, fx.Node) or x == y:
+            continue
+        value = "_".join(str(v) for v in x) if isinstance(x, (tuple, list)) else str(x)
+        value = value.replace("-", "neg").replace(".", "p")
+        text = naming.identifier(f"{name}_{value}")
+        return text if len(text) <= 24 and not text.startswith("m_") else None
+    return None
+
+
 def _told_apart(base, r, owner, body, used):
     """A stem for a second workload whose name `base` the workload `owner`
     holds: by the first of the shapes it takes, gives or holds that differs
@@ -51,11 +73,17 @@ def _told_apart(base, r, owner, body, used):
     write shapes, else whole; a weight's whole), where the name does not
     hold it already; else by its text. A stage's downsampling block takes
     what the others take and differs in what it gives; Swin V2's
-    logit-scale clamps differ in their weight, one per head count."""
+    logit-scale clamps differ in their weight, one per head count. A kernel
+    called with another value first says which (_first_differing_argument)."""
     def forms(shape, side):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
 
+    argument = _first_differing_argument(r, owner)
+    if argument:
+        stem = f"{base}_{argument}"
+        if stem not in used:
+            return stem
     for side in ("in", "out", "w"):
         mine, theirs = _first_shape(r, side), _first_shape(owner, side)
         if mine is None or mine == theirs:

@@ -307,6 +307,7 @@ class Naming(unittest.TestCase):
             def __init__(self, inputs, outputs, weights):
                 self.inputs, self.outputs = [Node(s) for s in inputs], [Node(s) for s in outputs]
                 self.weight_shapes = {"w": weights} if weights else {}
+                self.component = levels.Component(levels.KERNEL, [], "kernel", "")  # no op node to compare
 
         owner = Instance([[]], [[3, 1, 1]], [3, 1, 1])
         # Swin V2's logit-scale clamps: a 0-dim input, outputs that differ only whole
@@ -319,6 +320,22 @@ class Naming(unittest.TestCase):
         # nothing but the text differs
         self.assertRegex(plan._told_apart("roll_fp32", Instance([[2, 8]], [[2, 8]], None), owner, "body", {}),
                          r"^roll_fp32_[0-9a-f]{6}$")
+
+    def test_a_kernel_called_with_another_value_is_named_by_it(self):
+        # Swin's cyclic shift and its reverse: torch.roll by -1 and by +1
+        reply = plan_of(textwrap.dedent("""
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+
+                def forward(self, x):
+                    y = torch.roll(x, shifts=-1, dims=1)
+                    return torch.roll(self.fc(y), shifts=1, dims=1)
+            """))
+        rolls = sorted(n["id"] for n in reply["nodes"] if n["id"].startswith("roll"))
+        self.assertEqual(len(rolls), 2, rolls)
+        self.assertTrue(rolls[1].endswith("_shifts_1"), rolls)
 
     def test_a_fusion_child_is_named_after_all_its_modules(self):
         reply = json.loads(api.plan(json.dumps(
