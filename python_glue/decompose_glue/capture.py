@@ -27,10 +27,6 @@ def _same_output(a, b):
         for x, y in zip(ta, tb))
 
 
-def _bytes(output):
-    return sum(t.numel() * t.element_size() for t in verify.tensors(output))
-
-
 def canonical(gm):
     """The graph every later pass reads, however it was traced."""
     return attention.expand(trace.inline_plumbing_modules(gm))
@@ -81,7 +77,7 @@ def trace_model(model_file, model, inputs):
         with fastpath.off(), memory.PeakOfRun() as eager:  # the path the graph spells out (fastpath.py)
             expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
         del args, kwargs
-        notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, _bytes(expected))
+        notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
         restore()
         try:
             torch.manual_seed(FORWARD_SEED)
@@ -117,7 +113,7 @@ def trace_model(model_file, model, inputs):
                        + notes["symbolic_error"] + ") nor by running it: " + why) from None
     if expected is None:
         expected = verify.own(output, (args, kwargs))
-        notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, _bytes(expected))
+        notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
     del output, args, kwargs
     notes.update(recorded)
     restore()

@@ -131,6 +131,22 @@ def _tensor_leaves(desc):
     return [t for d in (items or []) for t in _tensor_leaves(d)]
 
 
+def leaf_shapes(nodes):
+    """The shape of every tensor the nodes hold, in order."""
+    return [t["shape"] for n in nodes for t in _tensor_leaves(n.meta.get("value", {}))]
+
+
+def instance_input_shapes(rendered_list):
+    """Each instance's input shapes that no earlier instance had, the first
+    instance's first: a file's get_inputs() holds those."""
+    seen = []
+    for r in rendered_list:
+        shapes = leaf_shapes(r.inputs)
+        if shapes not in seen:
+            seen.append(shapes)
+    return seen
+
+
 def input_expr(desc):
     """Source that makes a fresh value like the one the model saw."""
     kind = desc.get("kind")
@@ -341,7 +357,7 @@ def render_component(component, gm, records):
     result = ", ".join(r.names.of(n) for n in r.outputs)
     args = ", ".join(r.names.of(n) for n in r.inputs)
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
-    outputs = [t["shape"] for n in r.outputs for t in _tensor_leaves(n.meta.get("value", {}))]
+    outputs = leaf_shapes(r.outputs)
     r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
     r.workload = _module_source(workload_lines, args, body_lines, result, inputs, outputs)
     if component.level == KERNEL:
@@ -388,7 +404,8 @@ def _functional_workload(component, gm):
             return None
         bound.apply_defaults()
         settings = dict(list(bound.arguments.items())[1:])
-    dtypes = [t["dtype"] for n in node.all_input_nodes + [node] for t in _tensor_leaves(n.meta.get("value", {}))]
+    dtypes = [t["dtype"] for n in node.all_input_nodes + [node]
+              for t in _tensor_leaves(n.meta.get("value", {}))]
     return f"F.{op}({sorted((k, repr(v)) for k, v in settings.items())}) -> {dtypes}"
 
 
@@ -439,14 +456,10 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     lines.append(f"Model paths: {', '.join(paths[:8])}{' ...' if len(paths) > 8 else ''}")
     lines += ["", "Input Shapes:"] + (_describe_lines(first.inputs, first.names) or ["  (none)"])
     lines += ["", "Output Shapes:"] + (_describe_lines(first.outputs, first.names) or ["  (none)"])
-    shapes = []
-    for r in rendered_list:
-        sig = ", ".join(str(t["shape"]) for n in r.inputs for t in _tensor_leaves(n.meta.get("value", {})))
-        if sig not in shapes:
-            shapes.append(sig)
+    shapes = instance_input_shapes(rendered_list)
     if len(shapes) > 1:
         lines += ["", "Input shapes of other instances (get_inputs() holds the first):"]
-        lines += [f"  - {s}" for s in shapes[1:]]
+        lines += [f"  - {', '.join(str(s) for s in other)}" for other in shapes[1:]]
     lines += ["", "Weight Shapes:"] + ([f"  - {k}: {v}" for k, v in first.weight_shapes.items()]
                                        or ["  (none)"])
     lines += list(extra)

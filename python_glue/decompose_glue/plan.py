@@ -39,8 +39,7 @@ def _first_shape(r, side):
     if side == "w":
         shapes = list(r.weight_shapes.values())
     else:
-        nodes = r.inputs if side == "in" else r.outputs
-        shapes = [t["shape"] for n in nodes for t in codegen._tensor_leaves(n.meta.get("value", {}))]
+        shapes = codegen.leaf_shapes(r.inputs if side == "in" else r.outputs)
     return list(shapes[0]) if shapes else None
 
 
@@ -291,7 +290,7 @@ class Plan:
             result = ", ".join(parent.names.of(n) for n in parent.outputs)
             args = ", ".join(parent.names.of(n) for n in parent.inputs)
             input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in parent.inputs]
-            out_shapes = [t["shape"] for n in parent.outputs for t in codegen._tensor_leaves(n.meta.get("value", {}))]
+            out_shapes = codegen.leaf_shapes(parent.outputs)
         body, imports, wmap = codegen.refactored_source(
             parent, gm, parent.names, parent_keys, step_name, self.python, input_exprs, out_shapes, result, args)
         children = list(dict.fromkeys(r.stem for r in parent.children))
@@ -442,12 +441,9 @@ class Plan:
 
     def _instance_shapes(self, node):
         """The node's input shapes, then those of its other instances that differ."""
-        first = list(node.get("input_shapes", {}).values())
-        seen = [first]
-        for r in self.groups.get(node["id"], []):
-            shapes = [t["shape"] for n in r.inputs for t in codegen._tensor_leaves(n.meta.get("value", {}))]
-            if shapes not in seen:
-                seen.append(shapes)
+        members = self.groups.get(node["id"])
+        seen = (codegen.instance_input_shapes(members) if members
+                else [list(node.get("input_shapes", {}).values())])
         return "; ".join(str(s) for s in seen)
 
     def decision_list(self):

@@ -86,6 +86,11 @@ def tensors(value):
     return []
 
 
+def nbytes(value):
+    """Bytes held by the tensors in a nested value."""
+    return sum(t.numel() * t.element_size() for t in tensors(value))
+
+
 # Elements compared at a time: a difference of two multi-GB outputs is taken
 # piece by piece, so checking costs a few hundred MB, not three more outputs.
 _CHUNK = 1 << 24

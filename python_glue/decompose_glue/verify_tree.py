@@ -32,7 +32,7 @@ import torch
 from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
-                     compare, own, plan_transfer, read_weight_map, state, take_reference, tensors,
+                     compare, nbytes, own, plan_transfer, read_weight_map, state, take_reference, tensors,
                      tolerance, transfer_report)
 
 
@@ -282,7 +282,7 @@ KEEP_OUTPUTS_BYTES = 512 << 20
 
 
 def _small(output, num_trials):
-    return num_trials * sum(t.numel() * t.element_size() for t in tensors(output)) <= KEEP_OUTPUTS_BYTES
+    return num_trials * nbytes(output) <= KEEP_OUTPUTS_BYTES
 
 
 def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False):
