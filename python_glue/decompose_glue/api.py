@@ -78,7 +78,7 @@ def extract_request(request):
 
 
 def component_request(request):
-    return verify.run_component(request["path"])
+    return verify.run_component(request["path"], on_meta=bool(request.get("on_meta")))
 
 
 def composition_request(request):

@@ -16,9 +16,8 @@ import os
 
 import torch
 import torch.fx as fx
-from torch.overrides import TorchFunctionMode
 
-from . import capture, trace, verify
+from . import capture, meta, trace, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
 
@@ -98,20 +97,6 @@ def _symbolic_graph(model_file, args, kwargs):
     return capture.canonical(gm)
 
 
-class _FactoriesOnMeta(TorchFunctionMode):
-    """torch's tensor factories (randn, randint, zeros, tensor...) make meta
-    tensors: a factory takes a `device` keyword, other functions do not."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if "device" not in kwargs and not any(isinstance(a, torch.Tensor) for a in args):
-            try:
-                return func(*args, **kwargs, device="meta")
-            except TypeError:
-                pass
-        return func(*args, **kwargs)
-
-
 def _inputs_on_meta(model_file):
     """The file's inputs drawn on the meta device, or None. Counting needs
     their shapes and dtypes only, and drawing a level-1 file's real inputs
@@ -119,7 +104,7 @@ def _inputs_on_meta(model_file):
     where get_inputs reads a value (.item(), a mask) or leaves a tensor off
     meta: then the inputs are drawn for real."""
     try:
-        with _FactoriesOnMeta():
+        with meta.FactoriesOnMeta():
             args, kwargs = model_file.inputs(seed=capture.FORWARD_SEED)
     except Exception:
         return None

@@ -112,7 +112,14 @@ static void passing_run_records_every_gate(void **state) {
     assert_int_equal(json_integer_value(json_object_get(tr, "failed")), 0);
     assert_string_equal(json_str(tr, "composition_test"), "PASSED");
     assert_int_equal(json_array_size(json_object_get(tr, "component_results")), 4);
+    /* self-tests in a run are asked on meta first; each result says where it ran */
+    json_t *first = json_array_get(json_object_get(tr, "component_results"), 0);
+    assert_string_equal(json_str(first, "device"), "meta");
     json_decref(tr);
+    json_t *comp = calls_to(&c->fe.f, "run_component");
+    assert_int_equal(json_array_size(comp), 4);
+    assert_true(json_is_true(json_object_get(json_array_get(comp, 0), "on_meta")));
+    json_decref(comp);
 
     json_t *sv = load_json(c->out, "verification/step_verification_summary.json");
     json_t *steps = json_object_get(sv, "steps");

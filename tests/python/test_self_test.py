@@ -1,0 +1,138 @@
+"""Unit tests of a component's self-test as a run makes it: on the meta
+device where that run can stand for a real one, for real where it cannot
+(integer inputs, a value read, a tensor made off meta, a failure).
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+from decompose_glue import verify  # noqa: E402
+
+# A component file as codegen writes one, with its forward and inputs left open.
+COMPONENT = '''
+import sys
+
+import torch
+import torch.nn as nn
+
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        with open({log!r}, "a") as log:  # where each run's weights were
+            log.write(self.fc.weight.device.type + "\\n")
+{forward}
+
+
+def get_inputs():
+{inputs}
+
+
+def get_init_inputs():
+    return []
+
+
+def get_expected_output_shape():
+    return [{shape}]
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    return [t for v in value for t in _tensors(v)]
+
+
+def run_tests():
+    torch.manual_seed(0)
+    model = Model(*get_init_inputs()).eval()
+    with torch.no_grad():
+        output = model(*get_inputs())
+    shapes = [tuple(t.shape) for t in _tensors(output)]
+    expected = [tuple(s) for s in get_expected_output_shape()]
+    if shapes != expected:
+        print(f"FAIL: output shapes {{shapes}}, expected {{expected}}")
+        return False
+    print(f"PASS: output shapes {{shapes}}")
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(0 if run_tests() else 1)
+'''
+
+LINEAR = "        return torch.relu(self.fc(x))"
+FLOAT_INPUTS = "    return [torch.randn(3, 8)]"
+
+
+class SelfTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def run_file(self, forward=LINEAR, inputs=FLOAT_INPUTS, shape="(3, 4)", on_meta=True):
+        path = os.path.join(self.dir.name, "component.py")
+        log = os.path.join(self.dir.name, "ran_on.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(COMPONENT.format(forward=forward, inputs=inputs, shape=shape, log=log))
+        result = verify.run_component(path, on_meta=on_meta)
+        with open(log, encoding="utf-8") as f:
+            return result, f.read().split()
+
+    def test_float_inputs_run_on_meta(self):
+        result, ran_on = self.run_file()
+        self.assertEqual(result["status"], "PASS")
+        self.assertEqual(result["device"], "meta")
+        self.assertEqual(result["message"], "PASS: output shapes [(3, 4)]")
+        self.assertEqual(ran_on, ["meta"])
+
+    def test_a_check_runs_for_real(self):
+        result, ran_on = self.run_file(on_meta=False)
+        self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
+        self.assertEqual(ran_on, ["cpu"])
+
+    def test_integer_inputs_run_for_real(self):
+        # indices: their values are what the forward reads, and meta has none
+        result, _ = self.run_file(
+            forward="        return self.fc(x[0])[x[1]]",
+            inputs="    return [[torch.randn(3, 8), torch.randint(0, 3, (2,))]]", shape="(2, 4)")
+        self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
+
+    def test_a_value_read_in_forward_runs_for_real(self):
+        result, ran_on = self.run_file(forward="        return self.fc(x) * float(x.sum() > -1e9)")
+        self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
+        self.assertEqual(ran_on, ["meta", "cpu"])
+
+    def test_a_tensor_made_off_meta_runs_for_real(self):
+        # numpy makes the input on the CPU: a meta weight and a CPU input do not mix
+        result, _ = self.run_file(
+            inputs="    import numpy as np\n    return [torch.from_numpy(np.ones((3, 8), dtype=np.float32))]")
+        self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
+
+    def test_wrong_shapes_fail_from_a_real_run(self):
+        result, ran_on = self.run_file(shape="(3, 5)")
+        self.assertEqual(result["status"], "FAIL")
+        self.assertEqual(result["device"], "cpu")
+        self.assertIn("expected [(3, 5)]", result["message"])
+        self.assertEqual(ran_on, ["meta", "cpu"])
+
+    def test_a_raising_forward_fails_from_a_real_run(self):
+        result, _ = self.run_file(forward="        return self.fc(x.t())")
+        self.assertEqual((result["status"], result["device"]), ("FAIL", "cpu"))
+        self.assertIn("run_tests() raised", result["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
