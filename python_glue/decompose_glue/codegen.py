@@ -817,15 +817,19 @@ def compare_outputs(expected, got, rtol, atol):
     return diff, ok
 
 
-def run_composition(reference=None):
-    """Compare on each seed; `reference` ({{seed: output}}) holds the original's
-    outputs on these same inputs when the caller already has them. Those
-    seeds go first, and each output is taken out of `reference` when used and
-    let go after its trial: a trial that runs the original holds no other."""
+def run_composition(reference=None, original=None, inputs=None):
+    """Compare on each seed. What the caller already has it may pass:
+    `reference` ({{seed: output}}), the original's outputs on these same
+    inputs; `original`, the original model as built here (seed 0); `inputs`
+    ({{seed: (args, kwargs)}}), some seeds' inputs. The seeds with a reference
+    go first, and each output and input is taken out when used and let go
+    after its trial: a trial that runs the original holds no other."""
     reference = {{}} if reference is None else reference
+    inputs = {{}} if inputs is None else inputs
     original_module = load_original()
-    torch.manual_seed(0)
-    original = original_module.Model(*original_module.get_init_inputs()).eval()
+    if original is None:
+        torch.manual_seed(0)
+        original = original_module.Model(*original_module.get_init_inputs()).eval()
     with weights_not_drawn():
         composed = ComposedModel().eval()
     share_weights(original, composed)
@@ -839,7 +843,7 @@ def run_composition(reference=None):
     trials, status, max_diff = [], "PASS", 0.0
     for seed in sorted(SEEDS, key=lambda s: s not in reference):
         with torch.no_grad(), fast_paths_off():
-            args, kwargs = draw(seed)
+            args, kwargs = inputs.pop(seed) if seed in inputs else draw(seed)
             if seed in reference:
                 expected = _tensors(reference.pop(seed))
             else:

@@ -25,6 +25,12 @@ FIRST_SEED = 42
 # step's are the composition test's reference, on the same inputs.
 _KEPT_OUTPUTS = {}
 
+# With them, per file, the original model the root step built and the last
+# trial's inputs (LentInputs): the composition test would otherwise build
+# the model again (a draw of every weight: 0.5 s for VGG16) and draw those
+# inputs again (GBs of random numbers for a level-1 file). Taken once.
+_KEPT_FOR_COMPOSITION = {}
+
 # The plan's eager run of the user's model, on the first trial's inputs, is
 # that trial's reference: kept with those inputs by (sha1 of the root
 # original's text, seed) with a fingerprint of the weights it ran with, and
@@ -37,6 +43,14 @@ def forget_kept_outputs():
     that a failed step never reached go now, not after this run (a job file
     runs many models in one interpreter)."""
     _KEPT_OUTPUTS.clear()
+    _KEPT_FOR_COMPOSITION.clear()
+
+
+def keep_for_composition(path, model, seed, inputs):
+    """Keep `model` (built from `path` with seed 0, as the composition test
+    builds it) and the LentInputs of `seed` for the composition test."""
+    _KEPT_FOR_COMPOSITION.clear()  # one run's at a time
+    _KEPT_FOR_COMPOSITION[os.path.realpath(path)] = (model, seed, inputs)
 
 
 def weights_fingerprint(model):
@@ -340,7 +354,10 @@ def run_composition(path):
         # taken out, not copied: each is freed once its trial is done
         reference = {seed: _KEPT_OUTPUTS.pop((p, seed)) for (p, seed) in list(_KEPT_OUTPUTS)
                      if p == original}
-        result = module.run_composition(reference)
+        model, seed, lent = _KEPT_FOR_COMPOSITION.pop(original, (None, None, None))
+        inputs = {seed: lent.lend()} if lent is not None else {}
+        del lent
+        result = module.run_composition(reference, model, inputs)
     except BadInput as e:
         return {"status": "FAIL", "message": e.message, "max_diff": math.inf, "trials": []}
     except Exception as e:

@@ -29,7 +29,7 @@ import sys
 
 import torch
 
-from . import anticheat, fastpath, trace
+from . import anticheat, fastpath, trace, verify
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, nbytes, own, plan_transfer, read_weight_map, state, take_reference, tensors,
@@ -319,6 +319,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     restore_original = trace.snapshot(original)
     original_sha = _sha1(root.original_path)
     restore_refactored = trace.snapshot(root.refactored)
+    last_inputs = None
     for i, seed in enumerate(seeds):
         run.trial = i
         planned = take_reference(original_sha, seed, original) if i == 0 else None
@@ -328,6 +329,8 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
             root.error = f"{e.path}: {e.message}"
             break
         del planned
+        if keep_outputs and i == num_trials - 1:
+            last_inputs = inputs
         restore_original()
         restore_refactored()
         try:
@@ -354,4 +357,8 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
             _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
         root.compare(i, expected, got, rtol, atol)
         del expected, got
+    if keep_outputs and last_inputs is not None:
+        restore_original()  # as built: the composition snapshots it
+        verify.keep_for_composition(root.original_path, original, seeds[-1], last_inputs)
+    del last_inputs
     return results()

@@ -187,10 +187,48 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
         self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
 
+    def kept_for_composition(self):
+        """(composition_test.py, model, seed, LentInputs) kept by a pass that
+        kept only its last trial's output."""
+        names, requests = materialise(RESNET, self.tmp)
+        budget = verify_tree.KEEP_OUTPUTS_BYTES
+        verify_tree.KEEP_OUTPUTS_BYTES = 0
+        try:
+            verify_tree.verify_steps(requests, keep_outputs=True)
+        finally:
+            verify_tree.KEEP_OUTPUTS_BYTES = budget
+        original = os.path.realpath(requests[0]["original"])
+        return (os.path.join(self.tmp, "verification", "composition_test.py"),
+                *verify._KEPT_FOR_COMPOSITION[original])
+
+    def test_the_composition_runs_the_model_the_root_step_built(self):
+        composition, model, seed, _ = self.kept_for_composition()
+        self.assertEqual(seed, 44)
+        # A weight changed in the kept model after the pass: seeds 42 and 43
+        # run it both ways and agree; seed 44's reference was kept from before.
+        with torch.no_grad():
+            next(model.parameters()).add_(1.0)
+        result = verify.run_composition(composition)
+        self.assertEqual([t["pass"] for t in result["trials"]], [True, True, False])
+        self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})  # taken once
+
+    def test_the_composition_runs_on_the_last_trials_inputs_not_a_new_draw(self):
+        composition, _, _, lent = self.kept_for_composition()
+        result = verify.run_composition(composition)
+        self.assertEqual(result["status"], "PASS", result)
+        # other inputs in their place: seed 44 no longer matches its reference
+        composition, _, _, lent = self.kept_for_composition()
+        lent.args = [torch.zeros_like(a) for a in lent.args]
+        lent._versions = verify.versions((lent.args, lent.kwargs))
+        result = verify.run_composition(composition)
+        self.assertEqual([t["pass"] for t in result["trials"]], [True, True, False])
+
     def test_a_new_run_drops_outputs_a_failed_run_kept(self):
         verify._KEPT_OUTPUTS[("/elsewhere/original.py", 44)] = torch.zeros(4)
+        verify.keep_for_composition("/elsewhere/original.py", nn.Linear(2, 2), 44, None)
         materialise(RESNET, self.tmp)
         self.assertEqual(verify._KEPT_OUTPUTS, {})
+        self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})
 
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
