@@ -13,15 +13,15 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 
-from decompose_glue import verify  # noqa: E402
+from decompose_glue import codegen, verify  # noqa: E402
 
-# A component file as codegen writes one, with its forward and inputs left open.
+# A component file as codegen writes one (its contract is codegen's own
+# text), with its forward, inputs and output shapes left open.
 COMPONENT = '''
 import sys
 
 import torch
 import torch.nn as nn
-
 
 
 class Model(nn.Module):
@@ -41,34 +41,6 @@ def get_inputs():
 
 def get_init_inputs():
     return []
-
-
-def get_expected_output_shape():
-    return [{shape}]
-
-
-def _tensors(value):
-    if isinstance(value, torch.Tensor):
-        return [value]
-    return [t for v in value for t in _tensors(v)]
-
-
-def run_tests():
-    torch.manual_seed(0)
-    model = Model(*get_init_inputs()).eval()
-    with torch.no_grad():
-        output = model(*get_inputs())
-    shapes = [tuple(t.shape) for t in _tensors(output)]
-    expected = [tuple(s) for s in get_expected_output_shape()]
-    if shapes != expected:
-        print(f"FAIL: output shapes {{shapes}}, expected {{expected}}")
-        return False
-    print(f"PASS: output shapes {{shapes}}")
-    return True
-
-
-if __name__ == "__main__":
-    sys.exit(0 if run_tests() else 1)
 '''
 
 LINEAR = "        return torch.relu(self.fc(x))"
@@ -86,7 +58,8 @@ class SelfTest(unittest.TestCase):
         path = os.path.join(self.dir.name, "component.py")
         log = os.path.join(self.dir.name, "ran_on.txt")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(COMPONENT.format(forward=forward, inputs=inputs, shape=shape, log=log))
+            f.write(COMPONENT.format(forward=forward, inputs=inputs, log=log)
+                    + codegen.CONTRACT.format(shapes=f"[{shape}]", kwargs=""))
         result = verify.run_component(path, on_meta=on_meta)
         with open(log, encoding="utf-8") as f:
             return result, f.read().split()

@@ -171,25 +171,17 @@ class VerifyTree(unittest.TestCase):
         self.assertIsNone(verify.take_reference(sha, 42, twin))
 
     def test_outputs_over_the_budget_leave_only_the_last_trial_for_the_composition(self):
-        names, requests = materialise(RESNET, self.tmp)
-        composition = os.path.join(self.tmp, "verification", "composition_test.py")
-        original = os.path.realpath(requests[0]["original"])
         verify._KEPT_OUTPUTS.clear()
-        budget = verify_tree.KEEP_OUTPUTS_BYTES
-        verify_tree.KEEP_OUTPUTS_BYTES = 0
-        try:
-            verify_tree.verify_steps(requests, keep_outputs=True)
-        finally:
-            verify_tree.KEEP_OUTPUTS_BYTES = budget
+        composition, original = self.verified_keeping_the_last_output()
         self.assertEqual(list(verify._KEPT_OUTPUTS), [(original, 44)])
         result = verify.run_composition(composition)
         self.assertEqual(result["status"], "PASS", result)
         self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
         self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
 
-    def kept_for_composition(self):
-        """(composition_test.py, model, seed, LentInputs) kept by a pass that
-        kept only its last trial's output."""
+    def verified_keeping_the_last_output(self):
+        """(composition_test.py, the original's real path) of a pass that
+        kept only its last trial's output, as for a multi-GB one."""
         names, requests = materialise(RESNET, self.tmp)
         budget = verify_tree.KEEP_OUTPUTS_BYTES
         verify_tree.KEEP_OUTPUTS_BYTES = 0
@@ -197,9 +189,13 @@ class VerifyTree(unittest.TestCase):
             verify_tree.verify_steps(requests, keep_outputs=True)
         finally:
             verify_tree.KEEP_OUTPUTS_BYTES = budget
-        original = os.path.realpath(requests[0]["original"])
         return (os.path.join(self.tmp, "verification", "composition_test.py"),
-                *verify._KEPT_FOR_COMPOSITION[original])
+                os.path.realpath(requests[0]["original"]))
+
+    def kept_for_composition(self):
+        """(composition_test.py, model, seed, LentInputs) kept by such a pass."""
+        composition, original = self.verified_keeping_the_last_output()
+        return (composition, *verify._KEPT_FOR_COMPOSITION[original])
 
     def test_the_composition_runs_the_model_the_root_step_built(self):
         composition, model, seed, _ = self.kept_for_composition()
