@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python_glue"))
@@ -18,10 +19,11 @@ sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from decompose_glue import api, verify, verify_tree  # noqa: E402
+from decompose_glue import api, record, verify, verify_tree  # noqa: E402
 
 RESNET = os.path.join(ROOT, "tests", "models", "resnet_blocks.py")
 LSTM = os.path.join(ROOT, "tests", "models", "lstm.py")
+SHAPE_UNPACK = os.path.join(ROOT, "tests", "models", "untraceable", "shape_unpack.py")
 
 
 def materialise(model_path, folder):
@@ -225,6 +227,27 @@ class VerifyTree(unittest.TestCase):
         materialise(RESNET, self.tmp)
         self.assertEqual(verify._KEPT_OUTPUTS, {})
         self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})
+
+    def test_a_recorded_graph_that_misses_the_model_fails_the_root_step(self):
+        # A recorded graph is not replayed when the plan is made (capture.py):
+        # the root step runs the files made from it against the model. Here
+        # the recorder misreads the softmax as a log_softmax.
+        recorded, misread_nodes = record.record, []
+
+        def misread(model, args, kwargs):
+            gm, notes, output = recorded(model, args, kwargs)
+            for node in gm.graph.nodes:
+                if node.target is torch.nn.functional.softmax:
+                    node.target = torch.nn.functional.log_softmax
+                    misread_nodes.append(node.name)
+            gm.recompile()
+            return gm, notes, output
+        with mock.patch.object(record, "record", misread):
+            names, requests = materialise(SHAPE_UNPACK, self.tmp)
+        self.assertEqual(len(misread_nodes), 1)
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual(results[0]["status"], "FAIL")
+        self.assertFalse(any(t["pass"] for t in results[0]["numerical_comparison"]["trials"]))
 
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
