@@ -126,9 +126,10 @@ static int write_files(run *r, json_t *files, const char *what, char **err) {
     return 0;
 }
 
-static int do_plan(run *r, char **err) {
+static int do_plan(run *r, int check_trace, char **err) {
     const cli_args *a = r->a;
     json_t *req = json_object();
+    if (check_trace) json_object_set_new(req, "check_trace", json_true());
     json_object_set_new(req, "model_path", json_string(r->model_abs));
     json_object_set_new(req, "model_name", json_string(r->model_name));
     json_object_set_new(req, "source_level", json_string(r->source_level));
@@ -139,7 +140,7 @@ static int do_plan(run *r, char **err) {
     progress(r, "decompose: planning %s", r->model_abs);
     double t = now();
     int rc = glue_call(r->env->glue, "plan", req, &r->plan, err);
-    r->t_plan = now() - t;
+    r->t_plan += now() - t;
     json_decref(req);
     if (rc != 0) return -1;
     char *verr = NULL;
@@ -578,15 +579,52 @@ static void print_summary(run *r, double secs) {
     fflush(f);
 }
 
-static void run_free(run *r) {
+/* Plan, stage the files, verify every step and run the gates in order: the
+ * steps part of a run. */
+static int plan_and_verify(run *r, int check_trace, char **err) {
+    if (do_plan(r, check_trace, err) != 0) return -1;
+    if (!(r->stage = staging_open(r->out_dir, err))) return -1;
+    r->root = staging_path(r->stage);
+    if (write_files(r, json_object_get(r->plan, "files"), "plan", err) != 0) return -1;
+    if (verify_all(r, err) != 0) return -1;
+    size_t k;
+    json_t *step;
+    json_array_foreach(json_object_get(r->plan, "steps"), k, step) {
+        if (do_step(r, k, step, err) != 0) return -1;
+        if (strcmp(r->steps[k].status, "PASS") != 0) {
+            r->failed_step = r->steps[k].name;
+            progress(r, "decompose: stopped at %s: %s", r->failed_step, r->steps[k].reason);
+            if (drop_steps_after(r, k, err) != 0) return -1;
+            break;
+        }
+        r->steps_passed++;
+    }
+    return 0;
+}
+
+/* Undo plan_and_verify, its staging folder included; the time spent stays
+ * counted. */
+static void forget_attempt(run *r) {
     staging_free(r->stage);
+    r->stage = NULL;
+    r->root = NULL;
     for (size_t i = 0; i < r->nsteps; i++) {
         free(r->steps[i].coverage);
         free(r->steps[i].reason);
     }
     free(r->steps);
+    r->steps = NULL;
+    r->nsteps = 0;
+    r->steps_passed = 0;
+    r->failed_step = NULL;
     json_decref(r->plan);
+    r->plan = NULL;
     json_decref(r->verified);
+    r->verified = NULL;
+}
+
+static void run_free(run *r) {
+    forget_attempt(r);
     json_decref(r->components);
     free(r->model_abs);
     free(r->model_name);
@@ -645,23 +683,16 @@ int pipeline_run(const cli_args *a, const run_env *env) {
     }
     if (!r.out_dir || outdir_replaceable(r.out_dir, &err) != 0) goto done;
 
-    if (do_plan(&r, &err) != 0) goto done;
-    if (!(r.stage = staging_open(r.out_dir, &err))) goto done;
-    r.root = staging_path(r.stage);
-    if (write_files(&r, json_object_get(r.plan, "files"), "plan", &err) != 0) goto done;
-
-    if (verify_all(&r, &err) != 0) goto done;
-    size_t k;
-    json_t *step;
-    json_array_foreach(json_object_get(r.plan, "steps"), k, step) {
-        if (do_step(&r, k, step, &err) != 0) goto done;
-        if (strcmp(r.steps[k].status, "PASS") != 0) {
-            r.failed_step = r.steps[k].name;
-            progress(&r, "decompose: stopped at %s: %s", r.failed_step, r.steps[k].reason);
-            if (drop_steps_after(&r, k, &err) != 0) goto done;
-            break;
-        }
-        r.steps_passed++;
+    if (plan_and_verify(&r, 0, &err) != 0) goto done;
+    if (r.failed_step && r.failed_step == r.steps[0].name &&
+        json_is_false(json_object_get(r.plan, "trace_checked"))) {
+        /* The symbolic graph was left to the root step to check; it may be
+         * what failed. Trace again, this time running the graph against
+         * the model (and recording the model instead where they differ). */
+        progress(&r, "decompose: the root step failed on a symbolic trace that was not run on its "
+                 "own; tracing again, checked");
+        forget_attempt(&r);
+        if (plan_and_verify(&r, 1, &err) != 0) goto done;
     }
     if (!r.failed_step) {
         /* the composition first: it takes the model, the outputs and the

@@ -4,10 +4,13 @@ Both the plan and the coverage count go through here, so the ops counted in
 the original are the ops of the graph the files were generated from.
 """
 
+import copy
+
 import torch
 import torch.fx as fx
+import torch.nn as nn
 
-from . import attention, fastpath, memory, record, trace, verify
+from . import attention, fastpath, memory, meta, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -49,21 +52,64 @@ def _drop_proxies(model, before):
                     delattr(module, name)
 
 
-def trace_model(model_file, model, inputs):
+def _integer_tensors(value):
+    """Whether a described value (trace.describe) holds an integer tensor."""
+    if value.get("kind") == "tensor":
+        return not value["dtype"].startswith(("float", "bfloat", "bool", "complex"))
+    items = value.get("items", ())
+    return any(_integer_tensors(v) for v in (items.values() if isinstance(items, dict) else items))
+
+
+def values_on_meta(gm, args, kwargs):
+    """Give every node of `gm` meta["value"] from a run on the meta device,
+    where no op does any work; False, with the graph as it was, where that
+    run cannot stand for a real one: it raised (an op with no meta kernel, a
+    value read), made a tensor off meta, or made an integer tensor, whose
+    values (indices) describe() records and meta has not.
+
+    The run is of a copy of the graph whose weights are meta tensors: the
+    graph shares the user's model's own weights, which stay as they are."""
+    weights = list(gm.parameters()) + list(gm.buffers()) + list(trace.tensor_attributes(gm).values())
+    memo = {}
+    for t in weights:
+        m = torch.empty_like(t, device="meta")
+        memo[id(t)] = nn.Parameter(m, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else m
+    try:
+        # GraphModule's own __deepcopy__ drops the memo (torch 1.13) and
+        # would copy every weight: this is its recipe with the memo passed.
+        holder = nn.Module()
+        holder.__dict__ = copy.deepcopy(gm.__dict__, memo)
+        twin = fx.GraphModule(holder, holder.__dict__["_graph"])
+        with meta.FactoriesOnMeta() as mode:
+            trace.record_values(twin, meta.like(args), meta.like(kwargs))
+    except Exception:
+        return False
+    pairs = list(zip(gm.graph.nodes, twin.graph.nodes))
+    if mode.made_real or any(_integer_tensors(b.meta["value"]) for _, b in pairs):
+        return False
+    for a, b in pairs:
+        a.meta["value"] = b.meta["value"]
+    return True
+
+
+def trace_model(model_file, model, inputs, check=True):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
 
     A symbolic trace is kept only if it reproduces the eager output exactly:
     a trace that silently took another branch would make every file wrong.
+    Without `check`, that is left to the root step, which runs the files
+    made from the graph against the model on every trial, and the graph's
+    shapes are read on the meta device (values_on_meta): one forward fewer.
+    `notes["checked"]` says whether it was done here; where it was not and
+    the root step fails, the caller traces again with `check`.
     Where symbolic tracing raises, the recording run is the model's own
     forward on these inputs and its output is the eager output: the model
     runs once for both. A recorded graph is not run again here to see that
-    it reproduces that output: the root step runs the files made from it
-    against the model on every trial, the same check three times, and a
-    graph that missed an op fails there. (A symbolic trace is run here
-    because what it gives decides between the two ways.)
+    it reproduces that output: the root step is that check too, and a graph
+    that missed an op fails there.
     """
-    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None}
+    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True}
     restore = trace.snapshot(model)
     before = _attributes(model)
     try:
@@ -83,24 +129,27 @@ def trace_model(model_file, model, inputs):
         del args, kwargs
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
         restore()
-        try:
-            torch.manual_seed(FORWARD_SEED)
-            with fastpath.off():
-                got = trace.record_values(gm, *inputs.lend())
-            folded = [n.target for n in gm.graph.nodes
-                      if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
-            if folded:
-                # A tensor made in forward from no input (torch.arange(t)) is run
-                # at trace time and kept as an anonymous constant: its op is lost.
-                notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
-                                           f"constants ({', '.join(folded)})")
-            elif _same_output(expected, got):
-                return canonical(gm), "symbolic", notes, expected
-            else:
+        folded = [n.target for n in gm.graph.nodes
+                  if n.op == "get_attr" and n.target.startswith("_tensor_constant")]
+        if folded:
+            # A tensor made in forward from no input (torch.arange(t)) is run
+            # at trace time and kept as an anonymous constant: its op is lost.
+            notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
+                                       f"constants ({', '.join(folded)})")
+        elif not check and values_on_meta(gm, *inputs.lend()):
+            notes["checked"] = False
+            return canonical(gm), "symbolic", notes, expected
+        else:
+            try:
+                torch.manual_seed(FORWARD_SEED)
+                with fastpath.off():
+                    got = trace.record_values(gm, *inputs.lend())
+                if _same_output(expected, got):
+                    return canonical(gm), "symbolic", notes, expected
                 notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
-            del got
-        except Exception as e:
-            notes["symbolic_error"] = _one_line(e)[:300]
+                del got
+            except Exception as e:
+                notes["symbolic_error"] = _one_line(e)[:300]
         restore()
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()

@@ -15,7 +15,6 @@ import json
 import os
 
 import torch
-import torch.fx as fx
 
 from . import capture, meta, trace, verify
 from .levels import graph_nodes, is_compute, op_name
@@ -114,12 +113,6 @@ def _inputs_on_meta(model_file):
     return args, kwargs
 
 
-def _on_meta(value):
-    if isinstance(value, torch.Tensor):
-        return torch.empty(value.shape, dtype=value.dtype, device="meta")
-    return value
-
-
 def _record_kinds(gm, args, kwargs):
     """Give every node meta["value"]. Counting reads each value's kind, shape
     and dtype, never its numbers, so the graph runs on the meta device, where
@@ -127,8 +120,7 @@ def _record_kinds(gm, args, kwargs):
     model). An op without a meta implementation runs for real."""
     gm.to("meta")
     try:
-        trace.record_values(gm, fx.node.map_aggregate(args, _on_meta),
-                            fx.node.map_aggregate(kwargs, _on_meta))
+        trace.record_values(gm, meta.like(args), meta.like(kwargs))
     except Exception:
         gm.to_empty(device="cpu")
         trace.record_values(gm, args, kwargs)

@@ -1,14 +1,27 @@
 """Running a file's own code on the meta device, where tensors have shapes
 and dtypes but no numbers and no op does any work.
 
-A component's self-test checks shapes only, and a coverage count reads only
-what kind of value each op makes: both ask what a run makes, not what it
-computes, so both can ask it of a meta run, in no time where a real run
+A component's self-test checks shapes only, a coverage count reads only
+what kind of value each op makes, and the plan reads the shapes and dtypes
+of every node of a traced graph: each asks what a run makes, not what it
+computes, so each can ask it of a meta run, in no time where a real run
 draws GBs of random numbers and runs a whole forward.
 """
 
 import torch
 from torch.overrides import TorchFunctionMode  # 1.13 on, as record.py needs too
+
+
+def like(value):
+    """`value` with each tensor in it replaced by a meta tensor of its shape
+    and dtype (lists, tuples and dicts walked through)."""
+    if isinstance(value, torch.Tensor):
+        return torch.empty(value.shape, dtype=value.dtype, device="meta")
+    if isinstance(value, (tuple, list)):
+        return type(value)(like(v) for v in value)
+    if isinstance(value, dict):
+        return {k: like(v) for k, v in value.items()}
+    return value
 
 
 class FactoriesOnMeta(TorchFunctionMode):

@@ -143,7 +143,7 @@ class Plan:
         self.timings["load"] = time.perf_counter() - t
         t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
-            self.model_file, self.model, self.inputs)
+            self.model_file, self.model, self.inputs, check=bool(self.request.get("check_trace")))
         self.root = build_tree(self.gm, self.model)
         self.timings["trace"] = time.perf_counter() - t
 
@@ -488,7 +488,11 @@ class Plan:
     def _trace_log(self):
         if self.trace_method == "symbolic":
             return {"method": "symbolic", "note": "torch.fx symbolic tracing: the graph keeps "
-                    "the model's own code paths; no value was fixed to the example inputs"}
+                    "the model's own code paths; no value was fixed to the example inputs",
+                    "checked": ("by running the graph against the model" if self.trace_notes["checked"]
+                                else "by the root step (the graph's shapes were read on the meta "
+                                     "device; had the root step failed, the model would have been "
+                                     "traced again and the graph run against it)")}
         return {"method": "recorded", "symbolic_error": self.trace_notes["symbolic_error"],
                 "note": "traced by running the model on the inputs of get_inputs() (seed 0): "
                         "control flow and Python values read from tensors are fixed to those "
@@ -502,7 +506,8 @@ class Plan:
         self.files.append({"path": "decomposition_log.json", "content": json_text(self.log())})
         return {"ok": True, "model_name": self.name, "source_file": self.model_path,
                 "source_level": self.request.get("source_level") or "custom",
-                "trace_method": self.trace_method, "root": "root", "nodes": nodes,
+                "trace_method": self.trace_method, "trace_checked": self.trace_notes["checked"],
+                "root": "root", "nodes": nodes,
                 "data_flow": self.data_flow(), "files": self.files, "steps": self.steps,
                 "component_files": self.component_paths,
                 "composition_test": "verification/composition_test.py"}

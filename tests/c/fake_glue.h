@@ -19,6 +19,9 @@ typedef struct {
     const char *component_fail;     /* run_component FAIL when the path has this */
     int composition_fail;
     const char *coverage_status;    /* extract_ops status; default FULL_COVERAGE */
+    int unchecked_trace;            /* a plan not asked to check its trace says it did not */
+    int wrong_trace;                /* ... and its root step (step_1_) fails */
+    int plan_checked;               /* the last plan request asked for check_trace */
     json_t *calls;                  /* [{func, request}] */
 } fake;
 
@@ -69,7 +72,8 @@ static const char *req_path(json_t *req, const char *key) {
 /* One verify_step reply for a request {original, refactored, ...}. */
 static json_t *fake_verify(fake *f, json_t *req) {
     const char *orig = req_path(req, "original");
-    int fail = f->fail_step && strstr(orig, f->fail_step);
+    int fail = (f->fail_step && strstr(orig, f->fail_step)) ||
+               (f->wrong_trace && !f->plan_checked && strstr(orig, "step_1_"));
     const char *st = f->verify_status ? f->verify_status : fail ? "FAIL" : "PASS";
     json_t *res = json_pack(
         "{s:s, s:s, s:s, s:{s:s, s:[]}, s:{s:s, s:i}, s:{s:s, s:f, s:f, s:[{s:i, s:f, s:b}, {s:i, s:f, s:b}]}}",
@@ -109,6 +113,9 @@ static int fake_call(void *ctx, const char *func, json_t *req, json_t **reply, c
             set_error(err, "bad fake plan");
             return -1;
         }
+        f->plan_checked = json_is_true(json_object_get(req, "check_trace"));
+        if (f->unchecked_trace && !f->plan_checked)
+            json_object_set_new(*reply, "trace_checked", json_false());
         return 0;
     }
     if (!strcmp(func, "verify_step")) {

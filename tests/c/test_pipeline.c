@@ -353,6 +353,54 @@ static void bad_input_exits_2_and_leaves_no_folder(void **state) {
     assert_int_equal(leftovers(c), 0);
 }
 
+static size_t plan_calls(ctx *c, int *checked_last) {
+    json_t *p = calls_to(&c->fe.f, "plan");
+    size_t n = json_array_size(p);
+    *checked_last = n && json_is_true(json_object_get(json_array_get(p, n - 1), "check_trace"));
+    json_decref(p);
+    return n;
+}
+
+static void unchecked_trace_failing_the_root_step_is_traced_again(void **state) {
+    ctx *c = *state;
+    c->fe.f.unchecked_trace = c->fe.f.wrong_trace = 1;
+    assert_int_equal(run(c), 0);
+    int checked;
+    assert_int_equal(plan_calls(c, &checked), 2);
+    assert_true(checked);
+    json_t *v = calls_to(&c->fe.f, "verify_steps");
+    assert_int_equal(json_array_size(v), 2);
+    json_decref(v);
+    assert_non_null(strstr(c->fe.logbuf, "tracing again, checked"));
+    /* the second attempt's results only, and no staging folder left */
+    json_t *sv = load_json(c->out, "verification/step_verification_summary.json");
+    json_t *s1 = json_array_get(json_object_get(sv, "steps"), 0);
+    assert_string_equal(json_str(s1, "status"), "PASS");
+    json_decref(sv);
+    assert_int_equal(leftovers(c), 1);  /* the output folder */
+}
+
+static void root_step_failing_after_the_check_fails_the_run(void **state) {
+    ctx *c = *state;
+    c->fe.f.unchecked_trace = c->fe.f.wrong_trace = 1;
+    c->fe.f.fail_step = "step_1_";
+    assert_int_equal(run(c), 1);
+    int checked;
+    assert_int_equal(plan_calls(c, &checked), 2);  /* traced again once, not more */
+    assert_true(checked);
+    assert_int_equal(leftovers(c), 1);
+}
+
+static void deeper_failure_with_an_unchecked_trace_is_not_traced_again(void **state) {
+    ctx *c = *state;
+    c->fe.f.unchecked_trace = 1;
+    c->fe.f.fail_step = "step_2_";
+    assert_int_equal(run(c), 1);
+    int checked;
+    assert_int_equal(plan_calls(c, &checked), 1);
+    assert_false(checked);
+}
+
 static void glue_error_midway_removes_the_staging_folder(void **state) {
     ctx *c = *state;
     c->fe.f.raise_on = "run_composition";
@@ -466,6 +514,9 @@ int main(void) {
         T(missing_model_exits_2_before_python),
         T(model_that_is_a_folder_exits_2),
         T(bad_input_exits_2_and_leaves_no_folder),
+        T(unchecked_trace_failing_the_root_step_is_traced_again),
+        T(root_step_failing_after_the_check_fails_the_run),
+        T(deeper_failure_with_an_unchecked_trace_is_not_traced_again),
         T(glue_error_midway_removes_the_staging_folder),
         T(error_keeps_the_previous_result),
         T(rerun_replaces_the_older_result),

@@ -56,6 +56,7 @@ EXPECTED = {
     "untraceable/int_bool_inputs": ((1, 0, 2, 7), "recorded"),
     "untraceable/shape_unpack": ((1, 0, 1, 10), "recorded"),
     "untraceable/ssd_chunks": ((1, 0, 0, 8), "recorded"),
+    "untraceable/tensor_check": ((1, 0, 1, 5), "recorded"),
 }
 
 
@@ -194,6 +195,23 @@ class Families(unittest.TestCase):
         kernel = next(iter(self.nodes("untraceable/data_dependent", "kernel").values()))
         with open(os.path.join(self.runs["untraceable/data_dependent"][1], kernel["path"])) as f:
             self.assertIn("control flow is fixed to those inputs", f.read())
+
+    def trace_log(self, name):
+        with open(os.path.join(self.runs[name][1], "decomposition_log.json")) as f:
+            return json.load(f)["trace"]
+
+    def test_a_symbolic_graph_is_checked_by_its_own_run_only_when_the_root_step_needs_it(self):
+        # shapes read on meta; the root step is the graph's check
+        self.assertTrue(self.trace_log("resnet_blocks")["checked"].startswith("by the root step"))
+        # token ids: their values are read from a real run, which checks the graph too
+        self.assertTrue(self.trace_log("transformer")["checked"].startswith("by running the graph"))
+        # a graph that silently left out the tensor branch fails the root
+        # step; traced again with the check, the model is recorded and passes
+        proc, _ = self.runs["untraceable/tensor_check"]
+        self.assertIn("stopped at step_1_model_to_fusions", proc.stderr)
+        self.assertIn("tracing again, checked", proc.stderr)
+        log = self.trace_log("untraceable/tensor_check")
+        self.assertEqual(log["symbolic_error"], "the symbolic trace does not reproduce the eager output")
 
     def test_dict_and_keyword_models_reproduce_their_outputs(self):
         for name in ("untraceable/tuple_dict_outputs", "untraceable/optional_args",

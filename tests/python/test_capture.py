@@ -1,0 +1,82 @@
+"""Unit tests of reading a symbolic graph's values on the meta device: the
+same descriptions as a real run's, the user's weights untouched, and a real
+run wherever meta cannot stand for one.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import sys
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+import torch  # noqa: E402
+
+from decompose_glue import capture, trace, verify  # noqa: E402
+from decompose_glue.loader import load_model_file  # noqa: E402
+
+MODELS = os.path.join(ROOT, "tests", "models")
+
+
+def traced(name):
+    """(model file, model, its symbolic graph, args, kwargs)."""
+    model_file = load_model_file(os.path.join(MODELS, name + ".py"))
+    model = model_file.build()
+    args, kwargs = model_file.inputs(seed=capture.FORWARD_SEED)
+    return model_file, model, trace.symbolic(model), args, kwargs
+
+
+def values(gm):
+    return [n.meta.get("value") for n in gm.graph.nodes]
+
+
+class ValuesOnMeta(unittest.TestCase):
+    def test_the_descriptions_are_a_real_runs(self):
+        for name in ("resnet_blocks", "lstm", "mamba_einsum", "unet", "torch_decoder"):
+            with self.subTest(name):
+                _, _, gm, args, kwargs = traced(name)
+                self.assertTrue(capture.values_on_meta(gm, args, kwargs))
+                on_meta = values(gm)
+                trace.record_values(gm, args, kwargs)
+                self.assertEqual(on_meta, values(gm))
+
+    def test_the_models_own_weights_stay_as_they_are(self):
+        _, model, gm, args, kwargs = traced("resnet_blocks")
+        before = {k: (t, t.clone()) for k, t in model.state_dict(keep_vars=True).items()}
+        self.assertTrue(capture.values_on_meta(gm, args, kwargs))
+        after = model.state_dict(keep_vars=True)
+        for k, (t, copy) in before.items():
+            self.assertIs(after[k], t)
+            self.assertTrue(torch.equal(t, copy), k)
+
+    def test_integer_tensors_need_a_real_run(self):
+        # token ids: describe() records their range, which meta has not
+        _, _, gm, args, kwargs = traced("transformer")
+        self.assertFalse(capture.values_on_meta(gm, args, kwargs))
+        self.assertEqual(set(map(str, values(gm))), {"None"})  # the graph as it was
+
+    def test_a_plan_leaves_the_check_to_the_root_step_only_when_asked(self):
+        model_file, model, _, _, _ = traced("resnet_blocks")
+        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+        _, method, notes, _ = capture.trace_model(model_file, model, inputs, check=False)
+        self.assertEqual((method, notes["checked"]), ("symbolic", False))
+        _, method, notes, _ = capture.trace_model(model_file, model, inputs)
+        self.assertEqual((method, notes["checked"]), ("symbolic", True))
+
+    def test_a_symbolic_trace_that_takes_another_branch_is_caught_when_checked(self):
+        # isinstance(x, torch.Tensor) is False for a traced value: the graph
+        # leaves out the scaling, and only a run of it shows that
+        model_file = load_model_file(os.path.join(MODELS, "untraceable", "tensor_check.py"))
+        model = model_file.build()
+        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+        _, method, notes, _ = capture.trace_model(model_file, model, inputs, check=False)
+        self.assertEqual((method, notes["checked"]), ("symbolic", False))
+        _, method, notes, _ = capture.trace_model(model_file, model, inputs)
+        self.assertEqual(method, "recorded")
+        self.assertEqual(notes["symbolic_error"], "the symbolic trace does not reproduce the eager output")
+
+
+if __name__ == "__main__":
+    unittest.main()
