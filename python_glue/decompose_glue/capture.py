@@ -92,6 +92,20 @@ def values_on_meta(gm, args, kwargs):
     return True
 
 
+def mismatch(gm, expected, inputs):
+    """None where `gm`, run on `inputs` (LentInputs), gives `expected`, else
+    why not, in one line. Its nodes' values are recorded from that run."""
+    try:
+        torch.manual_seed(FORWARD_SEED)
+        with fastpath.off():
+            got = trace.record_values(gm, *inputs.lend())
+    except Exception as e:
+        return _one_line(e)[:300]
+    if not _same_output(expected, got):
+        return "the symbolic trace does not reproduce the eager output"
+    return None
+
+
 def trace_model(model_file, model, inputs, check=True):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
@@ -140,16 +154,9 @@ def trace_model(model_file, model, inputs, check=True):
             notes["checked"] = False
             return canonical(gm), "symbolic", notes, expected
         else:
-            try:
-                torch.manual_seed(FORWARD_SEED)
-                with fastpath.off():
-                    got = trace.record_values(gm, *inputs.lend())
-                if _same_output(expected, got):
-                    return canonical(gm), "symbolic", notes, expected
-                notes["symbolic_error"] = "the symbolic trace does not reproduce the eager output"
-                del got
-            except Exception as e:
-                notes["symbolic_error"] = _one_line(e)[:300]
+            notes["symbolic_error"] = mismatch(gm, expected, inputs)
+            if notes["symbolic_error"] is None:
+                return canonical(gm), "symbolic", notes, expected
         restore()
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()

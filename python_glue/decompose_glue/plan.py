@@ -18,7 +18,7 @@ from . import capture, codegen, coverage, naming, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
-from .loader import build_recording_init_args, forget_last_run, load_model_file
+from .loader import BadInput, build_recording_init_args, forget_last_run, load_model_file
 
 _PLURAL = {"layer": "layers", "fusion": "fusions", "kernel": "kernels", "model": "model"}
 
@@ -145,6 +145,11 @@ class Plan:
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
             self.model_file, self.model, self.inputs, check=bool(self.request.get("check_trace")))
         self.root = build_tree(self.gm, self.model)
+        if not self.root.children:
+            # Every tree has a root step (a one-op model's proves its one
+            # kernel), which is also what checks the traced graph.
+            raise BadInput(self.model_path, "its forward has no compute op to decompose, only "
+                           "data movement (views, reshapes, indexing)")
         self.timings["trace"] = time.perf_counter() - t
 
     # ---- rendering ----

@@ -252,6 +252,13 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2)]\ndef get_init_inputs():\n    return []\n"),
             "forward raised RuntimeError: boom")
 
+    def test_nothing_to_decompose(self):
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
+            "    def forward(self, x):\n        return x.transpose(0, 1).reshape(8, 4)\n"
+            "def get_inputs():\n    return [torch.randn(4, 8)]\ndef get_init_inputs():\n    return []\n"),
+            "no compute op to decompose")
+
 
 PRINTING_MODEL = """
 import torch
