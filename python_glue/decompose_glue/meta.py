@@ -24,11 +24,25 @@ def like(value):
     return value
 
 
+_META = torch.device("meta")
+
+
+def _meta_for_cpu(value):
+    if isinstance(value, torch.device) and value.type == "cpu":
+        return _META
+    if isinstance(value, str) and value == "cpu":
+        return _META
+    return value
+
+
 class FactoriesOnMeta(TorchFunctionMode):
     """torch's tensor factories (randn, randint, zeros, empty, tensor...)
     make meta tensors: a factory takes a `device` keyword, other functions
     do not. nn.Module constructors pass `device=None` on to their factories,
-    so None counts as not given.
+    so None counts as not given; the CPU named as a device (a recorded
+    graph writes the device a model's `x.device` gave: `w.to(cpu)`,
+    `torch.tensor(100.0, device=cpu)`) means meta too, and `.cpu()` of a
+    meta tensor is itself.
 
     `made_real` says whether any function returned a tensor that is not on
     meta (the file read a value, or built one through numpy): then the run
@@ -39,7 +53,10 @@ class FactoriesOnMeta(TorchFunctionMode):
         self.made_real = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
+        kwargs = {k: _meta_for_cpu(v) for k, v in (kwargs or {}).items()}
+        args = tuple(_meta_for_cpu(a) for a in args)
+        if func is torch.Tensor.cpu and args[0].is_meta:
+            return args[0]
         result = None
         if kwargs.get("device") is None and not any(isinstance(a, torch.Tensor) for a in args):
             try:

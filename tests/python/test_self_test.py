@@ -71,6 +71,15 @@ class SelfTest(unittest.TestCase):
         self.assertEqual(result["message"], "PASS: output shapes [(3, 4)]")
         self.assertEqual(ran_on, ["meta"])
 
+    def test_the_cpu_named_in_a_recorded_graph_is_meta_too(self):
+        # a recorded graph writes the device `x.device` gave as a constant
+        result, ran_on = self.run_file(forward=(
+            "        w = self.fc.weight.to(torch.device('cpu'))\n"
+            "        cap = torch.tensor(100.0, device=torch.device('cpu'))\n"
+            "        return torch.clamp(x @ w.t(), max=cap).cpu()"))
+        self.assertEqual((result["status"], result["device"]), ("PASS", "meta"))
+        self.assertEqual(ran_on, ["meta"])
+
     def test_a_check_runs_for_real(self):
         result, ran_on = self.run_file(on_meta=False)
         self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
