@@ -821,9 +821,10 @@ def run_composition(reference=None, original=None, inputs=None):
     """Compare on each seed. What the caller already has it may pass:
     `reference` ({{seed: output}}), the original's outputs on these same
     inputs; `original`, the original model as built here (seed 0); `inputs`
-    ({{seed: (args, kwargs)}}), some seeds' inputs. The seeds with a reference
-    go first, and each output and input is taken out when used and let go
-    after its trial: a trial that runs the original holds no other."""
+    ({{seed: (args, kwargs)}}), some seeds' inputs. The seeds with inputs go
+    first, then those with a reference, and each input and output is taken
+    out when used and let go after its trial: a trial that draws inputs or
+    runs the original holds no others."""
     reference = {{}} if reference is None else reference
     inputs = {{}} if inputs is None else inputs
     original_module = load_original()
@@ -841,7 +842,7 @@ def run_composition(reference=None, original=None, inputs=None):
         return original_module.get_inputs(), get_kwargs()
 
     trials, status, max_diff = [], "PASS", 0.0
-    for seed in sorted(SEEDS, key=lambda s: s not in reference):
+    for seed in sorted(SEEDS, key=lambda s: (s not in inputs, s not in reference)):
         with torch.no_grad(), fast_paths_off():
             args, kwargs = inputs.pop(seed) if seed in inputs else draw(seed)
             if seed in reference:

@@ -181,12 +181,12 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
         self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
 
-    def verified_keeping_the_last_output(self):
+    def verified_keeping_the_last_output(self, budget=0):
         """(composition_test.py, the original's real path) of a pass that
-        kept only its last trial's output, as for a multi-GB one."""
+        kept only its last trial's output, as for a multi-GB one (or all
+        that fit in `budget` bytes)."""
         names, requests = materialise(RESNET, self.tmp)
-        budget = verify_tree.KEEP_OUTPUTS_BYTES
-        verify_tree.KEEP_OUTPUTS_BYTES = 0
+        budget, verify_tree.KEEP_OUTPUTS_BYTES = verify_tree.KEEP_OUTPUTS_BYTES, budget
         try:
             verify_tree.verify_steps(requests, keep_outputs=True)
         finally:
@@ -194,9 +194,9 @@ class VerifyTree(unittest.TestCase):
         return (os.path.join(self.tmp, "verification", "composition_test.py"),
                 os.path.realpath(requests[0]["original"]))
 
-    def kept_for_composition(self):
+    def kept_for_composition(self, budget=0):
         """(composition_test.py, model, seed, LentInputs) kept by such a pass."""
-        composition, original = self.verified_keeping_the_last_output()
+        composition, original = self.verified_keeping_the_last_output(budget)
         return (composition, *verify._KEPT_FOR_COMPOSITION[original])
 
     def test_the_composition_runs_the_model_the_root_step_built(self):
@@ -211,9 +211,13 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})  # taken once
 
     def test_the_composition_runs_on_the_last_trials_inputs_not_a_new_draw(self):
-        composition, _, _, lent = self.kept_for_composition()
-        result = verify.run_composition(composition)
+        # every output kept, the last trial's inputs too: their trial goes
+        # first, so that a multi-GB input is let go before the next is drawn
+        composition, _, _, lent = self.kept_for_composition(budget=1 << 30)
+        with mock.patch("torch.manual_seed", wraps=torch.manual_seed) as seeded:
+            result = verify.run_composition(composition)
         self.assertEqual(result["status"], "PASS", result)
+        self.assertEqual(seeded.call_args_list[0], mock.call(44))
         # other inputs in their place: seed 44 no longer matches its reference
         composition, _, _, lent = self.kept_for_composition()
         lent.args = [torch.zeros_like(a) for a in lent.args]
