@@ -326,28 +326,30 @@ class Mcp(unittest.TestCase):
 
 
 class JobFile(unittest.TestCase):
-    def test_a_job_of_three_models_runs_each_in_one_interpreter(self):
+    def test_a_job_of_four_models_runs_each_in_one_interpreter(self):
         # One interpreter for the whole job: what a run keeps between its
         # phases (kept outputs, compiled files, imported modules) must not
         # leak into the next model's run, and a failing model must not stop
-        # the others.
+        # the others. tensor_check's run traces twice (its root step fails
+        # on the symbolic graph): the second attempt must not see the first's.
         models = os.path.join(ROOT, "tests", "models")
         with tempfile.TemporaryDirectory() as tmp:
             job = os.path.join(tmp, "job.yaml")
             with open(job, "w") as f:
                 f.write(f"input_type: single_file\nmodels_dir: {models}\n"
-                        "models: [mlp.py, resnet_blocks.py, mlp.py]\n"
+                        "models: [mlp.py, resnet_blocks.py, untraceable/tensor_check.py, mlp.py]\n"
                         f"output_dir: {tmp}/out/{{model_name}}\nnum_trials: 2\n")
             proc = subprocess.run([BIN, job, "--json"], capture_output=True, text=True, timeout=600)
             self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
-            for name in ("mlp", "resnet_blocks"):
+            for name in ("mlp", "resnet_blocks", "tensor_check"):
                 with open(os.path.join(tmp, "out", name, "decomposition_tree.json")) as f:
                     self.assertEqual(json.load(f)["metadata"]["verification_status"], "PASSED")
         runs = json.loads(proc.stdout)["models"]
-        self.assertEqual([r["status"] for r in runs], ["PASS"] * 3)
+        self.assertEqual([r["status"] for r in runs], ["PASS"] * 4)
+        self.assertIn("tracing again, checked", proc.stderr)
         # the same model twice in one interpreter: the same tree both times
-        self.assertEqual(runs[0]["by_level"], runs[2]["by_level"])
-        self.assertEqual(runs[0]["unique_kernels"], runs[2]["unique_kernels"])
+        self.assertEqual(runs[0]["by_level"], runs[3]["by_level"])
+        self.assertEqual(runs[0]["unique_kernels"], runs[3]["unique_kernels"])
 
 
 class Repl(unittest.TestCase):
