@@ -8,7 +8,10 @@ computes, so each can ask it of a meta run, in no time where a real run
 draws GBs of random numbers and runs a whole forward.
 """
 
+import contextlib
+
 import torch
+import torch.nn as nn
 from torch.overrides import TorchFunctionMode  # 1.13 on, as record.py needs too
 
 
@@ -46,13 +49,17 @@ class FactoriesOnMeta(TorchFunctionMode):
 
     `made_real` says whether any function returned a tensor that is not on
     meta (the file read a value, or built one through numpy): then the run
-    was not, or not only, on meta."""
+    was not, or not only, on meta. While `paused`, nothing is changed or
+    watched (built_for_real)."""
 
     def __init__(self):
         super().__init__()
         self.made_real = False
+        self.paused = False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        if self.paused:
+            return func(*args, **(kwargs or {}))
         kwargs = {k: _meta_for_cpu(v) for k, v in (kwargs or {}).items()}
         args = tuple(_meta_for_cpu(a) for a in args)
         if func is torch.Tensor.cpu and args[0].is_meta:
@@ -69,3 +76,39 @@ class FactoriesOnMeta(TorchFunctionMode):
         if any(isinstance(t, torch.Tensor) and not t.is_meta for t in leaves):
             self.made_real = True
         return result
+
+
+def _to_meta(module):
+    """Every parameter, buffer and plain tensor attribute of `module` and its
+    submodules replaced by a meta tensor of its shape and dtype."""
+    module._apply(lambda t: torch.empty_like(t, device="meta"))
+    for m in module.modules():
+        for name, value in list(vars(m).items()):
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not value.is_meta:
+                setattr(m, name, torch.empty_like(value, device="meta"))
+
+
+@contextlib.contextmanager
+def built_for_real(cls, mode):
+    """Within: an instance of `cls` is built with real tensors, `mode`
+    paused, and then holds meta tensors only. For a model whose __init__
+    reads a value (`.item()` of a linspace of drop rates), which meta has
+    not, while its forward needs none."""
+    own = cls.__dict__.get("__init__")
+    inherited = cls.__init__
+
+    def init(self, *args, **kwargs):
+        mode.paused = True
+        try:
+            inherited(self, *args, **kwargs)
+        finally:
+            mode.paused = False
+        _to_meta(self)
+    cls.__init__ = init
+    try:
+        yield
+    finally:
+        if own is None:
+            del cls.__init__
+        else:
+            cls.__init__ = own

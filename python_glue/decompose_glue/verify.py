@@ -303,17 +303,22 @@ def _self_test_on_meta(module):
     meta run cannot stand for a real one: the file's inputs hold integers or
     booleans (indices, masks: values its forward reads, which meta has not)
     or are not on meta (made through numpy), the run raised (an op with no
-    meta kernel, a value read) or made a tensor off meta."""
-    try:
-        with meta.FactoriesOnMeta() as mode:
-            inputs = module.get_inputs()
-            if any(not t.is_meta or not t.is_floating_point() for t in tensors(inputs)):
-                return None
-            del inputs
-            ok, printed = _self_test(module)
-    except Exception:
-        return None
-    return None if mode.made_real or not ok else (ok, printed)
+    meta kernel, a value read) or made a tensor off meta. Where it raised,
+    it is tried once more with the Model built for real and then moved to
+    meta (meta.built_for_real): its __init__ may read a value."""
+    for build_for_real in (False, True):
+        try:
+            with meta.FactoriesOnMeta() as mode:
+                inputs = module.get_inputs()
+                if any(not t.is_meta or not t.is_floating_point() for t in tensors(inputs)):
+                    return None
+                del inputs
+                with meta.built_for_real(module.Model, mode) if build_for_real else contextlib.nullcontext():
+                    ok, printed = _self_test(module)
+        except Exception:
+            continue
+        return None if mode.made_real or not ok else (ok, printed)
+    return None
 
 
 def run_component(path, on_meta=False):

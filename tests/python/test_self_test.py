@@ -28,7 +28,7 @@ class Model(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(8, 4)
-
+{init}
     def forward(self, x):
         with open({log!r}, "a") as log:  # where each run's weights were
             log.write(self.fc.weight.device.type + "\\n")
@@ -54,11 +54,11 @@ class SelfTest(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def run_file(self, forward=LINEAR, inputs=FLOAT_INPUTS, shape="(3, 4)", on_meta=True):
+    def run_file(self, forward=LINEAR, inputs=FLOAT_INPUTS, shape="(3, 4)", on_meta=True, init=""):
         path = os.path.join(self.dir.name, "component.py")
         log = os.path.join(self.dir.name, "ran_on.txt")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(COMPONENT.format(forward=forward, inputs=inputs, log=log)
+            f.write(COMPONENT.format(forward=forward, inputs=inputs, log=log, init=init)
                     + codegen.CONTRACT.format(shapes=f"[{shape}]", kwargs=""))
         result = verify.run_component(path, on_meta=on_meta)
         with open(log, encoding="utf-8") as f:
@@ -95,7 +95,14 @@ class SelfTest(unittest.TestCase):
     def test_a_value_read_in_forward_runs_for_real(self):
         result, ran_on = self.run_file(forward="        return self.fc(x) * float(x.sum() > -1e9)")
         self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
-        self.assertEqual(ran_on, ["meta", "cpu"])
+        # on meta twice (the second time built for real, in case __init__ read it), then for real
+        self.assertEqual(ran_on, ["meta", "meta", "cpu"])
+
+    def test_a_value_read_in_init_is_read_from_a_real_build(self):
+        # Swin's drop rates: [x.item() for x in torch.linspace(0, rate, depth)]
+        result, ran_on = self.run_file(init="        self.rates = [t.item() for t in torch.linspace(0, 0.1, 3)]\n")
+        self.assertEqual((result["status"], result["device"]), ("PASS", "meta"))
+        self.assertEqual(ran_on, ["meta"])
 
     def test_a_tensor_made_off_meta_runs_for_real(self):
         # numpy makes the input on the CPU: a meta weight and a CPU input do not mix
