@@ -378,9 +378,10 @@ def _functional_workload(component, gm):
     op = op_name(node, gm)
     fn = getattr(F, op, None)
     try:
-        params = list(inspect.signature(fn).parameters.values()) if callable(fn) else []
+        signature = inspect.signature(fn) if callable(fn) else None
     except (TypeError, ValueError):
-        params = []
+        signature = None
+    params = list(signature.parameters.values()) if signature else []
     if not params:
         return None
     if node.op == "call_module":
@@ -399,7 +400,7 @@ def _functional_workload(component, gm):
         if len(operands) != 1 or node.args[:1] != (operands[0],):
             return None  # not a one-input function of its first argument
         try:
-            bound = inspect.signature(fn).bind(*node.args, **node.kwargs)
+            bound = signature.bind(*node.args, **node.kwargs)
         except TypeError:
             return None
         bound.apply_defaults()

@@ -102,15 +102,7 @@ def _inputs_on_meta(model_file):
     (GBs of random numbers, one core) took as long as its forward. None
     where get_inputs reads a value (.item(), a mask) or leaves a tensor off
     meta: then the inputs are drawn for real."""
-    try:
-        with meta.FactoriesOnMeta():
-            args, kwargs = model_file.inputs(seed=capture.FORWARD_SEED)
-    except Exception:
-        return None
-    leaves = verify.tensors((args, kwargs))
-    if any(not t.is_meta for t in leaves):
-        return None
-    return args, kwargs
+    return verify.inputs_on_meta(lambda: model_file.inputs(seed=capture.FORWARD_SEED))
 
 
 def _record_kinds(gm, args, kwargs):

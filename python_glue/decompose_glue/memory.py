@@ -1,8 +1,8 @@
 """Whether this machine can hold the run, said before it runs out.
 
 Every check after the trace runs the model again while the eager output is
-kept as the reference: the graph check right away, each trial's refactored
-run later. So the run needs, on top of what it holds once the eager run is
+kept as the reference: a symbolic graph's own run where it is checked while
+planning, each trial's refactored run later. So the run needs, on top of what it holds once the eager run is
 done, what that eager run took at its peak beyond its inputs. Where the
 machine has less available, the kernel kills the run in the middle of a
 check (KernelBench level-1 63_conv_standard_2D: 17.5 GB eager peak, 8.5 GB
@@ -17,20 +17,17 @@ import sys
 _GB = float(1 << 30)
 
 
-def _status_kb(field):
-    with open("/proc/self/status") as f:
+def _proc_bytes(path, field):
+    """A `Field:  N kB` line of a /proc file, in bytes."""
+    with open(path) as f:
         for line in f:
             if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise OSError(f"no {field} in /proc/self/status")
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in {path}")
 
 
 def available_bytes():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no MemAvailable in /proc/meminfo")
+    return _proc_bytes("/proc/meminfo", "MemAvailable")
 
 
 class PeakOfRun:
@@ -43,7 +40,7 @@ class PeakOfRun:
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # resets VmHWM, the peak, to the current resident size
-            self.before = _status_kb("VmRSS") * 1024
+            self.before = _proc_bytes("/proc/self/status", "VmRSS")
         except OSError:
             pass
         return self
@@ -51,7 +48,7 @@ class PeakOfRun:
     def __exit__(self, *exc):
         if self.before is not None:
             try:
-                self.peak = _status_kb("VmHWM") * 1024
+                self.peak = _proc_bytes("/proc/self/status", "VmHWM")
             except OSError:
                 self.before = None
         return False

@@ -64,14 +64,14 @@ class FactoriesOnMeta(TorchFunctionMode):
         args = tuple(_meta_for_cpu(a) for a in args)
         if func is torch.Tensor.cpu and args[0].is_meta:
             return args[0]
-        result = None
         if kwargs.get("device") is None and not any(isinstance(a, torch.Tensor) for a in args):
             try:
-                result = func(*args, **{**kwargs, "device": "meta"})
+                return self._watched(func(*args, **{**kwargs, "device": "meta"}))
             except TypeError:
-                result = None
-        if result is None:
-            result = func(*args, **kwargs)
+                pass  # not a factory: it takes no device
+        return self._watched(func(*args, **kwargs))
+
+    def _watched(self, result):
         leaves = result if isinstance(result, (tuple, list)) else (result,)
         if any(isinstance(t, torch.Tensor) and not t.is_meta for t in leaves):
             self.made_real = True

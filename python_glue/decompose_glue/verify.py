@@ -298,23 +298,35 @@ def _self_test(module):
     return ok, printed.getvalue().strip()
 
 
+def inputs_on_meta(draw):
+    """What `draw()` returns with torch's factories on the meta device, or
+    None where that cannot stand for a real draw: it raised (it read a
+    value: .item(), a mask) or left a tensor off meta (numpy)."""
+    try:
+        with meta.FactoriesOnMeta():
+            inputs = draw()
+    except Exception:
+        return None
+    return None if any(not t.is_meta for t in tensors(inputs)) else inputs
+
+
 def _self_test_on_meta(module):
     """(passed, printed) of run_tests() on the meta device, or None where a
-    meta run cannot stand for a real one: the file's inputs hold integers or
-    booleans (indices, masks: values its forward reads, which meta has not)
-    or are not on meta (made through numpy), the run raised (an op with no
-    meta kernel, a value read) or made a tensor off meta. Where it raised,
-    it is tried once more with the Model built for real and then moved to
-    meta (meta.built_for_real): its __init__ may read a value."""
+    meta run cannot stand for a real one: the file's inputs cannot be drawn
+    on meta or hold integers or booleans (indices, masks: values its forward
+    reads, which meta has not), the run raised (an op with no meta kernel, a
+    value read) or made a tensor off meta. Where it raised, it is tried once
+    more with the Model built for real and then moved to meta
+    (meta.built_for_real): its __init__ may read a value."""
+    inputs = inputs_on_meta(module.get_inputs)
+    if inputs is None or any(not t.is_floating_point() for t in tensors(inputs)):
+        return None
+    del inputs
     for build_for_real in (False, True):
         try:
-            with meta.FactoriesOnMeta() as mode:
-                inputs = module.get_inputs()
-                if any(not t.is_meta or not t.is_floating_point() for t in tensors(inputs)):
-                    return None
-                del inputs
-                with meta.built_for_real(module.Model, mode) if build_for_real else contextlib.nullcontext():
-                    ok, printed = _self_test(module)
+            with meta.FactoriesOnMeta() as mode, \
+                    meta.built_for_real(module.Model, mode) if build_for_real else contextlib.nullcontext():
+                ok, printed = _self_test(module)
         except Exception:
             continue
         return None if mode.made_real or not ok else (ok, printed)

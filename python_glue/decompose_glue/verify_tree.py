@@ -29,11 +29,11 @@ import sys
 
 import torch
 
-from . import anticheat, fastpath, trace, verify
+from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
-                     compare, nbytes, own, plan_transfer, read_weight_map, state, take_reference, tensors,
-                     tolerance, transfer_report)
+                     compare, keep_for_composition, nbytes, own, plan_transfer, read_weight_map, state,
+                     take_reference, tensors, tolerance, transfer_report)
 
 
 def _sha1(path):
@@ -359,6 +359,6 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
         del expected, got
     if keep_outputs and last_inputs is not None:
         restore_original()  # as built: the composition snapshots it
-        verify.keep_for_composition(root.original_path, original, seeds[-1], last_inputs)
+        keep_for_composition(root.original_path, original, seeds[-1], last_inputs)
     del last_inputs
     return results()
