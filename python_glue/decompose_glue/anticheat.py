@@ -366,7 +366,6 @@ def _body_nodes(fn):
 
 _SCALAR_METHODS = frozenset({"size", "dim", "numel", "ndimension", "nelement", "element_size",
                              "stride", "get_device"})
-_SCALAR_ATTRS = frozenset({"shape", "ndim", "dtype", "device"})
 
 
 def _is_scalar(expr, scalars, ctx, scope):
@@ -386,7 +385,7 @@ def _is_scalar(expr, scalars, ctx, scope):
     if isinstance(expr, ast.Subscript):
         return _is_scalar(expr.value, scalars, ctx, scope)
     if isinstance(expr, ast.Attribute):
-        return expr.attr in _SCALAR_ATTRS
+        return expr.attr in ops.TENSOR_ATTRIBUTES
     if isinstance(expr, ast.Call):
         kind = _resolve(ctx, scope, expr.func)
         if kind in (("builtin", "len"), ("builtin", "int"), ("builtin", "float"), ("builtin", "bool")):

@@ -208,6 +208,7 @@ class Rendered:
         self.parent = None       # Rendered parent instance
         self.children = []
         self.op_list = []
+        self.takes_device = False  # forward(..., device=None): see follow_device
 
 
 def _attr_safe(base):
@@ -315,6 +316,29 @@ def _value_names(component, inputs, attrs, gm):
     return values
 
 
+def follow_device(r, nodes, signature_fixed=False):
+    """Where the model read a device off a tensor (`device=x.device`), the
+    class reads it off its own first tensor input, so that the file runs on
+    the device its inputs are on. A class with no tensor input (a factory
+    kernel: `torch.randn(6, 10, 256, device=x.device)`) takes the device as
+    an argument, `device=None` (torch's default device) when it runs alone;
+    its parent passes its own. The user's model keeps its signature."""
+    if not any(n.meta.get("devices_read") for n in nodes):
+        return
+    first = next((n for n in r.inputs if n.meta.get("value", {}).get("kind") == "tensor"), None)
+    if first is not None:
+        r.names.follow_device(f"{r.names.of(first)}.device", r.names.of(first))
+    elif not signature_fixed:
+        r.takes_device = True
+        r.names.follow_device("device")
+
+
+def forward_arguments(r):
+    """The forward's parameters after self, as written."""
+    args = [r.names.of(n) for n in r.inputs] + (["device=None"] if r.takes_device else [])
+    return ", ".join(args)
+
+
 def render_component(component, gm, records):
     """The standalone body (no header) of one component instance."""
     r = Rendered(component)
@@ -324,6 +348,7 @@ def render_component(component, gm, records):
     else:
         attrs = _attr_names(_targets(component), "m")
     r.names = Names(_value_names(component, r.inputs, attrs, gm), attrs)
+    follow_device(r, component.nodes)
     r.op_list = [op_name(n, gm) for n in component.nodes if is_compute(n, gm)]
 
     init_lines, workload_lines = [], []
@@ -355,7 +380,7 @@ def render_component(component, gm, records):
                              for n in component.nodes if n.op != "get_attr"],
                             keep={r.names.of(n) for n in r.outputs})
     result = ", ".join(r.names.of(n) for n in r.outputs)
-    args = ", ".join(r.names.of(n) for n in r.inputs)
+    args = forward_arguments(r)
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
     outputs = leaf_shapes(r.outputs)
     r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
@@ -548,7 +573,8 @@ def child_attr_names(parent, gm):
             if c.kind == "fusion" and len(modules) == 1:
                 base = naming.identifier(f"{modules[0]}_{'_'.join(r.op_list[1:3])}")
         else:
-            base = naming.identifier(next(n.name for n in c.nodes if n.op != "get_attr"))
+            # named by its op, not by a view of its weight it reads first (`to`)
+            base = naming.identifier(next(n.name for n in c.nodes if not is_parameter(n, gm)))
         if base[0].isdigit() or base.startswith("m_"):
             base = naming.identifier(f"{r.op_list[0]}_{base}")
         base = _attr_safe(base)
@@ -596,10 +622,14 @@ def forward_lines(parent, gm, child_attrs, names, keep):
         if isinstance(unit, Rendered):
             outs = [names.of(n) for n in unit.outputs if n.users]
             args = [names.of(n) for n in unit.inputs]
+            reads = [a for a in dict.fromkeys(args) if not a.startswith("self.")]
+            if unit.takes_device and names.device:
+                args.append(names.device)
+                if names.device_variable and names.device_variable not in reads:
+                    reads.append(names.device_variable)
             call = f"self.{child_attrs[id(unit)]}({', '.join(args)})"
             # a child kept only for what it changes in place (x.mul_(2)): nothing reads its result
-            entries.append((f"{', '.join(outs)} = {call}" if outs else call, outs,
-                            [a for a in dict.fromkeys(args) if not a.startswith("self.")]))
+            entries.append((f"{', '.join(outs)} = {call}" if outs else call, outs, reads))
         else:
             entries.append((node_line(unit, names), [names.of(unit)], node_uses(unit, names)))
     return with_frees(entries, keep)

@@ -22,9 +22,23 @@ class Names:
     def __init__(self, values=None, attrs=None):
         self.values = dict(values or {})   # fx.Node -> variable name
         self.attrs = dict(attrs or {})     # module path or attr target -> self attribute
+        # The device this class's tensors are on (`x.device`), for the devices
+        # the model read off a tensor; `device_variable` is the local it reads.
+        self.device = None
+        self.device_variable = None
 
     def of(self, node):
         return self.values[node]
+
+    def follow_device(self, expression, variable=None):
+        self.device, self.device_variable = expression, variable
+
+
+class Expression:
+    """Source written as it is, where a value would be."""
+
+    def __init__(self, text):
+        self.text = text
 
 
 def _qualified_function(fn):
@@ -52,6 +66,8 @@ def literal(value, names, in_index=False):
     """An argument as Python source."""
     if isinstance(value, fx.Node):
         return names.of(value)
+    if isinstance(value, Expression):
+        return value.text
     if isinstance(value, slice):
         parts = ["" if v is None else literal(v, names) for v in (value.start, value.stop, value.step)]
         if in_index:
@@ -100,6 +116,31 @@ _METHOD_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"
 _INPLACE = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
 
 
+def _devices_followed(node, names):
+    """The node's arguments with each device the model read off a tensor
+    (`torch.zeros(n, device=x.device)`) written as the device of this class's
+    tensors. Recorded, it is the device of the run, and written as that it
+    would pin the file to the CPU. With no tensor to follow, a keyword
+    device is left out (torch's default device) and a positional one (a
+    method's `.to(device)`) follows the tensor the method is called on."""
+    read = node.meta.get("devices_read")
+    if not read:
+        return node.args, node.kwargs
+    args, kwargs = list(node.args), dict(node.kwargs)
+    own = next((a for a in node.args if isinstance(a, fx.Node)), None)
+    for key in read:
+        if isinstance(key, int):
+            if names.device:
+                args[key] = Expression(names.device)
+            elif own is not None:
+                args[key] = Expression(f"{names.of(own)}.device")
+        elif names.device:
+            kwargs[key] = Expression(names.device)
+        else:
+            del kwargs[key]
+    return tuple(args), kwargs
+
+
 def node_line(node, names):
     """`out = <expression>` for one node; the caller has named every input."""
     out = names.of(node)
@@ -107,11 +148,12 @@ def node_line(node, names):
         return f"{out} = self.{names.attrs[node.target]}"
     if node.op == "call_module":
         return f"{out} = self.{names.attrs[node.target]}({_call_args(node.args, node.kwargs, names)})"
+    args, kwargs = _devices_followed(node, names)
     if node.op == "call_method":
-        self_arg, *rest = node.args
-        if node.target in _METHOD_SYMBOLS and len(rest) == 1 and not node.kwargs:
+        self_arg, *rest = args
+        if node.target in _METHOD_SYMBOLS and len(rest) == 1 and not kwargs:
             return f"{out} = {literal(self_arg, names)} {_METHOD_SYMBOLS[node.target]} {literal(rest[0], names)}"
-        return f"{out} = {literal(self_arg, names)}.{node.target}({_call_args(rest, node.kwargs, names)})"
+        return f"{out} = {literal(self_arg, names)}.{node.target}({_call_args(rest, kwargs, names)})"
     target = node.target
     if target is operator.getitem:
         base, index = node.args
@@ -127,7 +169,7 @@ def node_line(node, names):
         if target in _INPLACE:
             return f"{a} {symbol}= {b}\n{out} = {a}"
         return f"{out} = {a} {symbol} {b}"
-    return f"{out} = {_qualified_function(target)}({_call_args(node.args, node.kwargs, names)})"
+    return f"{out} = {_qualified_function(target)}({_call_args(args, kwargs, names)})"
 
 
 def node_uses(node, names):
@@ -136,6 +178,8 @@ def node_uses(node, names):
     for n in node.all_input_nodes:
         if n in names.values and n.op != "get_attr" and names.of(n) not in used:
             used.append(names.of(n))
+    if node.meta.get("devices_read") and names.device_variable and names.device_variable not in used:
+        used.append(names.device_variable)
     return used
 
 

@@ -97,13 +97,20 @@ def _nothing_else_computes(gm):
     return cached
 
 
+def _describes_a_tensor(node):
+    """`x.device`, `x.shape`: read off a tensor, none of its data."""
+    return (node.op == "call_function" and node.target is getattr and len(node.args) == 2
+            and node.args[1] in ops.TENSOR_ATTRIBUTES)
+
+
 def is_parameter_view(node, gm):
     """Plumbing on parameters only (a cross-attention's slice of its packed
-    in-projection weight): part of the parameter, so it goes with each
-    kernel that reads it, as a get_attr node does."""
+    in-projection weight, `self.scale.to(x.device)`): part of the
+    parameter, so it goes with each kernel that reads it, as a get_attr
+    node does."""
     if node.op not in ("call_function", "call_method") or op_name(node, gm) not in ops.PLUMBING:
         return False
-    operands = [a for a in _operands(node) if isinstance(a, fx.Node)]
+    operands = [a for a in _operands(node) if isinstance(a, fx.Node) and not _describes_a_tensor(a)]
     return bool(operands) and all(a.op == "get_attr" or is_parameter_view(a, gm) for a in operands)
 
 

@@ -25,6 +25,9 @@ PLUMBING = frozenset({
     "clone", "detach", "identity", "getattr", "tuple", "list", "dict",
 })
 
+# Attributes of a tensor that describe it and hold none of its data.
+TENSOR_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "device"})
+
 # Element-wise arithmetic joins the results of children (a residual add, a
 # gate multiply): plumbing when every operand is a tensor computed in the
 # graph, compute when an operand is a parameter or a constant.

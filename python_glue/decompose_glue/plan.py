@@ -172,6 +172,7 @@ class Plan:
         # Inputs keep the names of the user's forward (fx renames `X` to `x`).
         root.names = Names({n: n.target.lstrip("*") if n.op == "placeholder" else n.name
                             for n in gm.graph.nodes if n.op != "get_attr"})
+        codegen.follow_device(root, gm.graph.nodes, signature_fixed=True)
         root.op_list = [op_name(n, gm) for n in self.root.nodes if is_compute(n, gm)]
         children = self.root.children
         for c in children:
@@ -293,7 +294,7 @@ class Plan:
             input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in trace.placeholders(gm)]
         else:
             result = ", ".join(parent.names.of(n) for n in parent.outputs)
-            args = ", ".join(parent.names.of(n) for n in parent.inputs)
+            args = codegen.forward_arguments(parent)
             input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in parent.inputs]
             out_shapes = codegen.leaf_shapes(parent.outputs)
         body, imports, wmap = codegen.refactored_source(

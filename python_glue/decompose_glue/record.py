@@ -61,6 +61,10 @@ class _Recorder(TorchFunctionMode):
         self.scope = []
         self.calls = {}
         self.specialised = []
+        # Devices the model read off a tensor (`device=x.device`), by id and
+        # kept alive so that no other object takes that id: generated code
+        # writes them as the device of its own tensors, not as this run's.
+        self.devices_read = {}
         self.paths = {id(m): p for p, m in model.named_modules()}
         self.attrs = {}
         for name, t in (list(model.named_parameters()) + list(model.named_buffers())
@@ -140,6 +144,9 @@ class _Recorder(TorchFunctionMode):
             value = func(*args, **kwargs)
         finally:
             self.busy -= 1
+        if name == "device" and isinstance(value, torch.device) and args and isinstance(args[0], torch.Tensor):
+            self.devices_read[id(value)] = value
+            return value
         if not _has_tensor(value):
             if name in _READS or not isinstance(value, (torch.Size, int)):
                 self._note(name, value)
@@ -149,12 +156,19 @@ class _Recorder(TorchFunctionMode):
             target, swap = _DUNDERS[name]
             if swap:
                 gargs = (gargs[1], gargs[0])
-            self._node("call_function", target, tuple(gargs), gkwargs, value)
+            node = self._node("call_function", target, tuple(gargs), gkwargs, value)
         elif _is_tensor_method(func) and gargs and isinstance(gargs[0], fx.Node):
-            self._node("call_method", name, tuple(gargs), gkwargs, value)
+            node = self._node("call_method", name, tuple(gargs), gkwargs, value)
         else:
-            self._node("call_function", func, tuple(gargs), gkwargs, value)
+            node = self._node("call_function", func, tuple(gargs), gkwargs, value)
+        read = [i for i, a in enumerate(node.args) if self._read_device(a)]
+        read += [k for k, a in node.kwargs.items() if self._read_device(a)]
+        if read:
+            node.meta["devices_read"] = read
         return value
+
+    def _read_device(self, value):
+        return isinstance(value, torch.device) and self.devices_read.get(id(value)) is value
 
     def _note(self, name, value):
         if name in _READS and name not in ("dim", "size", "numel"):

@@ -7,6 +7,8 @@ fusion, blocks as layers, a recurrent kernel). Models are in tests/models/.
 """
 
 import concurrent.futures
+import glob
+import importlib.util
 import json
 import os
 import shutil
@@ -57,7 +59,11 @@ EXPECTED = {
     "untraceable/shape_unpack": ((1, 0, 1, 10), "recorded"),
     "untraceable/ssd_chunks": ((1, 0, 0, 8), "recorded"),
     "untraceable/tensor_check": ((1, 0, 1, 5), "recorded"),
+    "untraceable/device_follows": ((1, 0, 0, 12), "recorded"),
 }
+
+# Families whose forward reads a device off a tensor (`device=x.device`).
+READS_DEVICES = ("untraceable/device_follows", "untraceable/shape_unpack", "untraceable/optional_args")
 
 
 class Families(unittest.TestCase):
@@ -220,6 +226,74 @@ class Families(unittest.TestCase):
                 test = os.path.join(self.runs[name][1], "verification", "composition_test.py")
                 proc = subprocess.run([sys.executable, test], capture_output=True, text=True)
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def generated_files(self, name):
+        """Every file the run wrote from the graph: not the copies of the user's model."""
+        out = self.runs[name][1]
+        found = glob.glob(os.path.join(out, "level_[0-2]_*", "*.py"))
+        found += glob.glob(os.path.join(out, "steps", "*", "refactored.py"))
+        found += glob.glob(os.path.join(out, "steps", "*", "children", "*.py"))
+        return sorted(found)
+
+    def test_generated_files_name_no_device_the_model_did_not(self):
+        # a recorded `device=x.device` was the CPU the recording ran on
+        for name in EXPECTED:
+            if "torch.device(" in _text(os.path.join(FAMILIES, name + ".py")):
+                continue
+            for path in self.generated_files(name):
+                with self.subTest(name, file=os.path.relpath(path, self.runs[name][1])):
+                    self.assertNotIn("torch.device(", _text(path))
+
+    def test_generated_files_make_their_tensors_on_the_device_of_their_inputs(self):
+        # the meta device stands in for a GPU: a file that makes a tensor on
+        # the CPU beside meta inputs raises or returns a CPU tensor
+        texts = {os.path.basename(p): _text(p) for p in self.generated_files("untraceable/device_follows")}
+        self.assertIn("def forward(self, device=None):", texts["zeros_fp32.py"])  # no input to follow
+        self.assertIn("zeros = self.zeros(x.device)", texts["refactored.py"])     # its parent passes its own
+        self.assertIn("self.logit_scale.to(x.device)", texts["clamp_fp32.py"])
+        for name in READS_DEVICES:
+            for path in self.generated_files(name):
+                with self.subTest(name, file=os.path.relpath(path, self.runs[name][1])):
+                    outputs = _run_on_meta(path)
+                    self.assertTrue(outputs)
+                    self.assertEqual({t.device.type for t in outputs}, {"meta"})
+
+
+def _text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def _run_on_meta(path):
+    """The output tensors of a generated file's model, built and moved to the
+    meta device, on its own inputs moved there; a class that takes the
+    device is given it."""
+    for key in [k for k in sys.modules if k == "children" or k.startswith("children.")]:
+        del sys.modules[key]  # each step folder has its own children/
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        spec = importlib.util.spec_from_file_location("generated_on_meta", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        cls = getattr(module, "RefactoredModel", None) or module.Model
+        torch.manual_seed(0)
+        model = cls(*module.get_init_inputs()).eval().to("meta")
+        args = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in module.get_inputs()]
+        kwargs = {"device": torch.device("meta")} if "device=None" in _text(path) else {}
+        with torch.no_grad():
+            out = model(*args, **kwargs)
+    finally:
+        sys.path.remove(os.path.dirname(path))
+    found, stack = [], [out]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (tuple, list)):
+            stack.extend(value)
+    return found
 
 
 if __name__ == "__main__":
