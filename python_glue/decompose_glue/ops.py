@@ -7,6 +7,7 @@ of those disagreed, the tool would write refactored files its own gate
 rejects, or count ops no kernel file holds.
 """
 
+import functools
 import operator
 import re
 
@@ -68,6 +69,7 @@ _ALIASES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def snake(name):
     """CamelCase or function name -> canonical snake_case op name."""
     name = name.strip("_")
