@@ -17,6 +17,8 @@ A component whose grouping yields one child covering all of it is not a
 level of its own: it takes that child's level and children.
 """
 
+import functools
+
 import torch.fx as fx
 import torch.nn as nn
 
@@ -51,6 +53,7 @@ def _classified(fn):
     GraphModule; its graph is not changed once it is being grouped."""
     key = f"_decompose_{fn.__name__}"
 
+    @functools.wraps(fn)
     def classified(node, gm):
         cache = gm.__dict__.get(key)
         if cache is None:
@@ -59,8 +62,6 @@ def _classified(fn):
         if found is None:
             found = cache[node] = fn(node, gm)
         return found
-    classified.__name__ = fn.__name__
-    classified.__doc__ = fn.__doc__
     return classified
 
 

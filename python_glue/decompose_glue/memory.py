@@ -2,12 +2,13 @@
 
 Every check after the trace runs the model again while the eager output is
 kept as the reference: a symbolic graph's own run where it is checked while
-planning, each trial's refactored run later. So the run needs, on top of what it holds once the eager run is
-done, what that eager run took at its peak beyond its inputs. Where the
-machine has less available, the kernel kills the run in the middle of a
-check (KernelBench level-1 63_conv_standard_2D: 17.5 GB eager peak, 8.5 GB
-output, on 24 GB): the user is told before, on stderr, and the run goes on,
-since the kernel may still find the memory.
+planning, each trial's refactored run later. So the run needs, on top of
+what it holds once the eager run is done, what that eager run took at its
+peak beyond its inputs. Where the machine has less available, the kernel
+kills the run in the middle of a check (KernelBench level-1
+63_conv_standard_2D: 17.5 GB eager peak, 8.5 GB output, on 24 GB): the
+user is told before, on stderr, and the run goes on, since the kernel may
+still find the memory.
 
 Linux only (/proc); elsewhere nothing is measured and nothing is said.
 """

@@ -42,10 +42,9 @@ class FactoriesOnMeta(TorchFunctionMode):
     """torch's tensor factories (randn, randint, zeros, empty, tensor...)
     make meta tensors: a factory takes a `device` keyword, other functions
     do not. nn.Module constructors pass `device=None` on to their factories,
-    so None counts as not given; the CPU named as a device (a recorded
-    graph writes the device a model's `x.device` gave: `w.to(cpu)`,
-    `torch.tensor(100.0, device=cpu)`) means meta too, and `.cpu()` of a
-    meta tensor is itself.
+    so None counts as not given; the CPU a file names as a device (a model
+    that wrote `w.to(torch.device("cpu"))`, which its files keep as
+    written) means meta too, and `.cpu()` of a meta tensor is itself.
 
     `made_real` says whether any function returned a tensor that is not on
     meta (the file read a value, or built one through numpy): then the run

@@ -71,8 +71,8 @@ class SelfTest(unittest.TestCase):
         self.assertEqual(result["message"], "PASS: output shapes [(3, 4)]")
         self.assertEqual(ran_on, ["meta"])
 
-    def test_the_cpu_named_in_a_recorded_graph_is_meta_too(self):
-        # a recorded graph writes the device `x.device` gave as a constant
+    def test_the_cpu_a_file_names_is_meta_too(self):
+        # a device the model named itself is written as it was named
         result, ran_on = self.run_file(forward=(
             "        w = self.fc.weight.to(torch.device('cpu'))\n"
             "        cap = torch.tensor(100.0, device=torch.device('cpu'))\n"
