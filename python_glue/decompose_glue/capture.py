@@ -17,7 +17,7 @@ from .loader import BadInput, _one_line, run_forward
 # Every run that is compared starts from this seed, so that a model drawing
 # random numbers in forward draws the same ones each time. It is the first
 # verification trial's seed: the eager run made here on that trial's inputs
-# is that trial's reference (verify.keep_reference).
+# is that trial's reference (verify.keep_planned).
 FORWARD_SEED = verify.FIRST_SEED
 
 

@@ -551,8 +551,8 @@ def make_plan(request):
             f["content"] = codegen.with_module_imports(f["content"])
     if reply["steps"]:
         root_original = next(f for f in reply["steps"][0]["files"] if f["path"].endswith("/original.py"))
-        verify.keep_reference(root_original["content"], capture.FORWARD_SEED, plan.model,
-                              plan.inputs, plan.expected)
+        verify.keep_planned(root_original["content"], capture.FORWARD_SEED, plan.model,
+                            plan.inputs, plan.expected)
     plan.expected = plan.inputs = None
     plan.timings["codegen"] = time.perf_counter() - t
     reply["timings"] = plan.timings

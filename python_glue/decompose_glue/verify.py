@@ -31,17 +31,21 @@ _KEPT_OUTPUTS = {}
 # inputs again (GBs of random numbers for a level-1 file). Taken once.
 _KEPT_FOR_COMPOSITION = {}
 
-# The plan's eager run of the user's model, on the first trial's inputs, is
-# that trial's reference: kept with those inputs by (sha1 of the root
-# original's text, seed) with a fingerprint of the weights it ran with, and
-# taken once.
-_PLANNED_REFERENCES = {}
+# The plan's model, with its eager run on the first trial's inputs and those
+# inputs: the root step's original and that trial's reference, so that the
+# model is built once in a run and does not run again for that trial (VGG16's
+# weights alone take 0.7 of a forward to draw). Kept by the sha1 of the root
+# original's text, the user's file the plan built the model from, and taken
+# once.
+_PLANNED = {}
 
 
 def forget_kept_outputs():
-    """A new run starts: outputs the last one kept for a composition test
-    that a failed step never reached go now, not after this run (a job file
-    runs many models in one interpreter)."""
+    """A new run starts: what the last one kept for its steps and its
+    composition test, and a failed step kept from them, goes now, before the
+    next model is built, not after this run (a job file runs many models in
+    one interpreter)."""
+    _PLANNED.clear()
     _KEPT_OUTPUTS.clear()
     _KEPT_FOR_COMPOSITION.clear()
 
@@ -53,34 +57,18 @@ def keep_for_composition(path, model, seed, inputs):
     _KEPT_FOR_COMPOSITION[os.path.realpath(path)] = (model, seed, inputs)
 
 
-def weights_fingerprint(model):
-    """Every parameter, buffer and tensor attribute by name, shape and sum:
-    two builds of one file agree unless their construction drew differently."""
-    found = []
-    named = list(model.state_dict(keep_vars=True).items()) + list(trace.tensor_attributes(model).items())
-    for name, t in named:
-        with torch.no_grad():
-            # in the tensor's own dtype: a float64 sum of VGG16's weights takes 3 s, this 0.1
-            total = t.sum().item() if t.numel() else 0.0
-        found.append((name, tuple(t.shape), str(t.dtype), total))
-    return tuple(found)
+def keep_planned(text, seed, model, inputs, output):
+    """`model`, built from `text` with seed 0 and run by the plan on `inputs`
+    (LentInputs) for `seed`, with that run's `output`: the trial of that seed
+    takes the inputs too rather than draw them again."""
+    _PLANNED.clear()  # one plan's at a time: a job's models do not pile up
+    _PLANNED[hashlib.sha1(text.encode("utf-8")).hexdigest()] = (model, seed, inputs, output)
 
 
-def keep_reference(text, seed, model, inputs, output):
-    """`inputs` (LentInputs) are the ones `output` was computed on: the
-    trial takes them too rather than draw them again."""
-    key = (hashlib.sha1(text.encode("utf-8")).hexdigest(), seed)
-    _PLANNED_REFERENCES.clear()  # one plan's at a time: a job's models do not pile up
-    _PLANNED_REFERENCES[key] = (weights_fingerprint(model), inputs, output)
-
-
-def take_reference(text_sha1, seed, model):
-    """(LentInputs, output) kept for this file and seed if `model` holds the
-    weights they ran with, else None (then the caller runs the model)."""
-    kept = _PLANNED_REFERENCES.pop((text_sha1, seed), None)
-    if kept is None or kept[0] != weights_fingerprint(model):
-        return None
-    return kept[1], kept[2]
+def take_planned(text_sha1):
+    """(model, seed, LentInputs, output) the plan kept for the file whose
+    text has this sha1, else None (then the caller builds and runs the model)."""
+    return _PLANNED.pop(text_sha1, None)
 
 
 def tolerance(outputs, rtol, atol):

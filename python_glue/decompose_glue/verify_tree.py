@@ -14,10 +14,11 @@ The inputs of a step below the root are the activations its component sees
 inside the model on the model's inputs for the trial's seed, at the model's
 own shapes. The first trial's run of each refactored model is the
 anti-cheat's watched run: watching costs no run of its own. When the
-pipeline traced the model on the first trial's inputs, that eager run is the
-first trial's reference (verify.keep_reference): the model does not run again
-for it. The gate order does not change: the caller reads the results in
-step order and stops at the first that fails.
+pipeline planned this decomposition in the same interpreter, the model it
+built and traced is the root step's original, and its eager run on the first
+trial's inputs is that trial's reference (verify.keep_planned): the model is
+neither built again nor run again for it. The gate order does not change:
+the caller reads the results in step order and stops at the first that fails.
 """
 
 import contextlib
@@ -33,7 +34,7 @@ from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, keep_for_composition, nbytes, own, plan_transfer, read_weight_map, state,
-                     take_reference, tensors, tolerance, transfer_report)
+                     take_planned, tensors, tolerance, transfer_report)
 
 
 def _sha1(path):
@@ -204,7 +205,7 @@ class _Step:
                 trial["output_details"] = entry["details"]
             if i in self.planned_references:
                 trial["reference"] = ("the original's eager run made while tracing, on this trial's "
-                                      "inputs and seed, with the same weights (compared by fingerprint)")
+                                      "inputs and seed, by the same model instance")
             trials.append(trial)
             worst = max(worst, entry["max_diff"])
         numbers_ok = all(t["pass"] for t in trials)
@@ -304,9 +305,10 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     def results():
         return [root.result(seeds, num_trials, note_root)] + [s.result(seeds, num_trials, note)
                                                               for s in steps[1:]]
+    planned = take_planned(_sha1(root.original_path)) if not root.error else None
     try:
         original_file = _load(root.original_path, "original", ("Model",))
-        original = original_file.build(seed=0)
+        original = planned[0] if planned else original_file.build(seed=0)
     except BadInput as e:
         root.error = f"{e.path}: {e.message}"
     if root.error:
@@ -317,18 +319,19 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     root.prepare(original)
     root.bind(original)
     restore_original = trace.snapshot(original)
-    original_sha = _sha1(root.original_path)
     restore_refactored = trace.snapshot(root.refactored)
     last_inputs = None
     for i, seed in enumerate(seeds):
         run.trial = i
-        planned = take_reference(original_sha, seed, original) if i == 0 else None
         try:
-            inputs, expected = planned or (LentInputs(original_file, seed), None)
+            if planned and planned[1] == seed:
+                inputs, expected = planned[2], planned[3]
+            else:
+                inputs, expected = LentInputs(original_file, seed), None
         except BadInput as e:
             root.error = f"{e.path}: {e.message}"
             break
-        del planned
+        planned = None
         if keep_outputs and i == num_trials - 1:
             last_inputs = inputs
         restore_original()

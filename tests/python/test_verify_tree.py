@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from decompose_glue import api, record, verify, verify_tree  # noqa: E402
+from decompose_glue import api, loader, record, verify, verify_tree  # noqa: E402
 
 RESNET = os.path.join(ROOT, "tests", "models", "resnet_blocks.py")
 LSTM = os.path.join(ROOT, "tests", "models", "lstm.py")
@@ -154,23 +154,44 @@ class VerifyTree(unittest.TestCase):
         self.assertIn("made while tracing", trials[0].get("reference", ""))
         self.assertNotIn("reference", trials[1])
 
-    def test_a_planned_reference_serves_only_the_weights_it_ran_with(self):
-        torch.manual_seed(0)
-        model, twin = nn.Linear(4, 3), nn.Linear(4, 3)
-        twin.load_state_dict(model.state_dict())
+    def test_the_plans_model_is_the_root_steps_original_built_once(self):
+        built = []
+        build = loader.ModelFile.build
+
+        def counted(model_file, seed=0):
+            built.append(os.path.basename(model_file.path))
+            return build(model_file, seed)
+        with mock.patch("decompose_glue.loader.ModelFile.build", counted):
+            names, requests = materialise(RESNET, self.tmp)
+            self.assertEqual(built, ["resnet_blocks.py"])
+            results = verify_tree.verify_steps(requests)
+        self.assertNotIn("original.py", built)  # the root's original was not built again
+        self.assertEqual(built.count("resnet_blocks.py"), 1)
+        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names))
+        # the next run builds its own: nothing was left kept
+        built.clear()
+        with mock.patch("decompose_glue.loader.ModelFile.build", counted):
+            results = verify_tree.verify_steps(requests[:1])
+        self.assertEqual(sorted(built), ["original.py", "refactored.py"])
+        self.assertEqual(results[0]["status"], "PASS")
+        self.assertNotIn("reference", results[0]["numerical_comparison"]["trials"][0])
+
+    def test_a_planned_model_serves_only_the_text_it_was_built_from(self):
+        model = nn.Linear(4, 3)
         x = torch.randn(2, 4)
         out = model(x)
         sha = hashlib.sha1(b"text").hexdigest()
-        verify.keep_reference("text", 42, model, x, out)
-        self.assertIsNone(verify.take_reference(sha, 43, twin))  # another seed
-        inputs, output = verify.take_reference(sha, 42, twin)
+        verify.keep_planned("text", 42, model, x, out)
+        self.assertIsNone(verify.take_planned(hashlib.sha1(b"other text").hexdigest()))
+        kept_model, seed, inputs, output = verify.take_planned(sha)
+        self.assertIs(kept_model, model)
+        self.assertEqual(seed, 42)
         self.assertIs(inputs, x)
         self.assertIs(output, out)
-        self.assertIsNone(verify.take_reference(sha, 42, twin))  # taken once
-        verify.keep_reference("text", 42, model, x, out)
-        with torch.no_grad():
-            twin.bias[0] += 1e-3
-        self.assertIsNone(verify.take_reference(sha, 42, twin))
+        self.assertIsNone(verify.take_planned(sha))  # taken once
+        verify.keep_planned("text", 42, model, x, out)
+        verify.forget_kept_outputs()  # a new run starts
+        self.assertIsNone(verify.take_planned(sha))
 
     def test_outputs_over_the_budget_leave_only_the_last_trial_for_the_composition(self):
         verify._KEPT_OUTPUTS.clear()
