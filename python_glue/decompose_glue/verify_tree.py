@@ -33,7 +33,7 @@ import torch
 from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
 from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
-                     compare, keep_for_composition, nbytes, own, plan_transfer, read_weight_map, state,
+                     compare, keep_for_composition, own, plan_transfer, read_weight_map, state,
                      take_planned, tensors, tolerance, transfer_report)
 
 
@@ -274,18 +274,6 @@ def _link(steps, children, run):
                 _wrap(module, target, run)
 
 
-# The composition test reuses the root's reference outputs when all trials'
-# together take at most this much memory. Of larger ones (a multi-GB output
-# of a level-1 file) only the last trial's is kept: it is alive when the pass
-# ends anyway, so holding it adds nothing to the pass's peak, and the
-# composition takes it first and lets it go. The others it computes again.
-KEEP_OUTPUTS_BYTES = 512 << 20
-
-
-def _small(output, num_trials):
-    return num_trials * nbytes(output) <= KEEP_OUTPUTS_BYTES
-
-
 def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False):
     """verification_result.json objects for the steps of one decomposition,
     the root's first, in the order given."""
@@ -356,7 +344,9 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
             continue
         finally:
             del inputs
-        if keep_outputs and (_small(expected, num_trials) or i == num_trials - 1):
+        if keep_outputs and i == num_trials - 1:
+            # The composition test runs on the last trial's seed: this output
+            # and those inputs, alive when the pass ends anyway, are its own.
             _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
         root.compare(i, expected, got, rtol, atol)
         del expected, got

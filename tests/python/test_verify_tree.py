@@ -193,35 +193,40 @@ class VerifyTree(unittest.TestCase):
         verify.forget_kept_outputs()  # a new run starts
         self.assertIsNone(verify.take_planned(sha))
 
-    def test_outputs_over_the_budget_leave_only_the_last_trial_for_the_composition(self):
+    def test_the_composition_runs_once_on_what_the_last_trial_kept(self):
         verify._KEPT_OUTPUTS.clear()
-        composition, original = self.verified_keeping_the_last_output()
+        composition, original = self.verified_keeping_outputs()
         self.assertEqual(list(verify._KEPT_OUTPUTS), [(original, 44)])
-        result = verify.run_composition(composition)
+        with mock.patch("torch.manual_seed", wraps=torch.manual_seed) as seeded:
+            result = verify.run_composition(composition)
         self.assertEqual(result["status"], "PASS", result)
-        self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
+        self.assertEqual([t["seed"] for t in result["trials"]], [44])
+        # no input drawn, the original not run: only the composed model, once
+        self.assertEqual(seeded.call_args_list, [mock.call(44)])
         self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
 
-    def verified_keeping_the_last_output(self, budget=0):
+    def verified_keeping_outputs(self, seeds=None):
         """(composition_test.py, the original's real path) of a pass that
-        kept only its last trial's output, as for a multi-GB one (or all
-        that fit in `budget` bytes)."""
+        kept the composition's reference; `seeds` rewrites the test's SEEDS,
+        as a user asking for more inputs would."""
         names, requests = materialise(RESNET, self.tmp)
-        budget, verify_tree.KEEP_OUTPUTS_BYTES = verify_tree.KEEP_OUTPUTS_BYTES, budget
-        try:
-            verify_tree.verify_steps(requests, keep_outputs=True)
-        finally:
-            verify_tree.KEEP_OUTPUTS_BYTES = budget
-        return (os.path.join(self.tmp, "verification", "composition_test.py"),
-                os.path.realpath(requests[0]["original"]))
+        verify_tree.verify_steps(requests, keep_outputs=True)
+        path = os.path.join(self.tmp, "verification", "composition_test.py")
+        if seeds is not None:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            self.assertIn("\nSEEDS = [44]\n", text)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text.replace("\nSEEDS = [44]\n", f"\nSEEDS = {seeds}\n"))
+        return path, os.path.realpath(requests[0]["original"])
 
-    def kept_for_composition(self, budget=0):
+    def kept_for_composition(self, seeds=None):
         """(composition_test.py, model, seed, LentInputs) kept by such a pass."""
-        composition, original = self.verified_keeping_the_last_output(budget)
+        composition, original = self.verified_keeping_outputs(seeds)
         return (composition, *verify._KEPT_FOR_COMPOSITION[original])
 
     def test_the_composition_runs_the_model_the_root_step_built(self):
-        composition, model, seed, _ = self.kept_for_composition()
+        composition, model, seed, _ = self.kept_for_composition(seeds=[42, 43, 44])
         self.assertEqual(seed, 44)
         # A weight changed in the kept model after the pass: seeds 42 and 43
         # run it both ways and agree; seed 44's reference was kept from before.
@@ -232,19 +237,20 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})  # taken once
 
     def test_the_composition_runs_on_the_last_trials_inputs_not_a_new_draw(self):
-        # every output kept, the last trial's inputs too: their trial goes
-        # first, so that a multi-GB input is let go before the next is drawn
-        composition, _, _, lent = self.kept_for_composition(budget=1 << 30)
+        # seeds added to the test: the one with kept inputs goes first, so
+        # that a multi-GB input is let go before the next is drawn
+        composition, _, _, lent = self.kept_for_composition(seeds=[42, 43, 44])
         with mock.patch("torch.manual_seed", wraps=torch.manual_seed) as seeded:
             result = verify.run_composition(composition)
         self.assertEqual(result["status"], "PASS", result)
         self.assertEqual(seeded.call_args_list[0], mock.call(44))
+        self.assertEqual([t["seed"] for t in result["trials"]], [42, 43, 44])
         # other inputs in their place: seed 44 no longer matches its reference
         composition, _, _, lent = self.kept_for_composition()
         lent.args = [torch.zeros_like(a) for a in lent.args]
         lent._versions = verify.versions((lent.args, lent.kwargs))
         result = verify.run_composition(composition)
-        self.assertEqual([t["pass"] for t in result["trials"]], [True, True, False])
+        self.assertEqual([t["pass"] for t in result["trials"]], [False])
 
     def test_a_new_run_drops_outputs_a_failed_run_kept(self):
         verify._KEPT_OUTPUTS[("/elsewhere/original.py", 44)] = torch.zeros(4)
