@@ -41,10 +41,10 @@ _PLANNED = {}
 
 
 def forget_kept_outputs():
-    """A new run starts: what the last one kept for its steps and its
-    composition test, and a failed step kept from them, goes now, before the
-    next model is built, not after this run (a job file runs many models in
-    one interpreter)."""
+    """A new run starts: what the last run kept for its steps and its
+    composition test (a run that failed leaves some of it unused) goes now,
+    before the next model is built (a job file runs many models in one
+    interpreter)."""
     _PLANNED.clear()
     _KEPT_OUTPUTS.clear()
     _KEPT_FOR_COMPOSITION.clear()
