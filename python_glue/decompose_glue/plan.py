@@ -139,6 +139,7 @@ class Plan:
         t = time.perf_counter()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
+        self.built_state = verify.state_signature(self.model)
         self.inputs = verify.LentInputs(self.model_file, capture.FORWARD_SEED)
         self.timings["load"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -549,7 +550,9 @@ def make_plan(request):
     for f in reply["files"] + [f for step in reply["steps"] for f in step["files"]]:
         if f["path"].endswith(".py"):
             f["content"] = codegen.with_module_imports(f["content"])
-    if reply["steps"]:
+    # The steps take the model as built: not one whose forward left state
+    # behind, which a build of the file has not (they build it then).
+    if reply["steps"] and verify.state_signature(plan.model) == plan.built_state:
         root_original = next(f for f in reply["steps"][0]["files"] if f["path"].endswith("/original.py"))
         verify.keep_planned(root_original["content"], capture.FORWARD_SEED, plan.model,
                             plan.inputs, plan.expected)

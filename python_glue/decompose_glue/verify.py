@@ -57,6 +57,13 @@ def keep_for_composition(path, model, seed, inputs):
     _KEPT_FOR_COMPOSITION[os.path.realpath(path)] = (model, seed, inputs)
 
 
+def state_signature(model):
+    """Each weight, buffer and tensor attribute by name, object and version
+    counter: a forward that made, replaced or changed one in place (a cache
+    filled on the first call) changes it. Reads no tensor's data."""
+    return tuple((name, id(t), t._version) for name, t in state(model).items())
+
+
 def keep_planned(text, seed, model, inputs, output):
     """`model`, built from `text` with seed 0 and run by the plan on `inputs`
     (LentInputs) for `seed`, with that run's `output`: the trial of that seed

@@ -116,6 +116,31 @@ def get_init_inputs():
 """
 
 
+COUNTING = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.relu(self.proj(x))
+
+
+def get_inputs():
+    return [torch.randn(2, 8)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
 def rewrite_return(path, template):
     """Rewrite forward's `return value` as template.format(value)."""
     with open(path, encoding="utf-8") as f:
@@ -175,6 +200,19 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(sorted(built), ["original.py", "refactored.py"])
         self.assertEqual(results[0]["status"], "PASS")
         self.assertNotIn("reference", results[0]["numerical_comparison"]["trials"][0])
+
+    def test_a_model_whose_forward_changed_its_state_is_not_kept(self):
+        # The plan ran the model; a file built again has not: the steps
+        # must not take a model whose forward counted itself in a buffer.
+        path = os.path.join(self.tmp, "counting.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(COUNTING)
+        verify.forget_kept_outputs()
+        reply = json.loads(api.plan(json.dumps({"model_path": path, "model_name": "m"})))
+        self.assertTrue(reply["ok"], reply)
+        self.assertEqual(verify._PLANNED, {})
+        materialise(RESNET, self.tmp)
+        self.assertEqual(len(verify._PLANNED), 1)  # a model that keeps still is kept
 
     def test_a_planned_model_serves_only_the_text_it_was_built_from(self):
         model = nn.Linear(4, 3)
