@@ -4,7 +4,9 @@ step on its own, and a wrong step deep in the tree must be the one that fails.
 Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
 """
 
+import collections
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -178,6 +180,45 @@ class VerifyTree(unittest.TestCase):
         trials = results[0]["numerical_comparison"]["trials"]
         self.assertIn("made while tracing", trials[0].get("reference", ""))
         self.assertNotIn("reference", trials[1])
+
+    def test_a_run_runs_the_model_once_per_trial_and_the_composed_model_once(self):
+        # What a run costs, in runs of whole models (the benchmark's floor):
+        # the model once per trial, its first run the plan's; each level's
+        # refactored models once per trial; the composed model once.
+        runs = collections.Counter()
+        wholes = ("Model.forward", "RefactoredModel.forward", "ComposedModel.forward")
+
+        def count(frame, event, _):
+            # A profile function, not a forward hook: the anti-cheat rejects
+            # a global hook as code that could compute behind a file's back.
+            code = frame.f_code
+            if event != "call" or getattr(code, "co_qualname", code.co_name) not in wholes:
+                return
+            first = frame.f_locals.get(code.co_varnames[1]) if code.co_argcount > 1 else None
+            if isinstance(first, torch.Tensor) and not first.is_meta:
+                path = os.path.realpath(code.co_filename)
+                runs[os.path.relpath(path, self.tmp) if path.startswith(self.tmp) else path] += 1
+        sys.setprofile(count)
+        try:
+            names, requests = materialise(RESNET, self.tmp)
+            self.assertEqual(runs[os.path.realpath(RESNET)], 1)  # the plan's eager run
+            results = verify_tree.verify_steps(requests, keep_outputs=True)
+            composition = verify.run_composition(os.path.join(self.tmp, "verification",
+                                                              "composition_test.py"))
+        finally:
+            sys.setprofile(None)
+        self.assertEqual([r["status"] for r in results] + [composition["status"]],
+                         ["PASS"] * (len(names) + 1))
+        self.assertEqual(runs[os.path.realpath(RESNET)], 3)
+        self.assertEqual(runs[os.path.join("verification", "composition_test.py")], 1)
+        for name, result in zip(names, results):
+            trials = result["numerical_comparison"]["trials"]
+            instances = [t["instances_compared"] for t in trials]
+            self.assertEqual(len(set(instances)), 1, name)  # the same instances each trial
+            self.assertEqual(runs[os.path.join("steps", name, "refactored.py")], sum(instances), name)
+        # the steps' originals are the model and its components, run where
+        # their parents run them: none is built and run on its own
+        self.assertFalse([p for p in runs if p.endswith("original.py")])
 
     def test_the_plans_model_is_the_root_steps_original_built_once(self):
         built = []
