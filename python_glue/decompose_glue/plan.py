@@ -7,6 +7,7 @@ and running the gates is the C host's job.
 
 import ast
 import datetime
+import gc
 import hashlib
 import os
 import sys
@@ -541,6 +542,9 @@ def _shapes(inputs, outputs, names):
 def make_plan(request):
     forget_last_run()
     verify.forget_kept_outputs()
+    # What the last run left in reference cycles (its modules, the graphs its
+    # coverage counted) goes before this model is built, not beside it.
+    gc.collect()
     plan = Plan(request)
     plan.load()
     t = time.perf_counter()
