@@ -114,6 +114,25 @@ class CountOpsTest(unittest.TestCase):
         coverage._inputs_on_meta(load_model_file(self.write("plain.py", PLAIN)))
         self.assertFalse(torch.randn(2).is_meta)
 
+    def test_a_recorded_count_leaves_no_weights_behind(self):
+        # extract_ops collects no garbage after each call: the count that
+        # draws a model's weights for real, to record it, frees them itself.
+        import gc
+        import torch.fx as fx
+        path = os.path.join(ROOT, "tests", "models", "untraceable", "data_dependent.py")
+        coverage._KNOWN.clear()
+        gc.collect()
+        gc.disable()  # only what the count itself frees may go
+        try:
+            counts, _, method = coverage.count_ops(path)
+            left = [m for m in gc.get_objects() if isinstance(m, fx.GraphModule)
+                    and any(not p.is_meta for p in m.parameters())]
+        finally:
+            gc.enable()
+        self.assertEqual(method, "recorded")
+        self.assertEqual(counts["linear"], 2)
+        self.assertEqual(left, [])
+
 
 if __name__ == "__main__":
     unittest.main()
