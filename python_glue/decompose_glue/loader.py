@@ -9,10 +9,12 @@ load, or a step would silently run the previous step's children.
 
 import contextlib
 import functools
+import importlib.machinery
 import importlib.util
 import itertools
 import os
 import sys
+import types
 
 import torch
 import torch.nn as nn
@@ -43,8 +45,10 @@ def _purge_children_modules():
         del sys.modules[name]
 
 
-# Compiled files by (path, text). One run imports each generated file several
-# times (its step, its self-test, coverage), and the host writes no bytecode.
+# Compiled files by text. One run imports each generated file several times
+# (its step, its self-test, coverage), a child file from the children/ of
+# every step that uses it as well (DenseNet121: 399 files, 152 texts, 897
+# imports), and the host writes no bytecode.
 _CODE = {}
 
 
@@ -59,10 +63,62 @@ def forget_last_run():
 
 
 def _compiled(path, source):
-    key = (path, source)
-    if key not in _CODE:
-        _CODE[key] = compile(source, path, "exec", dont_inherit=True)
-    return _CODE[key]
+    code = _CODE.get(source)
+    if code is None:
+        code = _CODE[source] = compile(source, path, "exec", dont_inherit=True)
+    return code if code.co_filename == path else _at(code, path)
+
+
+def _at(code, path):
+    """`code` as if compiled from `path`: a traceback, inspect and the
+    anti-cheat must name the file that ran, not the copy compiled first."""
+    consts = tuple(_at(c, path) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=path, co_consts=consts)
+
+
+class _Package:
+    """Loader of the `children` package: a folder of files, no __init__.py."""
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        pass
+
+
+class _ChildFile(importlib.machinery.SourceFileLoader):
+    def source_to_code(self, data, path, *, _optimize=-1):
+        return _compiled(path, importlib.util.decode_source(data))
+
+
+class _ChildrenFinder:
+    """Finds a refactored file's `from children.<file> import Model` in the
+    folder it is imported from (import_file puts it first on sys.path), and
+    compiles each text once (_compiled). Without it, `children`, a folder
+    without __init__.py, is a namespace package: its portions are looked
+    for in every entry of sys.path, and each child file is compiled again."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "children":
+            for entry in sys.path:
+                folder = os.path.join(entry or os.getcwd(), "children")
+                if os.path.isdir(folder):
+                    spec = importlib.machinery.ModuleSpec(fullname, _Package(), is_package=True)
+                    spec.submodule_search_locations = [folder]
+                    return spec
+            return None
+        package, _, name = fullname.rpartition(".")
+        if package != "children" or not path:
+            return None
+        for folder in path:
+            file = os.path.join(folder, name + ".py")
+            if os.path.isfile(file):
+                return importlib.util.spec_from_file_location(fullname, file,
+                                                              loader=_ChildFile(fullname, file))
+        return None
+
+
+sys.meta_path.insert(0, _ChildrenFinder())
 
 
 def import_file(path):

@@ -1,0 +1,100 @@
+"""Loading the files a run writes: each refactored file gets the children of
+its own folder, a text copied to many folders is compiled once, and what
+runs still names the file it came from.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+import unittest
+from unittest import mock
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+from decompose_glue import loader  # noqa: E402
+
+PARENT = """\
+from children.child import Model as Child
+
+
+def run():
+    return Child().value()
+"""
+
+CHILD = """\
+class Model:
+    def value(self):
+        return {value}
+
+    def fail(self):
+        raise ValueError("from the child")
+"""
+
+
+class LoaderTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="decompose-loader-")
+        loader.forget_last_run()
+
+    def tearDown(self):
+        loader.forget_last_run()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def step(self, name, child):
+        """A step folder: parent.py and children/child.py; returns parent.py."""
+        folder = os.path.join(self.tmp, name)
+        os.makedirs(os.path.join(folder, "children"))
+        with open(os.path.join(folder, "parent.py"), "w") as f:
+            f.write(PARENT)
+        with open(os.path.join(folder, "children", "child.py"), "w") as f:
+            f.write(child)
+        return os.path.join(folder, "parent.py")
+
+    def test_each_parent_gets_the_children_of_its_own_folder(self):
+        first = self.step("step_1", CHILD.format(value=1))
+        second = self.step("step_2", CHILD.format(value=2))
+        self.assertEqual(loader.import_file(first).run(), 1)
+        self.assertEqual(loader.import_file(second).run(), 2)
+        # a child missing from its own folder is an error, not another folder's
+        os.remove(os.path.join(self.tmp, "step_1", "children", "child.py"))
+        sys.path.insert(0, os.path.join(self.tmp, "step_2"))
+        try:
+            with self.assertRaises(loader.BadInput):
+                loader.import_file(first)
+        finally:
+            sys.path.remove(os.path.join(self.tmp, "step_2"))
+
+    def test_a_text_in_many_folders_is_compiled_once_and_names_each_file(self):
+        paths = [self.step(f"step_{i}", CHILD.format(value=7)) for i in range(3)]
+        compiled = []
+        real = compile
+
+        def counted(source, filename, *args, **kwargs):
+            compiled.append(filename)
+            return real(source, filename, *args, **kwargs)
+
+        with mock.patch("builtins.compile", counted):
+            children = []
+            for path in paths:
+                loader.import_file(path)
+                children.append(sys.modules["children.child"])
+        self.assertEqual(len(compiled), 2)  # parent.py once, child.py once
+        for path, child in zip(paths, children):
+            own = os.path.join(os.path.dirname(path), "children", "child.py")
+            self.assertEqual(child.__file__, own)
+            self.assertEqual(child.Model.value.__code__.co_filename, own)
+            try:
+                child.Model().fail()
+            except ValueError:
+                frames = traceback.extract_tb(sys.exc_info()[2])
+            self.assertEqual(frames[-1].filename, own)
+            self.assertIn("raise ValueError", frames[-1].line)
+
+
+if __name__ == "__main__":
+    unittest.main()
