@@ -102,6 +102,8 @@ class _ChildrenFinder:
         if fullname == "children":
             for entry in sys.path:
                 folder = os.path.join(entry or os.getcwd(), "children")
+                if os.path.isfile(os.path.join(folder, "__init__.py")):
+                    return None  # a package of the user's own: Python's to import
                 if os.path.isdir(folder):
                     spec = importlib.machinery.ModuleSpec(fullname, _Package(), is_package=True)
                     spec.submodule_search_locations = [folder]

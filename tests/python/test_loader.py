@@ -95,6 +95,15 @@ class LoaderTest(unittest.TestCase):
             self.assertEqual(frames[-1].filename, own)
             self.assertIn("raise ValueError", frames[-1].line)
 
+    def test_a_children_package_of_the_users_own_is_imported_as_python_does(self):
+        folder = os.path.join(self.tmp, "project")
+        os.makedirs(os.path.join(folder, "children"))
+        with open(os.path.join(folder, "children", "__init__.py"), "w") as f:
+            f.write("GREETING = 'hello'\n")
+        with open(os.path.join(folder, "model.py"), "w") as f:
+            f.write("import children\n\nGREETING = children.GREETING\n")
+        self.assertEqual(loader.import_file(os.path.join(folder, "model.py")).GREETING, "hello")
+
 
 if __name__ == "__main__":
     unittest.main()
