@@ -4,7 +4,9 @@ Every file is imported under a fresh module name, so that one interpreter can
 load hundreds of files that all define `Model` and `get_inputs` without one
 shadowing another. A refactored file imports its children as `children.<x>`;
 each step has its own children/ folder, so those names are purged before each
-load, or a step would silently run the previous step's children.
+load, or a step would silently run the previous step's children, and they are
+looked for in that folder only (_ChildrenFinder). Each text is compiled once
+a run, whichever copy of it is imported.
 """
 
 import contextlib
