@@ -21,14 +21,12 @@ from .loader import BadInput, _one_line, load_model_file
 
 FIRST_SEED = 42
 
-# The original's outputs per (file, seed), kept when a step asks: the root
-# step's are the composition test's reference, on the same inputs.
-_KEPT_OUTPUTS = {}
-
-# With them, per file, the original model the root step built and the last
-# trial's inputs (LentInputs): the composition test would otherwise build
-# the model again (a draw of every weight: 0.5 s for VGG16) and draw those
-# inputs again (GBs of random numbers for a level-1 file). Taken once.
+# Per file, what the root step's last trial leaves for the composition test,
+# which runs on that trial's seed: the original model the step ran, the
+# trial's inputs (LentInputs) and the model's output on them. The test would
+# otherwise build the model again (a draw of every weight: 0.5 s for VGG16),
+# draw those inputs again (GBs of random numbers for a level-1 file) and run
+# the model again. Taken once.
 _KEPT_FOR_COMPOSITION = {}
 
 # The plan's model, with its eager run on the first trial's inputs and those
@@ -46,15 +44,15 @@ def forget_kept_outputs():
     before the next model is built (a job file runs many models in one
     interpreter)."""
     _PLANNED.clear()
-    _KEPT_OUTPUTS.clear()
     _KEPT_FOR_COMPOSITION.clear()
 
 
-def keep_for_composition(path, model, seed, inputs):
+def keep_for_composition(path, model, seed, inputs, output):
     """Keep `model` (built from `path` with seed 0, as the composition test
-    builds it) and the LentInputs of `seed` for the composition test."""
+    builds it), the LentInputs of `seed` and `output`, the model's output on
+    them (None where the trial did not make one), for the composition test."""
     _KEPT_FOR_COMPOSITION.clear()  # one run's at a time
-    _KEPT_FOR_COMPOSITION[os.path.realpath(path)] = (model, seed, inputs)
+    _KEPT_FOR_COMPOSITION[os.path.realpath(path)] = (model, seed, inputs, output)
 
 
 def state_signature(model):
@@ -364,11 +362,10 @@ def run_composition(path):
         module = import_file(path)
         original = os.path.realpath(getattr(module, "ORIGINAL", ""))
         # taken out, not copied: each is freed once its trial is done
-        reference = {seed: _KEPT_OUTPUTS.pop((p, seed)) for (p, seed) in list(_KEPT_OUTPUTS)
-                     if p == original}
-        model, seed, lent = _KEPT_FOR_COMPOSITION.pop(original, (None, None, None))
+        model, seed, lent, output = _KEPT_FOR_COMPOSITION.pop(original, (None, None, None, None))
         inputs = {seed: lent.lend()} if lent is not None else {}
-        del lent
+        reference = {seed: output} if output is not None else {}
+        del lent, output
         result = module.run_composition(reference, model, inputs)
     except BadInput as e:
         return {"status": "FAIL", "message": e.message, "max_diff": math.inf, "trials": []}

@@ -25,14 +25,13 @@ import contextlib
 import datetime
 import hashlib
 import math
-import os
 import sys
 
 import torch
 
 from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
-from .verify import (FIRST_SEED, _KEPT_OUTPUTS, LentInputs, _load, auto_weight_map, clone_inputs,
+from .verify import (FIRST_SEED, LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, keep_for_composition, own, plan_transfer, read_weight_map, state,
                      take_planned, tensors, tolerance, transfer_report)
 
@@ -308,7 +307,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     root.bind(original)
     restore_original = trace.snapshot(original)
     restore_refactored = trace.snapshot(root.refactored)
-    last_inputs = None
+    last_inputs = last_output = None
     for i, seed in enumerate(seeds):
         run.trial = i
         try:
@@ -347,11 +346,11 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
         if keep_outputs and i == num_trials - 1:
             # The composition test runs on the last trial's seed: this output
             # and those inputs, alive when the pass ends anyway, are its own.
-            _KEPT_OUTPUTS[(os.path.realpath(root.original_path), seed)] = expected
+            last_output = expected
         root.compare(i, expected, got, rtol, atol)
         del expected, got
     if keep_outputs and last_inputs is not None:
         restore_original()  # as built: the composition snapshots it
-        keep_for_composition(root.original_path, original, seeds[-1], last_inputs)
-    del last_inputs
+        keep_for_composition(root.original_path, original, seeds[-1], last_inputs, last_output)
+    del last_inputs, last_output
     return results()

@@ -273,16 +273,19 @@ class VerifyTree(unittest.TestCase):
         self.assertIsNone(verify.take_planned(sha))
 
     def test_the_composition_runs_once_on_what_the_last_trial_kept(self):
-        verify._KEPT_OUTPUTS.clear()
+        verify._KEPT_FOR_COMPOSITION.clear()
         composition, original = self.verified_keeping_outputs()
-        self.assertEqual(list(verify._KEPT_OUTPUTS), [(original, 44)])
+        self.assertEqual(list(verify._KEPT_FOR_COMPOSITION), [original])
+        _, seed, _, output = verify._KEPT_FOR_COMPOSITION[original]
+        self.assertEqual(seed, 44)
+        self.assertIsInstance(output, torch.Tensor)
         with mock.patch("torch.manual_seed", wraps=torch.manual_seed) as seeded:
             result = verify.run_composition(composition)
         self.assertEqual(result["status"], "PASS", result)
         self.assertEqual([t["seed"] for t in result["trials"]], [44])
         # no input drawn, the original not run: only the composed model, once
         self.assertEqual(seeded.call_args_list, [mock.call(44)])
-        self.assertEqual(verify._KEPT_OUTPUTS, {})  # taken, not copied: freed after its trial
+        self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})  # taken, not copied: freed after its trial
 
     def verified_keeping_outputs(self, seeds=None):
         """(composition_test.py, the original's real path) of a pass that
@@ -302,7 +305,7 @@ class VerifyTree(unittest.TestCase):
     def kept_for_composition(self, seeds=None):
         """(composition_test.py, model, seed, LentInputs) kept by such a pass."""
         composition, original = self.verified_keeping_outputs(seeds)
-        return (composition, *verify._KEPT_FOR_COMPOSITION[original])
+        return (composition, *verify._KEPT_FOR_COMPOSITION[original][:3])
 
     def test_the_composition_runs_the_model_the_root_step_built(self):
         composition, model, seed, _ = self.kept_for_composition(seeds=[42, 43, 44])
@@ -332,10 +335,8 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual([t["pass"] for t in result["trials"]], [False])
 
     def test_a_new_run_drops_outputs_a_failed_run_kept(self):
-        verify._KEPT_OUTPUTS[("/elsewhere/original.py", 44)] = torch.zeros(4)
-        verify.keep_for_composition("/elsewhere/original.py", nn.Linear(2, 2), 44, None)
+        verify.keep_for_composition("/elsewhere/original.py", nn.Linear(2, 2), 44, None, torch.zeros(4))
         materialise(RESNET, self.tmp)
-        self.assertEqual(verify._KEPT_OUTPUTS, {})
         self.assertEqual(verify._KEPT_FOR_COMPOSITION, {})
 
     def test_a_recorded_graph_that_misses_the_model_fails_the_root_step(self):
