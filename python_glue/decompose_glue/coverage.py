@@ -15,8 +15,6 @@ import inspect
 import json
 import os
 
-import torch
-
 from . import capture, meta, trace, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
