@@ -4,6 +4,7 @@ weight transfer and the api's error replies.
 Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from decompose_glue import api, capture, codegen, emit, levels, modsrc, naming, ops, trace, verify  # noqa: E402
-from decompose_glue.loader import load_model_file  # noqa: E402
+from decompose_glue.loader import load_model_file, weights_left_uninitialised  # noqa: E402
 
 
 def traced(model, *inputs):
@@ -429,6 +430,47 @@ class Workloads(unittest.TestCase):
 
     def test_only_torch_nn_modules_have_settings(self):
         self.assertIsNone(modsrc.settings(ConvBnRelu()))
+
+
+class LooseWeights(unittest.TestCase):
+    """A weight that is no torch.nn module's (an attention projection, a
+    position table) is written drawn through torch.nn.init: the same numbers
+    as torch.randn, and no draw where the weights are bound right after."""
+
+    TEXT = textwrap.dedent("""
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.randn(8, 8))
+                self.register_buffer("shift", torch.rand(8))
+
+            def forward(self, x):
+                return F.linear(x, self.w) + self.shift
+        """)
+
+    def _built(self, context):
+        reply = plan_of(self.TEXT)
+        kernel = next(f for f in reply["files"] if f["path"].startswith("level_0_kernel/linear"))
+        self.assertIn("nn.Parameter(nn.init.normal_(torch.empty((8, 8))))", kernel["content"])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "linear.py")
+            with open(path, "w") as f:
+                f.write(kernel["content"])
+            cls = load_model_file(path).cls
+            torch.manual_seed(0)
+            before = torch.get_rng_state()
+            with context():
+                model = cls()
+            return model, before
+
+    def test_a_standalone_build_draws_what_torch_randn_draws(self):
+        model, _ = self._built(contextlib.nullcontext)
+        torch.manual_seed(0)
+        self.assertTrue(torch.equal(model.w, torch.randn(8, 8)))
+
+    def test_a_build_whose_weights_are_bound_after_draws_nothing(self):
+        _, before = self._built(weights_left_uninitialised)
+        self.assertTrue(torch.equal(torch.get_rng_state(), before))
 
 
 class Capture(unittest.TestCase):
