@@ -40,9 +40,15 @@ class Bench(unittest.TestCase):
         self.assertIn("(floor 9)", proc.stdout)
         self.assertGreater(row["eager_mem"], 0)
         self.assertGreater(row["pipeline_mem"], 0)
-        for phase in ("trace", "verify", "components", "composition", "coverage"):
+        for phase in ("start", "trace", "verify", "components", "composition", "coverage"):
             self.assertIn(phase, row["timings"])
         self.assertGreater(row["timings"]["verify"], 0)
+        # Starting Python and torch is most of a tiny model's run, and the
+        # split says so: its phases account for the run's wall time.
+        self.assertGreater(row["timings"]["start"], 0)
+        phases = sum(v for k, v in row["timings"].items() if k != "plan")  # plan holds start, load, trace, codegen
+        self.assertLessEqual(phases, row["pipeline"])
+        self.assertGreater(phases, 0.75 * row["pipeline"])
         self.assertIn("split: ", proc.stdout)
 
 
