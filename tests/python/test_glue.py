@@ -473,6 +473,83 @@ class LooseWeights(unittest.TestCase):
         self.assertTrue(torch.equal(torch.get_rng_state(), before))
 
 
+class BufferValues(unittest.TestCase):
+    """A buffer is what the model computes with (a mask, an index): a kernel
+    file holds the model's own values where a short text makes them."""
+
+    TEXT = textwrap.dedent("""
+        class Pick(nn.Module):  # not a leaf: its buffer goes to the kernel that reads it
+            def __init__(self, order):
+                super().__init__()
+                self.register_buffer("index", torch.tensor(order))
+                self.act = nn.ReLU()
+
+            def forward(self, x):
+                return self.act(torch.index_select(x, 1, self.index))
+
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pick = Pick([3, 1, 0, 2, 7, 5, 6, 4])
+                self.reverse = Pick([7, 6, 5, 4, 3, 2, 1, 0])
+                self.again = Pick([3, 1, 0, 2, 7, 5, 6, 4])
+                self.register_buffer("scale", torch.full((8,), 0.5))
+                self.register_buffer("mask", torch.tril(torch.ones(4, 8)).view(1, 1, 4, 8))
+                self.register_buffer("table", torch.arange(24.0).view(8, 3) / 7)
+                self.register_buffer("noise", torch.arange(4100.0))
+
+            def forward(self, x):
+                a = self.pick(x) * self.scale + self.reverse(x) + self.again(x)
+                c = a.masked_fill(self.mask[0, 0] == 0, 0.0)
+                return c @ self.table + self.noise[:12].view(4, 3)
+        """)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.reply = plan_of(cls.TEXT)
+        cls.texts, cls.buffers = {}, {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in cls.reply["files"]:
+                if not f["path"].startswith("level_0_kernel/"):
+                    continue
+                path = os.path.join(tmp, os.path.basename(f["path"]))
+                with open(path, "w") as out:
+                    out.write(f["content"])
+                model = load_model_file(path).cls()
+                for name, value in model.named_buffers():
+                    # the two index files by their first value
+                    key = f"index{value[0].item()}" if name == "index" else name
+                    cls.texts[key] = f["content"]
+                    cls.buffers[key] = value
+
+    def test_the_model_s_values_are_written_where_they_are_short(self):
+        expected = {"index3": torch.tensor([3, 1, 0, 2, 7, 5, 6, 4]), "index7": torch.tensor([7, 6, 5, 4, 3, 2, 1, 0]),
+                    "scale": torch.full((8,), 0.5), "mask": torch.tril(torch.ones(4, 8)).view(1, 1, 4, 8),
+                    "table": torch.arange(24.0).view(8, 3) / 7}
+        for name, value in expected.items():
+            self.assertEqual(self.buffers[name].dtype, value.dtype, name)
+            self.assertTrue(torch.equal(self.buffers[name], value), name)
+
+    def test_a_constant_and_a_triangle_are_one_call_and_other_values_a_list(self):
+        self.assertIn("self.register_buffer('scale', torch.full((8,), 0.5))", self.texts["scale"])
+        self.assertIn("torch.tril(torch.ones(4, 8)).view(1, 1, 4, 8)", self.texts["mask"])
+        self.assertIn("INDEX_VALUES = [\n    3, 1, 0, 2, 7, 5, 6, 4,\n]", self.texts["index3"])
+        self.assertIn("torch.tensor(TABLE_VALUES, dtype=torch.float32).view(8, 3)", self.texts["table"])
+
+    def test_one_op_on_other_buffer_values_is_another_workload(self):
+        # the same op, shapes and buffer name: the values tell the workloads apart
+        counts = sorted(n["instance_count"] for n in self.reply["nodes"]
+                        if n["level"] == "kernel" and n["id"].startswith("index_select"))
+        self.assertEqual(counts, [1, 2])
+        self.assertNotEqual(self.texts["index3"], self.texts["index7"])
+
+    def test_a_buffer_too_large_to_write_says_its_values_stand_in(self):
+        self.assertIn("# noise: the model's 4100 values are too many to write out; random values stand in",
+                      self.texts["noise"])
+        self.assertEqual(self.buffers["noise"].shape, (4100,))
+
+
 class Capture(unittest.TestCase):
     MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
 

@@ -1,0 +1,104 @@
+"""A buffer's values, written as code where the code is short.
+
+A learned weight in a standalone file is drawn at random, like any model's
+before training. A buffer is not learned: a causal mask, a relative position
+index, a table of coordinates is what the model computes with, and a kernel
+run on other values is another workload (an index of ones gathers one
+element; a mask of random floats masks nothing). So a buffer is written
+exactly where that takes little text: a constant, a triangle of ones, or a
+list of at most LITERAL_LIMIT values. A larger buffer is still drawn, and its
+line says so.
+"""
+
+import hashlib
+import math
+
+import torch
+
+# Swin's 7x7-window relative position index (49 x 49) is written out; its
+# shifted-window masks (64 x 49 x 49) are not.
+LITERAL_LIMIT = 4096
+
+_WIDTH = 96
+
+
+def _dtype(t):
+    return "" if t.dtype == torch.float32 else f", dtype={t.dtype}"
+
+
+def _shape(t):
+    return ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "")
+
+
+def _value(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return f'float("{v}")'
+    return repr(v)
+
+
+def _constant(t):
+    first = t.reshape(-1)[0]
+    if not bool((t == first).all()):  # NaN equals nothing: never a constant
+        return None
+    v = first.item()
+    if v == 0:
+        return f"torch.zeros(({_shape(t)}){_dtype(t)})"
+    if v == 1:
+        return f"torch.ones(({_shape(t)}){_dtype(t)})"
+    return f"torch.full(({_shape(t)}), {_value(v)}{_dtype(t)})"
+
+
+def _triangle(t):
+    """A lower or upper triangle of ones (a causal mask), the same over the
+    leading dimensions."""
+    if t.dim() < 2 or t.dtype.is_complex:
+        return None
+    rows, cols = t.shape[-2:]
+    square = t.reshape(-1, rows, cols)
+    if not bool((square == square[0]).all()):
+        return None
+    ones = torch.ones(rows, cols, dtype=t.dtype)
+    for name in ("tril", "triu"):
+        if torch.equal(square[0], getattr(torch, name)(ones)):
+            made = f"torch.{name}(torch.ones({rows}, {cols}{_dtype(t)}))"
+            return made if t.dim() == 2 else f"{made}.view({_shape(t)})"
+    return None
+
+
+def _literal(t, name, const):
+    values = [_value(v) for v in t.reshape(-1).tolist()]
+    lines, line = [], "   "
+    for v in values:
+        if len(line) + len(v) + 2 > _WIDTH:
+            lines.append(line)
+            line = "   "
+        line += f" {v},"
+    lines.append(line)
+    shape = " x ".join(str(s) for s in t.shape)
+    order = ", flattened in row-major order" if t.dim() > 1 else ""
+    return (f"# The model's {name}: {shape}, {str(t.dtype).replace('torch.', '')}{order}.\n"
+            f"{const} = [\n" + "\n".join(lines) + "\n]")
+
+
+def exact(t, name):
+    """(expression, module-level source or None) that makes exactly the
+    buffer `name`'s tensor t, the source defining the list of its values
+    where the expression reads one; None where no short text makes it."""
+    if t.numel() == 0 or t.dtype.is_complex or t.device.type == "meta":
+        return None
+    t = t.detach()
+    made = _constant(t) or _triangle(t)
+    if made:
+        return made, None
+    if t.numel() > LITERAL_LIMIT:
+        return None
+    const = f"{name.upper()}_VALUES"
+    view = "" if t.dim() == 1 else f".view({_shape(t)})"
+    return f"torch.tensor({const}, dtype={t.dtype}){view}", _literal(t.cpu(), name, const)
+
+
+def fingerprint(t):
+    """What tells two buffers' values apart in a workload's identity."""
+    t = t.detach().cpu().contiguous()
+    return hashlib.sha1(t.numpy().tobytes() if t.dtype != torch.bfloat16
+                        else t.view(torch.int16).numpy().tobytes()).hexdigest()[:12]
