@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and decomposes the bundled example model
-# into workspace/output/examples/mlp_conv/.
+# into workspace/output/custom/mlp_conv/ (a model outside a levelN folder
+# is of source level "custom").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
