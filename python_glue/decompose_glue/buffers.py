@@ -98,7 +98,7 @@ def exact(t, name):
 
 
 def fingerprint(t):
-    """What tells two buffers' values apart in a workload's identity."""
-    t = t.detach().cpu().contiguous()
-    return hashlib.sha1(t.numpy().tobytes() if t.dtype != torch.bfloat16
-                        else t.view(torch.int16).numpy().tobytes()).hexdigest()[:12]
+    """What tells two buffers' values apart in a workload's identity: their
+    bytes, read as bytes whatever the dtype (numpy has no bfloat16)."""
+    raw = t.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+    return hashlib.sha1(raw.numpy().tobytes()).hexdigest()[:12]
