@@ -21,6 +21,11 @@ LITERAL_LIMIT = 4096
 
 _WIDTH = 96
 
+# The dtypes whose values Python writes exactly and torch compares on every
+# version (torch 2.x's float8 types have no comparison on the CPU).
+_WRITTEN = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool,
+            torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64}
+
 
 def _dtype(t):
     return "" if t.dtype == torch.float32 else f", dtype={t.dtype}"
@@ -51,7 +56,7 @@ def _constant(t):
 def _triangle(t):
     """A lower or upper triangle of ones (a causal mask), the same over the
     leading dimensions."""
-    if t.dim() < 2 or t.dtype.is_complex:
+    if t.dim() < 2:
         return None
     rows, cols = t.shape[-2:]
     square = t.reshape(-1, rows, cols)
@@ -84,7 +89,7 @@ def exact(t, name):
     """(expression, module-level source or None) that makes exactly the
     buffer `name`'s tensor t, the source defining the list of its values
     where the expression reads one; None where no short text makes it."""
-    if t.numel() == 0 or t.dtype.is_complex or t.device.type == "meta":
+    if t.numel() == 0 or t.dtype not in _WRITTEN or t.device.type == "meta":
         return None
     t = t.detach()
     made = _constant(t) or _triangle(t)
