@@ -37,7 +37,8 @@ class Bench(unittest.TestCase):
         self.assertGreater(row["pipeline"], row["forward"])
         self.assertAlmostEqual(row["ratio"], row["pipeline"] / row["forward"], places=6)
         self.assertEqual(row["floor"], 9)  # 3 trials x (fusions and kernels below the model + 1)
-        self.assertIn("(floor 9)", proc.stdout)
+        self.assertIn("(floor 9, start-up ", proc.stdout)
+        self.assertAlmostEqual(row["start_forwards"], row["timings"]["start"] / row["forward"], places=6)
         self.assertGreater(row["eager_mem"], 0)
         self.assertGreater(row["pipeline_mem"], 0)
         for phase in ("start", "trace", "verify", "components", "composition", "coverage"):
