@@ -18,7 +18,7 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 
-from . import buffers, modsrc, naming, ops
+from . import loose, modsrc, naming, ops
 from .emit import Names, node_line, node_uses, with_frees
 from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, is_parameter, op_name
 
@@ -264,35 +264,6 @@ def _targets(component):
     return seen
 
 
-def _param_init(value, name):
-    """A loose weight's line in __init__, the module-level source it reads
-    (or None), and what tells its workload apart.
-
-    A parameter is drawn, through torch.nn.init (the same numbers as
-    torch.randn), so that a build whose weights are bound from the
-    original's right after skips the draw (loader.weights_left_uninitialised):
-    ViT's attention projections took 0.1 s of its pipeline, most of a
-    forward. A buffer holds the model's own values where a short text makes
-    them (buffers.py); a larger one is drawn, and says so."""
-    shape = ", ".join(str(s) for s in value.shape)
-    shape = f"({shape},)" if value.dim() == 1 else f"({shape})"
-    dtype = "" if value.dtype == torch.float32 else f", dtype={value.dtype}"
-    if isinstance(value, torch.nn.Parameter):
-        line = f"self.{name} = nn.Parameter(nn.init.normal_(torch.empty({shape}{dtype})))"
-        return line, None, line
-    made = buffers.exact(value, name)
-    if made is not None:
-        expression, source = made
-        line = f"self.register_buffer({name!r}, {expression})"
-        # the values' name in the text does not tell two buffers apart: their bytes do
-        return line, source, line + (f"  # {buffers.fingerprint(value)}" if source else "")
-    drawn, which = ((f"nn.init.uniform_(torch.empty({shape}{dtype}))", "random values")
-                    if value.is_floating_point() else (f"torch.ones({shape}, dtype={value.dtype})", "ones"))
-    line = (f"# {name}: the model's {value.numel()} values are too many to write out; {which} stand in\n"
-            f"self.register_buffer({name!r}, {drawn})")
-    return line, None, line
-
-
 def _unique(base, used):
     if keyword.iskeyword(base) or hasattr(builtins, base) or base in _RESERVED:
         base = f"{base}_out"
@@ -391,7 +362,7 @@ def render_component(component, gm, records):
             value = _fetch_attr(gm, n.target)
             if not isinstance(value, torch.Tensor):
                 raise CodegenError(f"attribute {n.target} is not a tensor")
-            line, source, workload = _param_init(value, attrs[n.target])
+            line, source, workload = loose.init_line(value, attrs[n.target])
             init_lines.append(line)
             workload_lines.append(workload)
             if source is not None and source not in r.extra_sources:
