@@ -31,14 +31,23 @@ FIRST_SEED = 42
 LEVEL_DIRS = {MODEL: "level_3_model", LAYER: "level_2_layer", FUSION: "level_1_fusion",
               KERNEL: "level_0_kernel"}
 
-IMPORTS = """import sys
-
+_TORCH_IMPORTS = """
 try:
     import torch
 except ImportError:
     sys.exit("This file needs PyTorch. Run it with {python}, the interpreter that has torch.")
 import torch.nn as nn
 import torch.nn.functional as F"""
+
+
+def imports(python, body, modules=()):
+    """A generated file's import block: sys, `modules` (os, importlib.util),
+    and math and operator where `body` calls them (a symbolic graph keeps
+    `math.sqrt(k.size(-1))` as a call), then torch, nn and F."""
+    names = {"sys", *modules}
+    names.update(m for m in ("math", "operator") if re.search(rf"(?<![\w.]){m}\.", body))
+    return "".join(f"import {m}\n" for m in sorted(names)) + _TORCH_IMPORTS.format(python=python)
+
 
 _ALWAYS_IMPORTED = {"torch", "nn", "F", "sys", "os", "math", "operator", "builtins"}
 
@@ -494,15 +503,11 @@ def component_file(title, rendered_list, level, source, python, note=()):
         if r.stem not in children:
             children.append(r.stem)
     header = file_header(title, rendered_list, level, source, python, children, note)
-    imports = IMPORTS.format(python=python)
+    block = imports(python, "\n".join([first.body, *first.extra_sources]))
     extra = ""
-    if any("operator." in l for l in first.body.split("\n")):
-        imports = imports.replace("import sys\n", "import operator\nimport sys\n")
-    if "math." in first.body or any("math." in e for e in first.extra_sources):
-        imports = "import math\n" + imports
     if first.extra_sources:
         extra = "\n\n" + "\n\n\n".join(first.extra_sources) + "\n"
-    return header + "\n" + imports + "\n" + extra + "\n\n" + first.body
+    return header + "\n" + block + "\n" + extra + "\n\n" + first.body
 
 
 # ---- refactored parents ---------------------------------------------------
@@ -640,21 +645,21 @@ def weight_map(parent, child_attrs, parent_keys):
 
 def refactored_source(parent, gm, parent_names, parent_keys, step, python, input_exprs,
                       out_shapes, result, args, class_name="RefactoredModel", import_dir="children"):
-    """(source, weight map) of a parent rewritten to call only its children."""
+    """(source, its children's import lines, weight map) of a parent
+    rewritten to call only its children."""
     child_attrs = child_attr_names(parent, gm)
-    imports, seen = [], set()
+    child_imports, seen = [], set()
     for r in parent.children:
         if r.stem not in seen:
             seen.add(r.stem)
-            imports.append(f"from {import_dir}.{r.stem} import Model as {naming.class_alias(r.stem)}"
-                           if import_dir else
-                           f"from {r.stem} import Model as {naming.class_alias(r.stem)}")
+            module = f"{import_dir}.{r.stem}" if import_dir else r.stem
+            child_imports.append(f"from {module} import Model as {naming.class_alias(r.stem)}")
     init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}()" for r in parent.children]
     # every name the returned expression reads stays alive until the return
     body = forward_lines(parent, gm, child_attrs, parent_names, keep=set(re.findall(r"\w+", result)))
     source = _module_source(init_lines, args, body, result, input_exprs, out_shapes, cls=class_name)
     source = source.replace("model = Model(", f"model = {class_name}(")
-    return source, imports, weight_map(parent, child_attrs, parent_keys)
+    return source, child_imports, weight_map(parent, child_attrs, parent_keys)
 
 
 def json_text(value):
@@ -908,12 +913,9 @@ if __name__ == "__main__":
 
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
                        num_trials, rtol, atol):
-    imports = IMPORTS.format(python=python).replace(
-        "import sys\n", "import contextlib\nimport importlib.util\nimport os\nimport sys\n")
-    if "operator." in body:
-        imports = "import operator\n" + imports
+    block = imports(python, body, ("contextlib", "importlib.util", "os"))
     return COMPOSITION.format(
-        name=name, instances=instances, unique=unique, python=python, imports=imports,
+        name=name, instances=instances, unique=unique, python=python, imports=block,
         kernel_imports="\n".join(kernel_imports), original=original,
         seeds=[FIRST_SEED + num_trials - 1], rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")

@@ -209,11 +209,3 @@ def with_frees(entries, keep):
         if done:
             lines.append(f"del {', '.join(done)}")
     return lines
-
-
-def uses_operator_module(lines):
-    return any("operator." in line for line in lines)
-
-
-def uses_math_module(lines):
-    return any("math." in line for line in lines)

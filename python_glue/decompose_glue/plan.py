@@ -313,9 +313,7 @@ class Plan:
             "--weight-map weight_map.json",
             f"Run: {self.python} refactored.py   (prints PASS or FAIL on its own inputs' shapes)",
         ]) + '\n"""\n'
-        head = codegen.IMPORTS.format(python=self.python).replace("import sys\n", "import os\nimport sys\n")
-        if "operator." in body:
-            head = head.replace("import os\n", "import operator\nimport os\n")
+        head = codegen.imports(self.python, body, ("os",))
         head += "\n\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n" + "\n".join(imports)
         return header + "\n" + head + "\n\n\n" + body, wmap
 

@@ -48,6 +48,7 @@ EXPECTED = {
     "torch_encoder": ((1, 1, 4, 12), "recorded"),
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
+    "causal_attention_sizes": ((1, 0, 1, 6), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
