@@ -30,26 +30,10 @@ def _same_output(a, b):
         for x, y in zip(ta, tb))
 
 
-def canonical(gm):
-    """The graph every later pass reads, however it was traced."""
-    return attention.expand(trace.inline_plumbing_modules(gm))
-
-
-def _attributes(model):
-    return {(id(m), name): value for m in model.modules() for name, value in vars(m).items()}
-
-
-def _drop_proxies(model, before):
-    """Attributes a forward set while being traced symbolically (a hidden
-    state moved with `.to(x.device)`) hold proxies, which a real run must
-    not read: each gets back its value from `before` (_attributes), or goes."""
-    for module in model.modules():
-        for name, value in list(vars(module).items()):
-            if isinstance(value, fx.Proxy):
-                if (id(module), name) in before:
-                    setattr(module, name, before[(id(module), name)])
-                else:
-                    delattr(module, name)
+def canonical(gm, device):
+    """The graph every later pass reads, however it was traced; `device` is
+    the run's (trace.device_of)."""
+    return attention.expand(trace.fold_tensor_reads(trace.inline_plumbing_modules(gm), device))
 
 
 def _integer_tensors(value):
@@ -84,8 +68,12 @@ def values_on_meta(gm, args, kwargs):
             trace.record_values(twin, meta.like(args), meta.like(kwargs))
     except Exception:
         return False
-    pairs = list(zip(gm.graph.nodes, twin.graph.nodes))
-    if mode.made_real or any(_integer_tensors(b.meta["value"]) for _, b in pairs):
+    # By name, not position: torch 2.x's copy of a graph has been seen to
+    # hold one node more than the graph it copied.
+    twins = {n.name: n for n in twin.graph.nodes}
+    pairs = [(a, twins.get(a.name)) for a in gm.graph.nodes]
+    if mode.made_real or any(b is None or "value" not in b.meta or _integer_tensors(b.meta["value"])
+                             for _, b in pairs):
         return False
     for a, b in pairs:
         a.meta["value"] = b.meta["value"]
@@ -125,15 +113,11 @@ def trace_model(model_file, model, inputs, check=True):
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True}
     restore = trace.snapshot(model)
-    before = _attributes(model)
     try:
         gm = trace.symbolic(model)
     except Exception as e:
         gm = None
         notes["symbolic_error"] = _one_line(e)[:300]
-    restore()
-    _drop_proxies(model, before)
-    del before
     expected = None
     if gm is not None:
         torch.manual_seed(FORWARD_SEED)
@@ -152,11 +136,11 @@ def trace_model(model_file, model, inputs, check=True):
                                        f"constants ({', '.join(folded)})")
         elif not check and values_on_meta(gm, *inputs.lend()):
             notes["checked"] = False
-            return canonical(gm), "symbolic", notes, expected
+            return canonical(gm, trace.device_of(*inputs.lend())), "symbolic", notes, expected
         else:
             notes["symbolic_error"] = mismatch(gm, expected, inputs)
             if notes["symbolic_error"] is None:
-                return canonical(gm), "symbolic", notes, expected
+                return canonical(gm, trace.device_of(*inputs.lend())), "symbolic", notes, expected
         restore()
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()
@@ -174,7 +158,8 @@ def trace_model(model_file, model, inputs, check=True):
     if expected is None:
         expected = verify.own(output, (args, kwargs))
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
+    device = trace.device_of(args, kwargs)
     del output, args, kwargs
     notes.update(recorded)
     restore()
-    return canonical(gm), "recorded", notes, expected
+    return canonical(gm, device), "recorded", notes, expected

@@ -88,10 +88,45 @@ class ScopeTracer(fx.Tracer):
         return node
 
 
+def _slots(module):
+    """Where a module keeps what a forward can assign: plain attributes,
+    buffers and parameters (`self.calls += 1` on a buffer)."""
+    return vars(module), module._buffers, module._parameters
+
+
+def _attributes(model):
+    return {(id(m), k, name): value for m in model.modules()
+            for k, slot in enumerate(_slots(m)) for name, value in slot.items()}
+
+
+def _drop_proxies(model, before):
+    """Attributes a forward set while being traced (a hidden state moved with
+    `.to(x.device)`, a counter in a buffer) hold proxies, which a real run
+    and the GraphModule must not read: each gets back its value from
+    `before` (_attributes), or goes."""
+    for m in model.modules():
+        for k, slot in enumerate(_slots(m)):
+            for name, value in list(slot.items()):
+                if isinstance(value, fx.Proxy):
+                    if (id(m), k, name) in before:
+                        slot[name] = before[(id(m), k, name)]
+                    else:
+                        del slot[name]
+
+
 def symbolic(model):
-    """Trace `model`; returns a GraphModule sharing the model's parameters."""
-    tracer = ScopeTracer()
-    graph = tracer.trace(model)
+    """Trace `model`; returns a GraphModule sharing the model's parameters.
+
+    The model is left as it was before: the GraphModule copies the
+    attributes its graph reads, which must be the model's tensors, not the
+    proxies a forward assigned while traced."""
+    restore = snapshot(model)
+    before = _attributes(model)
+    try:
+        graph = ScopeTracer().trace(model)
+    finally:
+        restore()
+        _drop_proxies(model, before)
     return fx.GraphModule(model, graph, class_name=type(model).__name__)
 
 
@@ -206,6 +241,46 @@ def inline_plumbing_modules(gm):
                 flat = gm.graph.call_function(torch.flatten, (node.args[0], module.start_dim, module.end_dim))
             flat.meta.update(node.meta)
             node.replace_all_uses_with(flat)
+            gm.graph.erase_node(node)
+    gm.recompile()
+    return gm
+
+
+def device_of(args, kwargs):
+    """The device of a run's first tensor input: the device a symbolic
+    graph's `x.device` reads (fold_tensor_reads)."""
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            return value.device
+    return torch.device("cpu")
+
+
+def fold_tensor_reads(gm, device):
+    """Write a symbolic graph's `x.dtype` and `x.device`, where an op takes
+    them as arguments, as the constants they are in this run, as recording a
+    run writes them. A device is marked as read off a tensor
+    (meta["devices_read"]): files follow their own tensors' device instead
+    of this run's. Without this, a kernel that takes `device=x.device` from
+    its parent would need a device as an input, which no file can make."""
+    for node in list(gm.graph.nodes):
+        if not (node.op == "call_function" and node.target is getattr and len(node.args) == 2
+                and node.args[1] in ("device", "dtype") and isinstance(node.args[0], fx.Node)):
+            continue
+        if node.args[1] == "device":
+            value = device
+        else:
+            desc = node.args[0].meta.get("value", {})
+            if desc.get("kind") != "tensor":
+                continue
+            value = getattr(torch, desc["dtype"])
+        for user in list(node.users):
+            read = [i for i, a in enumerate(user.args) if a is node]
+            read += [k for k, a in user.kwargs.items() if a is node]
+            user.args = tuple(value if a is node else a for a in user.args)
+            user.kwargs = {k: (value if a is node else a) for k, a in user.kwargs.items()}
+            if node.args[1] == "device" and read:
+                user.meta["devices_read"] = list(user.meta.get("devices_read", [])) + read
+        if not node.users:  # read inside a tuple or list argument: kept
             gm.graph.erase_node(node)
     gm.recompile()
     return gm

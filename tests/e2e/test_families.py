@@ -49,6 +49,7 @@ EXPECTED = {
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
     "causal_attention_sizes": ((1, 0, 1, 6), "symbolic"),
+    "carried_state": ((1, 0, 1, 4), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -64,7 +65,8 @@ EXPECTED = {
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
-READS_DEVICES = ("untraceable/device_follows", "untraceable/shape_unpack", "untraceable/optional_args")
+READS_DEVICES = ("untraceable/device_follows", "untraceable/shape_unpack", "untraceable/optional_args",
+                 "carried_state")
 
 
 class Families(unittest.TestCase):

@@ -34,7 +34,12 @@ def values(gm):
 
 class ValuesOnMeta(unittest.TestCase):
     def test_the_descriptions_are_a_real_runs(self):
-        for name in ("resnet_blocks", "lstm", "mamba_einsum", "unet", "torch_decoder"):
+        names = ["resnet_blocks", "lstm", "mamba_einsum", "unet", "causal_attention_sizes"]
+        if torch.__version__.startswith("1."):
+            # torch 2.x's nn.TransformerDecoder branches on its mask in
+            # Python: there it has no symbolic graph (tests/e2e/test_families.py)
+            names.append("torch_decoder")
+        for name in names:
             with self.subTest(name):
                 _, _, gm, args, kwargs = traced(name)
                 self.assertTrue(capture.values_on_meta(gm, args, kwargs))

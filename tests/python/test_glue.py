@@ -5,6 +5,7 @@ Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/pyt
 """
 
 import contextlib
+import copy
 import json
 import os
 import sys
@@ -596,16 +597,51 @@ class StatefulModel(nn.Module):
         return self.last * self.scale
 
 
+class CarriedState(nn.Module):
+    """A hidden state reassigned in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        self.hidden = torch.randn(2, 4)
+
+    def forward(self, x):
+        self.hidden = self.hidden.to(x.device)
+        self.hidden = torch.tanh(self.fc(torch.cat((x, self.hidden), dim=1)))
+        return self.hidden
+
+
 class Proxies(unittest.TestCase):
     def test_a_symbolic_trace_leaves_no_proxy_behind(self):
         model = StatefulModel()
-        before = capture._attributes(model)
         trace.symbolic(model)
-        self.assertIsInstance(model.scale, torch.fx.Proxy)
-        capture._drop_proxies(model, before)
         self.assertIsNone(model.scale)  # its value before the trace
         self.assertFalse(hasattr(model, "last"))  # made by the trace: gone
         model(torch.randn(2, 4))  # runs for real
+
+    def test_the_graph_reads_the_models_tensors_not_what_forward_assigned(self):
+        # KernelBench's VanillaRNN moves its state with `self.hidden =
+        # self.hidden.to(x.device)`: the GraphModule copies `hidden` for its
+        # get_attr, and copied the proxy, which code generation then refused.
+        model = CarriedState()
+        hidden = model.hidden
+        gm = trace.symbolic(model)
+        self.assertIs(model.hidden, hidden)
+        self.assertIs(gm.hidden, hidden)
+
+    def test_a_device_read_off_a_tensor_is_a_constant_that_files_follow(self):
+        # a symbolic graph's `x.device` would reach a kernel as an input,
+        # which no file can make: it is written as recording writes it
+        model, x = CarriedState(), torch.randn(2, 4)
+        expected = copy.deepcopy(model)(x)
+        gm = trace.symbolic(model)
+        trace.record_values(gm, (x,), {})
+        trace.fold_tensor_reads(gm, torch.device("cpu"))
+        self.assertFalse([n for n in gm.graph.nodes if n.target is getattr])
+        move = next(n for n in gm.graph.nodes if n.target == "to")
+        self.assertEqual(move.args[1], torch.device("cpu"))
+        self.assertEqual(move.meta["devices_read"], [1])
+        self.assertTrue(torch.equal(gm(x), expected))
 
 
 class Inputs(unittest.TestCase):
