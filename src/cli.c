@@ -42,6 +42,10 @@ static const opt OPTS[] = {
     {"--source-level", NULL, V_STR, OFF(source_level), 0, F_RUN},
     {"--name", NULL, V_STR, OFF(name), 0, F_RUN},
     {"--repl", NULL, V_FLAG, OFF(repl), 0, F_RUN},
+    {"--entry-file", NULL, V_STR, OFF(entry_file), 0, F_RUN},
+    {"--entry-class", NULL, V_STR, OFF(entry_class), 0, F_RUN},
+    {"--init-args", NULL, V_STR, OFF(init_args), 0, F_RUN},
+    {"--inputs", NULL, V_STR, OFF(inputs), 0, F_RUN},
     {"--original", NULL, V_STR, OFF(original), 0, F_VERIFY},
     {"--refactored", NULL, V_STR, OFF(refactored), 0, F_VERIFY},
     {"--weight-map", NULL, V_STR, OFF(weight_map), 0, F_VERIFY},
@@ -69,6 +73,8 @@ void cli_usage(FILE *f) {
     fputs(
         "usage: decompose MODEL.py [-o DIR] [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "                          [--source-level L] [--name NAME] [--repl]\n"
+        "       decompose FOLDER --entry-file F --entry-class C --inputs JSON [--init-args JSON]\n"
+        "                          [the options of a model run but --repl]\n"
         "       decompose JOB.yaml [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "       decompose verify-step --original P --refactored R [--weight-map W]\n"
         "                          [--output J] [--rtol X] [--atol X] [--num-trials N] [--json]\n"
@@ -91,6 +97,16 @@ void cli_usage(FILE *f) {
         "  --json              print one JSON object on stdout and nothing else\n"
         "  --repl              once the run is over, a Python prompt with the model, its\n"
         "                      inputs, its trace (gm) and the tree loaded\n"
+        "\n"
+        "  FOLDER              a model spread over a folder's files (input type repo): Phase 0\n"
+        "                      makes it one self-contained file and proves it equal, then the\n"
+        "                      run goes on as for a MODEL.py; default name: the entry file's\n"
+        "  --entry-file F      the file, under FOLDER, that defines the model's class\n"
+        "  --entry-class C     the model's class\n"
+        "  --init-args JSON    its constructor arguments, a list; an object of the folder's\n"
+        "                      (a config) is {\"class\": \"module.Name\", \"kwargs\": {...}}\n"
+        "  --inputs JSON       the forward's arguments, a list; a tensor is {\"shape\": [2, 16],\n"
+        "                      \"dtype\": \"float32\"}, integers also \"high\" (and \"low\")\n"
         "\n"
         "  verify-step         check one decomposition step: anti-cheat, weight transfer,\n"
         "                      numerical comparison of original vs refactored\n"
@@ -252,6 +268,11 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen) {
         }
         if (a->repl && a->json)
             return fail(err, errlen, "options '--repl' and '--json' cannot be used together");
+        if (a->cmd == CMD_RUN && (a->entry_file || a->entry_class || a->init_args || a->inputs)) {
+            if (!a->entry_file || !a->entry_class || !a->inputs)
+                return fail(err, errlen, "a folder's model needs '--entry-file', '--entry-class' and '--inputs'");
+            if (a->repl) return fail(err, errlen, "option '--repl' does not apply to a folder's model");
+        }
         if (a->name && (strchr(a->name, '/') || strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0))
             return fail(err, errlen, "option '--name': '%s' is not a valid name", a->name);
         if (a->source_level && (strchr(a->source_level, '/') || strcmp(a->source_level, ".") == 0 ||

@@ -48,6 +48,12 @@ typedef struct {
     const char *name;
     int repl;                   /* --repl: a Python prompt once the run is over */
 
+    /* a folder's model (input type repo): `model` is the folder */
+    const char *entry_file;     /* --entry-file, under the folder */
+    const char *entry_class;    /* --entry-class */
+    const char *init_args;      /* --init-args: JSON list of constructor arguments */
+    const char *inputs;         /* --inputs: JSON list of the forward's inputs */
+
     /* verify-step */
     const char *original;
     const char *refactored;

@@ -1,5 +1,6 @@
 /* job.c - see job.h. The YAML is loaded as a libyaml document and walked:
- * a mapping of scalar keys to scalars or a sequence of scalars. Unknown keys
+ * a mapping of scalar keys to scalars or a sequence of scalars, but for a
+ * folder's init_args and inputs, which are passed on as JSON. Unknown keys
  * are errors, so a typo does not silently fall back to a default. */
 #include "job.h"
 
@@ -7,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <yaml.h>
 
 #include "outdir.h"
@@ -22,11 +24,58 @@ void job_free(job *j) {
     free(j->output_dir);
     free(j->source_level);
     free(j->name);
+    free(j->repo_path);
+    free(j->entry_file);
+    free(j->entry_class);
+    free(j->init_args);
+    free(j->inputs);
     memset(j, 0, sizeof *j);
 }
 
 static const char *scalar(yaml_node_t *n) {
     return (n && n->type == YAML_SCALAR_NODE) ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* A plain scalar as YAML means it: null, true/false, a number, else text. */
+static json_t *scalar_json(yaml_node_t *n) {
+    const char *v = (const char *)n->data.scalar.value;
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return json_string(v);
+    if (!strcmp(v, "null") || !strcmp(v, "~") || !*v) return json_null();
+    if (!strcmp(v, "true")) return json_true();
+    if (!strcmp(v, "false")) return json_false();
+    char *end;
+    errno = 0;
+    long long i = strtoll(v, &end, 10);
+    if (!*end && !errno) return json_integer(i);
+    double d = strtod(v, &end);
+    if (!*end && isfinite(d)) return json_real(d);
+    return json_string(v);
+}
+
+/* The value of init_args or inputs as JSON, for the glue. NULL where it
+ * nests deeper than any argument list needs (an alias loop). */
+static json_t *node_json(yaml_document_t *doc, yaml_node_t *n, int depth) {
+    if (!n || depth > 32) return NULL;
+    if (n->type == YAML_SCALAR_NODE) return scalar_json(n);
+    json_t *out = n->type == YAML_SEQUENCE_NODE ? json_array() : json_object();
+    if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            json_t *v = node_json(doc, yaml_document_get_node(doc, *it), depth + 1);
+            if (!v) goto bad;
+            json_array_append_new(out, v);
+        }
+    } else {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            const char *k = scalar(yaml_document_get_node(doc, p->key));
+            json_t *v = k ? node_json(doc, yaml_document_get_node(doc, p->value), depth + 1) : NULL;
+            if (!v) goto bad;
+            json_object_set_new(out, k, v);
+        }
+    }
+    return out;
+bad:
+    json_decref(out);
+    return NULL;
 }
 
 static void add_model(job *j, const char *m) {
@@ -85,6 +134,19 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
             add_model(j, val);
             continue;
         }
+        if (!strcmp(key, "init_args") || !strcmp(key, "inputs")) {
+            json_t *v = node_json(&doc, vn, 0);
+            if (!json_is_array(v)) {
+                set_error(err, "%s: line %zu: '%s' must be a list", name, line, key);
+                json_decref(v);
+                goto done;
+            }
+            char **list = !strcmp(key, "init_args") ? &j->init_args : &j->inputs;
+            free(*list);
+            *list = json_dumps(v, JSON_COMPACT);
+            json_decref(v);
+            continue;
+        }
         if (!val || !*val) {
             set_error(err, "%s: line %zu: '%s' needs a value", name, line, key);
             goto done;
@@ -95,6 +157,9 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
         else if (!strcmp(key, "output_dir")) dst = &j->output_dir;
         else if (!strcmp(key, "source_level")) dst = &j->source_level;
         else if (!strcmp(key, "name")) dst = &j->name;
+        else if (!strcmp(key, "repo_path")) dst = &j->repo_path;
+        else if (!strcmp(key, "entry_file")) dst = &j->entry_file;
+        else if (!strcmp(key, "entry_class")) dst = &j->entry_class;
         if (dst) {
             free(*dst);
             *dst = xstrdup(val);
@@ -127,8 +192,26 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
             goto done;
         }
     }
-    if (j->input_type && strcmp(j->input_type, "single_file") != 0) {
-        set_error(err, "%s: input_type '%s' is not supported yet (only single_file)", name, j->input_type);
+    int is_repo = j->input_type && strcmp(j->input_type, "repo") == 0;
+    if (j->input_type && !is_repo && strcmp(j->input_type, "single_file") != 0) {
+        set_error(err, "%s: input_type '%s' is not supported yet (only single_file and repo)", name, j->input_type);
+        goto done;
+    }
+    if (is_repo) {
+        const char *missing = !j->repo_path ? "repo_path" : !j->entry_file ? "entry_file"
+                            : !j->entry_class ? "entry_class" : !j->inputs ? "inputs" : NULL;
+        if (missing) {
+            set_error(err, "%s: input_type repo needs '%s'", name, missing);
+            goto done;
+        }
+        if (j->nmodels) {
+            set_error(err, "%s: input_type repo takes repo_path, not model or models", name);
+            goto done;
+        }
+        add_model(j, j->repo_path);  /* the one run's model is the folder */
+    } else if (j->repo_path || j->entry_file || j->entry_class || j->init_args || j->inputs) {
+        set_error(err, "%s: repo_path, entry_file, entry_class, init_args and inputs are for input_type repo",
+                  name);
         goto done;
     }
     if (j->nmodels == 0) {
@@ -197,11 +280,15 @@ int job_run(const cli_args *a, const run_env *env) {
         m.model = j.models[i];
         m.children = NULL;
         m.nchildren = 0;
-        char *name = j.name ? xstrdup(j.name) : model_name_from_path(j.models[i]);
+        char *name = j.name ? xstrdup(j.name) : model_name_from_path(j.entry_file ? j.entry_file : j.models[i]);
         char *out = job_output_for(&j, name);
         m.output = out;
         m.name = j.name;
         m.source_level = j.source_level;
+        m.entry_file = j.entry_file;
+        m.entry_class = j.entry_class;
+        m.init_args = j.init_args;
+        m.inputs = j.inputs;
         if (!a->num_trials_set && j.num_trials_set) m.num_trials = j.num_trials, m.num_trials_set = 1;
         if (!a->rtol_set && j.rtol_set) m.rtol = j.rtol, m.rtol_set = 1;
         if (!a->atol_set && j.atol_set) m.atol = j.atol, m.atol_set = 1;

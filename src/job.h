@@ -1,6 +1,6 @@
 /* job.h - YAML job files: the seed's [EDIT] block as a file.
  *
- *   input_type: single_file            # the only kind this version runs
+ *   input_type: single_file            # or repo (below)
  *   model: data/level2/21_Conv2d.py    # or:
  *   models: [11_VGG16.py, 18_SqueezeNet.py]
  *   models_dir: data/kernelbench/level3  # base folder for relative models
@@ -10,6 +10,18 @@
  *   num_trials: 3                      # optional, as the flags
  *   rtol: 1e-5
  *   atol: 1e-6
+ *
+ * A model spread over a folder's files (input type repo) instead of model:
+ *
+ *   input_type: repo
+ *   repo_path: models/tiny_lm          # the folder
+ *   entry_file: modeling_tiny.py       # under the folder: defines the class
+ *   entry_class: TinyLM
+ *   init_args:                         # the constructor's arguments, a list;
+ *     - class: configuration_tiny.TinyConfig   # an object of the folder's
+ *       kwargs: {vocab_size: 100}
+ *   inputs:                            # the forward's arguments, a list
+ *     - {shape: [2, 12], dtype: int64, high: 100}
  *
  * Relative paths are taken from the current directory, like the
  * command-line flags they stand for; flags given on the command line win
@@ -31,6 +43,8 @@ typedef struct {
     char *output_dir;
     char *source_level;
     char *name;
+    char *repo_path, *entry_file, *entry_class;
+    char *init_args, *inputs;   /* JSON text made from the YAML */
     int num_trials, num_trials_set;
     double rtol, atol;
     int rtol_set, atol_set;

@@ -7,8 +7,10 @@
  * results are rewritten to the final folder before they are written. */
 #include "pipeline.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "outdir.h"
@@ -40,6 +42,7 @@ typedef struct {
     staging *stage;
     const char *root;           /* staging path */
 
+    json_t *repo;               /* a folder's model: entry file and class, init args, inputs */
     json_t *plan;               /* the plan reply */
     json_t *verified;           /* verify_steps' results, one per step */
     size_t nsteps;
@@ -137,6 +140,13 @@ static int do_plan(run *r, int check_trace, char **err) {
     json_object_set_new(req, "num_trials", json_integer(a->num_trials));
     json_object_set_new(req, "rtol", a->rtol_set ? json_real(a->rtol) : json_null());
     json_object_set_new(req, "atol", a->atol_set ? json_real(a->atol) : json_null());
+    if (r->repo) {
+        json_t *repo = json_deep_copy(r->repo);
+        json_object_set_new(repo, "path", json_string(r->model_abs));
+        json_object_set_new(req, "repo", repo);
+        progress(r, "decompose: Phase 0: %s of %s/%s made one file and checked against the folder",
+                 a->entry_class, r->model_abs, a->entry_file);
+    }
     progress(r, "decompose: planning %s", r->model_abs);
     double t = now();
     int rc = glue_call(r->env->glue, "plan", req, &r->plan, err);
@@ -413,10 +423,14 @@ static int do_composition(run *r, char **err) {
 }
 
 static int do_coverage(run *r, char **err) {
-    json_t *req = json_pack("{s:s, s:s, s:n}", "model", r->model_abs, "decomp_dir", r->root, "children");
+    /* A folder's model is counted in the one file Phase 0 made of it. */
+    const char *wrapper = json_str(json_object_get(r->plan, "preparation"), "wrapper");
+    char *model = wrapper ? path_join(r->root, wrapper) : xstrdup(r->model_abs);
+    json_t *req = json_pack("{s:s, s:s, s:n}", "model", model, "decomp_dir", r->root, "children");
     json_t *reply = NULL;
     int rc = glue_call(r->env->glue, "extract_ops", req, &reply, err);
     json_decref(req);
+    free(model);
     if (rc != 0) return -1;
     json_t *res = json_object_get(reply, "result");
     if (!json_is_object(res)) res = reply;
@@ -634,6 +648,7 @@ static void forget_attempt(run *r) {
 
 static void run_free(run *r) {
     forget_attempt(r);
+    json_decref(r->repo);
     json_decref(r->components);
     free(r->model_abs);
     free(r->model_name);
@@ -658,6 +673,47 @@ static void open_repl(run *r) {
     free(err);
 }
 
+/* A JSON list given as option `flag` (text), or NULL with *err. */
+static json_t *json_list_option(const char *flag, const char *text, char **err) {
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        set_error(err, "option '%s': not JSON: %s", flag, jerr.text);
+        return NULL;
+    }
+    if (!json_is_array(v)) {
+        set_error(err, "option '%s': a JSON list is needed, as [1, 2]", flag);
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* A folder's model (input type repo): the folder and its entry file exist,
+ * and the arguments are JSON lists. *repo: what the plan request carries. */
+static int check_repo(const cli_args *a, json_t **repo, char **err) {
+    struct stat st;
+    if (stat(a->model, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        set_error(err, "%s: %s", a->model, errno == ENOENT ? "no such folder" : "not a folder (with --entry-file, "
+                  "the model is the folder that holds it)");
+        return -1;
+    }
+    char *entry = path_join(a->model, a->entry_file);
+    int rc = check_readable_file(entry, err);
+    free(entry);
+    if (rc != 0) return -1;
+    json_t *inputs = json_list_option("--inputs", a->inputs, err);
+    if (!inputs) return -1;
+    json_t *init = json_list_option("--init-args", a->init_args ? a->init_args : "[]", err);
+    if (!init) {
+        json_decref(inputs);
+        return -1;
+    }
+    *repo = json_pack("{s:s, s:s, s:o, s:o}", "entry_file", a->entry_file, "entry_class", a->entry_class,
+                      "init_args", init, "inputs", inputs);
+    return 0;
+}
+
 int pipeline_run(const cli_args *a, const run_env *env) {
     run r;
     memset(&r, 0, sizeof r);
@@ -671,13 +727,22 @@ int pipeline_run(const cli_args *a, const run_env *env) {
     int code = 2;
 
     /* Everything that can be checked without Python is checked first. */
-    if (check_readable_file(a->model, &err) != 0) goto done;
+    struct stat st;
+    if (a->entry_file) {
+        if (check_repo(a, &r.repo, &err) != 0) goto done;
+    } else if (stat(a->model, &st) == 0 && S_ISDIR(st.st_mode)) {
+        set_error(&err, "%s: a folder; a model spread over a folder's files needs --entry-file, "
+                  "--entry-class and --inputs", a->model);
+        goto done;
+    } else if (check_readable_file(a->model, &err) != 0) {
+        goto done;
+    }
     r.model_abs = path_absolute(a->model);
     if (!r.model_abs) {
         set_error(&err, "cannot read the working directory");
         goto done;
     }
-    r.model_name = a->name ? xstrdup(a->name) : model_name_from_path(r.model_abs);
+    r.model_name = a->name ? xstrdup(a->name) : model_name_from_path(a->entry_file ? a->entry_file : r.model_abs);
     r.source_level = a->source_level ? xstrdup(a->source_level) : source_level_from_path(r.model_abs);
     if (!name_is_safe_component(r.model_name)) {
         set_error(&err, "%s: cannot derive a model name (use --name)", a->model);

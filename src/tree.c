@@ -170,6 +170,8 @@ json_t *tree_build(const json_t *plan, const tree_info *info, char **err) {
     json_object_set_new(meta, "kernel_instances", json_integer(inst));
     json_object_set_new(meta, "verification_status", json_string(info->verified ? "PASSED" : "FAILED"));
     json_object_set_new(meta, "trace_method", plan_str(plan, "trace_method"));
+    json_t *prep = json_object_get(plan, "preparation");
+    if (json_is_object(prep)) json_object_set(meta, "preparation", prep);
     if (!json_str(plan, "root")) {
         /* the validated root: the one node that no other names as a child */
         json_t *named = json_object();

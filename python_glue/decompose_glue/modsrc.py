@@ -144,11 +144,92 @@ def _top_level_definitions(tree):
     return defs
 
 
+def _bundled(module):
+    """Whether a module was imported from a Phase 0 wrapper's text (repo.py):
+    a file of the user's folder, to copy from rather than import."""
+    loader = getattr(getattr(module, "__spec__", None), "loader", None)
+    return bool(getattr(loader, "decompose_bundle", False))
+
+
+class _Gathered:
+    """Definitions collected across the bundled modules of a folder's model,
+    each after those it uses, and the imports of other packages they need."""
+
+    def __init__(self):
+        self.imports, self.blocks = [], []
+        self.done = {}  # name -> module it was taken from
+        self.parsed = {}
+
+    def parse(self, module):
+        if module.__name__ not in self.parsed:
+            text = module.__spec__.loader.get_source(module.__name__)
+            tree = ast.parse(text)
+            package = module.__name__ if module.__spec__.submodule_search_locations is not None \
+                else module.__name__.rpartition(".")[0]
+            imported = {}  # local name -> (bundled module name, its name there, or None for the module)
+            for stmt in tree.body:
+                if isinstance(stmt, ast.ImportFrom):
+                    parts = package.split(".") if package else []
+                    base = ".".join(parts[:len(parts) - stmt.level + 1]) if stmt.level else ""
+                    source = ".".join(p for p in (base, stmt.module or "") if p)
+                    for a in stmt.names:
+                        sub = sys.modules.get(f"{source}.{a.name}")
+                        if sub is not None and _bundled(sub):
+                            imported[a.asname or a.name] = (sub.__name__, None)
+                        elif _bundled(sys.modules.get(source)):
+                            imported[a.asname or a.name] = (source, a.name)
+                    if not _bundled(sys.modules.get(source)) and not stmt.level:
+                        self._import(ast.get_source_segment(text, stmt))
+                elif isinstance(stmt, ast.Import):
+                    for a in stmt.names:
+                        if _bundled(sys.modules.get(a.name)):
+                            imported[a.asname or a.name.partition(".")[0]] = (a.name, None)
+                        else:
+                            self._import(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
+            self.parsed[module.__name__] = (text, _top_level_definitions(tree), imported)
+        return self.parsed[module.__name__]
+
+    def _import(self, line):
+        if line not in self.imports:
+            self.imports.append(line)
+
+    def take(self, module, name, alias=None):
+        """Add `name` of `module` (and what it uses) under `alias`."""
+        text, defs, imported = self.parse(module)
+        local = alias or name
+        if local in self.done:
+            if self.done[local] != (module.__name__, name):
+                raise SourceError(f"two definitions named {local} ({self.done[local][0]} and {module.__name__})")
+            return
+        if name in imported:
+            source, original = imported[name]
+            if original is None:
+                raise SourceError(f"{module.__name__} uses the module {source} by name: its code cannot be "
+                                  "copied into one file")
+            return self.take(sys.modules[source], original, local)
+        if name not in defs:
+            raise SourceError(f"cannot find {name} in {module.__name__}")
+        self.done[local] = (module.__name__, name)
+        for n in ast.walk(defs[name]):
+            if isinstance(n, ast.Name) and n.id != name and (n.id in defs or n.id in imported):
+                self.take(module, n.id)
+        block = textwrap.dedent(ast.get_source_segment(text, defs[name]))
+        self.blocks.append(block if local == name else f"{block}\n\n\n{local} = {name}")
+
+
 def class_source(cls):
     """The class's code with the imports and module-level names it uses."""
     module = sys.modules.get(cls.__module__)
     if module is None or not getattr(module, "__file__", None):
         raise SourceError(f"cannot find the source of {cls.__name__}")
+    if _bundled(module):
+        # A file of the user's folder: the class and what it uses from any
+        # of the folder's files, gathered into one file.
+        gathered = _Gathered()
+        gathered.take(module, cls.__name__)
+        skip = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math"}
+        head = [i for i in gathered.imports if i.strip() not in skip]
+        return "\n".join(head + ([""] if head else []) + ["\n\n\n".join(gathered.blocks)])
     if not cls.__module__.startswith("_decompose_file_"):
         # A class from an installed library: import it rather than copy it.
         return f"from {cls.__module__} import {cls.__name__}"

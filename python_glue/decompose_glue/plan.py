@@ -10,12 +10,14 @@ import datetime
 import gc
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import torch.fx as fx
 
-from . import capture, codegen, coverage, naming, trace, verify
+from . import capture, codegen, coverage, naming, repo, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -128,6 +130,9 @@ class Plan:
         self.python = request.get("python") or sys.executable
         self.model_path = os.path.abspath(request["model_path"])
         self.name = request.get("model_name") or os.path.splitext(os.path.basename(self.model_path))[0]
+        self.source_path = self.model_path  # what the files name as their source
+        self.preparation = None  # Phase 0's result, for a folder's model
+        self.scratch = None
         self.files = []
         self.steps = []
         self.decisions = []
@@ -135,9 +140,47 @@ class Plan:
         self.timings = {}
         self.group_level = {}
 
+    # ---- Phase 0 (input type repo) ----
+    def prepare_repo(self):
+        """Make the folder's model one file (repo.py), load it from a scratch
+        copy until the host writes it as level_3_model/<name>.py, and prove
+        it equal to the folder's own code, or stop: every later step takes
+        the wrapper for the user's model."""
+        req = self.request["repo"]
+        folder = os.path.abspath(req["path"])
+        self.source_path = os.path.join(folder, req["entry_file"])
+        text, modules = repo.wrapper_source(folder, req["entry_file"], req["entry_class"], req.get("init_args", []),
+                                            req.get("inputs"), self.name, self.python)
+        self.scratch = tempfile.mkdtemp(prefix="decompose-repo-")
+        self.model_path = os.path.join(self.scratch, self.name + ".py")
+        with open(self.model_path, "w", encoding="utf-8") as f:
+            f.write(text)
+        seeds = [verify.FIRST_SEED + i for i in range(self.request.get("num_trials") or 3)]
+        rtol, atol = self.request.get("rtol"), self.request.get("atol")
+        wrapper_rel = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
+        check = repo.verify_source(folder, req["entry_class"], wrapper_rel, self.python, seeds,
+                                   1e-5 if rtol is None else rtol, 1e-6 if atol is None else atol)
+        result = repo.run_check(check, self.model_path, self.source_path)
+        result["wrapper"] = wrapper_rel
+        result["modules"] = modules
+        self.preparation = result
+        self.files += [{"path": "steps/step_0_preparation/verify_wrapper.py", "content": check},
+                       {"path": "steps/step_0_preparation/verification_result.json",
+                        "content": json_text(result)}]
+        if result["status"] != "PASS":
+            bad = next(t for t in result["trials"] if not t["pass"])
+            raise BadInput(self.source_path, f"the self-contained wrapper of {req['entry_class']} does not "
+                           f"reproduce the folder's own code (seed {bad['seed']}, max diff {bad['max_diff']})")
+
+    def clean_up(self):
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
     # ---- loading and tracing ----
     def load(self):
         t = time.perf_counter()
+        if self.request.get("repo"):
+            self.prepare_repo()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
         self.built_state = verify.state_signature(self.model)
@@ -150,7 +193,7 @@ class Plan:
         if not self.root.children:
             # Every tree has a root step (a one-op model's proves its one
             # kernel), which is also what checks the traced graph.
-            raise BadInput(self.model_path, "its forward has no compute op to decompose, only "
+            raise BadInput(self.source_path, "its forward has no compute op to decompose, only "
                            "data movement (views, reshapes, indexing)")
         self.timings["trace"] = time.perf_counter() - t
 
@@ -216,7 +259,7 @@ class Plan:
     # ---- files ----
     def write_files(self):
         gm = self.gm
-        source = self.model_path
+        source = self.source_path
         self.component_paths = []
         for stem, members in self.groups.items():
             level = self.group_level[stem]
@@ -246,6 +289,8 @@ class Plan:
             self.root_path = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
             self.files.append({"path": self.root_path, "content": self.user_copy})
             self.component_paths.insert(0, self.root_path)
+        elif self.preparation:  # the wrapper Phase 0 proved is kept, whatever the tree's root
+            self.files.append({"path": self.preparation["wrapper"], "content": self.user_copy})
         elif root_level == KERNEL:
             self.root_path = self.root_r.children[0].path
         else:
@@ -325,7 +370,7 @@ class Plan:
             plural = "kernel"
         name = f"step_1_model_to_{plural}"
         self._add_step(name, self.root_r, "root", self.user_copy, self._root_keys(), True,
-                       f"{self.name} (the user's model, {self.model_path})")
+                       f"{self.name} (the user's model, {self.source_path})")
         order = sorted(self.groups.items(), key=lambda kv: kv[1][0].depth)
         for stem, members in order:
             first = members[0]
@@ -422,7 +467,7 @@ class Plan:
         for n in nodes:
             by_level[n["level"]] = by_level.get(n["level"], 0) + 1
         lines = [f"# Decomposition of {self.name}", "",
-                 f"Source: `{self.model_path}`  ",
+                 f"Source: `{self.source_path}`  ",
                  f"Traced with torch.fx {self.trace_method} tracing on the inputs of `get_inputs()` "
                  f"(seed 0).", "",
                  "## Architecture", ""]
@@ -474,7 +519,7 @@ class Plan:
 
     def log(self):
         return {
-            "model": self.name, "source_file": self.model_path,
+            "model": self.name, "source_file": self.source_path,
             "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "trace": self._trace_log(),
             "root_level": LEVEL_NAMES[self.root.level],
@@ -510,13 +555,16 @@ class Plan:
         nodes = self.nodes()
         self.files.append({"path": "decomposition_analysis.md", "content": self.notes(nodes)})
         self.files.append({"path": "decomposition_log.json", "content": json_text(self.log())})
-        return {"ok": True, "model_name": self.name, "source_file": self.model_path,
+        reply = {"ok": True, "model_name": self.name, "source_file": self.source_path,
                 "source_level": self.request.get("source_level") or "custom",
                 "trace_method": self.trace_method, "trace_checked": self.trace_notes["checked"],
                 "root": "root", "nodes": nodes,
                 "data_flow": self.data_flow(), "files": self.files, "steps": self.steps,
                 "component_files": self.component_paths,
                 "composition_test": "verification/composition_test.py"}
+        if self.preparation:
+            reply["preparation"] = {k: self.preparation[k] for k in ("status", "wrapper", "modules")}
+        return reply
 
 
 def _flat_outputs(gm):
@@ -544,11 +592,14 @@ def make_plan(request):
     # coverage counted) goes before this model is built, not beside it.
     gc.collect()
     plan = Plan(request)
-    plan.load()
-    t = time.perf_counter()
-    plan.render()
-    plan.write_files()
-    reply = plan.reply()
+    try:
+        plan.load()
+        t = time.perf_counter()
+        plan.render()
+        plan.write_files()
+        reply = plan.reply()
+    finally:
+        plan.clean_up()
     for f in reply["files"] + [f for step in reply["steps"] for f in step["files"]]:
         if f["path"].endswith(".py"):
             f["content"] = codegen.with_module_imports(f["content"])

@@ -184,6 +184,29 @@ static void repl_is_a_model_run_flag_without_json(void **state) {
     assert_int_equal(parse("check", "out", "--repl", NULL), -1);
 }
 
+static void a_folders_model_takes_its_entry_and_arguments(void **state) {
+    (void)state;
+    assert_int_equal(parse("models/tiny_lm", "--entry-file", "modeling_tiny.py", "--entry-class", "TinyLM",
+                           "--init-args", "[64]", "--inputs", "[{\"shape\": [2, 3]}]", "--name", "tiny", NULL), 0);
+    assert_int_equal(args.cmd, CMD_RUN);
+    assert_string_equal(args.model, "models/tiny_lm");
+    assert_string_equal(args.entry_file, "modeling_tiny.py");
+    assert_string_equal(args.entry_class, "TinyLM");
+    assert_string_equal(args.init_args, "[64]");
+    assert_string_equal(args.inputs, "[{\"shape\": [2, 3]}]");
+    cli_free(&args);
+    /* one of them alone says what else it needs */
+    assert_int_equal(parse("models/tiny_lm", "--entry-class", "TinyLM", NULL), -1);
+    assert_non_null(strstr(err, "needs '--entry-file', '--entry-class' and '--inputs'"));
+    cli_free(&args);
+    assert_int_equal(parse("models/tiny_lm", "--entry-file", "m.py", "--entry-class", "C", "--inputs", "[1]",
+                           "--repl", NULL), -1);
+    assert_non_null(strstr(err, "--repl"));
+    cli_free(&args);
+    assert_int_equal(parse("job.yaml", "--entry-class", "C", NULL), -1);  /* set in the job */
+    assert_non_null(strstr(err, "does not apply to a job file"));
+}
+
 static void mcp_takes_nothing_else(void **state) {
     (void)state;
     assert_int_equal(parse("mcp", NULL), 0);
@@ -293,6 +316,7 @@ int main(void) {
         cmocka_unit_test_teardown(extract_ops_needs_exactly_one_source, teardown),
         cmocka_unit_test_teardown(check_takes_a_folder, teardown),
         cmocka_unit_test_teardown(check_requires_a_folder, teardown),
+        cmocka_unit_test_teardown(a_folders_model_takes_its_entry_and_arguments, teardown),
         cmocka_unit_test_teardown(mcp_takes_nothing_else, teardown),
         cmocka_unit_test_teardown(repl_is_a_model_run_flag_without_json, teardown),
         cmocka_unit_test_teardown(subcommand_is_only_the_first_argument, teardown),

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "fake_glue.h"
 #include "job.h"
@@ -87,6 +88,51 @@ static void unsupported_input_type_is_an_error(void **state) {
     expect_error("input_type: huggingface\nmodel: x\n", "not supported");
 }
 
+static void assert_json_text(const char *got, const char *want) {
+    json_t *g = json_loads(got, 0, NULL), *w = json_loads(want, 0, NULL);
+    assert_non_null(g);
+    if (!json_equal(g, w)) fail_msg("JSON %s is not %s", got, want);
+    json_decref(g);
+    json_decref(w);
+}
+
+static void repo_job_passes_its_arguments_on_as_json(void **state) {
+    (void)state;
+    job j;
+    char *err = NULL;
+    assert_int_equal(parse("input_type: repo\n"
+                           "repo_path: models/tiny_lm\n"
+                           "entry_file: modeling_tiny.py\n"
+                           "entry_class: TinyLM\n"
+                           "init_args:\n"
+                           "  - class: configuration_tiny.TinyConfig\n"
+                           "    kwargs: {vocab_size: 100, eps: 1e-6, tied: true, act: gelu, tag: '7', none: null}\n"
+                           "  - 3\n"
+                           "inputs:\n"
+                           "  - {shape: [2, 12], dtype: int64, high: 100}\n", &j, &err), 0);
+    assert_null(err);
+    assert_int_equal(j.nmodels, 1);
+    assert_string_equal(j.models[0], "models/tiny_lm");  /* the one run's model is the folder */
+    assert_string_equal(j.entry_file, "modeling_tiny.py");
+    assert_string_equal(j.entry_class, "TinyLM");
+    /* plain scalars are what YAML means by them; a quoted one stays text */
+    assert_json_text(j.init_args, "[{\"class\": \"configuration_tiny.TinyConfig\", \"kwargs\": {\"vocab_size\": 100, "
+                                  "\"eps\": 1e-6, \"tied\": true, \"act\": \"gelu\", \"tag\": \"7\", \"none\": null}}, 3]");
+    assert_json_text(j.inputs, "[{\"shape\": [2, 12], \"dtype\": \"int64\", \"high\": 100}]");
+    job_free(&j);
+}
+
+static void repo_job_errors_name_the_field(void **state) {
+    (void)state;
+    expect_error("input_type: repo\nrepo_path: r\nentry_class: C\ninputs: [1]\n", "needs 'entry_file'");
+    expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\n", "needs 'inputs'");
+    expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\ninputs: {a: 1}\n",
+                 "line 5: 'inputs' must be a list");
+    expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\ninputs: [1]\nmodel: m.py\n",
+                 "not model or models");
+    expect_error("model: m.py\nentry_class: C\n", "are for input_type repo");
+}
+
 static void bad_numbers_are_errors(void **state) {
     (void)state;
     expect_error("model: m.py\nnum_trials: 0\n", "num_trials");
@@ -160,6 +206,8 @@ int main(void) {
         cmocka_unit_test(unknown_field_is_an_error),
         cmocka_unit_test(job_without_model_is_an_error),
         cmocka_unit_test(unsupported_input_type_is_an_error),
+        cmocka_unit_test(repo_job_passes_its_arguments_on_as_json),
+        cmocka_unit_test(repo_job_errors_name_the_field),
         cmocka_unit_test(bad_numbers_are_errors),
         cmocka_unit_test(invalid_yaml_is_an_error),
         cmocka_unit_test(name_with_several_models_is_an_error),

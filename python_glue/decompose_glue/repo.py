@@ -1,0 +1,366 @@
+"""Phase 0 of a model that spans a folder of files (input type `repo`): one
+self-contained KernelBench file for it, and the check that it equals the
+folder's own code.
+
+The wrapper holds the entry file and every file of the folder that it
+imports, directly or through another, as source text, and imports them from
+that text under their own module names with a finder of its own: each keeps
+its imports, its globals and its classes' source, which inspect reads
+through the finder. `Model` is the entry class; `get_init_inputs` and
+`get_inputs` make the constructor arguments and inputs the job gave.
+verify_wrapper.py builds the entry class from the folder itself and from the
+wrapper, with the same seeds, and compares their outputs.
+"""
+
+import ast
+import os
+import textwrap
+
+from .loader import BadInput, _one_line
+
+_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
+def _module_of(repo, path):
+    """(dotted module name, is a package) of a .py file under the folder."""
+    rel = os.path.relpath(path, repo)[:-len(".py")].split(os.sep)
+    if rel[-1] == "__init__":
+        return ".".join(rel[:-1]), True
+    return ".".join(rel), False
+
+
+def _file_of(repo, name):
+    """The folder's file for a dotted module name, or None: it is not the
+    folder's (torch, a pip package)."""
+    base = os.path.join(repo, *name.split("."))
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _imported_names(tree, name, is_package):
+    """Every module name an import statement anywhere in the file may load,
+    relative imports made absolute; `from a import b` may load a.b."""
+    package = name if is_package else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                base = ".".join(parts[:len(parts) - (node.level - 1)])
+                module = ".".join(p for p in (base, node.module or "") if p)
+            else:
+                module = node.module or ""
+            if module:
+                found.append(module)
+            found += [f"{module}.{a.name}" if module else a.name for a in node.names if a.name != "*"]
+    return found
+
+
+def bundle(repo, entry_file):
+    """{module name: (is a package, source)} for the entry file and the
+    folder's files it imports, transitively, with the packages that hold
+    them (importing a.b runs a/__init__.py first); and the entry's name."""
+    entry_path = os.path.join(repo, entry_file)
+    if not entry_path.endswith(".py") or not os.path.isfile(entry_path):
+        raise BadInput(entry_path, "the entry file is not a .py file in the repo folder")
+    entry, _ = _module_of(repo, entry_path)
+    sources = {}
+    pending = [entry]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        for end in range(1, len(parts) + 1):
+            candidate = ".".join(parts[:end])
+            if candidate in sources:
+                continue
+            path = _file_of(repo, candidate)
+            if path is None:
+                if end < len(parts) and os.path.isdir(os.path.join(repo, *parts[:end])):
+                    sources[candidate] = (True, "")  # a folder without __init__.py: a namespace package
+                    continue
+                break
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                tree = ast.parse(text, filename=path)
+            except (OSError, UnicodeDecodeError) as e:
+                raise BadInput(path, f"cannot read: {e}") from None
+            except SyntaxError as e:
+                raise BadInput(path, f"syntax error at line {e.lineno}: {e.msg}") from None
+            is_package = os.path.basename(path) == "__init__.py"
+            sources[candidate] = (is_package, text)
+            pending += _imported_names(tree, candidate, is_package)
+    return sources, entry
+
+
+def _text_literal(text):
+    """A string literal a person can read: the text between triple quotes
+    where it can be, escaped on one line where it cannot."""
+    body = text.replace("\\", "\\\\")
+    for quote in ("'''", '"""'):
+        if quote not in body:
+            literal = quote + "\\\n" + body + quote
+            try:
+                if ast.literal_eval(literal) == text:
+                    return literal
+            except SyntaxError:
+                continue
+    return repr(text)
+
+
+def _value_source(value, where):
+    """Source for a constructor argument from the job: a JSON value, or
+    {"class": "module.Name", "args": [...], "kwargs": {...}} for an object
+    (a config) built from a class of the folder's files."""
+    if isinstance(value, dict) and "class" in value:
+        unknown = set(value) - {"class", "args", "kwargs"}
+        if unknown or not isinstance(value["class"], str) or "." not in value["class"]:
+            raise BadInput(where, "an object argument is {class: module.Name, args: [...], kwargs: {...}}")
+        module, _, cls = value["class"].rpartition(".")
+        args = [_value_source(v, where) for v in value.get("args") or []]
+        args += [f"{k}={_value_source(v, where)}" for k, v in (value.get("kwargs") or {}).items()]
+        return f"importlib.import_module({module!r}).{cls}({', '.join(args)})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value_source(v, where) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_value_source(v, where)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _input_source(spec, where):
+    """Source that makes one input: {shape, dtype, low, high} is a tensor
+    (random normal floats; integers drawn from [low, high)), anything else
+    the value itself."""
+    if not isinstance(spec, dict) or "shape" not in spec:
+        return _value_source(spec, where)
+    unknown = set(spec) - {"shape", "dtype", "low", "high"}
+    shape, dtype = spec["shape"], spec.get("dtype", "float32")
+    if unknown or not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise BadInput(where, "a tensor input is {shape: [sizes], dtype: float32, low: 0, high: 10}")
+    if dtype not in _DTYPES:
+        raise BadInput(where, f"input dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
+    size = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    if dtype == "bool":
+        return f"torch.randint(0, 2, {size}).bool()"
+    if dtype.startswith(("int", "uint")):
+        if "high" not in spec:
+            raise BadInput(where, f"an integer input ({dtype}) needs 'high', the bound its values stay under")
+        return f"torch.randint({int(spec.get('low', 0))}, {int(spec['high'])}, {size}, dtype=torch.{dtype})"
+    return f"torch.randn({size}, dtype=torch.{dtype})"
+
+
+def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, python):
+    """The text of level_3_model/<name>.py (before the tool's own header and
+    contract) and the bundle's module names."""
+    where = os.path.join(repo, entry_file)
+    if not isinstance(init_args, list):
+        raise BadInput(where, "init_args must be a list (the entry class's constructor arguments)")
+    if not isinstance(inputs, list) or not inputs:
+        raise BadInput(where, "inputs must be a non-empty list (the forward's arguments)")
+    if not entry_class.isidentifier():
+        raise BadInput(where, f"entry class {entry_class!r} is not a Python name")
+    sources, entry = bundle(repo, entry_file)
+    try:
+        defined = any(isinstance(n, ast.ClassDef) and n.name == entry_class
+                      for n in ast.parse(sources[entry][1]).body)
+    except SyntaxError:
+        defined = False
+    imported = any(isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == entry_class for a in n.names)
+                   for n in ast.parse(sources[entry][1]).body)
+    if not (defined or imported):
+        raise BadInput(where, f"no class {entry_class} in the entry file")
+    files = ", ".join(sorted(n for n, (_, text) in sources.items() if text))
+    about = textwrap.fill(
+        f"Phase 0 of the decomposition: the folder's modules that the entry file imports ({files}) are "
+        "kept below as source text and imported from it under their own names, so the code runs as it "
+        "does in the folder. Model is the entry class; get_init_inputs() and get_inputs() make the "
+        "job's constructor arguments and inputs (an argument that is an object of the folder's, a "
+        "config, is built from the module of that name when called). "
+        "steps/step_0_preparation/verify_wrapper.py proves this file equal to the folder's own code.", 76)
+    table = "".join(f"    {n!r}: ({is_package}, {_text_literal(text)}),\n" for n, (is_package, text) in sources.items())
+    init = ", ".join(_value_source(v, where) for v in init_args)
+    made = ", ".join(_input_source(s, where) for s in inputs)
+    text = f'''"""
+{name}: {entry_class} of {where}, as one self-contained file.
+
+{about}
+"""
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+import torch
+
+SOURCES = {{
+{table}}}
+ENTRY_MODULE = {entry!r}
+
+
+class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the modules of SOURCES from their text; inspect reads a
+    class's source through get_source."""
+
+    decompose_bundle = True
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in SOURCES:
+            return None
+        origin = "bundled/" + fullname.replace(".", "/") + ".py"
+        return importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=SOURCES[fullname][0])
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__file__ = module.__spec__.origin
+        exec(compile(self.get_source(module.__name__), module.__file__, "exec"), module.__dict__)
+
+    def get_source(self, fullname):
+        return SOURCES[fullname][1]
+
+
+def install():
+    """Make SOURCES the modules of these names, replacing any loaded before
+    (the folder's own, or another wrapper's)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]
+    for module in SOURCES:
+        sys.modules.pop(module, None)
+    sys.meta_path.insert(0, _Sources())
+    return importlib.import_module(ENTRY_MODULE)
+
+
+Model = install().{entry_class}
+
+
+def get_inputs():
+    return [{made}]
+
+
+def get_init_inputs():
+    return [{init}]
+'''
+    return text, sorted(sources)
+
+
+VERIFY = '''"""
+Phase 0 check: {wrapper_rel}, the self-contained wrapper, equals {entry_class}
+imported from the folder itself ({repo}). For each of SEEDS both are built
+with the same seed and constructor arguments and run on the same inputs,
+each while its own modules are the ones imported; their outputs must agree
+within RTOL and ATOL. Writes verification_result.json beside this file.
+
+Run: {python} verify_wrapper.py   (prints PASS or FAIL; exit code 0 or 1)
+"""
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+
+try:
+    import torch
+except ImportError:
+    sys.exit("This file needs PyTorch. Run it with {python}, the interpreter that has torch.")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WRAPPER = os.path.join(HERE, {wrapper_rel_here!r})
+REPO = {repo!r}
+ENTRY_CLASS = {entry_class!r}
+SEEDS = {seeds}
+RTOL = {rtol}
+ATOL = {atol}
+
+
+def tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors(v)]
+    return [t for v in vars(value).values() for t in tensors(v)] if hasattr(value, "__dict__") else []
+
+
+def outputs(wrapper, cls):
+    """The model's outputs for each seed, built from `cls`."""
+    found = []
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        model = cls(*wrapper.get_init_inputs()).eval()
+        torch.manual_seed(seed)
+        inputs = wrapper.get_inputs()
+        with torch.no_grad():
+            found.append(tensors(model(*inputs)))
+    return found
+
+
+def folder_class(wrapper):
+    """The entry class imported from the folder, its modules in place of the wrapper's."""
+    for module in wrapper.SOURCES:
+        sys.modules.pop(module, None)
+    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]
+    sys.path.insert(0, REPO)
+    try:
+        return getattr(importlib.import_module(wrapper.ENTRY_MODULE), ENTRY_CLASS)
+    finally:
+        sys.path.remove(REPO)
+
+
+def verify():
+    spec = importlib.util.spec_from_file_location("decompose_wrapper", WRAPPER)
+    wrapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wrapper)
+    original = outputs(wrapper, folder_class(wrapper))
+    bundled = outputs(wrapper, getattr(wrapper.install(), ENTRY_CLASS))
+    trials, status = [], "PASS"
+    for seed, a, b in zip(SEEDS, original, bundled):
+        same = len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a, b))
+        diff = max((float((x.double() - y.double()).abs().max()) for x, y in zip(a, b)
+                    if same and x.numel() and x.is_floating_point()), default=0.0)
+        ok = same and all(torch.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True) if x.is_floating_point()
+                          else torch.equal(x, y) for x, y in zip(a, b))
+        trials.append({{"seed": seed, "pass": bool(ok), "max_diff": diff if same else None,
+                        "outputs": len(b)}})
+        if not ok:
+            status = "FAIL"
+    return {{"status": status, "wrapper": WRAPPER, "repo": REPO, "entry_class": ENTRY_CLASS,
+             "rtol": RTOL, "atol": ATOL, "trials": trials}}
+
+
+if __name__ == "__main__":
+    result = verify()
+    with open(os.path.join(HERE, "verification_result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    for t in result["trials"]:
+        print(f"seed {{t['seed']}}: {{'PASS' if t['pass'] else 'FAIL'}} (max diff {{t['max_diff']}})")
+    print(result["status"])
+    sys.exit(0 if result["status"] == "PASS" else 1)
+'''
+
+
+def verify_source(repo, entry_class, wrapper_rel, python, seeds, rtol, atol):
+    """The text of steps/step_0_preparation/verify_wrapper.py."""
+    return VERIFY.format(wrapper_rel=wrapper_rel, wrapper_rel_here=os.path.join("..", "..", wrapper_rel),
+                         repo=repo, entry_class=entry_class, python=python, seeds=seeds,
+                         rtol=rtol, atol=atol)
+
+
+def run_check(source, wrapper_path, where):
+    """verify_wrapper.py's result, run here on the wrapper at `wrapper_path`
+    (its place in the output folder is not written yet)."""
+    namespace = {"__name__": "decompose_verify_wrapper", "__file__": where}
+    exec(compile(source, "verify_wrapper.py", "exec"), namespace)
+    namespace["WRAPPER"] = wrapper_path
+    try:
+        return namespace["verify"]()
+    except Exception as e:
+        raise BadInput(where, f"the folder's model cannot be built and run: {_one_line(e)}") from None

@@ -1,0 +1,133 @@
+"""Unit tests of Phase 0 for a model spread over a folder's files (repo.py):
+which files are bundled, the wrapper standing in for the folder, the check
+that tells the two apart, and kernel files that need none of the folder.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+import torch  # noqa: E402
+
+from decompose_glue import modsrc, repo  # noqa: E402
+from decompose_glue.loader import BadInput, build_recording_init_args, load_model_file  # noqa: E402
+
+TINY = os.path.join(ROOT, "tests", "repos", "tiny_lm")
+CONFIG = [{"class": "configuration_tiny.TinyConfig", "kwargs": {"vocab_size": 50, "hidden_size": 16}}]
+TOKENS = [{"shape": [2, 6], "dtype": "int64", "high": 50}]
+
+
+def write_wrapper(folder, out, init_args=CONFIG, inputs=TOKENS):
+    text, _ = repo.wrapper_source(folder, "modeling_tiny.py", "TinyLM", init_args, inputs, "tiny", sys.executable)
+    path = os.path.join(out, "tiny.py")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def check(folder, wrapper):
+    source = repo.verify_source(folder, "TinyLM", "level_3_model/tiny.py", sys.executable, [42, 43], 1e-5, 1e-6)
+    return repo.run_check(source, wrapper, os.path.join(folder, "modeling_tiny.py"))
+
+
+class Bundle(unittest.TestCase):
+    def test_the_entry_and_every_file_it_reaches_are_bundled_and_no_other(self):
+        sources, entry = repo.bundle(TINY, "modeling_tiny.py")
+        self.assertEqual(entry, "modeling_tiny")
+        # layers/__init__.py runs first on `from layers import ...`; block.py
+        # reaches act.py by a relative import and activations.py through it
+        self.assertEqual(sorted(sources), ["activations", "configuration_tiny", "layers", "layers.act",
+                                           "layers.block", "layers.norm", "modeling_tiny"])
+        self.assertTrue(sources["layers"][0])
+        self.assertFalse(sources["layers.norm"][0])
+
+    def test_a_source_text_is_written_so_that_it_reads_back_the_same(self):
+        for text in ("x = 1\n", "s = 'a\\tb'\n", 'doc = """q"""\n', "a = '''x'''\nb = \"\"\"y\"\"\"\n", "ends'"):
+            literal = repo._text_literal(text)
+            self.assertEqual(ast.literal_eval(literal), text, literal)
+        self.assertTrue(repo._text_literal("x = 1\n").startswith("'''\\\n"))  # readable, not one line
+
+    def test_bad_arguments_are_named(self):
+        with tempfile.TemporaryDirectory() as out:
+            for init_args, inputs, why in (({"a": 1}, TOKENS, "init_args must be a list"),
+                                           (CONFIG, [], "inputs must be a non-empty list"),
+                                           (CONFIG, [{"shape": [2], "dtype": "int64"}], "needs 'high'"),
+                                           (CONFIG, [{"shape": [2], "dtype": "float8"}], "is not one of")):
+                with self.assertRaises(BadInput) as e:
+                    write_wrapper(TINY, out, init_args, inputs)
+                self.assertIn(why, e.exception.message)
+            with self.assertRaises(BadInput) as e:
+                repo.wrapper_source(TINY, "modeling_tiny.py", "Nope", CONFIG, TOKENS, "tiny", sys.executable)
+            self.assertIn("no class Nope", e.exception.message)
+
+
+class Wrapper(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="decompose-repo-test-")
+        self.folder = os.path.join(self.tmp, "tiny_lm")
+        shutil.copytree(TINY, self.folder)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_the_wrapper_equals_the_folder_and_runs_without_it(self):
+        wrapper = write_wrapper(self.folder, self.tmp)
+        result = check(self.folder, wrapper)
+        self.assertEqual(result["status"], "PASS", result)
+        self.assertEqual([t["max_diff"] for t in result["trials"]], [0.0, 0.0])
+        shutil.rmtree(self.folder)
+        run = subprocess.run([sys.executable, "-c", "import runpy, sys; m = runpy.run_path(sys.argv[1]); "
+                              "print(tuple(m['Model'](*m['get_init_inputs']())(*m['get_inputs']()).shape))",
+                              wrapper], capture_output=True, text=True, cwd=self.tmp, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout.strip(), "(2, 6, 50)")
+
+    def test_the_check_fails_where_the_wrapper_is_not_the_folders_code(self):
+        wrapper = write_wrapper(self.folder, self.tmp)
+        # the folder changes after the wrapper was made: the two now differ
+        path = os.path.join(self.folder, "activations.py")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("0.044715", "0.05"))
+        result = check(self.folder, wrapper)
+        self.assertEqual(result["status"], "FAIL")
+        self.assertGreater(result["trials"][0]["max_diff"], 0.0)
+
+
+class FolderClasses(unittest.TestCase):
+    def test_a_kernel_class_from_the_folder_is_copied_with_what_it_uses(self):
+        with tempfile.TemporaryDirectory() as out:
+            model = load_model_file(write_wrapper(TINY, out)).build()
+            act = model.blocks[0].act
+            text = modsrc.class_source(type(act))
+        # GeluNew calls `_gelu`, imported from activations.py as gelu_new
+        self.assertIn("def gelu_new(x):", text)
+        self.assertIn("_gelu = gelu_new", text)
+        self.assertLess(text.index("_gelu = gelu_new"), text.index("class GeluNew"))
+        self.assertNotIn("from activations", text)
+        self.assertNotIn("from .", text)
+        namespace = {}
+        exec("import math\nimport torch\nimport torch.nn as nn\n" + text, namespace)
+        x = torch.randn(3, 4)
+        self.assertTrue(torch.equal(namespace["GeluNew"]()(x), act(x)))
+
+    def test_a_module_class_without_an_init_of_its_own_is_rebuilt(self):
+        with tempfile.TemporaryDirectory() as out:
+            model_file = load_model_file(write_wrapper(TINY, out))
+            model, records = build_recording_init_args(model_file)
+            act = model.blocks[0].act
+            self.assertEqual(modsrc.constructor(act, records)[0], "GeluNew()")
+
+
+if __name__ == "__main__":
+    unittest.main()
