@@ -14,6 +14,7 @@ wrapper, with the same seeds, and compares their outputs.
 
 import ast
 import os
+import sys
 import textwrap
 
 from .loader import BadInput, _one_line
@@ -62,10 +63,27 @@ def _imported_names(tree, name, is_package):
     return found
 
 
+def _a_library(repo, top):
+    """Whether the top-level name `top` is a library to import, not code of
+    the folder's to bundle: one this interpreter has loaded from elsewhere
+    (torch), or a package with compiled extensions, which cannot run from
+    source text (a folder that is a site-packages)."""
+    loaded = sys.modules.get(top)
+    origin = getattr(loaded, "__file__", None)
+    if loaded is not None and not getattr(getattr(loaded.__spec__, "loader", None), "decompose_bundle", False):
+        if origin is None or not os.path.abspath(origin).startswith(repo + os.sep):
+            return True
+    folder = os.path.join(repo, top)
+    return os.path.isdir(folder) and any(
+        name.endswith((".so", ".pyd")) for _, _, files in os.walk(folder) for name in files)
+
+
 def bundle(repo, entry_file):
     """{module name: (is a package, source)} for the entry file and the
     folder's files it imports, transitively, with the packages that hold
-    them (importing a.b runs a/__init__.py first); and the entry's name."""
+    them (importing a.b runs a/__init__.py first); and the entry's name.
+    Libraries (_a_library) stay imports."""
+    repo = os.path.abspath(repo)
     entry_path = os.path.join(repo, entry_file)
     if not entry_path.endswith(".py") or not os.path.isfile(entry_path):
         raise BadInput(entry_path, "the entry file is not a .py file in the repo folder")
@@ -75,9 +93,11 @@ def bundle(repo, entry_file):
     while pending:
         name = pending.pop()
         parts = name.split(".")
+        if name != entry and _a_library(repo, parts[0]):
+            continue
         for end in range(1, len(parts) + 1):
             candidate = ".".join(parts[:end])
-            if candidate in sources:
+            if candidate in sources or (candidate != entry and _a_library(repo, parts[0])):
                 continue
             path = _file_of(repo, candidate)
             if path is None:
@@ -115,9 +135,16 @@ def _text_literal(text):
 
 
 def _value_source(value, where):
-    """Source for a constructor argument from the job: a JSON value, or
+    """Source for a constructor argument from the job: a JSON value,
     {"class": "module.Name", "args": [...], "kwargs": {...}} for an object
-    (a config) built from a class of the folder's files."""
+    (a config) built from a class of the folder's files, or
+    {"name": "module.Name"} for that name itself (a block class that a
+    constructor builds its stages from)."""
+    if isinstance(value, dict) and set(value) == {"name"}:
+        if not isinstance(value["name"], str) or "." not in value["name"]:
+            raise BadInput(where, "a name argument is {name: module.Name}")
+        module, _, attr = value["name"].rpartition(".")
+        return f"importlib.import_module({module!r}).{attr}"
     if isinstance(value, dict) and "class" in value:
         unknown = set(value) - {"class", "args", "kwargs"}
         if unknown or not isinstance(value["class"], str) or "." not in value["class"]:

@@ -56,6 +56,18 @@ class Bundle(unittest.TestCase):
             self.assertEqual(ast.literal_eval(literal), text, literal)
         self.assertTrue(repo._text_literal("x = 1\n").startswith("'''\\\n"))  # readable, not one line
 
+    def test_arguments_from_the_folder_are_objects_or_names(self):
+        config = repo._value_source({"class": "cfg.Config", "args": [2], "kwargs": {"eps": 0.5}}, "x")
+        self.assertEqual(config, "importlib.import_module('cfg').Config(2, eps=0.5)")
+        self.assertEqual(repo._value_source({"name": "blocks.Basic"}, "x"), "importlib.import_module('blocks').Basic")
+        self.assertEqual(repo._value_source([1, {"k": True}], "x"), "[1, {'k': True}]")
+
+    def test_libraries_are_imported_not_bundled(self):
+        # a folder that holds torch itself (a site-packages) bundles none of it
+        site = os.path.dirname(os.path.dirname(torch.__file__))
+        self.assertTrue(repo._a_library(site, "torch"))
+        self.assertFalse(repo._a_library(TINY, "layers"))
+
     def test_bad_arguments_are_named(self):
         with tempfile.TemporaryDirectory() as out:
             for init_args, inputs, why in (({"a": 1}, TOKENS, "init_args must be a list"),
