@@ -693,9 +693,12 @@ static json_t *json_list_option(const char *flag, const char *text, char **err) 
  * and the arguments are JSON lists. *repo: what the plan request carries. */
 static int check_repo(const cli_args *a, json_t **repo, char **err) {
     struct stat st;
-    if (stat(a->model, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_error(err, "%s: %s", a->model, errno == ENOENT ? "no such folder" : "not a folder (with --entry-file, "
-                  "the model is the folder that holds it)");
+    if (stat(a->model, &st) != 0) {
+        set_error(err, "%s: %s", a->model, errno == ENOENT ? "no such folder" : strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        set_error(err, "%s: not a folder (with --entry-file, the model is the folder that holds it)", a->model);
         return -1;
     }
     char *entry = path_join(a->model, a->entry_file);
