@@ -13,6 +13,7 @@ wrapper, with the same seeds, and compares their outputs.
 """
 
 import ast
+import functools
 import os
 import sys
 import textwrap
@@ -73,7 +74,11 @@ def _a_library(repo, top):
     if loaded is not None and not getattr(getattr(loaded.__spec__, "loader", None), "decompose_bundle", False):
         if origin is None or not os.path.abspath(origin).startswith(repo + os.sep):
             return True
-    folder = os.path.join(repo, top)
+    return _has_extensions(os.path.join(repo, top))
+
+
+@functools.lru_cache(maxsize=None)
+def _has_extensions(folder):
     return os.path.isdir(folder) and any(
         name.endswith((".so", ".pyd")) for _, _, files in os.walk(folder) for name in files)
 
