@@ -18,6 +18,7 @@ import os
 import sys
 import textwrap
 
+from . import codegen
 from .loader import BadInput, _one_line
 
 _DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
@@ -177,14 +178,10 @@ def _input_source(spec, where):
         raise BadInput(where, "a tensor input is {shape: [sizes], dtype: float32, low: 0, high: 10}")
     if dtype not in _DTYPES:
         raise BadInput(where, f"input dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
-    size = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-    if dtype == "bool":
-        return f"torch.randint(0, 2, {size}).bool()"
-    if dtype.startswith(("int", "uint")):
-        if "high" not in spec:
-            raise BadInput(where, f"an integer input ({dtype}) needs 'high', the bound its values stay under")
-        return f"torch.randint({int(spec.get('low', 0))}, {int(spec['high'])}, {size}, dtype=torch.{dtype})"
-    return f"torch.randn({size}, dtype=torch.{dtype})"
+    if dtype.startswith(("int", "uint")) and "high" not in spec:
+        raise BadInput(where, f"an integer input ({dtype}) needs 'high', the bound its values stay under")
+    return codegen.input_expr({"kind": "tensor", "shape": shape, "dtype": dtype,
+                               "min": int(spec.get("low", 0)), "max": int(spec.get("high", 1)) - 1})
 
 
 def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, python):
