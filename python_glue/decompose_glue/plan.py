@@ -98,7 +98,8 @@ def _told_apart(base, r, owner, body, used):
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
 
 
-def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs):
+def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs,
+               what="The user's model, verbatim."):
     with open(model_file.path, encoding="utf-8") as f:
         source = _strip_main_block(f.read())
     shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -108,7 +109,7 @@ def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs):
                                   ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]) + '\n"""\n'
     guard = ("import sys\n\ntry:\n    import torch\nexcept ImportError:\n"
              f"    sys.exit(\"This file needs PyTorch. Run it with {python}, the interpreter that has torch.\")\n")
-    return header + guard + "\n# The user's model, verbatim.\n" + source + contract
+    return header + guard + f"\n# {what}\n" + source + contract
 
 
 def _output_leaves(gm):
@@ -281,7 +282,8 @@ class Plan:
              f"Children: {', '.join(dict.fromkeys(r.stem for r in self.root_r.children))}",
              f"Operations: {len(self.root_r.op_list)} compute ops "
              f"({', '.join(sorted(set(self.root_r.op_list)))})",
-             f"Traced with: torch.fx {self.trace_method} tracing"], has_kwargs)
+             f"Traced with: torch.fx {self.trace_method} tracing"], has_kwargs,
+            "Phase 0's one-file wrapper of the user's folder." if self.preparation else "The user's model, verbatim.")
         with open(self.model_path, encoding="utf-8") as f:
             coverage.remember(f.read(), self.root.nodes, gm, self.trace_method)
         coverage.remember(self.user_copy, self.root.nodes, gm, self.trace_method)

@@ -3,8 +3,8 @@ import math
 
 import torch
 
-# "tanh" approximation, as in GPT-2's gelu_new (the \u-style escape below is
-# only here so that this file holds a backslash).
+# The "tanh" approximation, as in GPT-2's gelu_new. NAME's tab is written as
+# an escape so that this file holds a backslash, which a bundled copy must keep.
 NAME = "gelu_new\ttanh"
 
 
