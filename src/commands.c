@@ -331,19 +331,22 @@ int cmd_check(const cli_args *a, const run_env *env) {
         char *orig = path_join(sd, "original.py");
         char *refa = path_join(sd, "refactored.py");
         char *wm = path_join(sd, "weight_map.json");
+        /* Phase 0 of a folder's model: the wrapper against the folder again */
+        char *prep = path_join(sd, "verify_wrapper.py");
         json_t *entry = json_pack("{s:s}", "name", steps[i]);
         const char *status;
-        if (!file_exists(orig) || !file_exists(refa)) {
+        if (!file_exists(prep) && (!file_exists(orig) || !file_exists(refa))) {
             status = "FAIL";
             json_object_set_new(entry, "reason", json_string("original.py or refactored.py is missing"));
         } else {
-            json_t *req = verify_request(orig, refa, file_exists(wm) ? wm : NULL, a);
+            json_t *req = file_exists(prep) ? json_pack("{s:s}", "path", prep)
+                                            : verify_request(orig, refa, file_exists(wm) ? wm : NULL, a);
             json_t *reply = NULL;
-            int rc = glue_call(env->glue, "verify_step", req, &reply, &err);
+            int rc = glue_call(env->glue, file_exists(prep) ? "check_preparation" : "verify_step", req, &reply, &err);
             json_decref(req);
             if (rc != 0) {
                 json_decref(entry);
-                free(sd), free(orig), free(refa), free(wm);
+                free(sd), free(orig), free(refa), free(wm), free(prep);
                 goto done;
             }
             json_t *result = json_object_get(reply, "result");
@@ -375,7 +378,7 @@ int cmd_check(const cli_args *a, const run_env *env) {
         }
         fflush(log);
         json_array_append_new(out_steps, entry);
-        free(sd), free(orig), free(refa), free(wm);
+        free(sd), free(orig), free(refa), free(wm), free(prep);
     }
 
     size_t i;

@@ -9,7 +9,7 @@ import json
 import math
 import traceback
 
-from . import coverage, repl, verify, verify_tree
+from . import coverage, repl, repo, verify, verify_tree
 from .plan import make_plan
 from .loader import BadInput
 
@@ -86,6 +86,11 @@ def composition_request(request):
     return verify.run_composition(request["path"])
 
 
+def preparation_request(request):
+    result = repo.check_file(request["path"])
+    return {"status": result["status"], "result": result}
+
+
 def repl_request(request):
     return repl.interact(request["model_path"], request["output_dir"])
 
@@ -115,6 +120,10 @@ def run_component(request_text):
 
 def run_composition(request_text):
     return _call(composition_request, request_text)
+
+
+def check_preparation(request_text):
+    return _call(preparation_request, request_text)
 
 
 def run_repl(request_text):

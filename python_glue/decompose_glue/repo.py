@@ -386,10 +386,33 @@ def verify_source(repo, entry_class, wrapper_rel, python, seeds, rtol, atol):
 def run_check(source, wrapper_path, where):
     """verify_wrapper.py's result, run here on the wrapper at `wrapper_path`
     (its place in the output folder is not written yet)."""
-    namespace = {"__name__": "decompose_verify_wrapper", "__file__": where}
-    exec(compile(source, "verify_wrapper.py", "exec"), namespace)
-    namespace["WRAPPER"] = wrapper_path
     try:
-        return namespace["verify"]()
+        return _run_verify(source, where, wrapper_path)
     except Exception as e:
         raise BadInput(where, f"the folder's model cannot be built and run: {_one_line(e)}") from None
+
+
+def check_file(path):
+    """A finished folder's verify_wrapper.py, run here as it runs on its own,
+    as a step's result: `decompose check` re-runs Phase 0 with the steps."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            result = _run_verify(f.read(), os.path.abspath(path))
+    except Exception as e:  # the folder moved, or its code no longer runs
+        return {"status": "FAIL", "error": f"Phase 0 cannot run: {_one_line(e)}",
+                "numerical_comparison": {"trials": []}}
+    out = {"status": result["status"], "preparation": result,
+           "numerical_comparison": {"trials": result["trials"]}}
+    bad = next((t for t in result["trials"] if not t["pass"]), None)
+    if bad:
+        out["error"] = (f"the wrapper differs from the folder's own code (seed {bad['seed']}, "
+                        f"max diff {bad['max_diff']})")
+    return out
+
+
+def _run_verify(source, path, wrapper_path=None):
+    namespace = {"__name__": "decompose_verify_wrapper", "__file__": path}
+    exec(compile(source, path, "exec"), namespace)
+    if wrapper_path:
+        namespace["WRAPPER"] = wrapper_path
+    return namespace["verify"]()

@@ -74,6 +74,26 @@ class FolderModel(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertEqual(proc.stdout.strip().split("\n")[-1], "PASS")
 
+    def test_check_runs_phase_0_again_and_sees_the_folder_change(self):
+        proc = run("check", self.out, "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        first = json.loads(proc.stdout)["steps"][0]
+        self.assertEqual((first["name"], first["status"]), ("step_0_preparation", "PASS"))
+        path = os.path.join(self.folder, "activations.py")
+        with open(path) as f:
+            text = f.read()
+        try:
+            with open(path, "w") as f:
+                f.write(text.replace("0.044715", "0.05"))
+            proc = run("check", self.out, "--json")
+        finally:
+            with open(path, "w") as f:
+                f.write(text)
+        self.assertEqual(proc.returncode, 1, proc.stderr[-3000:])
+        first = json.loads(proc.stdout)["steps"][0]
+        self.assertEqual(first["status"], "FAIL")
+        self.assertIn("differs from the folder's own code", first["reason"])
+
     def test_the_files_run_without_the_folder(self):
         # The wrapper and every file made from it stand alone: a kernel of a
         # class from the folder (GeluNew) carries the code it calls.
