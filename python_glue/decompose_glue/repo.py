@@ -99,8 +99,6 @@ def bundle(repo, entry_file):
     while pending:
         name = pending.pop()
         parts = name.split(".")
-        if name != entry and _a_library(repo, parts[0]):
-            continue
         for end in range(1, len(parts) + 1):
             candidate = ".".join(parts[:end])
             if candidate in sources or (candidate != entry and _a_library(repo, parts[0])):
@@ -195,14 +193,10 @@ def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, pytho
     if not entry_class.isidentifier():
         raise BadInput(where, f"entry class {entry_class!r} is not a Python name")
     sources, entry = bundle(repo, entry_file)
-    try:
-        defined = any(isinstance(n, ast.ClassDef) and n.name == entry_class
-                      for n in ast.parse(sources[entry][1]).body)
-    except SyntaxError:
-        defined = False
-    imported = any(isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == entry_class for a in n.names)
-                   for n in ast.parse(sources[entry][1]).body)
-    if not (defined or imported):
+    top = ast.parse(sources[entry][1]).body
+    if not any(isinstance(n, ast.ClassDef) and n.name == entry_class or
+               isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == entry_class for a in n.names)
+               for n in top):
         raise BadInput(where, f"no class {entry_class} in the entry file")
     files = ", ".join(sorted(n for n, (_, text) in sources.items() if text))
     about = textwrap.fill(
