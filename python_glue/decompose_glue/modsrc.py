@@ -151,6 +151,11 @@ def _bundled(module):
     return bool(getattr(loader, "decompose_bundle", False))
 
 
+# What every generated file imports already, in the spellings a file may use.
+_HEADER_IMPORTS = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math",
+                   "from torch import nn", "from torch.nn import functional as F"}
+
+
 class _Gathered:
     """Definitions collected across the bundled modules of a folder's model,
     each after those it uses, and the imports of other packages they need."""
@@ -227,9 +232,8 @@ def class_source(cls):
         # of the folder's files, gathered into one file.
         gathered = _Gathered()
         gathered.take(module, cls.__name__)
-        skip = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math"}
-        head = [i for i in gathered.imports if i.strip() not in skip]
-        return "\n".join(head + ([""] if head else []) + ["\n\n\n".join(gathered.blocks)])
+        head = [i for i in gathered.imports if i.strip() not in _HEADER_IMPORTS]
+        return "\n".join(head + (["", ""] if head else []) + ["\n\n\n".join(gathered.blocks)])
     if not cls.__module__.startswith("_decompose_file_"):
         # A class from an installed library: import it rather than copy it.
         return f"from {cls.__module__} import {cls.__name__}"
