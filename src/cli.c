@@ -105,8 +105,8 @@ void cli_usage(FILE *f) {
         "  --entry-class C     the model's class\n"
         "  --init-args JSON    its constructor arguments, a list; an object of the folder's\n"
         "                      (a config) is {\"class\": \"module.Name\", \"kwargs\": {...}}\n"
-        "  --inputs JSON       the forward's arguments, a list; a tensor is {\"shape\": [2, 16],\n"
-        "                      \"dtype\": \"float32\"}, integers also \"high\" (and \"low\")\n"
+        "  --inputs JSON       the forward's arguments, a list (or an object, by name); a tensor\n"
+        "                      is {\"shape\": [2, 16], \"dtype\": \"float32\"}, integers also \"high\"\n"
         "\n"
         "  verify-step         check one decomposition step: anti-cheat, weight transfer,\n"
         "                      numerical comparison of original vs refactored\n"
@@ -270,7 +270,8 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen) {
             return fail(err, errlen, "options '--repl' and '--json' cannot be used together");
         if (a->cmd == CMD_RUN && (a->entry_file || a->entry_class || a->init_args || a->inputs)) {
             if (!a->entry_file || !a->entry_class || !a->inputs)
-                return fail(err, errlen, "a folder's model needs '--entry-file', '--entry-class' and '--inputs'");
+                return fail(err, errlen,
+                            "a folder's model needs '--entry-file', '--entry-class' and '--inputs'");
             if (a->repl) return fail(err, errlen, "option '--repl' does not apply to a folder's model");
         }
         if (a->name && (strchr(a->name, '/') || strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0))

@@ -342,7 +342,8 @@ int cmd_check(const cli_args *a, const run_env *env) {
             json_t *req = file_exists(prep) ? json_pack("{s:s}", "path", prep)
                                             : verify_request(orig, refa, file_exists(wm) ? wm : NULL, a);
             json_t *reply = NULL;
-            int rc = glue_call(env->glue, file_exists(prep) ? "check_preparation" : "verify_step", req, &reply, &err);
+            int rc = glue_call(env->glue, file_exists(prep) ? "check_preparation" : "verify_step", req,
+                               &reply, &err);
             json_decref(req);
             if (rc != 0) {
                 json_decref(entry);

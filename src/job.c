@@ -136,12 +136,14 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
         }
         if (!strcmp(key, "init_args") || !strcmp(key, "inputs")) {
             json_t *v = node_json(&doc, vn, 0);
-            if (!json_is_array(v)) {
-                set_error(err, "%s: line %zu: '%s' must be a list", name, line, key);
+            int is_inputs = !strcmp(key, "inputs");
+            if (!json_is_array(v) && !(is_inputs && json_is_object(v))) {
+                set_error(err, "%s: line %zu: '%s' must be a list%s", name, line, key,
+                          is_inputs ? " (or a mapping of the inputs by name)" : "");
                 json_decref(v);
                 goto done;
             }
-            char **list = !strcmp(key, "init_args") ? &j->init_args : &j->inputs;
+            char **list = is_inputs ? &j->inputs : &j->init_args;
             free(*list);
             *list = json_dumps(v, JSON_COMPACT);
             json_decref(v);
@@ -194,7 +196,8 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
     }
     int is_repo = j->input_type && strcmp(j->input_type, "repo") == 0;
     if (j->input_type && !is_repo && strcmp(j->input_type, "single_file") != 0) {
-        set_error(err, "%s: input_type '%s' is not supported yet (only single_file and repo)", name, j->input_type);
+        set_error(err, "%s: input_type '%s' is not supported yet (only single_file and repo)", name,
+                  j->input_type);
         goto done;
     }
     if (is_repo) {
@@ -280,7 +283,8 @@ int job_run(const cli_args *a, const run_env *env) {
         m.model = j.models[i];
         m.children = NULL;
         m.nchildren = 0;
-        char *name = j.name ? xstrdup(j.name) : model_name_from_path(j.entry_file ? j.entry_file : j.models[i]);
+        char *name = j.name ? xstrdup(j.name)
+                            : model_name_from_path(j.entry_file ? j.entry_file : j.models[i]);
         char *out = job_output_for(&j, name);
         m.output = out;
         m.name = j.name;

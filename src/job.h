@@ -20,7 +20,7 @@
  *   init_args:                         # the constructor's arguments, a list;
  *     - class: configuration_tiny.TinyConfig   # an object of the folder's
  *       kwargs: {vocab_size: 100}
- *   inputs:                            # the forward's arguments, a list
+ *   inputs:                            # the forward's arguments: a list, or a mapping by name
  *     - {shape: [2, 12], dtype: int64, high: 100}
  *
  * Relative paths are taken from the current directory, like the

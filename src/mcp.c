@@ -52,14 +52,15 @@ static const tool_arg DECOMPOSE_ARGS[] = {
      "output folder (replaces an older result there); default workspace/output/<level>/<name>"},
     {"name", "--name", A_STRING, 0, "model name; default the file name without .py"},
     {"source_level", "--source-level", A_STRING, 0, "default the model's folder name if it is levelN"},
-    {"entry_file", "--entry-file", A_STRING, 0, "a folder's model: the file, under the folder, defining its class"},
+    {"entry_file", "--entry-file", A_STRING, 0,
+     "a folder's model: the file, under the folder, defining its class"},
     {"entry_class", "--entry-class", A_STRING, 0, "a folder's model: its class"},
     {"init_args", "--init-args", A_STRING, 0,
      "a folder's model: its constructor arguments as JSON text, a list; an object of the folder's (a "
      "config) is {\"class\": \"module.Name\", \"kwargs\": {...}}"},
     {"inputs", "--inputs", A_STRING, 0,
-     "a folder's model: its forward's inputs as JSON text, a list; a tensor is {\"shape\": [...], "
-     "\"dtype\": \"float32\"}, integers also \"high\""},
+     "a folder's model: its forward's inputs as JSON text, a list (or an object, by name); a tensor "
+     "is {\"shape\": [...], \"dtype\": \"float32\"}, integers also \"high\""},
     TRIALS, RTOL, ATOL,
     {NULL, NULL, 0, 0, NULL},
 };

@@ -673,16 +673,18 @@ static void open_repl(run *r) {
     free(err);
 }
 
-/* A JSON list given as option `flag` (text), or NULL with *err. */
-static json_t *json_list_option(const char *flag, const char *text, char **err) {
+/* A JSON list given as option `flag` (text), or, where `by_name`, a JSON
+ * object; NULL with *err. */
+static json_t *json_list_option(const char *flag, const char *text, int by_name, char **err) {
     json_error_t jerr;
     json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (!v) {
         set_error(err, "option '%s': not JSON: %s", flag, jerr.text);
         return NULL;
     }
-    if (!json_is_array(v)) {
-        set_error(err, "option '%s': a JSON list is needed, as [1, 2]", flag);
+    if (!json_is_array(v) && !(by_name && json_is_object(v))) {
+        set_error(err, "option '%s': a JSON list is needed, as [1, 2]%s", flag,
+                  by_name ? ", or an object of them by name" : "");
         json_decref(v);
         return NULL;
     }
@@ -698,16 +700,17 @@ static int check_repo(const cli_args *a, json_t **repo, char **err) {
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_error(err, "%s: not a folder (with --entry-file, the model is the folder that holds it)", a->model);
+        set_error(err, "%s: not a folder (with --entry-file, the model is the folder that holds it)",
+                  a->model);
         return -1;
     }
     char *entry = path_join(a->model, a->entry_file);
     int rc = check_readable_file(entry, err);
     free(entry);
     if (rc != 0) return -1;
-    json_t *inputs = json_list_option("--inputs", a->inputs, err);
+    json_t *inputs = json_list_option("--inputs", a->inputs, 1, err);
     if (!inputs) return -1;
-    json_t *init = json_list_option("--init-args", a->init_args ? a->init_args : "[]", err);
+    json_t *init = json_list_option("--init-args", a->init_args ? a->init_args : "[]", 0, err);
     if (!init) {
         json_decref(inputs);
         return -1;
@@ -745,7 +748,8 @@ int pipeline_run(const cli_args *a, const run_env *env) {
         set_error(&err, "cannot read the working directory");
         goto done;
     }
-    r.model_name = a->name ? xstrdup(a->name) : model_name_from_path(a->entry_file ? a->entry_file : r.model_abs);
+    r.model_name = a->name ? xstrdup(a->name)
+                           : model_name_from_path(a->entry_file ? a->entry_file : r.model_abs);
     r.source_level = a->source_level ? xstrdup(a->source_level) : source_level_from_path(r.model_abs);
     if (!name_is_safe_component(r.model_name)) {
         set_error(&err, "%s: cannot derive a model name (use --name)", a->model);

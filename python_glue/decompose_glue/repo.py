@@ -7,7 +7,8 @@ imports, directly or through another, as source text, and imports them from
 that text under their own module names with a finder of its own: each keeps
 its imports, its globals and its classes' source, which inspect reads
 through the finder. `Model` is the entry class; `get_init_inputs` and
-`get_inputs` make the constructor arguments and inputs the job gave.
+`get_inputs` (or `get_input_kwargs`, for inputs given by name) make the
+constructor arguments and inputs the job gave.
 verify_wrapper.py builds the entry class from the folder itself and from the
 wrapper, with the same seeds, and compares their outputs.
 """
@@ -188,8 +189,9 @@ def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, pytho
     where = os.path.join(repo, entry_file)
     if not isinstance(init_args, list):
         raise BadInput(where, "init_args must be a list (the entry class's constructor arguments)")
-    if not isinstance(inputs, list) or not inputs:
-        raise BadInput(where, "inputs must be a non-empty list (the forward's arguments)")
+    if not isinstance(inputs, (list, dict)) or not inputs:
+        raise BadInput(where, "inputs must be a non-empty list of the forward's arguments, or a mapping "
+                       "of them by name")
     if not entry_class.isidentifier():
         raise BadInput(where, f"entry class {entry_class!r} is not a Python name")
     sources, entry = bundle(repo, entry_file)
@@ -208,7 +210,13 @@ def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, pytho
         "steps/step_0_preparation/verify_wrapper.py proves this file equal to the folder's own code.", 76)
     table = "".join(f"    {n!r}: ({is_package}, {_text_literal(text)}),\n" for n, (is_package, text) in sources.items())
     init = ", ".join(_value_source(v, where) for v in init_args)
-    made = ", ".join(_input_source(s, where) for s in inputs)
+    if isinstance(inputs, dict):  # by name: forward(input_ids=..., attention_mask=...)
+        made = ""
+        by_name = ("\n\n\ndef get_input_kwargs():\n    return {"
+                   + ", ".join(f"{k!r}: {_input_source(v, where)}" for k, v in inputs.items()) + "}")
+    else:
+        made = ", ".join(_input_source(s, where) for s in inputs)
+        by_name = ""
     text = f'''"""
 {name}: {entry_class} of {where}, as one self-contained file.
 
@@ -264,7 +272,7 @@ Model = install().{entry_class}
 
 
 def get_inputs():
-    return [{made}]
+    return [{made}]{by_name}
 
 
 def get_init_inputs():
@@ -321,8 +329,9 @@ def outputs(wrapper, cls):
         model = cls(*wrapper.get_init_inputs()).eval()
         torch.manual_seed(seed)
         inputs = wrapper.get_inputs()
+        kwargs = wrapper.get_input_kwargs() if hasattr(wrapper, "get_input_kwargs") else {{}}
         with torch.no_grad():
-            found.append(tensors(model(*inputs)))
+            found.append(tensors(model(*inputs, **kwargs)))
     return found
 
 

@@ -120,14 +120,21 @@ static void repo_job_passes_its_arguments_on_as_json(void **state) {
                                   "\"eps\": 1e-6, \"tied\": true, \"act\": \"gelu\", \"tag\": \"7\", \"none\": null}}, 3]");
     assert_json_text(j.inputs, "[{\"shape\": [2, 12], \"dtype\": \"int64\", \"high\": 100}]");
     job_free(&j);
+    /* inputs by name, for a forward called with keywords */
+    assert_int_equal(parse("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\n"
+                           "inputs:\n  input_ids: {shape: [1, 4], dtype: int64, high: 9}\n", &j, &err), 0);
+    assert_json_text(j.inputs, "{\"input_ids\": {\"shape\": [1, 4], \"dtype\": \"int64\", \"high\": 9}}");
+    job_free(&j);
 }
 
 static void repo_job_errors_name_the_field(void **state) {
     (void)state;
     expect_error("input_type: repo\nrepo_path: r\nentry_class: C\ninputs: [1]\n", "needs 'entry_file'");
     expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\n", "needs 'inputs'");
-    expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\ninputs: {a: 1}\n",
-                 "line 5: 'inputs' must be a list");
+    expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\ninputs: 5\n",
+                 "line 5: 'inputs' must be a list (or a mapping");
+    expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\ninputs: [1]\n"
+                 "init_args: {a: 1}\n", "line 6: 'init_args' must be a list");
     expect_error("input_type: repo\nrepo_path: r\nentry_file: e.py\nentry_class: C\ninputs: [1]\nmodel: m.py\n",
                  "not model or models");
     expect_error("model: m.py\nentry_class: C\n", "are for input_type repo");

@@ -72,6 +72,7 @@ class Bundle(unittest.TestCase):
         with tempfile.TemporaryDirectory() as out:
             for init_args, inputs, why in (({"a": 1}, TOKENS, "init_args must be a list"),
                                            (CONFIG, [], "inputs must be a non-empty list"),
+                                           (CONFIG, 3, "or a mapping of them by name"),
                                            (CONFIG, [{"shape": [2], "dtype": "int64"}], "needs 'high'"),
                                            (CONFIG, [{"shape": [2], "dtype": "float8"}], "is not one of")):
                 with self.assertRaises(BadInput) as e:
@@ -102,6 +103,14 @@ class Wrapper(unittest.TestCase):
                               wrapper], capture_output=True, text=True, cwd=self.tmp, timeout=120)
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.stdout.strip(), "(2, 6, 50)")
+
+    def test_inputs_given_by_name_are_passed_by_name(self):
+        wrapper = write_wrapper(self.folder, self.tmp, inputs={"input_ids": TOKENS[0]})
+        model_file = load_model_file(wrapper)
+        args, kwargs = model_file.inputs(seed=0)
+        self.assertEqual(args, [])
+        self.assertEqual(list(kwargs), ["input_ids"])
+        self.assertEqual(check(self.folder, wrapper)["status"], "PASS")
 
     def test_the_check_fails_where_the_wrapper_is_not_the_folders_code(self):
         wrapper = write_wrapper(self.folder, self.tmp)
