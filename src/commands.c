@@ -333,17 +333,17 @@ int cmd_check(const cli_args *a, const run_env *env) {
         char *wm = path_join(sd, "weight_map.json");
         /* Phase 0 of a folder's model: the wrapper against the folder again */
         char *prep = path_join(sd, "verify_wrapper.py");
+        int is_prep = file_exists(prep);
         json_t *entry = json_pack("{s:s}", "name", steps[i]);
         const char *status;
-        if (!file_exists(prep) && (!file_exists(orig) || !file_exists(refa))) {
+        if (!is_prep && (!file_exists(orig) || !file_exists(refa))) {
             status = "FAIL";
             json_object_set_new(entry, "reason", json_string("original.py or refactored.py is missing"));
         } else {
-            json_t *req = file_exists(prep) ? json_pack("{s:s}", "path", prep)
-                                            : verify_request(orig, refa, file_exists(wm) ? wm : NULL, a);
+            json_t *req = is_prep ? json_pack("{s:s}", "path", prep)
+                                  : verify_request(orig, refa, file_exists(wm) ? wm : NULL, a);
             json_t *reply = NULL;
-            int rc = glue_call(env->glue, file_exists(prep) ? "check_preparation" : "verify_step", req,
-                               &reply, &err);
+            int rc = glue_call(env->glue, is_prep ? "check_preparation" : "verify_step", req, &reply, &err);
             json_decref(req);
             if (rc != 0) {
                 json_decref(entry);

@@ -30,9 +30,15 @@ def _same_output(a, b):
         for x, y in zip(ta, tb))
 
 
+def device_of(args, kwargs):
+    """The device of a run's first tensor input: what a symbolic graph's
+    `x.device` reads (trace.fold_tensor_reads)."""
+    return next((t.device for t in verify.tensors((args, kwargs))), torch.device("cpu"))
+
+
 def canonical(gm, device):
     """The graph every later pass reads, however it was traced; `device` is
-    the run's (trace.device_of)."""
+    the run's (device_of)."""
     return attention.expand(trace.fold_tensor_reads(trace.inline_plumbing_modules(gm), device))
 
 
@@ -113,6 +119,7 @@ def trace_model(model_file, model, inputs, check=True):
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True}
     restore = trace.snapshot(model)
+    device = device_of(*inputs.lend())
     try:
         gm = trace.symbolic(model)
     except Exception as e:
@@ -136,11 +143,11 @@ def trace_model(model_file, model, inputs, check=True):
                                        f"constants ({', '.join(folded)})")
         elif not check and values_on_meta(gm, *inputs.lend()):
             notes["checked"] = False
-            return canonical(gm, trace.device_of(*inputs.lend())), "symbolic", notes, expected
+            return canonical(gm, device), "symbolic", notes, expected
         else:
             notes["symbolic_error"] = mismatch(gm, expected, inputs)
             if notes["symbolic_error"] is None:
-                return canonical(gm, trace.device_of(*inputs.lend())), "symbolic", notes, expected
+                return canonical(gm, device), "symbolic", notes, expected
         restore()
     torch.manual_seed(FORWARD_SEED)
     args, kwargs = inputs.lend()
@@ -158,7 +165,6 @@ def trace_model(model_file, model, inputs, check=True):
     if expected is None:
         expected = verify.own(output, (args, kwargs))
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
-    device = trace.device_of(args, kwargs)
     del output, args, kwargs
     notes.update(recorded)
     restore()

@@ -98,7 +98,7 @@ def _symbolic_graph(model_file, args, kwargs):
         _record_kinds(gm, args, kwargs)
     except Exception:
         return None
-    return capture.canonical(gm, trace.device_of(args, kwargs))
+    return capture.canonical(gm, capture.device_of(args, kwargs))
 
 
 def _inputs_on_meta(model_file):

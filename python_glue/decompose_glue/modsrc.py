@@ -144,11 +144,23 @@ def _top_level_definitions(tree):
     return defs
 
 
-def _bundled(module):
+def is_bundled(module):
     """Whether a module was imported from a Phase 0 wrapper's text (repo.py):
     a file of the user's folder, to copy from rather than import."""
     loader = getattr(getattr(module, "__spec__", None), "loader", None)
     return bool(getattr(loader, "decompose_bundle", False))
+
+
+def imported_module(package, stmt):
+    """The absolute name of the module an `import from` statement reads, in
+    a module of `package`; None for a relative import beyond the top."""
+    if not stmt.level:
+        return stmt.module or ""
+    parts = package.split(".") if package else []
+    if stmt.level - 1 > len(parts):
+        return None
+    base = ".".join(parts[:len(parts) - (stmt.level - 1)])
+    return ".".join(p for p in (base, stmt.module or "") if p)
 
 
 # What every generated file imports already, in the spellings a file may use.
@@ -174,20 +186,20 @@ class _Gathered:
             imported = {}  # local name -> (bundled module name, its name there, or None for the module)
             for stmt in tree.body:
                 if isinstance(stmt, ast.ImportFrom):
-                    parts = package.split(".") if package else []
-                    base = ".".join(parts[:len(parts) - stmt.level + 1]) if stmt.level else ""
-                    source = ".".join(p for p in (base, stmt.module or "") if p)
+                    source = imported_module(package, stmt)
+                    if source is None:
+                        continue
                     for a in stmt.names:
                         sub = sys.modules.get(f"{source}.{a.name}")
-                        if sub is not None and _bundled(sub):
+                        if sub is not None and is_bundled(sub):
                             imported[a.asname or a.name] = (sub.__name__, None)
-                        elif _bundled(sys.modules.get(source)):
+                        elif is_bundled(sys.modules.get(source)):
                             imported[a.asname or a.name] = (source, a.name)
-                    if not _bundled(sys.modules.get(source)) and not stmt.level:
+                    if not is_bundled(sys.modules.get(source)) and not stmt.level:
                         self._import(ast.get_source_segment(text, stmt))
                 elif isinstance(stmt, ast.Import):
                     for a in stmt.names:
-                        if _bundled(sys.modules.get(a.name)):
+                        if is_bundled(sys.modules.get(a.name)):
                             imported[a.asname or a.name.partition(".")[0]] = (a.name, None)
                         else:
                             self._import(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
@@ -227,7 +239,7 @@ def class_source(cls):
     module = sys.modules.get(cls.__module__)
     if module is None or not getattr(module, "__file__", None):
         raise SourceError(f"cannot find the source of {cls.__name__}")
-    if _bundled(module):
+    if is_bundled(module):
         # A file of the user's folder: the class and what it uses from any
         # of the folder's files, gathered into one file.
         gathered = _Gathered()

@@ -98,8 +98,7 @@ def _told_apart(base, r, owner, body, used):
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
 
 
-def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs,
-               what="The user's model, verbatim."):
+def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, what):
     with open(model_file.path, encoding="utf-8") as f:
         source = _strip_main_block(f.read())
     shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -156,11 +155,10 @@ class Plan:
         self.model_path = os.path.join(self.scratch, self.name + ".py")
         with open(self.model_path, "w", encoding="utf-8") as f:
             f.write(text)
-        seeds = [verify.FIRST_SEED + i for i in range(self.request.get("num_trials") or 3)]
-        rtol, atol = self.request.get("rtol"), self.request.get("atol")
+        seeds = verify.trial_seeds(self.request.get("num_trials") or 3)
+        rtol, atol = verify.tolerance([], self.request.get("rtol"), self.request.get("atol"))
         wrapper_rel = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
-        check = repo.verify_source(folder, req["entry_class"], wrapper_rel, self.python, seeds,
-                                   1e-5 if rtol is None else rtol, 1e-6 if atol is None else atol)
+        check = repo.verify_source(folder, req["entry_class"], wrapper_rel, self.python, seeds, rtol, atol)
         result = repo.run_check(check, self.model_path, self.source_path)
         result["wrapper"] = wrapper_rel
         result["modules"] = modules

@@ -19,7 +19,7 @@ import os
 import sys
 import textwrap
 
-from . import codegen
+from . import codegen, modsrc
 from .loader import BadInput, _one_line
 
 _DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
@@ -52,14 +52,9 @@ def _imported_names(tree, name, is_package):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                if node.level - 1 > len(parts):
-                    continue
-                base = ".".join(parts[:len(parts) - (node.level - 1)])
-                module = ".".join(p for p in (base, node.module or "") if p)
-            else:
-                module = node.module or ""
+            module = modsrc.imported_module(package, node)
+            if module is None:
+                continue
             if module:
                 found.append(module)
             found += [f"{module}.{a.name}" if module else a.name for a in node.names if a.name != "*"]
@@ -73,7 +68,7 @@ def _a_library(repo, top):
     source text (a folder that is a site-packages)."""
     loaded = sys.modules.get(top)
     origin = getattr(loaded, "__file__", None)
-    if loaded is not None and not getattr(getattr(loaded.__spec__, "loader", None), "decompose_bundle", False):
+    if loaded is not None and not modsrc.is_bundled(loaded):
         if origin is None or not os.path.abspath(origin).startswith(repo + os.sep):
             return True
     return _has_extensions(os.path.join(repo, top))

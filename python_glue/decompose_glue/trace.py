@@ -246,15 +246,6 @@ def inline_plumbing_modules(gm):
     return gm
 
 
-def device_of(args, kwargs):
-    """The device of a run's first tensor input: the device a symbolic
-    graph's `x.device` reads (fold_tensor_reads)."""
-    for value in list(args) + list(kwargs.values()):
-        if isinstance(value, torch.Tensor):
-            return value.device
-    return torch.device("cpu")
-
-
 def fold_tensor_reads(gm, device):
     """Write a symbolic graph's `x.dtype` and `x.device`, where an op takes
     them as arguments, as the constants they are in this run, as recording a

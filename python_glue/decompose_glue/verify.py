@@ -21,6 +21,11 @@ from .loader import BadInput, _one_line, load_model_file
 
 FIRST_SEED = 42
 
+
+def trial_seeds(num_trials):
+    """The seeds of a gate's trials, the first trial's first."""
+    return [FIRST_SEED + i for i in range(num_trials)]
+
 # Per file, what the root step's last trial leaves for the composition test,
 # which runs on that trial's seed: the original model the step ran, the
 # trial's inputs (LentInputs) and the model's output on them. The test would

@@ -31,9 +31,9 @@ import torch
 
 from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
-from .verify import (FIRST_SEED, LentInputs, _load, auto_weight_map, clone_inputs,
+from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, keep_for_composition, own, plan_transfer, read_weight_map, state,
-                     take_planned, tensors, tolerance, transfer_report)
+                     take_planned, tensors, tolerance, transfer_report, trial_seeds)
 
 
 def _sha1(path):
@@ -284,7 +284,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     children = {}
     for step in steps:
         children.update(step.load())
-    seeds = [FIRST_SEED + i for i in range(num_trials)]
+    seeds = trial_seeds(num_trials)
     note_root = "the model's inputs from get_inputs(), seeded per trial"
     note = ("the activations this component receives inside the model, on the model's inputs "
             "for the trial's seed")
