@@ -74,7 +74,7 @@ void cli_usage(FILE *f) {
         "usage: decompose MODEL.py [-o DIR] [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "                          [--source-level L] [--name NAME] [--repl]\n"
         "       decompose FOLDER --entry-file F --entry-class C --inputs JSON [--init-args JSON]\n"
-        "                          [the options of a model run but --repl]\n"
+        "                          [the options of a model run]\n"
         "       decompose JOB.yaml [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "       decompose verify-step --original P --refactored R [--weight-map W]\n"
         "                          [--output J] [--rtol X] [--atol X] [--num-trials N] [--json]\n"
@@ -272,7 +272,6 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen) {
             if (!a->entry_file || !a->entry_class || !a->inputs)
                 return fail(err, errlen,
                             "a folder's model needs '--entry-file', '--entry-class' and '--inputs'");
-            if (a->repl) return fail(err, errlen, "option '--repl' does not apply to a folder's model");
         }
         if (a->name && (strchr(a->name, '/') || strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0))
             return fail(err, errlen, "option '--name': '%s' is not a valid name", a->name);

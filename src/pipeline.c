@@ -660,14 +660,18 @@ static void run_free(run *r) {
 }
 
 /* --repl: a Python prompt on the finished folder, passed or failed. What is
- * done there does not change the run's exit code. */
+ * done there does not change the run's exit code. A folder's model is the
+ * one file Phase 0 made of it, as the run's own steps saw it. */
 static void open_repl(run *r) {
-    json_t *req = json_pack("{s:s, s:s}", "model_path", r->model_abs, "output_dir", r->out_dir);
+    const char *wrapper = json_str(json_object_get(r->plan, "preparation"), "wrapper");
+    char *model = wrapper ? path_join(r->out_dir, wrapper) : xstrdup(r->model_abs);
+    json_t *req = json_pack("{s:s, s:s}", "model_path", model, "output_dir", r->out_dir);
     json_t *reply = NULL;
     char *err = NULL;
     fflush(r->env->out);
     if (glue_call(r->env->glue, "run_repl", req, &reply, &err) != 0)
         fprintf(r->env->log, "decompose: error: --repl: %s\n", err ? err : "failed");
+    free(model);
     json_decref(req);
     json_decref(reply);
     free(err);

@@ -113,6 +113,27 @@ class FolderModel(unittest.TestCase):
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr[-2000:])
 
 
+class FolderModelRepl(unittest.TestCase):
+    def test_the_prompt_builds_the_model_from_the_phase_0_wrapper(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out")
+            # the wrapper's copy of the class, not the folder's file
+            lines = ["source = sys.modules[type(model).__module__].__file__",
+                     f"print('model', type(model).__name__, 'in the folder' if source.startswith({TINY!r}) "
+                     "else 'bundled')",
+                     "print('outputs', tuple(output.shape), 'inputs', tuple(args[0].shape), args[0].dtype)",
+                     "print('graph', sum(1 for n in gm.graph.nodes if n.op == 'call_module'))",
+                     "exit()"]
+            proc = subprocess.run([BIN, TINY, *ENTRY, "-o", out, "--num-trials", "1", "--repl"],
+                                  input="import os, sys\n" + "\n".join(lines) + "\n", capture_output=True,
+                                  text=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        self.assertIn(os.path.join("level_3_model", "modeling_tiny.py"), proc.stderr + proc.stdout)
+        self.assertIn("model TinyLM bundled", proc.stdout)
+        self.assertIn("outputs (2, 8, 64) inputs (2, 8) torch.int64", proc.stdout)
+        self.assertRegex(proc.stdout, r"graph [1-9]")
+
+
 class FolderModelBadInput(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="decompose-e2e-repo-bad-")
