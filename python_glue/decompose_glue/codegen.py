@@ -181,6 +181,8 @@ def input_expr(desc):
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         return "[" + ", ".join(items) + "]"
     if kind == "const":
+        if desc.get("type") == "Size":
+            return f"torch.Size({desc['value']!r})"
         return repr(desc["value"])
     raise CodegenError(f"cannot make an input of kind {kind}")
 

@@ -71,8 +71,8 @@ class _Recorder(TorchFunctionMode):
                         + list(tensor_attributes(model).items())):
             self.attrs.setdefault(id(t), name)
 
-    def _node(self, op, target, args, kwargs, value):
-        node = self.graph.create_node(op, target, args, kwargs)
+    def _node(self, op, target, args, kwargs, value, name=None):
+        node = self.graph.create_node(op, target, args, kwargs, name=name)
         node.meta["scope"] = tuple(self.scope)
         self.busy += 1  # describing a value (its min and max) is not the model's work
         try:
@@ -137,7 +137,8 @@ class _Recorder(TorchFunctionMode):
         if self.busy:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        if name == "__get__":
+        is_property = name == "__get__"  # x.real, x.T: the descriptor's getter
+        if is_property:
             name = getattr(getattr(func, "__self__", None), "__name__", name)
         self.busy += 1
         try:
@@ -157,6 +158,8 @@ class _Recorder(TorchFunctionMode):
             if swap:
                 gargs = (gargs[1], gargs[0])
             node = self._node("call_function", target, tuple(gargs), gkwargs, value)
+        elif is_property and gargs and isinstance(gargs[0], fx.Node):
+            node = self._node("call_function", getattr, (gargs[0], name), {}, value, name=name)
         elif _is_tensor_method(func) and gargs and isinstance(gargs[0], fx.Node):
             node = self._node("call_method", name, tuple(gargs), gkwargs, value)
         else:

@@ -134,17 +134,17 @@ def describe(value):
     """What a node produced, as plain data: tensors by shape and dtype."""
     if isinstance(value, torch.Tensor):
         d = {"kind": "tensor", "shape": list(value.shape), "dtype": ops.dtype_name(value.dtype)}
-        if (not value.is_floating_point() and value.numel() > 0 and value.dtype != torch.bool
-                and not value.is_meta):
+        if (not value.is_floating_point() and not value.is_complex() and value.numel() > 0
+                and value.dtype != torch.bool and not value.is_meta):
             d["min"] = int(value.min())
             d["max"] = int(value.max())
         return d
+    if isinstance(value, torch.Size):  # a tuple too: a size read off a tensor (x.shape[-2:])
+        return {"kind": "const", "value": list(value), "type": "Size"}
     if isinstance(value, (tuple, list)):
         return {"kind": type(value).__name__, "items": [describe(v) for v in value]}
     if isinstance(value, dict):
         return {"kind": "dict", "items": {k: describe(v) for k, v in value.items()}}
-    if isinstance(value, torch.Size):
-        return {"kind": "const", "value": list(value)}
     if value is None or isinstance(value, (bool, int, float, str)):
         return {"kind": "const", "value": value}
     return {"kind": "other", "type": type(value).__name__}

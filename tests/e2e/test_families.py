@@ -49,6 +49,7 @@ EXPECTED = {
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
     "causal_attention_sizes": ((1, 0, 1, 6), "symbolic"),
+    "segmentation_head": ((1, 2, 3, 10), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
@@ -62,6 +63,7 @@ EXPECTED = {
     "untraceable/ssd_chunks": ((1, 0, 0, 8), "recorded"),
     "untraceable/tensor_check": ((1, 0, 1, 5), "recorded"),
     "untraceable/device_follows": ((1, 0, 0, 12), "recorded"),
+    "untraceable/spectrogram_mask": ((1, 0, 2, 11), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -221,6 +223,27 @@ class Families(unittest.TestCase):
         self.assertIn("tracing again, checked", proc.stderr)
         log = self.trace_log("untraceable/tensor_check")
         self.assertEqual(log["symbolic_error"], "the symbolic trace does not reproduce the eager output")
+
+    def test_a_size_read_off_the_input_is_a_size_in_the_kernel_file(self):
+        kernel = next(n for k, n in self.nodes("segmentation_head", "kernel").items()
+                      if k.startswith("interpolate_"))
+        path = os.path.join(self.runs["segmentation_head"][1], kernel["path"])
+        self.assertIn("torch.Size([32, 32])", _text(path))
+        proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_complex_kernels_run_for_real_on_complex_inputs(self):
+        # the run's self-tests are on meta: here the files draw complex64 numbers
+        out = self.runs["untraceable/spectrogram_mask"][1]
+        kernels = self.nodes("untraceable/spectrogram_mask", "kernel")
+        paths = [os.path.join(out, n["path"]) for k, n in kernels.items() if "_c64" in k]
+        self.assertEqual(len(paths), 5, sorted(kernels))  # stft, abs, view_as_real, view_as_complex, istft
+        for path in paths:
+            with self.subTest(os.path.basename(path)):
+                proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300)
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
+        self.assertIn("real = stft.real", refactored)  # a property read in a recorded forward
 
     def test_dict_and_keyword_models_reproduce_their_outputs(self):
         for name in ("untraceable/tuple_dict_outputs", "untraceable/optional_args",

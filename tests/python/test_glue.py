@@ -654,6 +654,16 @@ class Inputs(unittest.TestCase):
                 self.assertEqual(list(value.shape), shape, expr)
                 self.assertEqual(str(value.dtype), f"torch.{dtype}", expr)
 
+    def test_values_described_round_trip_through_their_expressions(self):
+        # a torch.Size is a tuple: it was described item by item, as a kind no file could make
+        size = trace.describe(torch.Size([224, 224]))
+        self.assertEqual(eval(codegen.input_expr(size), {"torch": torch}), torch.Size([224, 224]))
+        # a complex tensor has no min or max to record
+        z = trace.describe(torch.randn(2, 3, dtype=torch.complex64))
+        self.assertNotIn("min", z)
+        value = eval(codegen.input_expr(z), {"torch": torch})
+        self.assertEqual((list(value.shape), value.dtype), ([2, 3], torch.complex64))
+
 
 class Frees(unittest.TestCase):
     def test_long_forwards_free_each_value_after_its_last_use(self):
