@@ -158,6 +158,9 @@ def node_line(node, names):
     if target is operator.getitem:
         base, index = node.args
         return f"{out} = {literal(base, names)}[{literal(index, names, in_index=True)}]"
+    if target is ops.setitem:
+        base, index, value = (literal(a, names, in_index=i == 1) for i, a in enumerate(node.args))
+        return f"{base}[{index}] = {value}\n{out} = {base}"
     if target is getattr:
         base, attr = node.args
         return f"{out} = {literal(base, names)}.{attr}"

@@ -23,7 +23,7 @@ PLUMBING = frozenset({
     "movedim", "squeeze", "unsqueeze", "expand", "expand_as", "repeat",
     "contiguous", "narrow", "select", "size", "dim", "numel", "to", "type",
     "type_as", "float", "double", "half", "bfloat16", "int", "long", "bool",
-    "clone", "detach", "identity", "getattr", "tuple", "list", "dict",
+    "clone", "detach", "identity", "getattr", "tuple", "list", "dict", "setitem",
 })
 
 # Attributes of a tensor that describe it and hold none of its data.
@@ -106,6 +106,17 @@ def module_op(module):
         if cls in _MODULE_NAMES:
             return _MODULE_NAMES[cls]
     return snake(type(module).__name__)
+
+
+def setitem(base, index, value):
+    """`base[index] = value` as a node of a graph: returns `base`, written.
+
+    torch.fx records the write as operator.setitem, which returns None, and
+    the later readers of `base` read the node before it, so that nothing in
+    the graph depends on the write and grouping could drop or move it. With
+    this target the readers after the write read its node instead."""
+    base[index] = value
+    return base
 
 
 def function_op(target):

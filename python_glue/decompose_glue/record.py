@@ -20,6 +20,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
+from . import ops
 from .trace import describe, is_kernel_module, tensor_attributes
 
 # Tensor dunders recorded as the operator a person writes.
@@ -253,14 +254,31 @@ def record(model, args, kwargs):
                        (recorder.arg(tensor), recorder.arg(index)), {}, value)
         return value
 
+    original_setitem = torch.Tensor.__setitem__
+
+    def setitem(tensor, index, value):
+        # A write into a tensor (x[:, 1:] += y ends in one): from here on
+        # the tensor is the write's node, so its readers depend on it.
+        if recorder.busy:
+            return original_setitem(tensor, index, value)
+        recorder.busy += 1
+        try:
+            original_setitem(tensor, index, value)
+        finally:
+            recorder.busy -= 1
+        recorder._node("call_function", ops.setitem,
+                       (recorder.arg(tensor), recorder.arg(index), recorder.arg(value)), {}, tensor)
+
     nn.Module.__call__ = call
     torch.Tensor.__getitem__ = getitem
+    torch.Tensor.__setitem__ = setitem
     try:
         with torch.no_grad(), recorder:
             output = model(*args, **kwargs)
     finally:
         nn.Module.__call__ = original_call
         torch.Tensor.__getitem__ = original_getitem
+        torch.Tensor.__setitem__ = original_setitem
     recorder.graph.output(recorder.arg(output))
     _remove_dead(recorder.graph)
     gm = fx.GraphModule(model, recorder.graph, class_name=type(model).__name__)
