@@ -161,6 +161,8 @@ def node_line(node, names):
     if target is ops.setitem:
         base, index, value = (literal(a, names, in_index=i == 1) for i, a in enumerate(node.args))
         return f"{base}[{index}] = {value}\n{out} = {base}"
+    if target is ops.after_write:
+        return f"{out} = {literal(node.args[0], names)}  # as {literal(node.args[1], names)} left it"
     if target is getattr:
         base, attr = node.args
         return f"{out} = {literal(base, names)}.{attr}"

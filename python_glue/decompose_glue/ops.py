@@ -24,6 +24,7 @@ PLUMBING = frozenset({
     "contiguous", "narrow", "select", "size", "dim", "numel", "to", "type",
     "type_as", "float", "double", "half", "bfloat16", "int", "long", "bool",
     "clone", "detach", "identity", "getattr", "tuple", "list", "dict", "setitem",
+    "after_write",
 })
 
 # Attributes of a tensor that describe it and hold none of its data.
@@ -116,6 +117,13 @@ def setitem(base, index, value):
     the graph depends on the write and grouping could drop or move it. With
     this target the readers after the write read its node instead."""
     base[index] = value
+    return base
+
+
+def after_write(base, write):
+    """`base` as read after `write` changed it through one of its views
+    (x[:, :n].zero_()): the node that the readers after the write read, so
+    that they depend on it, as with setitem."""
     return base
 
 

@@ -13,6 +13,7 @@ were on these inputs: the graph reproduces the model on inputs like them, and
 """
 
 import operator
+import re
 import weakref
 
 import torch
@@ -41,6 +42,7 @@ _DUNDERS = {
     "__iadd__": (operator.iadd, False), "__isub__": (operator.isub, False),
     "__imul__": (operator.imul, False), "__itruediv__": (operator.itruediv, False),
 }
+_IN_PLACE_DUNDERS = frozenset({"__iadd__", "__isub__", "__imul__", "__itruediv__"})
 # Reading a Python value out of a tensor fixes control flow to this input.
 _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__len__",
           "__iter__", "numel", "dim", "size", "__format__", "__repr__", "__array__"}
@@ -58,6 +60,7 @@ class _Recorder(TorchFunctionMode):
         super().__init__()
         self.graph = fx.Graph()
         self.node_of = {}        # id(tensor) -> node, while that tensor lives
+        self.alive = {}          # id(tensor) -> weak reference, for the same tensors
         self.busy = 0            # > 0 inside a recorded call or a kernel module
         self.scope = []
         self.calls = {}
@@ -92,6 +95,7 @@ class _Recorder(TorchFunctionMode):
             # recording (a parameter an op returned as is, a state the model
             # keeps) must not keep the recorder, its graph and the model alive.
             self.node_of[id(value)] = node
+            self.alive[id(value)] = weakref.ref(value)
             weakref.finalize(value, _forget, weakref.ref(self), id(value))
         elif isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value):
             for i, v in enumerate(value):
@@ -119,7 +123,7 @@ class _Recorder(TorchFunctionMode):
             node = self.graph.create_node("get_attr", name)
             node.meta["scope"] = tuple(self.scope)
             node.meta["value"] = describe(value)
-            self.node_of[id(value)] = node
+            self._bind(value, node)
             return node
         if isinstance(value, (tuple, list)):
             return type(value)(self.arg(v) for v in value)
@@ -169,7 +173,34 @@ class _Recorder(TorchFunctionMode):
         read += [k for k, a in node.kwargs.items() if self._read_device(a)]
         if read:
             node.meta["devices_read"] = read
+        if _writes_in_place(name) and args and value is args[0]:
+            self.written_through(value, node)
         return value
+
+    def written_through(self, view, write):
+        """After `write` changed `view` in place: where the view shares the
+        memory of a tensor the graph knows (x[:, :n].zero_(), a cache's
+        slice copied into), what reads that tensor from here on reads a
+        node after the write; the graph would otherwise hold no reader of
+        the write and drop it."""
+        self.busy += 1  # reading ._base is not the model's work
+        try:
+            root = view._base if isinstance(view, torch.Tensor) else None
+            if root is None:
+                return
+            if id(root) in self.attrs:
+                self.arg(root)  # a weight or state written through a slice
+            # Every tensor the graph knows that is this memory: its base (a
+            # linear's output is itself a view of a 2-d result) and its views.
+            known = [(key, ref()) for key, ref in list(self.alive.items())]
+            for key, tensor in known:
+                if tensor is None or tensor is view or not (tensor is root or tensor._base is root):
+                    continue
+                node = self.node_of[key]
+                stem = re.sub(r"_written(_\d+)?$", "", node.name)
+                self._node("call_function", ops.after_write, (node, write), {}, tensor, name=f"{stem}_written")
+        finally:
+            self.busy -= 1
 
     def _read_device(self, value):
         return isinstance(value, torch.device) and self.devices_read.get(id(value)) is value
@@ -184,6 +215,17 @@ def _forget(recorder_ref, key):
     recorder = recorder_ref()
     if recorder is not None:
         recorder.node_of.pop(key, None)
+        recorder.alive.pop(key, None)
+
+
+def _same_memory(a, b):
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.data_ptr() == b.data_ptr()
+            and a.shape == b.shape and a.stride() == b.stride() and a.dtype == b.dtype)
+
+
+def _writes_in_place(name):
+    """x.add_(y), x += y, x.copy_(y): the op writes into its first argument."""
+    return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
 
 
 def _has_tensor(value):
@@ -219,7 +261,9 @@ def record(model, args, kwargs):
                     value = original_call(module, *a, **k)
                 finally:
                     recorder.busy -= 1
-                recorder._node("call_module", path, tuple(recorder.arg(a)), recorder.arg(k), value)
+                node = recorder._node("call_module", path, tuple(recorder.arg(a)), recorder.arg(k), value)
+                if a and value is a[0]:  # nn.ReLU(inplace=True) on a slice
+                    recorder.written_through(value, node)
                 return value
             return original_call(module, *a, **k)
         finally:
@@ -234,9 +278,7 @@ def record(model, args, kwargs):
         node = recorder.graph.placeholder(name)
         node.meta["scope"] = ()
         node.meta["value"] = describe(value)
-        if isinstance(value, torch.Tensor):
-            recorder.node_of[id(value)] = node
-        elif isinstance(value, (tuple, list)):
+        if isinstance(value, (torch.Tensor, tuple, list)):
             recorder._bind(value, node)
 
     original_getitem = torch.Tensor.__getitem__
@@ -264,8 +306,13 @@ def record(model, args, kwargs):
         recorder.busy += 1
         try:
             original_setitem(tensor, index, value)
+            # x[i] += y writes through the view x[i], then assigns that view
+            # to itself: the write is already in the graph (written_through)
+            itself = _same_memory(value, original_getitem(tensor, index))
         finally:
             recorder.busy -= 1
+        if itself:
+            return
         recorder._node("call_function", ops.setitem,
                        (recorder.arg(tensor), recorder.arg(index), recorder.arg(value)), {}, tensor)
 

@@ -1,4 +1,4 @@
-"""Writes into slices of a tensor (torchvision's MViT shape; untraceable: a Proxy takes no item assignment): attention scores with a relative-position bias added in place to the patch-to-patch block (attn[:, :, 1:, 1:] += rel), and the class token's row of the output overwritten (out[:, 0] = cls)."""
+"""Writes into slices of a tensor (torchvision's MViT shape; untraceable: a Proxy takes no item assignment): attention scores with a relative-position bias added in place to the patch-to-patch block (attn[:, :, 1:, 1:] += rel), the class token's row of the output overwritten (out[:, 0] = cls), and an in-place ReLU on half of the channels, through a view with no assignment back."""
 import torch
 import torch.nn as nn
 
@@ -11,6 +11,7 @@ class Model(nn.Module):
         self.rel = nn.Parameter(torch.randn(heads, tokens - 1, tokens - 1) * 0.1)
         self.cls = nn.Parameter(torch.randn(dim))
         self.proj = nn.Linear(dim, dim)
+        self.act = nn.ReLU(inplace=True)
 
     def forward(self, x):
         B, N, C = x.shape
@@ -19,6 +20,7 @@ class Model(nn.Module):
         attn[:, :, 1:, 1:] += self.rel
         out = torch.matmul(attn.softmax(dim=-1), v).transpose(1, 2).reshape(B, N, C)
         out[:, 0] = self.cls
+        self.act(out[..., : C // 2])
         return self.proj(out)
 
 
