@@ -50,6 +50,7 @@ EXPECTED = {
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
     "causal_attention_sizes": ((1, 0, 1, 6), "symbolic"),
     "segmentation_head": ((1, 2, 3, 10), "symbolic"),
+    "moe_experts": ((1, 0, 1, 16), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
@@ -224,6 +225,18 @@ class Families(unittest.TestCase):
         self.assertIn("tracing again, checked", proc.stderr)
         log = self.trace_log("untraceable/tensor_check")
         self.assertEqual(log["symbolic_error"], "the symbolic trace does not reproduce the eager output")
+
+    def test_experts_are_gathered_by_the_router_indices_as_kernels(self):
+        kernels = self.nodes("moe_experts", "kernel")
+        self.assertIn("topk_16x4_fp32", kernels)
+        # self.w1[idx]: a gather of the experts' weights, one kernel per weight, each holding it
+        gathers = sorted(k for k in kernels if k.startswith("getitem_"))
+        self.assertEqual(gathers, ["getitem_4x32_16x2_fp32", "getitem_4x32x24_16x2_fp32",
+                                   "getitem_4x48_16x2_fp32", "getitem_4x48x32_16x2_fp32"])
+        with open(os.path.join(self.runs["moe_experts"][1], "steps", "step_1_model_to_fusions",
+                               "weight_map.json")) as f:
+            mapping = json.load(f)
+        self.assertTrue(mapping["w1"].endswith(".w1") and not mapping["w1"].startswith("w1"), mapping)
 
     def test_a_size_read_off_the_input_is_a_size_in_the_kernel_file(self):
         kernel = next(n for k, n in self.nodes("segmentation_head", "kernel").items()
