@@ -15,7 +15,7 @@ import inspect
 import json
 import os
 
-from . import capture, meta, trace, verify
+from . import capture, meta, ops, trace, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
 
@@ -41,6 +41,8 @@ def node_counts(nodes, gm):
     for n in nodes:
         if n.op in ("get_attr", "placeholder", "output"):
             continue
+        if n.op == "call_function" and n.target is ops.after_write:
+            continue  # a name for a tensor after a write through its view: no op runs
         (counts if is_compute(n, gm) else plumbing)[op_name(n, gm)] += 1
     return counts, plumbing
 
