@@ -133,6 +133,44 @@ class CountOpsTest(unittest.TestCase):
         self.assertEqual(counts["linear"], 2)
         self.assertEqual(left, [])
 
+    def test_a_state_written_through_a_slice_counts_the_write_once(self):
+        # self.cache[:, 4:9].copy_(...) then read: the read after the write
+        # is a name for the written buffer, not an op of its own
+        path = os.path.join(self.tmp.name, "cache.py")
+        with open(path, "w") as f:
+            f.write(CACHE_WRITE)
+        coverage._KNOWN.clear()
+        counts, _, method = coverage.count_ops(path)
+        self.assertEqual(method, "recorded")
+        self.assertEqual(dict(counts), {"linear": 1, "copy": 1, "softmax": 1})
+
+
+CACHE_WRITE = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.k = nn.Linear(16, 16)
+            self.register_buffer("cache", torch.zeros(2, 12, 16))
+
+        def forward(self, x):
+            if x.sum() > 1e9:  # a branch on data: recorded
+                x = x * 2
+            self.cache[:, 4:9].copy_(self.k(x))
+            return torch.softmax(self.cache[:, :9], dim=1)
+
+
+    def get_inputs():
+        return [torch.randn(2, 5, 16)]
+
+
+    def get_init_inputs():
+        return []
+''')
+
 
 if __name__ == "__main__":
     unittest.main()
