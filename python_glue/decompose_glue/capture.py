@@ -100,6 +100,17 @@ def mismatch(gm, expected, inputs):
     return None
 
 
+def _refuse_torchscript(model_file, model):
+    """A TorchScript module runs its ops inside TorchScript, where neither a
+    symbolic trace nor a recorded run sees them: say which one it is."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            what = f"its submodule {name}" if name else "the model"
+            raise BadInput(model_file.path, f"{what} is a TorchScript module (torch.jit.script or "
+                           "torch.jit.trace), whose ops neither torch.fx nor a recorded run can see: "
+                           "build it as the plain nn.Module")
+
+
 def trace_model(model_file, model, inputs, check=True):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
@@ -117,6 +128,7 @@ def trace_model(model_file, model, inputs, check=True):
     it reproduces that output: the root step is that check too, and a graph
     that missed an op fails there.
     """
+    _refuse_torchscript(model_file, model)
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())

@@ -252,6 +252,16 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2)]\ndef get_init_inputs():\n    return []\n"),
             "forward raised RuntimeError: boom")
 
+    def test_a_torchscript_submodule(self):
+        # its ops run inside TorchScript: before, an internal error about block._c
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n"
+            "        self.block = torch.jit.script(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))\n"
+            "    def forward(self, x):\n        return self.block(x) * 2\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
+            "its submodule block is a TorchScript module")
+
     def test_nothing_to_decompose(self):
         self._assert_bad(self._model(
             "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
