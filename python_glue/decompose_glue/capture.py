@@ -5,6 +5,7 @@ the original are the ops of the graph the files were generated from.
 """
 
 import copy
+import sys
 
 import torch
 import torch.fx as fx
@@ -111,6 +112,22 @@ def _refuse_torchscript(model_file, model):
                            "build it as the plain nn.Module")
 
 
+def _torchscript_functions_hint(model):
+    """Where the model's code has TorchScript functions (@torch.jit.script),
+    a sentence naming them: their ops run where no trace sees them, which
+    is the likely reason a recording met a tensor it did not know."""
+    names = set()
+    for module in model.modules():
+        code = sys.modules.get(type(module).__module__)
+        for name, value in vars(code).items() if code is not None else ():
+            if isinstance(value, torch.jit.ScriptFunction):
+                names.add(name)
+    if not names:
+        return ""
+    return (f" (its code has TorchScript functions, {', '.join(sorted(names))}, whose ops neither "
+            "torch.fx nor a recorded run can see: remove their @torch.jit.script)")
+
+
 def trace_model(model_file, model, inputs, check=True):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
@@ -173,7 +190,8 @@ def trace_model(model_file, model, inputs, check=True):
             torch.manual_seed(FORWARD_SEED)
             run_forward(model_file, model, *inputs.lend())
         raise BadInput(model_file.path, "cannot trace the model, symbolically ("
-                       + notes["symbolic_error"] + ") nor by running it: " + why) from None
+                       + notes["symbolic_error"] + ") nor by running it: " + why
+                       + _torchscript_functions_hint(model)) from None
     if expected is None:
         expected = verify.own(output, (args, kwargs))
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))

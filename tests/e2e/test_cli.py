@@ -262,6 +262,16 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
             "its submodule block is a TorchScript module")
 
+    def test_a_torchscript_function_is_named_in_the_error(self):
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\n@torch.jit.script\ndef bias_relu(b, y):\n"
+            "    return torch.relu(b + y)\nclass Model(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
+            "        self.b = nn.Parameter(torch.zeros(4))\n"
+            "    def forward(self, x):\n        return bias_relu(self.b, self.fc(x)) * 2\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
+            "its code has TorchScript functions, bias_relu, whose ops")
+
     def test_nothing_to_decompose(self):
         self._assert_bad(self._model(
             "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
