@@ -53,7 +53,17 @@ def _same_module(a, b):
     if type(a) is not type(b) or repr(a) != repr(b):
         return False
     sa, sb = a.state_dict(), b.state_dict()
-    return list(sa) == list(sb) and all(sa[k].shape == sb[k].shape for k in sa)
+    return list(sa) == list(sb) and all(sa[k].shape == sb[k].shape and sa[k].dtype == sb[k].dtype
+                                        for k in sa)
+
+
+def _converted_dtype(module):
+    """The one floating dtype of a module's weights where it is not torch's
+    default: a model converted after it was built (model.double()) holds
+    weights its constructor's arguments do not say."""
+    found = {t.dtype for t in list(module.parameters()) + list(module.buffers()) if t.is_floating_point()}
+    dtype = found.pop() if len(found) == 1 else None
+    return dtype if dtype is not None and dtype != torch.get_default_dtype() else None
 
 
 def is_torch_nn(cls):
@@ -76,6 +86,7 @@ def constructor(module, records):
     """(source of the constructor call, extra top-level source or None)."""
     cls = type(module)
     recorded = _recorded(module, records)
+    dtype = _converted_dtype(module)
     if is_torch_nn(cls):
         candidates = []
         if recorded and _is_literal(list(recorded[0])) and _is_literal(recorded[1]):
@@ -84,7 +95,11 @@ def constructor(module, records):
             kwargs = {k: v for k, v in recorded[1].items()
                       if not (k in ("device", "dtype") and v is None)}
             candidates.append(_call_text(f"nn.{cls.__name__}", recorded[0], kwargs))
+            if dtype is not None and "dtype" not in kwargs:
+                candidates.append(_call_text(f"nn.{cls.__name__}", recorded[0], {**kwargs, "dtype": dtype}))
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
+        if dtype is not None:
+            candidates += [f"{text}.to({dtype})" for text in candidates]
         candidates = [_with_weight_norm(module, text) for text in candidates]
         for text in candidates:
             try:
@@ -99,7 +114,8 @@ def constructor(module, records):
         raise SourceError(f"cannot rebuild {cls.__name__} ({module.extra_repr()}) from its arguments")
     if recorded is None or not (_is_literal(list(recorded[0])) and _is_literal(recorded[1])):
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
-    return _call_text(cls.__name__, recorded[0], recorded[1]), class_source(cls)
+    call = _call_text(cls.__name__, recorded[0], recorded[1])
+    return (f"{call}.to({dtype})" if dtype is not None else call), class_source(cls)
 
 
 def settings(module):

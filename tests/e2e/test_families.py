@@ -51,6 +51,7 @@ EXPECTED = {
     "causal_attention_sizes": ((1, 0, 1, 6), "symbolic"),
     "segmentation_head": ((1, 2, 3, 10), "symbolic"),
     "moe_experts": ((1, 0, 1, 16), "symbolic"),
+    "converted_dtype": ((1, 1, 1, 5), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
@@ -237,6 +238,20 @@ class Families(unittest.TestCase):
                                "weight_map.json")) as f:
             mapping = json.load(f)
         self.assertTrue(mapping["w1"].endswith(".w1") and not mapping["w1"].startswith("w1"), mapping)
+
+    def test_a_model_converted_after_it_was_built_keeps_its_dtype_in_every_file(self):
+        out = self.runs["converted_dtype"][1]
+        layer = next(iter(self.nodes("converted_dtype", "layer").values()))
+        text = _text(os.path.join(out, layer["path"]))
+        self.assertIn("self.norm = RMSNorm(32).to(torch.float64)", text)      # the user's class
+        self.assertIn("self.fc1 = nn.Linear(32, 128, dtype=torch.float64)", text)  # torch's own
+        paths = sorted(glob.glob(os.path.join(out, "level_[0-2]_*", "*.py")))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            procs = list(pool.map(lambda p: subprocess.run([sys.executable, p], capture_output=True,
+                                                           text=True, timeout=300), paths))
+        for path, proc in zip(paths, procs):
+            with self.subTest(os.path.basename(path)):
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr[-2000:])
 
     def test_a_size_read_off_the_input_is_a_size_in_the_kernel_file(self):
         kernel = next(n for k, n in self.nodes("segmentation_head", "kernel").items()
