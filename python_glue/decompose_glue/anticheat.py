@@ -512,8 +512,16 @@ def _qualified_reason(q, mode):
     return f"calls {q}: the parent may only call its children and data plumbing"
 
 
+# Factories of the record types a generated file packs a model's outputs in.
+_RECORD_TYPES = (("qual", "collections.namedtuple"), ("qual", "dataclasses.make_dataclass"))
+
+
 def _call_reason(ctx, scope, scalars, node, mode):
     func = node.func
+    if (isinstance(func, ast.Call) and _resolve(ctx, scope, func.func) in _RECORD_TYPES
+            and all(isinstance(a, (ast.Constant, ast.List)) for a in func.args) and not func.keywords):
+        # collections.namedtuple('Pair', ['logits', 'hidden'])(a, b): results packed as the model does
+        return None
     if isinstance(func, ast.Call) and _resolve(ctx, scope, func.func) == ("builtin", "getattr"):
         # getattr(x, name)(...): the getattr decides, and says why.
         reason = _builtin_reason(ctx, scope, scalars, func, "getattr", mode)
@@ -521,6 +529,8 @@ def _call_reason(ctx, scope, scalars, node, mode):
             return reason
     kind = _resolve(ctx, scope, func)
     what = kind[0]
+    if kind in _RECORD_TYPES:
+        return None  # makes a record type: no tensor is touched
     if what in ("child", "method", "helper", "local_fn", "lambda", "super"):
         return None  # children run; methods, helpers and lambdas are checked
     if what == "super_attr":

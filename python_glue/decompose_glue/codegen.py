@@ -45,11 +45,13 @@ def imports(python, body, modules=()):
     and math and operator where `body` calls them (a symbolic graph keeps
     `math.sqrt(k.size(-1))` as a call), then torch, nn and F."""
     names = {"sys", *modules}
-    names.update(m for m in ("math", "operator") if re.search(rf"(?<![\w.]){m}\.", body))
+    names.update(m for m in ("collections", "dataclasses", "math", "operator")
+                 if re.search(rf"(?<![\w.]){m}\.", body))
     return "".join(f"import {m}\n" for m in sorted(names)) + _TORCH_IMPORTS.format(python=python)
 
 
-_ALWAYS_IMPORTED = {"torch", "nn", "F", "sys", "os", "math", "operator", "builtins"}
+_ALWAYS_IMPORTED = {"torch", "nn", "F", "sys", "os", "collections", "dataclasses", "math", "operator",
+                    "builtins"}
 
 
 def with_module_imports(source):

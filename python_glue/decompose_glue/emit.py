@@ -7,6 +7,7 @@ lines here are the ones a person would write: `conv1 = self.conv1(x)`,
 """
 
 import builtins
+import dataclasses
 import math
 import operator
 
@@ -76,6 +77,8 @@ def literal(value, names, in_index=False):
         return f"slice({', '.join(p or 'None' for p in parts)})"
     if value is Ellipsis:
         return "..."
+    if isinstance(value, tuple) and ops.is_namedtuple_class(type(value)) and not in_index:
+        return f"{_namedtuple_type(type(value))}({', '.join(literal(v, names) for v in value)})"
     if isinstance(value, tuple):
         items = [literal(v, names, in_index) for v in value]
         if in_index:
@@ -104,6 +107,12 @@ def literal(value, names, in_index=False):
     if value is None or isinstance(value, (bool, int, str)):
         return repr(value)
     raise ValueError(f"cannot write {type(value).__name__} {value!r} as Python source")
+
+
+def _namedtuple_type(cls):
+    """The model's namedtuple class, spelled out: its file is not importable
+    from a generated file."""
+    return f"collections.namedtuple({cls.__name__!r}, {list(cls._fields)!r})"
 
 
 def _call_args(args, kwargs, names):
@@ -161,6 +170,12 @@ def node_line(node, names):
     if target is ops.setitem:
         base, index, value = (literal(a, names, in_index=i == 1) for i, a in enumerate(node.args))
         return f"{base}[{index}] = {value}\n{out} = {base}"
+    if ops.is_namedtuple_class(target):
+        return f"{out} = {_namedtuple_type(target)}({_call_args(args, kwargs, names)})"
+    if ops.is_dataclass_class(target):
+        fields = [f.name for f in dataclasses.fields(target)]
+        kind = f"dataclasses.make_dataclass({target.__name__!r}, {fields!r})"
+        return f"{out} = {kind}({_call_args(args, kwargs, names)})"
     if target is ops.after_write:
         return f"{out} = {literal(node.args[0], names)}  # as {literal(node.args[1], names)} left it"
     if target is getattr:

@@ -7,6 +7,7 @@ of those disagreed, the tool would write refactored files its own gate
 rejects, or count ops no kernel file holds.
 """
 
+import dataclasses
 import functools
 import operator
 import re
@@ -127,10 +128,20 @@ def after_write(base, write):
     return base
 
 
+def is_namedtuple_class(target):
+    return isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields")
+
+
+def is_dataclass_class(target):
+    return isinstance(target, type) and dataclasses.is_dataclass(target)
+
+
 def function_op(target):
     """Canonical op name of a call_function target or a call_method name."""
     if isinstance(target, str):
         return snake(target)
+    if is_namedtuple_class(target) or is_dataclass_class(target):  # Pair(logits, hidden)
+        return "tuple"
     if target is getattr:
         return "getattr"
     name = getattr(target, "__name__", None) or str(target)

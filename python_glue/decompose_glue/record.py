@@ -12,6 +12,7 @@ were on these inputs: the graph reproduces the model on inputs like them, and
 `specialised` lists each value that was fixed.
 """
 
+import dataclasses
 import operator
 import re
 import weakref
@@ -126,9 +127,15 @@ class _Recorder(TorchFunctionMode):
             self._bind(value, node)
             return node
         if isinstance(value, (tuple, list)):
-            return type(value)(self.arg(v) for v in value)
+            items = [self.arg(v) for v in value]
+            return type(value)._make(items) if hasattr(value, "_fields") else type(value)(items)
         if isinstance(value, dict):
             return {k: self.arg(v) for k, v in value.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # Output(logits=..., hidden=...): a node that builds it, so that
+            # what it holds is read from the graph
+            fields = {f.name: self.arg(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return self._node("call_function", type(value), (), fields, value)
         if isinstance(value, torch.Size):
             return tuple(value)
         if isinstance(value, type) and value in _PYTHON_DTYPES:

@@ -8,6 +8,7 @@ in one model cannot change what the other sees.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -88,9 +89,13 @@ def tolerance(outputs, rtol, atol):
 
 
 def tensors(value):
-    """Every tensor in a nested output, in order (tuples, lists, dicts)."""
+    """Every tensor in a nested output, in order (tuples, lists, dicts,
+    dataclasses: an output object whose tensors went unread would compare
+    equal to anything)."""
     if isinstance(value, torch.Tensor):
         return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (tuple, list)):

@@ -67,6 +67,7 @@ EXPECTED = {
     "untraceable/device_follows": ((1, 0, 0, 12), "recorded"),
     "untraceable/spectrogram_mask": ((1, 0, 2, 11), "recorded"),
     "untraceable/slice_writes": ((1, 0, 2, 8), "recorded"),
+    "untraceable/record_outputs": ((1, 0, 2, 4), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -287,9 +288,15 @@ class Families(unittest.TestCase):
         self.assertIn("setitem_written = setitem  # as act left it", refactored)
         self.assertIn("proj = self.proj(setitem_written)", refactored)
 
+    def test_outputs_in_records_are_returned_in_records_of_the_same_fields(self):
+        refactored = _text(os.path.join(self.runs["untraceable/record_outputs"][1], "steps",
+                                        "step_1_model_to_fusions", "refactored.py"))
+        self.assertIn("dataclasses.make_dataclass('Output', ['logits', 'features'])(logits=head, "
+                      "features=collections.namedtuple('Features', ['early', 'late'])(relu, add))", refactored)
+
     def test_dict_and_keyword_models_reproduce_their_outputs(self):
         for name in ("untraceable/tuple_dict_outputs", "untraceable/optional_args",
-                     "untraceable/int_bool_inputs"):
+                     "untraceable/int_bool_inputs", "untraceable/record_outputs"):
             with self.subTest(name):
                 test = os.path.join(self.runs[name][1], "verification", "composition_test.py")
                 proc = subprocess.run([sys.executable, test], capture_output=True, text=True)

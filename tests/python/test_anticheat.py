@@ -413,6 +413,12 @@ class Honest(StepFolder):
         self.assert_honest(refactored(HONEST_INIT, "y = self.a(x)\nouts = [y]\nouts.append(self.b(y))\n"
                                                    "return tuple(outs), {'last': outs[-1]}"))
 
+    def test_results_packed_in_a_named_tuple(self):
+        # how a generated file returns the model's Pair(logits, hidden)
+        self.assert_honest(refactored(HONEST_INIT, "y = self.a(x)\n"
+                                      "return collections.namedtuple('Pair', ['logits', 'hidden'])(self.b(y), y)",
+                                      extra="import collections\n"))
+
 
 class Static(unittest.TestCase):
     """static_violations on source alone: no folder, no model."""

@@ -665,6 +665,23 @@ class Inputs(unittest.TestCase):
         self.assertEqual((list(value.shape), value.dtype), ([2, 3], torch.complex64))
 
 
+class Compare(unittest.TestCase):
+    def test_outputs_in_a_dataclass_are_compared_tensor_by_tensor(self):
+        # an output object whose tensors went unread compared equal to anything
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Output:
+            logits: torch.Tensor
+            hidden: tuple
+
+        a = Output(torch.ones(2), (torch.zeros(3),))
+        self.assertTrue(verify.compare(a, Output(torch.ones(2), (torch.zeros(3),)), 1e-5, 1e-6)[0])
+        ok, diff, _ = verify.compare(a, Output(torch.ones(2), (torch.ones(3),)), 1e-5, 1e-6)
+        self.assertFalse(ok)
+        self.assertEqual(diff, 1.0)
+
+
 class Frees(unittest.TestCase):
     def test_long_forwards_free_each_value_after_its_last_use(self):
         chain = [(f"v{i} = v{i - 1} + 1" if i else "v0 = x + 1", [f"v{i}"], [f"v{i - 1}"] if i else ["x"])

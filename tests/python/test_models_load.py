@@ -7,6 +7,7 @@ Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/pyt
 
 import ast
 import copy
+import dataclasses
 import glob
 import importlib.util
 import os
@@ -67,6 +68,8 @@ def run_forward(model, args, kwargs):
 def _tensors(out):
     if isinstance(out, torch.Tensor):
         return [out]
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        return [t for f in dataclasses.fields(out) for t in _tensors(getattr(out, f.name))]
     if isinstance(out, dict):
         return [t for v in out.values() for t in _tensors(v)]
     if isinstance(out, (list, tuple)):
