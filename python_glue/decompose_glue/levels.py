@@ -159,6 +159,11 @@ def _is_compute(node, gm):
         return True
     if not produces_tensors(node):
         return False
+    if node.op == "call_function" and node.target is ops.setitem:
+        # out[mask] = 0.0 writes a number the graph did not compute: the
+        # anti-cheat counts that as the parent computing, as y.fill_(0) is
+        value = node.args[2]
+        return not (isinstance(value, fx.Node) and _value_kind(value) == "tensor")
     name = op_name(node, gm)
     if name in ops.PLUMBING:
         return False

@@ -1,4 +1,4 @@
-"""Writes into slices of a tensor (torchvision's MViT shape; untraceable: a Proxy takes no item assignment): attention scores with a relative-position bias added in place to the patch-to-patch block (attn[:, :, 1:, 1:] += rel), the class token's row of the output overwritten (out[:, 0] = cls), and an in-place ReLU on half of the channels, through a view with no assignment back."""
+"""Writes into slices of a tensor (torchvision's MViT shape; untraceable: a Proxy takes no item assignment): attention scores with a relative-position bias added in place to the patch-to-patch block (attn[:, :, 1:, 1:] += rel), the class token's row of the output overwritten (out[:, 0] = cls), its last channel zeroed (out[..., -1] = 0.0), and an in-place ReLU on half of the channels, through a view with no assignment back."""
 import torch
 import torch.nn as nn
 
@@ -20,6 +20,7 @@ class Model(nn.Module):
         attn[:, :, 1:, 1:] += self.rel
         out = torch.matmul(attn.softmax(dim=-1), v).transpose(1, 2).reshape(B, N, C)
         out[:, 0] = self.cls
+        out[..., -1] = 0.0
         self.act(out[..., : C // 2])
         return self.proj(out)
 
