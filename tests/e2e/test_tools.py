@@ -34,6 +34,10 @@ class Bench(unittest.TestCase):
         self.assertEqual(row["model"], "mlp")
         self.assertEqual(row["status"], "PASS", row.get("why"))
         self.assertGreater(row["forward"], 0)
+        # two processes' timed forwards; the faster one's median is the forward
+        self.assertEqual([len(f) for f in row["forwards"]], [3, 3])
+        medians = [sorted(f)[1] for f in row["forwards"]]
+        self.assertEqual(row["forward"], min(medians))
         self.assertGreater(row["pipeline"], row["forward"])
         self.assertAlmostEqual(row["ratio"], row["pipeline"] / row["forward"], places=6)
         self.assertEqual(row["floor"], 9)  # 3 trials x (fusions and kernels below the model + 1)
