@@ -70,7 +70,8 @@ class _Recorder(TorchFunctionMode):
         # kept alive so that no other object takes that id: generated code
         # writes them as the device of its own tensors, not as this run's.
         self.devices_read = {}
-        self.paths = {id(m): p for p, m in model.named_modules()}
+        self.modules = list(model.named_modules())
+        self.paths = {id(m): p for p, m in self.modules}
         self.attrs = {}
         for name, t in (list(model.named_parameters()) + list(model.named_buffers())
                         + list(tensor_attributes(model).items())):
@@ -118,6 +119,11 @@ class _Recorder(TorchFunctionMode):
                 return node
             name = self.attrs.get(id(value))
             if name is None:
+                held = _held_in_a_container(self.modules, value)
+                if held:
+                    raise RecordError(f"forward uses {held}, a tensor kept in a list, tuple or dict "
+                                      "attribute, which decompose does not follow yet: register it as "
+                                      "a buffer")
                 raise RecordError("forward uses a tensor that is neither an input, a result, "
                                   "a parameter nor a buffer (a tensor made outside forward and kept "
                                   "as a plain attribute?)")
@@ -126,6 +132,10 @@ class _Recorder(TorchFunctionMode):
             node.meta["value"] = describe(value)
             self._bind(value, node)
             return node
+        if isinstance(value, nn.utils.rnn.PackedSequence):
+            raise RecordError("forward hands a PackedSequence (nn.utils.rnn.pack_padded_sequence) to a "
+                              "module, which decompose does not follow yet: run the RNN on the padded "
+                              "tensor")
         if isinstance(value, (tuple, list)):
             items = [self.arg(v) for v in value]
             return type(value)._make(items) if hasattr(value, "_fields") else type(value)(items)
@@ -223,6 +233,20 @@ def _forget(recorder_ref, key):
     if recorder is not None:
         recorder.node_of.pop(key, None)
         recorder.alive.pop(key, None)
+
+
+def _held_in_a_container(modules, tensor):
+    """`path.attr[key]` of a module attribute (a list, tuple or dict) that
+    holds `tensor`, or None: torchvision's anchor generator keeps its cell
+    anchors in a list."""
+    for path, module in modules:
+        for attr, value in vars(module).items():
+            items = value.items() if isinstance(value, dict) else (
+                enumerate(value) if isinstance(value, (list, tuple)) else ())
+            for key, item in items:
+                if item is tensor:
+                    return f"{path + '.' if path else ''}{attr}[{key!r}]"
+    return None
 
 
 def _same_memory(a, b):

@@ -665,6 +665,23 @@ class Inputs(unittest.TestCase):
         self.assertEqual((list(value.shape), value.dtype), ([2, 3], torch.complex64))
 
 
+class Recording(unittest.TestCase):
+    def test_a_tensor_kept_in_a_list_attribute_is_named_where_it_is(self):
+        from decompose_glue import record
+
+        class Anchors(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.cell_anchors = [torch.randn(4), torch.randn(4)]
+
+            def forward(self, x):
+                return self.fc(x) + self.cell_anchors[1]
+
+        with self.assertRaisesRegex(record.RecordError, r"forward uses cell_anchors\[1\], a tensor kept in a list"):
+            record.record(Anchors(), (torch.randn(2, 4),), {})
+
+
 class Compare(unittest.TestCase):
     def test_outputs_in_a_dataclass_are_compared_tensor_by_tensor(self):
         # an output object whose tensors went unread compared equal to anything
