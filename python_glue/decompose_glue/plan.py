@@ -76,7 +76,9 @@ def _told_apart(base, r, owner, body, used):
     hold it already; else by its text. A stage's downsampling block takes
     what the others take and differs in what it gives; Swin V2's
     logit-scale clamps differ in their weight, one per head count. A kernel
-    called with another value first says which (_first_differing_argument)."""
+    called with another value first says which (_first_differing_argument);
+    where neither tells them apart, the ops one runs and the other does not
+    (_ops_apart)."""
     def forms(shape, side):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
@@ -95,7 +97,24 @@ def _told_apart(base, r, owner, body, used):
             stem = f"{base}_{side}{signature}"
             if signature and signature != other and signature not in base.split("_") and stem not in used:
                 return stem
+    ops = _ops_apart(r, owner)
+    if ops and f"{base}_{ops}" not in used:
+        return f"{base}_{ops}"
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
+
+
+def _ops_apart(r, owner):
+    """`with_tril` or `no_tril`: the compute ops one of two workloads of one
+    name runs and the other does not (gpt-oss's sliding-window attention
+    block against its full one). None where both run the same kinds."""
+    mine, theirs = dict.fromkeys(r.op_list), dict.fromkeys(owner.op_list)
+    extra = [op for op in mine if op not in theirs]
+    missing = [op for op in theirs if op not in mine]
+    for word, found in (("with", extra), ("no", missing)):
+        text = naming.identifier(f"{word}_{'_'.join(found[:2])}") if found else ""
+        if text and len(text) <= 24:
+            return text
+    return None
 
 
 def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, what):
