@@ -306,10 +306,11 @@ class Naming(unittest.TestCase):
                 self.meta = {"value": {"kind": "tensor", "shape": shape, "dtype": "float32"}}
 
         class Instance:
-            def __init__(self, inputs, outputs, weights):
+            def __init__(self, inputs, outputs, weights, op_list=("roll",)):
                 self.inputs, self.outputs = [Node(s) for s in inputs], [Node(s) for s in outputs]
                 self.weight_shapes = {"w": weights} if weights else {}
                 self.component = levels.Component(levels.KERNEL, [], "kernel", "")  # no op node to compare
+                self.op_list = list(op_list)
 
         owner = Instance([[]], [[3, 1, 1]], [3, 1, 1])
         # Swin V2's logit-scale clamps: a 0-dim input, outputs that differ only whole
@@ -319,7 +320,14 @@ class Naming(unittest.TestCase):
         owner = Instance([[2, 8]], [[2, 8]], [8])
         self.assertEqual(plan._told_apart("scale_fp32", Instance([[2, 8]], [[2, 8]], [4, 2]), owner, "b", {}),
                          "scale_fp32_w4x2")
+        # the ops one runs and the other does not (a shifted window block pads)
+        block = "swin_block_49x96_fp32"
+        owner = Instance([[2, 8]], [[2, 8]], None, ["layer_norm", "linear"])
+        shifted = Instance([[2, 8]], [[2, 8]], None, ["layer_norm", "pad", "linear", "roll"])
+        self.assertEqual(plan._told_apart(block, shifted, owner, "b", {}), f"{block}_with_pad_roll")
+        self.assertEqual(plan._told_apart(block, owner, shifted, "b", {}), f"{block}_no_pad_roll")
         # nothing but the text differs
+        owner = Instance([[2, 8]], [[2, 8]], None)
         self.assertRegex(plan._told_apart("roll_fp32", Instance([[2, 8]], [[2, 8]], None), owner, "body", {}),
                          r"^roll_fp32_[0-9a-f]{6}$")
 
