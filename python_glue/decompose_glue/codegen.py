@@ -11,6 +11,7 @@ import builtins
 import inspect
 import json
 import keyword
+import math
 import re
 import sys
 
@@ -167,6 +168,11 @@ def input_expr(desc):
         shape = ", ".join(str(s) for s in desc["shape"])
         shape = f"({shape},)" if len(desc["shape"]) == 1 else f"({shape})"
         dtype = desc["dtype"]
+        if "nonzero" in desc:
+            # a mask with the model's count of set entries, at random places
+            numel = math.prod(desc["shape"])
+            mask = f"(torch.randperm({numel}) < {desc['nonzero']}).reshape({shape})"
+            return mask if dtype == "bool" else f"{mask}.to(torch.{dtype})"
         if dtype == "bool":
             return f"torch.randint(0, 2, {shape}).bool()"
         if dtype.startswith(("int", "uint")):

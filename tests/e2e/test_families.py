@@ -11,6 +11,7 @@ import glob
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,7 @@ EXPECTED = {
     "untraceable/spectrogram_mask": ((1, 0, 2, 11), "recorded"),
     "untraceable/slice_writes": ((1, 0, 2, 9), "recorded"),
     "untraceable/record_outputs": ((1, 0, 2, 4), "recorded"),
+    "untraceable/moe_dispatch": ((1, 3, 2, 10), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -227,6 +229,19 @@ class Families(unittest.TestCase):
         self.assertIn("tracing again, checked", proc.stderr)
         log = self.trace_log("untraceable/tensor_check")
         self.assertEqual(log["symbolic_error"], "the symbolic trace does not reproduce the eager output")
+
+    def test_a_mask_is_drawn_with_the_models_count_so_what_it_selects_has_the_models_shape(self):
+        # torch.nonzero of an expert's column of the one-hot routing mask:
+        # its output has as many rows as that expert got tokens
+        out = self.runs["untraceable/moe_dispatch"][1]
+        path = os.path.join(out, "level_0_kernel", "nonzero_12_i64.py")
+        text = _text(path)
+        self.assertRegex(text, r"return \[\(torch\.randperm\(12\) < (\d+)\)\.reshape\(\(12,\)\)\.to\(torch\.int64\)\]")
+        count = int(re.search(r"randperm\(12\) < (\d+)", text).group(1))
+        self.assertIn(f"return [({count}, 1)]", text)
+        for _ in range(3):  # any draw: always that many rows
+            proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_experts_are_gathered_by_the_router_indices_as_kernels(self):
         kernels = self.nodes("moe_experts", "kernel")

@@ -32,6 +32,10 @@ def values(gm):
     return [n.meta.get("value") for n in gm.graph.nodes]
 
 
+def _without_counts(value):
+    return {k: v for k, v in value.items() if k != "nonzero"} if isinstance(value, dict) else value
+
+
 class ValuesOnMeta(unittest.TestCase):
     def test_the_descriptions_are_a_real_runs(self):
         names = ["resnet_blocks", "lstm", "mamba_einsum", "unet", "causal_attention_sizes"]
@@ -45,7 +49,10 @@ class ValuesOnMeta(unittest.TestCase):
                 self.assertTrue(capture.values_on_meta(gm, args, kwargs))
                 on_meta = values(gm)
                 trace.record_values(gm, args, kwargs)
-                self.assertEqual(on_meta, values(gm))
+                # but a mask's count of set entries, which no meta tensor has
+                # and no graph that runs on meta needs: an op whose shape
+                # follows it (torch.nonzero, x[mask]) has no meta kernel
+                self.assertEqual(on_meta, [_without_counts(v) for v in values(gm)])
 
     def test_the_models_own_weights_stay_as_they_are(self):
         _, model, gm, args, kwargs = traced("resnet_blocks")

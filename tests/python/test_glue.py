@@ -671,6 +671,14 @@ class Inputs(unittest.TestCase):
         self.assertNotIn("min", z)
         value = eval(codegen.input_expr(z), {"torch": torch})
         self.assertEqual((list(value.shape), value.dtype), ([2, 3], torch.complex64))
+        # a mask keeps its count of set entries, bool or 0/1 integers
+        for mask in (torch.rand(4, 5) > 0.7, (torch.rand(7) > 0.5).long()):
+            desc = trace.describe(mask)
+            self.assertEqual(desc["nonzero"], int(mask.count_nonzero()))
+            for _ in range(3):
+                drawn = eval(codegen.input_expr(desc), {"torch": torch})
+                self.assertEqual((drawn.shape, drawn.dtype), (mask.shape, mask.dtype))
+                self.assertEqual(int(drawn.count_nonzero()), desc["nonzero"])
 
 
 class Recording(unittest.TestCase):
