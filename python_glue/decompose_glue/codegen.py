@@ -223,6 +223,7 @@ class Rendered:
         self.workload = ""       # body with torch.nn modules as their settings: one per workload
         self.extra_sources = []
         self.local_keys = {}     # root state key -> key in this file's Model
+        self.loose_names = []    # its weights held as tensors of its own, in order of use
         self.weight_shapes = {}
         self.base_name = ""
         self.stem = None         # file stem, set once deduplicated
@@ -388,6 +389,7 @@ def render_component(component, gm, records):
                 r.extra_sources.append(source)
             r.local_keys[n.target] = attrs[n.target]
             r.weight_shapes[attrs[n.target]] = list(value.shape)
+            r.loose_names.append(attrs[n.target])
 
     body_lines = with_frees([(node_line(n, r.names), [r.names.of(n)], node_uses(n, r.names))
                              for n in component.nodes if n.op != "get_attr"],
@@ -397,10 +399,21 @@ def render_component(component, gm, records):
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
     outputs = leaf_shapes(r.outputs)
     r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
-    r.workload = _module_source(workload_lines, args, body_lines, result, inputs, outputs)
+    r.workload = _anonymous(_module_source(workload_lines, args, body_lines, result, inputs, outputs),
+                            r.loose_names)
     if component.level == KERNEL:
         r.workload = _functional_workload(component, gm) or r.workload
     return r
+
+
+def _anonymous(text, loose_names):
+    """A workload's text with the names of the weights it holds as loose
+    tensors written by position: `x * self.gamma_1` and `x * self.gamma_2`
+    are one workload (shared/SPEC.md §5), whatever the model called them."""
+    for i, name in enumerate(loose_names):
+        text = re.sub(rf"(?<![\w.])self\.{re.escape(name)}\b", f"self._w{i}", text)
+        text = text.replace(f"({name!r},", f"('_w{i}',").replace(f"# {name}:", f"# _w{i}:")
+    return text
 
 
 def _functional_workload(component, gm):

@@ -271,6 +271,9 @@ class Plan:
             used[stem] = first
             for r in members:
                 r.stem = stem
+                # the file holds the first instance's names for its loose weights
+                renamed = dict(zip(r.loose_names, first.loose_names))
+                r.local_keys = {k: renamed.get(v, v) for k, v in r.local_keys.items()}
             self.groups[stem] = members
             self.group_level[stem] = level
 

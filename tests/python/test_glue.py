@@ -373,6 +373,29 @@ def plan_of(model_class_source):
 
 
 class Workloads(unittest.TestCase):
+    def test_weights_of_other_names_and_one_shape_are_one_workload(self):
+        # CaiT's layer scales gamma_1 and gamma_2: one mul kernel file, each instance its own weight
+        reply = plan_of(textwrap.dedent("""
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+                    self.gamma_1 = nn.Parameter(torch.randn(8))
+                    self.gamma_2 = nn.Parameter(torch.randn(8))
+
+                def forward(self, x):
+                    x = x + self.fc(x) * self.gamma_1
+                    return x + torch.tanh(x) * self.gamma_2
+            """))
+        kernels = sorted(os.path.basename(f["path"]) for f in reply["files"]
+                         if f["path"].startswith("level_0_kernel/"))
+        self.assertEqual([k for k in kernels if k.startswith("mul")], ["mul_8_fp32.py"], kernels)
+        mapping = next(json.loads(f["content"]) for s in reply["steps"] for f in s["files"]
+                       if f["path"].endswith("weight_map.json") and "step_1_" in f["path"])
+        targets = sorted(v for k, v in mapping.items() if k.startswith("gamma"))
+        self.assertEqual(len(set(t.split(".")[0] for t in targets)), 2, mapping)  # two instances
+        self.assertEqual(len(set(t.split(".")[1] for t in targets)), 1, mapping)  # of one file's weight
+
     def test_one_call_spelled_two_ways_is_one_workload(self):
         self.assertEqual(modsrc.settings(nn.Conv2d(16, 16, 3, padding=1, bias=False)),
                          modsrc.settings(nn.Conv2d(16, 16, kernel_size=(3, 3), stride=1, padding=1, bias=False)))
