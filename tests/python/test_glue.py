@@ -702,6 +702,9 @@ class Inputs(unittest.TestCase):
                 drawn = eval(codegen.input_expr(desc), {"torch": torch})
                 self.assertEqual((drawn.shape, drawn.dtype), (mask.shape, mask.dtype))
                 self.assertEqual(int(drawn.count_nonzero()), desc["nonzero"])
+        # past the limit, drawn like any integer tensor: a shuffle of a billion entries is too slow
+        huge = {"kind": "tensor", "shape": [32768, 32768], "dtype": "bool", "nonzero": 5}
+        self.assertEqual(codegen.input_expr(huge), "torch.randint(0, 2, (32768, 32768)).bool()")
 
 
 class Recording(unittest.TestCase):
