@@ -89,6 +89,10 @@ def exact(t, name):
     """(expression, module-level source or None) that makes exactly the
     buffer `name`'s tensor t, the source defining the list of its values
     where the expression reads one; None where no short text makes it."""
+    if t.is_complex() and t.numel() > 0 and t.device.type != "meta":
+        # LLaMA's rotary table (torch.polar): its real and imaginary parts
+        made = exact(torch.view_as_real(t.detach()), name)
+        return (f"torch.view_as_complex({made[0]})", made[1]) if made else None
     if t.numel() == 0 or t.dtype not in _WRITTEN or t.device.type == "meta":
         return None
     t = t.detach()
@@ -129,8 +133,12 @@ def init_line(value, name):
         line = f"self.register_buffer({name!r}, {expression})"
         # the values' name in the text does not tell two buffers apart: their bytes do
         return line, source, line + (f"  # {fingerprint(value)}" if source else "")
-    drawn, which = ((f"nn.init.uniform_(torch.empty({shape}{_dtype(value)}))", "random values")
-                    if value.is_floating_point() else (f"torch.ones({shape}, dtype={value.dtype})", "ones"))
+    if value.is_floating_point():
+        drawn, which = f"nn.init.uniform_(torch.empty({shape}{_dtype(value)}))", "random values"
+    elif value.is_complex():
+        drawn, which = f"torch.randn({shape}, dtype={value.dtype})", "random values"
+    else:
+        drawn, which = f"torch.ones({shape}, dtype={value.dtype})", "ones"
     line = (f"# {name}: the model's {value.numel()} values are too many to write out; {which} stand in\n"
             f"self.register_buffer({name!r}, {drawn})")
     return line, None, line

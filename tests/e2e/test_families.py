@@ -70,6 +70,7 @@ EXPECTED = {
     "untraceable/slice_writes": ((1, 0, 2, 9), "recorded"),
     "untraceable/record_outputs": ((1, 0, 2, 4), "recorded"),
     "untraceable/moe_dispatch": ((1, 3, 2, 10), "recorded"),
+    "untraceable/llama_rope": ((1, 1, 2, 12), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -242,6 +243,14 @@ class Families(unittest.TestCase):
         for _ in range(3):  # any draw: always that many rows
             proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300)
             self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_a_complex_rotary_table_is_the_models_own_in_its_kernel(self):
+        out = self.runs["untraceable/llama_rope"][1]
+        path = os.path.join(out, "level_0_kernel", "mul_c64.py")
+        self.assertIn("torch.view_as_complex(torch.tensor(FREQS_CIS_VALUES, dtype=torch.float32).view(32, 8, 2))",
+                      _text(path))
+        proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_experts_are_gathered_by_the_router_indices_as_kernels(self):
         kernels = self.nodes("moe_experts", "kernel")

@@ -576,6 +576,18 @@ class BufferValues(unittest.TestCase):
         self.assertEqual(counts, [1, 2])
         self.assertNotEqual(self.texts["index3"], self.texts["index7"])
 
+    def test_a_complex_table_is_written_as_its_real_and_imaginary_parts(self):
+        # LLaMA's rotary table, torch.polar(ones, angles): written, not stood in for
+        from decompose_glue import loose
+        table = torch.polar(torch.ones(16, 4), torch.randn(16, 4))
+        expression, source = loose.exact(table, "freqs_cis")
+        self.assertTrue(expression.startswith("torch.view_as_complex(torch.tensor(FREQS_CIS_VALUES"), expression)
+        scope = {"torch": torch}
+        exec(source, scope)
+        self.assertTrue(torch.equal(eval(expression, scope), table))
+        self.assertIn("torch.randn((100, 100), dtype=torch.complex64)",
+                      loose.init_line(torch.ones(100, 100, dtype=torch.complex64) * 1j + 2, "big")[0])
+
     def test_a_buffer_too_large_to_write_says_its_values_stand_in(self):
         self.assertIn("# noise: the model's 4100 values are too many to write out; random values stand in",
                       self.texts["noise"])
