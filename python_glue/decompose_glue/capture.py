@@ -4,6 +4,7 @@ Both the plan and the coverage count go through here, so the ops counted in
 the original are the ops of the graph the files were generated from.
 """
 
+import contextlib
 import copy
 import sys
 
@@ -112,6 +113,32 @@ def _refuse_torchscript(model_file, model):
                            "build it as the plain nn.Module")
 
 
+@contextlib.contextmanager
+def _hooks_watched(model):
+    """The names of the modules whose forward hooks (weight norm's aside)
+    changed an input or an output while the model ran inside the block: no
+    generated file carries a hook. One that returns nothing (a counter, a
+    logger) changes nothing and is let be."""
+    changed, swapped = [], []
+    for name, module in model.named_modules():
+        hooks = [(module._forward_pre_hooks, k, h) for k, h in module._forward_pre_hooks.items()
+                 if not trace.is_reparametrization(h)]
+        hooks += [(module._forward_hooks, k, h) for k, h in module._forward_hooks.items()]
+        for table, key, hook in hooks:
+            def watched(*args, _hook=hook, _name=name or "the model", **kwargs):
+                result = _hook(*args, **kwargs)
+                if result is not None and _name not in changed:
+                    changed.append(_name)
+                return result
+            table[key] = watched
+            swapped.append((table, key, hook))
+    try:
+        yield changed
+    finally:
+        for table, key, hook in swapped:
+            table[key] = hook
+
+
 def _torchscript_functions_hint(model):
     """Where the model's code has TorchScript functions (@torch.jit.script),
     a sentence naming them: their ops run where no trace sees them, which
@@ -129,6 +156,19 @@ def _torchscript_functions_hint(model):
 
 
 def trace_model(model_file, model, inputs, check=True):
+    """(GraphModule, method, notes, eager output): _trace, refusing a model
+    whose TorchScript modules or output-changing hooks no file can carry."""
+    _refuse_torchscript(model_file, model)
+    with _hooks_watched(model) as changed:
+        traced = _trace(model_file, model, inputs, check)
+    if changed:
+        raise BadInput(model_file.path, f"a forward hook on {changed[0]} changes what it takes or gives, "
+                       "and decompose does not carry hooks into the files it writes: do what it does "
+                       "in forward")
+    return traced
+
+
+def _trace(model_file, model, inputs, check):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
 
@@ -145,7 +185,6 @@ def trace_model(model_file, model, inputs, check=True):
     it reproduces that output: the root step is that check too, and a graph
     that missed an op fails there.
     """
-    _refuse_torchscript(model_file, model)
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())

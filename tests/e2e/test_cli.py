@@ -284,6 +284,26 @@ class BadInput(unittest.TestCase):
             "def get_init_inputs():\n    return []\n"),
             "forward hands a PackedSequence (nn.utils.rnn.pack_padded_sequence) to a module")
 
+    def test_a_forward_hook_that_no_file_would_carry(self):
+        # before: the files had no hook and step 1 FAILED on its numbers
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
+            "        self.fc.register_forward_hook(lambda m, i, o: o * 2.0)\n"
+            "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
+            "a forward hook on fc changes what it takes or gives")
+
+    def test_a_hook_that_changes_nothing_is_let_be(self):
+        path = self._model(
+            "import torch\nimport torch.nn as nn\nSEEN = []\nclass Model(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
+            "        self.fc.register_forward_hook(lambda m, i, o: SEEN.append(o.shape))\n"
+            "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n")
+        proc = run(path, "-o", self.out)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+
     def test_nothing_to_decompose(self):
         self._assert_bad(self._model(
             "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
