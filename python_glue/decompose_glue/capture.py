@@ -11,6 +11,7 @@ import sys
 import torch
 import torch.fx as fx
 import torch.nn as nn
+import torch.nn.utils.parametrize as parametrize
 
 from . import attention, fastpath, memory, meta, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
@@ -102,15 +103,21 @@ def mismatch(gm, expected, inputs):
     return None
 
 
-def _refuse_torchscript(model_file, model):
-    """A TorchScript module runs its ops inside TorchScript, where neither a
-    symbolic trace nor a recorded run sees them: say which one it is."""
+def _refuse_unbuildable(model_file, model):
+    """Say which module no file could rebuild: a TorchScript module runs its
+    ops inside TorchScript, where neither a symbolic trace nor a recorded
+    run sees them, and a parametrized one (torch.nn.utils.parametrize) is
+    an instance of a class torch makes at run time."""
     for name, module in model.named_modules():
+        what = f"its submodule {name}" if name else "the model"
         if isinstance(module, torch.jit.ScriptModule):
-            what = f"its submodule {name}" if name else "the model"
             raise BadInput(model_file.path, f"{what} is a TorchScript module (torch.jit.script or "
                            "torch.jit.trace), whose ops neither torch.fx nor a recorded run can see: "
                            "build it as the plain nn.Module")
+        if parametrize.is_parametrized(module):
+            raise BadInput(model_file.path, f"{what} has a parametrized weight (torch.nn.utils.parametrize), "
+                           "which decompose does not rebuild yet: apply remove_parametrizations(..., "
+                           "leave_parametrized=True) first")
 
 
 @contextlib.contextmanager
@@ -158,7 +165,7 @@ def _torchscript_functions_hint(model):
 def trace_model(model_file, model, inputs, check=True):
     """(GraphModule, method, notes, eager output): _trace, refusing a model
     whose TorchScript modules or output-changing hooks no file can carry."""
-    _refuse_torchscript(model_file, model)
+    _refuse_unbuildable(model_file, model)
     with _hooks_watched(model) as changed:
         traced = _trace(model_file, model, inputs, check)
     if changed:

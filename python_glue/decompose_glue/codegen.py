@@ -48,7 +48,10 @@ def imports(python, body, modules=()):
     names = {"sys", *modules}
     names.update(m for m in ("collections", "dataclasses", "math", "operator")
                  if re.search(rf"(?<![\w.]){m}\.", body))
-    return "".join(f"import {m}\n" for m in sorted(names)) + _TORCH_IMPORTS.format(python=python)
+    # torch's own submodules that a file names in full (a pruned module), after torch
+    after = "".join(f"\nimport {m}" for m in ("torch.nn.utils.prune",)
+                    if re.search(rf"(?<![\w.]){re.escape(m)}\.", body))
+    return "".join(f"import {m}\n" for m in sorted(names)) + _TORCH_IMPORTS.format(python=python) + after
 
 
 _ALWAYS_IMPORTED = {"torch", "nn", "F", "sys", "os", "collections", "dataclasses", "math", "operator",

@@ -16,6 +16,7 @@ import textwrap
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.nn.utils.prune as prune
 
 from .loader import weights_left_uninitialised
 
@@ -100,7 +101,7 @@ def constructor(module, records):
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
         if dtype is not None:
             candidates += [f"{text}.to({dtype})" for text in candidates]
-        candidates = [_with_weight_norm(module, text) for text in candidates]
+        candidates = [_with_pruning(module, _with_weight_norm(module, text)) for text in candidates]
         for text in candidates:
             try:
                 # only its class, repr and shapes are compared: drawing its
@@ -145,6 +146,17 @@ def _with_weight_norm(module, text):
     for hook in module._forward_pre_hooks.values():
         if isinstance(hook, WeightNorm):
             text = f"nn.utils.weight_norm({text}, name={hook.name!r}, dim={hook.dim})"
+    return text
+
+
+def _with_pruning(module, text):
+    """A pruned module (torch.nn.utils.prune) holds weight_orig and
+    weight_mask instead of weight, and a hook that multiplies them before
+    forward: the file prunes its module the same way, with a mask of ones
+    that a step's check replaces with the model's."""
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, prune.BasePruningMethod):  # one method or a PruningContainer of them
+            text = f"torch.nn.utils.prune.identity({text}, {hook._tensor_name!r})"
     return text
 
 

@@ -206,7 +206,8 @@ INLINED_MODULES = (nn.Identity, nn.Flatten)
 def _reparametrization_kinds():
     kinds = []
     for module, name in (("torch.nn.utils.weight_norm", "WeightNorm"),
-                         ("torch.nn.utils.spectral_norm", "SpectralNorm")):
+                         ("torch.nn.utils.spectral_norm", "SpectralNorm"),
+                         ("torch.nn.utils.prune", "BasePruningMethod")):
         try:  # the package attribute of the same name is the function, not the module
             kinds.append(getattr(importlib.import_module(module), name))
         except (ImportError, AttributeError):
@@ -215,15 +216,21 @@ def _reparametrization_kinds():
 
 
 def is_reparametrization(hook):
-    """torch's weight norm or spectral norm: a forward pre-hook that makes a
-    module's weight from its own parameters (wav2vec2's positional conv)."""
+    """torch's weight norm, spectral norm or pruning: a forward pre-hook that
+    makes a module's weight from its own parameters and buffers (wav2vec2's
+    positional conv; a pruned layer's weight_orig times weight_mask)."""
     kinds = _reparametrization_kinds()
     return bool(kinds) and isinstance(hook, kinds)
 
 
 def reparametrizations(module):
-    """The weight-norm / spectral-norm hooks on a module."""
+    """The weight-norm / spectral-norm / pruning hooks on a module."""
     return [h for h in module._forward_pre_hooks.values() if is_reparametrization(h)]
+
+
+def reparametrized_name(hook):
+    """The weight a reparametrization hook makes (pruning calls it _tensor_name)."""
+    return getattr(hook, "name", None) or getattr(hook, "_tensor_name", None)
 
 
 def inline_plumbing_modules(gm):
@@ -292,7 +299,7 @@ def tensor_attributes(model):
     for path, module in model.named_modules():
         # A weight that a pre-hook recomputes before every forward (weight
         # norm: weight from weight_g and weight_v) is not state of its own.
-        derived = {h.name for h in reparametrizations(module)}
+        derived = {reparametrized_name(h) for h in reparametrizations(module)}
         for name, value in vars(module).items():
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and name not in derived:
                 found[f"{path}.{name}" if path else name] = value

@@ -53,6 +53,7 @@ EXPECTED = {
     "segmentation_head": ((1, 2, 3, 10), "symbolic"),
     "moe_experts": ((1, 0, 1, 16), "symbolic"),
     "converted_dtype": ((1, 1, 1, 5), "symbolic"),
+    "pruned_mlp": ((1, 0, 2, 4), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
@@ -277,6 +278,16 @@ class Families(unittest.TestCase):
         for path, proc in zip(paths, procs):
             with self.subTest(os.path.basename(path)):
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr[-2000:])
+
+    def test_a_pruned_layer_is_pruned_in_its_file_and_takes_the_models_mask(self):
+        out = self.runs["pruned_mlp"][1]
+        path = os.path.join(out, "level_0_kernel", "linear_16x16_fp32.py")
+        self.assertIn("self.linear = torch.nn.utils.prune.identity(nn.Linear(16, 16), 'weight')", _text(path))
+        with open(os.path.join(out, "steps", "step_1_model_to_fusions", "weight_map.json")) as f:
+            mapping = json.load(f)
+        self.assertTrue(mapping["fc1.weight_mask"].endswith(".linear.weight_mask"), mapping)
+        proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_a_size_read_off_the_input_is_a_size_in_the_kernel_file(self):
         kernel = next(n for k, n in self.nodes("segmentation_head", "kernel").items()
