@@ -164,7 +164,8 @@ def _torchscript_functions_hint(model):
 
 def trace_model(model_file, model, inputs, check=True):
     """(GraphModule, method, notes, eager output): _trace, refusing a model
-    whose TorchScript modules or output-changing hooks no file can carry."""
+    with a module no file can rebuild (_refuse_unbuildable) or a hook that
+    changes what a module takes or gives (_hooks_watched)."""
     _refuse_unbuildable(model_file, model)
     with _hooks_watched(model) as changed:
         traced = _trace(model_file, model, inputs, check)

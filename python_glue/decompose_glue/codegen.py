@@ -178,9 +178,9 @@ def input_expr(desc):
         shape = ", ".join(str(s) for s in desc["shape"])
         shape = f"({shape},)" if len(desc["shape"]) == 1 else f"({shape})"
         dtype = desc["dtype"]
-        if "nonzero" in desc and math.prod(desc["shape"]) <= EXACT_COUNT_LIMIT:
+        numel = math.prod(desc["shape"])
+        if "nonzero" in desc and numel <= EXACT_COUNT_LIMIT:
             # a mask with the model's count of set entries, at random places
-            numel = math.prod(desc["shape"])
             mask = f"(torch.randperm({numel}) < {desc['nonzero']}).reshape({shape})"
             return mask if dtype == "bool" else f"{mask}.to(torch.{dtype})"
         if dtype == "bool":

@@ -122,7 +122,6 @@ def _call_args(args, kwargs, names):
 
 
 _METHOD_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
-_INPLACE = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
 
 
 def _devices_followed(node, names):
@@ -186,7 +185,7 @@ def node_line(node, names):
     if target in ops.OPERATOR_SYMBOLS and len(node.args) == 2 and not node.kwargs:
         a, b = (literal(x, names) for x in node.args)
         symbol = ops.OPERATOR_SYMBOLS[target]
-        if target in _INPLACE:
+        if target in ops.IN_PLACE_OPERATORS:
             return f"{a} {symbol}= {b}\n{out} = {a}"
         return f"{out} = {a} {symbol} {b}"
     return f"{out} = {_qualified_function(target)}({_call_args(args, kwargs, names)})"

@@ -28,6 +28,9 @@ PLUMBING = frozenset({
     "after_write",
 })
 
+# `x += y` and its kin: the operator writes into its left operand.
+IN_PLACE_OPERATORS = frozenset({operator.iadd, operator.isub, operator.imul, operator.itruediv})
+
 # Attributes of a tensor that describe it and hold none of its data.
 TENSOR_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "device"})
 

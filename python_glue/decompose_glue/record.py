@@ -43,7 +43,7 @@ _DUNDERS = {
     "__iadd__": (operator.iadd, False), "__isub__": (operator.isub, False),
     "__imul__": (operator.imul, False), "__itruediv__": (operator.itruediv, False),
 }
-_IN_PLACE_DUNDERS = frozenset({"__iadd__", "__isub__", "__imul__", "__itruediv__"})
+_IN_PLACE_DUNDERS = frozenset(name for name, (target, _) in _DUNDERS.items() if target in ops.IN_PLACE_OPERATORS)
 # Reading a Python value out of a tensor fixes control flow to this input.
 _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__len__",
           "__iter__", "numel", "dim", "size", "__format__", "__repr__", "__array__"}

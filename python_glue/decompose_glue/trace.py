@@ -138,7 +138,7 @@ def describe(value):
                 and value.dtype != torch.bool and not value.is_meta):
             d["min"] = int(value.min())
             d["max"] = int(value.max())
-        if not value.is_meta and (value.dtype == torch.bool or d.get("min") == 0 and d.get("max") == 1):
+        if not value.is_meta and (value.dtype == torch.bool or (d.get("min"), d.get("max")) == (0, 1)):
             # a mask's count of set entries is the shape of what it selects
             # (torch.nonzero, x[mask]): files draw masks with as many
             d["nonzero"] = int(torch.count_nonzero(value))
