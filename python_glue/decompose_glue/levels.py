@@ -216,7 +216,7 @@ def _is_block(module):
     conv unit (bn, relu, one conv) is a fusion inside its block."""
     if is_kernel_module(module) or _is_flat(module):
         return False
-    heavy = sum(1 for m in module.modules() if is_kernel_module(m) and ops.module_op(m) in ops.HEAVY)
+    heavy = sum(1 for m in module.modules() if is_kernel_module(m) and ops.is_heavy_module(m))
     return heavy >= 2
 
 
@@ -299,6 +299,18 @@ def _sole_user(node, members):
     return None
 
 
+def is_heavy(node, gm):
+    """Whether a node does the bulk of the work (ops.HEAVY), a library's own
+    weight-matrix module included: no fusion holds two."""
+    if node.op == "call_module":
+        return ops.is_heavy_module(gm.get_submodule(node.target))
+    return op_name(node, gm) in ops.HEAVY
+
+
+def is_anchor(node, gm):
+    return is_heavy(node, gm) or op_name(node, gm) in ops.NORMS
+
+
 def _joins_another_tensor(node, previous):
     return any(a is not previous and produces_tensors(a) for a in node.all_input_nodes)
 
@@ -309,10 +321,10 @@ def fusion_chains(nodes, gm):
     taken = set()
     chains = []
     for start in nodes:
-        if start in taken or not is_compute(start, gm) or not ops.is_anchor(op_name(start, gm)):
+        if start in taken or not is_compute(start, gm) or not is_anchor(start, gm):
             continue
         chain, computes = [start], [start]
-        heavy = op_name(start, gm) in ops.HEAVY
+        heavy = is_heavy(start, gm)
         attention = op_name(start, gm) == "matmul"
         cur = start
         while len(computes) < 5:
@@ -329,12 +341,12 @@ def fusion_chains(nodes, gm):
             name = op_name(nxt, gm)
             closes_attention = (attention and name == "matmul"
                                 and any(op_name(c, gm) == "softmax" for c in computes))
-            if name in ops.HEAVY and heavy and not closes_attention:
+            if is_heavy(nxt, gm) and heavy and not closes_attention:
                 break
             chain.extend(pending)
             chain.append(nxt)
             computes.append(nxt)
-            heavy = heavy or name in ops.HEAVY
+            heavy = heavy or is_heavy(nxt, gm)
             cur = nxt
             if closes_attention:
                 break

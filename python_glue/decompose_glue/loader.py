@@ -273,18 +273,36 @@ def build_recording_init_args(model_file, seed=0):
                 records[id(self)] = (args, kwargs, self)
         return init
 
-    for cls in _module_classes():
+    def patch(cls):
         original = cls.__dict__.get("__init__")
         if original is None or not callable(original):
-            continue
+            return
         try:
             setattr(cls, "__init__", wrap(cls, original))
         except (TypeError, AttributeError):
-            continue
+            return
         patched.append((cls, original))
+
+    # Classes defined while the model is built are wrapped as they are
+    # defined: a library that imports its modeling code on first use
+    # (transformers' lazy modules) defines its blocks inside Model.__init__.
+    had_hook = "__init_subclass__" in nn.Module.__dict__
+    own_hook = nn.Module.__dict__.get("__init_subclass__")
+
+    def defined(cls, **kwargs):
+        super(nn.Module, cls).__init_subclass__(**kwargs)
+        patch(cls)
+
+    for cls in _module_classes():
+        patch(cls)
+    nn.Module.__init_subclass__ = classmethod(defined)
     try:
         model = model_file.build(seed)
     finally:
+        if had_hook:
+            nn.Module.__init_subclass__ = own_hook
+        else:
+            del nn.Module.__init_subclass__
         for cls, original in patched:
             setattr(cls, "__init__", original)
     for module in model.modules():

@@ -8,7 +8,7 @@ ops carry no shape: one file serves every instance.
 import torch.fx as fx
 
 from . import ops
-from .levels import op_name, is_compute
+from .levels import is_anchor, is_compute, is_heavy, op_name
 
 
 def _x(values):
@@ -22,6 +22,8 @@ def _pair(v):
 
 
 def _module_signature(op, m):
+    if not ops.is_torch_nn_kind(m):
+        return _x_params(m)
     if op.startswith("conv"):
         sig = f"{m.in_channels}x{m.out_channels}_k{_pair(m.kernel_size)}s{_pair(m.stride)}"
         pad = m.padding if isinstance(m.padding, str) else _pair(m.padding)
@@ -52,6 +54,11 @@ def _module_signature(op, m):
         return sig + (f"p{pad}" if pad != "0" else "")
     if op in ("softmax", "log_softmax"):
         return f"dim{m.dim}"
+    return _x_params(m)
+
+
+def _x_params(m):
+    """A module's first two weights' shapes: what sets a custom leaf's workload."""
     shapes = [_x(p.shape) for p in m.parameters()]
     return "_".join(shapes[:2])
 
@@ -101,8 +108,8 @@ def fusion_name(nodes, gm):
         op = op_name(n, gm)
         if not names or names[-1] != op:
             names.append(op)
-    anchor = next((n for n in computes if op_name(n, gm) in ops.HEAVY),
-                  next((n for n in computes if ops.is_anchor(op_name(n, gm))), computes[0]))
+    anchor = next((n for n in computes if is_heavy(n, gm)),
+                  next((n for n in computes if is_anchor(n, gm)), computes[0]))
     return _join("_".join(names), kernel_signature(anchor, gm), _dtype(computes[0]))
 
 

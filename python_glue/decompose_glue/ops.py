@@ -105,6 +105,22 @@ _MODULE_NAMES = {
 }
 
 
+def is_torch_nn_kind(module):
+    """Whether a leaf module is (a subclass of) a torch.nn class that
+    module_op knows, and so holds that class's settings (in_channels, ...);
+    a library's own Conv1D holds none of nn.Conv1d's."""
+    return any(cls in _MODULE_NAMES for cls in type(module).__mro__)
+
+
+def is_heavy_module(module):
+    """Whether a leaf module does the bulk of a model's work: a HEAVY
+    torch.nn op, or a library's own leaf that multiplies by a weight matrix
+    (transformers' Conv1D, a quantized linear), which module_op cannot name."""
+    if module_op(module) in HEAVY:
+        return True
+    return not is_torch_nn_kind(module) and any(p.dim() >= 2 for p in module.parameters())
+
+
 def module_op(module):
     """Canonical op name of a leaf module (a torch.nn class or a custom leaf)."""
     for cls in type(module).__mro__:

@@ -55,6 +55,7 @@ EXPECTED = {
     "converted_dtype": ((1, 1, 1, 5), "symbolic"),
     "pruned_mlp": ((1, 0, 2, 4), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
+    "conv1d_projections": ((1, 1, 3, 15), "recorded"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -180,6 +181,15 @@ class Families(unittest.TestCase):
     def test_recurrent_models_keep_the_rnn_as_one_kernel(self):
         self.assertTrue(any(k.startswith("lstm_16x32_l2") for k in self.nodes("lstm", "kernel")))
         self.assertTrue(any(k.startswith("gru_16x32_l1_bi") for k in self.nodes("gru_bidirectional", "kernel")))
+
+    def test_a_library_weight_module_is_a_heavy_op(self):
+        # transformers' Conv1D is no torch.nn class, but multiplies by a
+        # weight matrix: blocks of it are layers, and no fusion holds two
+        self.assertEqual(list(self.nodes("conv1d_projections", "layer")), ["block_8x32_fp32"])
+        fusions = self.nodes("conv1d_projections", "fusion")
+        self.assertIn("layer_norm_conv1_d_32x96_96_fp32", fusions)
+        for name, node in fusions.items():
+            self.assertLessEqual(sum(c.startswith("conv1_d") for c in node["children"]), 1, name)
 
     def test_custom_leaf_module_is_a_kernel(self):
         self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))

@@ -107,3 +107,53 @@ class LoaderTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+LAZY_MODEL = """\
+import torch.nn as nn
+
+
+def _library():
+    # defined on first use, as transformers' lazy modules define their blocks
+    class Projection(nn.Module):
+        def __init__(self, nf, nx):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(nx, nf))
+
+    return Projection
+
+
+import torch
+
+
+class Model(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.proj = _library()(3 * width, width)
+
+
+def get_inputs():
+    return [torch.zeros(2, 4)]
+
+
+def get_init_inputs():
+    return [4]
+"""
+
+
+class RecordingTest(unittest.TestCase):
+    def test_a_class_defined_while_the_model_is_built_has_its_arguments_recorded(self):
+        tmp = tempfile.mkdtemp(prefix="decompose-lazy-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "lazy.py")
+        with open(path, "w") as f:
+            f.write(LAZY_MODEL)
+        import torch.nn as nn
+        hooks_before = dict(vars(nn.Module))
+        model, records = loader.build_recording_init_args(loader.load_model_file(path))
+        self.assertEqual(records[id(model.proj)][:2], ((12, 4), {}))
+        # the build leaves nn.Module as it found it
+        self.assertNotIn("__init_subclass__", vars(nn.Module))
+        self.assertEqual(set(vars(nn.Module)), set(hooks_before))
+        self.assertEqual(type(model.proj).__init__.__name__, "__init__")
+        self.assertFalse(hasattr(type(model.proj).__init__, "__wrapped__"))
