@@ -1,7 +1,4 @@
-"""GPT-2's projection layout: every projection is a library's own leaf module,
-Conv1D (a weight of shape [in, out] applied with addmm), not nn.Linear, so no
-torch.nn class tells that it is a matrix multiply; blocks of fused-QKV
-attention and a tanh-GELU MLP in a ModuleList, as transformers' GPT-2 has."""
+"""GPT-2's projections as transformers writes them: Conv1D, a library's own leaf (weight [in, out], addmm) rather than nn.Linear, in fused-QKV attention blocks whose split is unpacked (untraceable symbolically)."""
 import math
 
 import torch
