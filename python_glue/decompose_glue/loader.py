@@ -54,13 +54,28 @@ def _purge_children_modules():
 _CODE = {}
 
 
+# Where installed code lives: the folders on sys.path before any run added
+# its own (a model's folder, a composition test's level_0_kernel/).
+_INSTALLED = tuple(os.path.join(os.path.abspath(p), "") for p in sys.path if p and os.path.isdir(p))
+
+
+def _from_a_run(module):
+    """Whether a module was imported from a file no installed folder holds:
+    a generated file, or a user's module beside their model."""
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and os.path.isabs(path) and not path.startswith(_INSTALLED)
+
+
 def forget_last_run():
     """A new run starts: the last run's files are not imported again, and
     their modules go (a job file runs many models in one interpreter, and
-    one run imports hundreds of files)."""
+    one run imports hundreds of files). A composition test imports its
+    kernels by file name (`from linear_64x64_fp32 import Model`): a module
+    kept from the last model's folder would answer for this one's file of
+    the same name."""
     _CODE.clear()
     _purge_children_modules()
-    for name in [n for n in sys.modules if n.startswith("_decompose_file_")]:
+    for name in [n for n, m in list(sys.modules.items()) if n.startswith("_decompose_file_") or _from_a_run(m)]:
         del sys.modules[name]
 
 

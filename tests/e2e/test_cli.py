@@ -416,6 +416,34 @@ class JobFile(unittest.TestCase):
         self.assertEqual(runs[0]["unique_kernels"], runs[3]["unique_kernels"])
 
 
+    def test_models_of_a_job_with_kernel_files_of_one_name_each_count_their_own(self):
+        # Both models have relu_fp32.py, once and three times: the second's
+        # composition test and coverage must import its own file, not keep
+        # the first model's module of that name.
+        layers = {"one_relu": "nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8)",
+                  "three_relus": "nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU()"}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, body in layers.items():
+                with open(os.path.join(tmp, name + ".py"), "w") as f:
+                    f.write("import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+                            "    def __init__(self):\n        super().__init__()\n"
+                            f"        self.net = nn.Sequential({body})\n\n"
+                            "    def forward(self, x):\n        return self.net(x)\n\n\n"
+                            "def get_inputs():\n    return [torch.randn(4, 8)]\n\n\n"
+                            "def get_init_inputs():\n    return []\n")
+            job = os.path.join(tmp, "job.yaml")
+            with open(job, "w") as f:
+                f.write(f"models_dir: {tmp}\nmodels: [one_relu.py, three_relus.py]\n"
+                        f"output_dir: {tmp}/out/{{model_name}}\nnum_trials: 1\n")
+            proc = subprocess.run([BIN, job, "--json"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+            with open(os.path.join(tmp, "out", "three_relus", "verification", "coverage_summary.json")) as f:
+                coverage = json.load(f)
+        self.assertEqual(coverage["status"], "FULL_COVERAGE")
+        relu = next(c for c in coverage["components"] if c["file"].endswith("relu_fp32.py"))
+        self.assertEqual(relu["instances"], 3)
+
+
 class Repl(unittest.TestCase):
     def test_the_prompt_has_the_model_its_trace_and_the_tree(self):
         with tempfile.TemporaryDirectory() as tmp:

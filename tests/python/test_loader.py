@@ -157,3 +157,35 @@ class RecordingTest(unittest.TestCase):
         self.assertEqual(set(vars(nn.Module)), set(hooks_before))
         self.assertEqual(type(model.proj).__init__.__name__, "__init__")
         self.assertFalse(hasattr(type(model.proj).__init__, "__wrapped__"))
+
+
+USES_KERNEL = """\
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernel_by_name import VALUE  # noqa: E402
+"""
+
+
+class RunsInOneInterpreterTest(unittest.TestCase):
+    def test_a_new_run_imports_its_own_file_of_a_name_the_last_run_imported(self):
+        # a job runs many models in one interpreter, and each one's
+        # composition test imports its kernels by file name
+        tmp = tempfile.mkdtemp(prefix="decompose-runs-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        users = []
+        for run, value in (("first", 1), ("second", 2)):
+            os.makedirs(os.path.join(tmp, run))
+            with open(os.path.join(tmp, run, "kernel_by_name.py"), "w") as f:
+                f.write(f"VALUE = {value}\n")
+            users.append(os.path.join(tmp, run, "composition.py"))
+            with open(users[-1], "w") as f:
+                f.write(USES_KERNEL)
+        loader.forget_last_run()
+        self.assertEqual(loader.import_file(users[0]).VALUE, 1)
+        loader.forget_last_run()
+        self.assertEqual(loader.import_file(users[1]).VALUE, 2)
+        loader.forget_last_run()
+        self.assertNotIn("kernel_by_name", sys.modules)
+        self.assertIn("torch", sys.modules)
