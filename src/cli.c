@@ -46,6 +46,8 @@ static const opt OPTS[] = {
     {"--entry-class", NULL, V_STR, OFF(entry_class), 0, F_RUN},
     {"--init-args", NULL, V_STR, OFF(init_args), 0, F_RUN},
     {"--inputs", NULL, V_STR, OFF(inputs), 0, F_RUN},
+    {"--model-class", NULL, V_STR, OFF(model_class), 0, F_RUN},
+    {"--config", NULL, V_STR, OFF(hf_config), 0, F_RUN},
     {"--original", NULL, V_STR, OFF(original), 0, F_VERIFY},
     {"--refactored", NULL, V_STR, OFF(refactored), 0, F_VERIFY},
     {"--weight-map", NULL, V_STR, OFF(weight_map), 0, F_VERIFY},
@@ -74,6 +76,8 @@ void cli_usage(FILE *f) {
         "usage: decompose MODEL.py [-o DIR] [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "                          [--source-level L] [--name NAME] [--repl]\n"
         "       decompose FOLDER --entry-file F --entry-class C --inputs JSON [--init-args JSON]\n"
+        "                          [the options of a model run]\n"
+        "       decompose MODEL_ID|FOLDER --model-class C [--config JSON] [--inputs JSON]\n"
         "                          [the options of a model run]\n"
         "       decompose JOB.yaml [--json] [--num-trials N] [--rtol X] [--atol X]\n"
         "       decompose verify-step --original P --refactored R [--weight-map W]\n"
@@ -107,6 +111,15 @@ void cli_usage(FILE *f) {
         "                      (a config) is {\"class\": \"module.Name\", \"kwargs\": {...}}\n"
         "  --inputs JSON       the forward's arguments, a list (or an object, by name); a tensor\n"
         "                      is {\"shape\": [2, 16], \"dtype\": \"float32\"}, integers also \"high\"\n"
+        "\n"
+        "  MODEL_ID|FOLDER     a Hugging Face model (input type huggingface), by its id in the\n"
+        "                      local Hugging Face cache or a folder with its config.json; built\n"
+        "                      from the config with random weights, never downloaded; needs the\n"
+        "                      transformers package; default name: the id's last part\n"
+        "  --model-class C     the transformers class (GPT2LMHeadModel, AutoModelForCausalLM)\n"
+        "  --config JSON       config fields to change, as {\"num_hidden_layers\": 2}\n"
+        "  --inputs JSON       as above, by name; default: from the config (token ids of batch 1\n"
+        "                      and up to 128 positions, or images, or 1 s of audio)\n"
         "\n"
         "  verify-step         check one decomposition step: anti-cheat, weight transfer,\n"
         "                      numerical comparison of original vs refactored\n"
@@ -268,7 +281,14 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen) {
         }
         if (a->repl && a->json)
             return fail(err, errlen, "options '--repl' and '--json' cannot be used together");
-        if (a->cmd == CMD_RUN && (a->entry_file || a->entry_class || a->init_args || a->inputs)) {
+        if (a->cmd == CMD_RUN && a->model_class) {
+            if (a->entry_file || a->entry_class || a->init_args)
+                return fail(err, errlen, "'--model-class' (a Hugging Face model) and '--entry-file', "
+                            "'--entry-class', '--init-args' (a folder's model) cannot be used together");
+        } else if (a->cmd == CMD_RUN && a->hf_config) {
+            return fail(err, errlen, "option '--config' changes a Hugging Face model's config: it needs "
+                        "'--model-class'");
+        } else if (a->cmd == CMD_RUN && (a->entry_file || a->entry_class || a->init_args || a->inputs)) {
             if (!a->entry_file || !a->entry_class || !a->inputs)
                 return fail(err, errlen,
                             "a folder's model needs '--entry-file', '--entry-class' and '--inputs'");

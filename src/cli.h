@@ -54,6 +54,10 @@ typedef struct {
     const char *init_args;      /* --init-args: JSON list of constructor arguments */
     const char *inputs;         /* --inputs: JSON list of the forward's inputs */
 
+    /* a Hugging Face model (input type huggingface): `model` is its id or folder */
+    const char *model_class;    /* --model-class: a transformers class */
+    const char *hf_config;      /* --config: JSON object of config fields to change */
+
     /* verify-step */
     const char *original;
     const char *refactored;

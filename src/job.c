@@ -27,6 +27,8 @@ void job_free(job *j) {
     free(j->repo_path);
     free(j->entry_file);
     free(j->entry_class);
+    free(j->model_class);
+    free(j->config);
     free(j->init_args);
     free(j->inputs);
     memset(j, 0, sizeof *j);
@@ -134,6 +136,18 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
             add_model(j, val);
             continue;
         }
+        if (!strcmp(key, "config")) {
+            json_t *v = node_json(&doc, vn, 0);
+            if (!json_is_object(v)) {
+                set_error(err, "%s: line %zu: 'config' must be a mapping of config fields", name, line);
+                json_decref(v);
+                goto done;
+            }
+            free(j->config);
+            j->config = json_dumps(v, JSON_COMPACT);
+            json_decref(v);
+            continue;
+        }
         if (!strcmp(key, "init_args") || !strcmp(key, "inputs")) {
             json_t *v = node_json(&doc, vn, 0);
             int is_inputs = !strcmp(key, "inputs");
@@ -162,6 +176,7 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
         else if (!strcmp(key, "repo_path")) dst = &j->repo_path;
         else if (!strcmp(key, "entry_file")) dst = &j->entry_file;
         else if (!strcmp(key, "entry_class")) dst = &j->entry_class;
+        else if (!strcmp(key, "model_class")) dst = &j->model_class;
         if (dst) {
             free(*dst);
             *dst = xstrdup(val);
@@ -195,12 +210,29 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
         }
     }
     int is_repo = j->input_type && strcmp(j->input_type, "repo") == 0;
-    if (j->input_type && !is_repo && strcmp(j->input_type, "single_file") != 0) {
-        set_error(err, "%s: input_type '%s' is not supported yet (only single_file and repo)", name,
+    int is_hf = j->input_type && strcmp(j->input_type, "huggingface") == 0;
+    if (j->input_type && !is_repo && !is_hf && strcmp(j->input_type, "single_file") != 0) {
+        set_error(err, "%s: input_type '%s' is not one of single_file, repo and huggingface", name,
                   j->input_type);
         goto done;
     }
-    if (is_repo) {
+    if (is_hf) {
+        if (!j->model_class) {
+            set_error(err, "%s: input_type huggingface needs 'model_class' (a transformers class)", name);
+            goto done;
+        }
+        if (j->repo_path || j->entry_file || j->entry_class || j->init_args) {
+            set_error(err, "%s: repo_path, entry_file, entry_class and init_args are for input_type repo", name);
+            goto done;
+        }
+        if (j->inputs && j->inputs[0] != '{') {
+            set_error(err, "%s: the inputs of a huggingface model are a mapping by name (input_ids: ...)", name);
+            goto done;
+        }
+    } else if (j->model_class || j->config) {
+        set_error(err, "%s: model_class and config are for input_type huggingface", name);
+        goto done;
+    } else if (is_repo) {
         const char *missing = !j->repo_path ? "repo_path" : !j->entry_file ? "entry_file"
                             : !j->entry_class ? "entry_class" : !j->inputs ? "inputs" : NULL;
         if (missing) {
@@ -213,8 +245,8 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
         }
         add_model(j, j->repo_path);  /* the one run's model is the folder */
     } else if (j->repo_path || j->entry_file || j->entry_class || j->init_args || j->inputs) {
-        set_error(err, "%s: repo_path, entry_file, entry_class, init_args and inputs are for input_type repo",
-                  name);
+        set_error(err, "%s: repo_path, entry_file, entry_class, init_args and inputs are for input_type repo "
+                  "(inputs also for huggingface)", name);
         goto done;
     }
     if (j->nmodels == 0) {
@@ -284,7 +316,8 @@ int job_run(const cli_args *a, const run_env *env) {
         m.children = NULL;
         m.nchildren = 0;
         char *name = j.name ? xstrdup(j.name)
-                            : model_name_from_path(j.entry_file ? j.entry_file : j.models[i]);
+                   : j.model_class ? model_name_from_hf(j.models[i])
+                                   : model_name_from_path(j.entry_file ? j.entry_file : j.models[i]);
         char *out = job_output_for(&j, name);
         m.output = out;
         m.name = j.name;
@@ -293,6 +326,8 @@ int job_run(const cli_args *a, const run_env *env) {
         m.entry_class = j.entry_class;
         m.init_args = j.init_args;
         m.inputs = j.inputs;
+        m.model_class = j.model_class;
+        m.hf_config = j.config;
         if (!a->num_trials_set && j.num_trials_set) m.num_trials = j.num_trials, m.num_trials_set = 1;
         if (!a->rtol_set && j.rtol_set) m.rtol = j.rtol, m.rtol_set = 1;
         if (!a->atol_set && j.atol_set) m.atol = j.atol, m.atol_set = 1;

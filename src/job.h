@@ -1,6 +1,6 @@
 /* job.h - YAML job files: the seed's [EDIT] block as a file.
  *
- *   input_type: single_file            # or repo (below)
+ *   input_type: single_file            # or repo, or huggingface (below)
  *   model: data/level2/21_Conv2d.py    # or:
  *   models: [11_VGG16.py, 18_SqueezeNet.py]
  *   models_dir: data/kernelbench/level3  # base folder for relative models
@@ -23,6 +23,16 @@
  *   inputs:                            # the forward's arguments: a list, or a mapping by name
  *     - {shape: [2, 12], dtype: int64, high: 100}
  *
+ * A Hugging Face model (input type huggingface), by its id in the local
+ * Hugging Face cache or a folder with its config.json:
+ *
+ *   input_type: huggingface
+ *   model: HuggingFaceTB/SmolLM2-135M  # or models: [...], each built with model_class
+ *   model_class: AutoModelForCausalLM  # a transformers class
+ *   config: {num_hidden_layers: 2}     # optional: config fields to change
+ *   inputs:                            # optional: by name; default from the config
+ *     input_ids: {shape: [1, 64], dtype: int64, high: 49152}
+ *
  * Relative paths are taken from the current directory, like the
  * command-line flags they stand for; flags given on the command line win
  * over the job's. output_dir may hold {model_name}; with several models and
@@ -44,7 +54,8 @@ typedef struct {
     char *source_level;
     char *name;
     char *repo_path, *entry_file, *entry_class;
-    char *init_args, *inputs;   /* JSON text made from the YAML */
+    char *model_class;
+    char *init_args, *inputs, *config;  /* JSON text made from the YAML */
     int num_trials, num_trials_set;
     double rtol, atol;
     int rtol_set, atol_set;

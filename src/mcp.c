@@ -46,8 +46,9 @@ typedef struct {
 
 static const tool_arg DECOMPOSE_ARGS[] = {
     {"model", NULL, A_STRING, 1,
-     "the model file (KernelBench format), a job file (.yaml), or the folder of a model spread over "
-     "several files (then entry_file, entry_class and inputs)"},
+     "the model file (KernelBench format), a job file (.yaml), the folder of a model spread over "
+     "several files (then entry_file, entry_class and inputs), or a Hugging Face model id or snapshot "
+     "folder (then model_class)"},
     {"output", "--output", A_STRING, 0,
      "output folder (replaces an older result there); default workspace/output/<level>/<name>"},
     {"name", "--name", A_STRING, 0, "model name; default the file name without .py"},
@@ -60,7 +61,13 @@ static const tool_arg DECOMPOSE_ARGS[] = {
      "config) is {\"class\": \"module.Name\", \"kwargs\": {...}}"},
     {"inputs", "--inputs", A_STRING, 0,
      "a folder's model: its forward's inputs as JSON text, a list (or an object, by name); a tensor "
-     "is {\"shape\": [...], \"dtype\": \"float32\"}, integers also \"high\""},
+     "is {\"shape\": [...], \"dtype\": \"float32\"}, integers also \"high\"; a Hugging Face model's, "
+     "by name, default from its config"},
+    {"model_class", "--model-class", A_STRING, 0,
+     "a Hugging Face model: its transformers class (GPT2LMHeadModel, AutoModelForCausalLM); built from "
+     "its config with random weights, never downloaded"},
+    {"config", "--config", A_STRING, 0,
+     "a Hugging Face model: config fields to change, as JSON text ({\"num_hidden_layers\": 2})"},
     TRIALS, RTOL, ATOL,
     {NULL, NULL, 0, 0, NULL},
 };

@@ -87,6 +87,32 @@ char *model_name_from_path(const char *model_path) {
     return base;
 }
 
+char *model_name_from_hf(const char *model_ref) {
+    char *base = path_basename(model_ref);
+    for (char *c = base; *c; c++)
+        *c = isalnum((unsigned char)*c) ? (char)tolower((unsigned char)*c) : '_';
+    return base;
+}
+
+int is_hf_model_id(const char *s) {
+    size_t part = 0, slashes = 0;
+    const char *start = s;
+    for (const char *c = s;; c++) {
+        if (*c == '/' || *c == '\0') {
+            size_t len = (size_t)(c - start);
+            if (len == 0 || (len == 1 && start[0] == '.') || (len == 2 && start[0] == '.' && start[1] == '.'))
+                return 0;
+            part++;
+            if (*c == '\0') break;
+            slashes++;
+            start = c + 1;
+            continue;
+        }
+        if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) return 0;
+    }
+    return part >= 1 && slashes <= 1;
+}
+
 char *source_level_from_path(const char *model_path) {
     char *dir = path_dirname(model_path);
     char *parent = path_basename(dir);

@@ -31,6 +31,15 @@ int name_is_safe_component(const char *s);
  * extension. */
 char *model_name_from_path(const char *model_path);
 
+/* "HuggingFaceTB/SmolVLM-256M-Instruct" -> "smolvlm_256m_instruct": a
+ * Hugging Face model id's (or folder's) last part, lower case, with '_' for
+ * what is not a letter or digit. */
+char *model_name_from_hf(const char *model_ref);
+
+/* Whether `s` can be a Hugging Face model id: "name" or "org/name" of
+ * letters, digits, '-', '_' and '.', neither part "." or "..". */
+int is_hf_model_id(const char *s);
+
 /* "data/level2/x.py" -> "level2": the parent folder's name when it is
  * "level" followed by digits, "custom" otherwise. */
 char *source_level_from_path(const char *model_path);

@@ -43,6 +43,7 @@ typedef struct {
     const char *root;           /* staging path */
 
     json_t *repo;               /* a folder's model: entry file and class, init args, inputs */
+    json_t *hf;                 /* a Hugging Face model: id or folder, class, config changes, inputs */
     json_t *plan;               /* the plan reply */
     json_t *verified;           /* verify_steps' results, one per step */
     size_t nsteps;
@@ -144,8 +145,15 @@ static int do_plan(run *r, int check_trace, char **err) {
         json_t *repo = json_deep_copy(r->repo);
         json_object_set_new(repo, "path", json_string(r->model_abs));
         json_object_set_new(req, "repo", repo);
-        progress(r, "decompose: Phase 0: %s of %s/%s made one file and checked against the folder",
+        progress(r, "decompose: Phase 0: %s of %s/%s as one file, checked against the folder",
                  a->entry_class, r->model_abs, a->entry_file);
+    }
+    if (r->hf) {
+        json_t *hf = json_deep_copy(r->hf);
+        json_object_set_new(hf, "model", json_string(r->model_abs));
+        json_object_set_new(req, "huggingface", hf);
+        progress(r, "decompose: Phase 0: %s of %s as one file, checked against transformers' own build",
+                 a->model_class, r->model_abs);
     }
     progress(r, "decompose: planning %s", r->model_abs);
     double t = now();
@@ -649,6 +657,7 @@ static void forget_attempt(run *r) {
 static void run_free(run *r) {
     forget_attempt(r);
     json_decref(r->repo);
+    json_decref(r->hf);
     json_decref(r->components);
     free(r->model_abs);
     free(r->model_name);
@@ -695,6 +704,48 @@ static json_t *json_list_option(const char *flag, const char *text, int by_name,
     return v;
 }
 
+/* A JSON object given as option `flag` (text); NULL with *err. */
+static json_t *json_object_option(const char *flag, const char *text, const char *example, char **err) {
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        set_error(err, "option '%s': not JSON: %s", flag, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        set_error(err, "option '%s': a JSON object is needed, as %s", flag, example);
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* A Hugging Face model (input type huggingface): a folder that exists, or
+ * else a model id; the config changes and the inputs, where given, are JSON
+ * objects. *hf: what the plan request carries. */
+static int check_huggingface(const cli_args *a, json_t **hf, char **err) {
+    struct stat st;
+    int is_folder = stat(a->model, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!is_folder && !is_hf_model_id(a->model)) {
+        set_error(err, "%s: no such folder, and not a Hugging Face model id (name or org/name)", a->model);
+        return -1;
+    }
+    json_t *config = json_object_option("--config", a->hf_config ? a->hf_config : "{}",
+                                        "{\"num_hidden_layers\": 2}", err);
+    if (!config) return -1;
+    json_t *inputs = json_null();
+    if (a->inputs) {
+        inputs = json_object_option("--inputs", a->inputs, "{\"input_ids\": {\"shape\": [1, 16], "
+                                    "\"dtype\": \"int64\", \"high\": 1000}}", err);
+        if (!inputs) {
+            json_decref(config);
+            return -1;
+        }
+    }
+    *hf = json_pack("{s:s, s:o, s:o}", "model_class", a->model_class, "config", config, "inputs", inputs);
+    return 0;
+}
+
 /* A folder's model (input type repo): the folder and its entry file exist,
  * and the arguments are JSON lists. *repo: what the plan request carries. */
 static int check_repo(const cli_args *a, json_t **repo, char **err) {
@@ -738,7 +789,9 @@ int pipeline_run(const cli_args *a, const run_env *env) {
 
     /* Everything that can be checked without Python is checked first. */
     struct stat st;
-    if (a->entry_file) {
+    if (a->model_class) {
+        if (check_huggingface(a, &r.hf, &err) != 0) goto done;
+    } else if (a->entry_file) {
         if (check_repo(a, &r.repo, &err) != 0) goto done;
     } else if (stat(a->model, &st) == 0 && S_ISDIR(st.st_mode)) {
         set_error(&err, "%s: a folder; a model spread over a folder's files needs --entry-file, "
@@ -747,13 +800,15 @@ int pipeline_run(const cli_args *a, const run_env *env) {
     } else if (check_readable_file(a->model, &err) != 0) {
         goto done;
     }
-    r.model_abs = path_absolute(a->model);
+    /* a model id stays as it is; a folder or file is made absolute */
+    r.model_abs = r.hf && stat(a->model, &st) != 0 ? xstrdup(a->model) : path_absolute(a->model);
     if (!r.model_abs) {
         set_error(&err, "cannot read the working directory");
         goto done;
     }
     r.model_name = a->name ? xstrdup(a->name)
-                           : model_name_from_path(a->entry_file ? a->entry_file : r.model_abs);
+                 : r.hf ? model_name_from_hf(a->model)
+                        : model_name_from_path(a->entry_file ? a->entry_file : r.model_abs);
     r.source_level = a->source_level ? xstrdup(a->source_level) : source_level_from_path(r.model_abs);
     if (!name_is_safe_component(r.model_name)) {
         set_error(&err, "%s: cannot derive a model name (use --name)", a->model);

@@ -199,7 +199,8 @@ def _is_flat(module):
 
 def _holds_stack(module):
     """Whether a module holds a stack of blocks (an encoder's ModuleList of
-    transformer blocks): then the blocks are the layers, not the holder. A
+    transformer blocks), itself or in a module it holds (ViT's
+    vit.encoder.layer): then the blocks are the layers, not the holder. A
     stack of flat Sequentials (a DenseNet block's conv units) is not: those
     are fusions, and the holder is the layer."""
     for child in module.children():
@@ -207,6 +208,8 @@ def _holds_stack(module):
             blocks = [m for m in child.children() if _is_block(m)]
             if len(blocks) >= 2:
                 return True
+        elif not is_kernel_module(child) and _holds_stack(child):
+            return True
     return False
 
 

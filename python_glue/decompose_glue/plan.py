@@ -17,7 +17,7 @@ import time
 
 import torch.fx as fx
 
-from . import capture, codegen, coverage, naming, repo, trace, verify
+from . import capture, codegen, coverage, hf, naming, repo, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -159,7 +159,7 @@ class Plan:
         self.timings = {}
         self.group_level = {}
 
-    # ---- Phase 0 (input type repo) ----
+    # ---- Phase 0 (input types repo and huggingface) ----
     def prepare_repo(self):
         """Make the folder's model one file (repo.py), load it from a scratch
         copy until the host writes it as level_3_model/<name>.py, and prove
@@ -170,25 +170,48 @@ class Plan:
         self.source_path = os.path.join(folder, req["entry_file"])
         text, modules = repo.wrapper_source(folder, req["entry_file"], req["entry_class"], req.get("init_args", []),
                                             req.get("inputs"), self.name, self.python)
-        self.scratch = tempfile.mkdtemp(prefix="decompose-repo-")
+        self._prepare(text, lambda wrapper_rel, seeds, rtol, atol: repo.verify_source(
+            folder, req["entry_class"], wrapper_rel, self.python, seeds, rtol, atol),
+            f"{req['entry_class']} of the folder's own code", {"modules": modules})
+
+    def prepare_huggingface(self):
+        """The same for a Hugging Face model (hf.py): the wrapper is the
+        config written out, and the check builds the model from its id or
+        folder as transformers does."""
+        req = self.request["huggingface"]
+        ref = req["model"]
+        self.source_path = ref
+        tf = hf.import_transformers(ref, self.python)
+        changes = req.get("config") or {}
+        config = hf.load_config(tf, ref, changes, ref)
+        _, concrete = hf.model_class(tf, req["model_class"], config, ref)
+        inputs = req.get("inputs") or hf.default_inputs(concrete, config, ref)
+        text, names = hf.wrapper_source(ref, self.name, req["model_class"], config, changes, concrete, inputs, tf)
+        self._prepare(text, lambda wrapper_rel, seeds, rtol, atol: hf.verify_source(
+            ref, req["model_class"], changes, names, wrapper_rel, self.python, seeds, rtol, atol),
+            f"{req['model_class']} built from {ref}", {"inputs": inputs})
+
+    def _prepare(self, text, verify_text, original, facts):
+        """Write the wrapper to scratch, run its check, keep both files."""
+        self.scratch = tempfile.mkdtemp(prefix="decompose-prepare-")
         self.model_path = os.path.join(self.scratch, self.name + ".py")
         with open(self.model_path, "w", encoding="utf-8") as f:
             f.write(text)
         seeds = verify.trial_seeds(self.request.get("num_trials") or 3)
         rtol, atol = verify.tolerance([], self.request.get("rtol"), self.request.get("atol"))
         wrapper_rel = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
-        check = repo.verify_source(folder, req["entry_class"], wrapper_rel, self.python, seeds, rtol, atol)
+        check = verify_text(wrapper_rel, seeds, rtol, atol)
         result = repo.run_check(check, self.model_path, self.source_path)
         result["wrapper"] = wrapper_rel
-        result["modules"] = modules
+        result.update(facts)
         self.preparation = result
         self.files += [{"path": "steps/step_0_preparation/verify_wrapper.py", "content": check},
                        {"path": "steps/step_0_preparation/verification_result.json",
                         "content": json_text(result)}]
         if result["status"] != "PASS":
             bad = next(t for t in result["trials"] if not t["pass"])
-            raise BadInput(self.source_path, f"the self-contained wrapper of {req['entry_class']} does not "
-                           f"reproduce the folder's own code (seed {bad['seed']}, max diff {bad['max_diff']})")
+            raise BadInput(self.source_path, f"the self-contained wrapper does not reproduce {original} "
+                           f"(seed {bad['seed']}, max diff {bad['max_diff']})")
 
     def clean_up(self):
         if self.scratch:
@@ -199,6 +222,8 @@ class Plan:
         t = time.perf_counter()
         if self.request.get("repo"):
             self.prepare_repo()
+        elif self.request.get("huggingface"):
+            self.prepare_huggingface()
         self.model_file = load_model_file(self.model_path)
         self.model, self.records = build_recording_init_args(self.model_file)
         self.built_state = verify.state_signature(self.model)
@@ -303,7 +328,7 @@ class Plan:
              f"Operations: {len(self.root_r.op_list)} compute ops "
              f"({', '.join(sorted(set(self.root_r.op_list)))})",
              f"Traced with: torch.fx {self.trace_method} tracing"], has_kwargs,
-            "Phase 0's one-file wrapper of the user's folder." if self.preparation else "The user's model, verbatim.")
+            "Phase 0's one-file wrapper of the user's model." if self.preparation else "The user's model, verbatim.")
         with open(self.model_path, encoding="utf-8") as f:
             coverage.remember(f.read(), self.root.nodes, gm, self.trace_method)
         coverage.remember(self.user_copy, self.root.nodes, gm, self.trace_method)
@@ -585,7 +610,8 @@ class Plan:
                 "component_files": self.component_paths,
                 "composition_test": "verification/composition_test.py"}
         if self.preparation:
-            reply["preparation"] = {k: self.preparation[k] for k in ("status", "wrapper", "modules")}
+            reply["preparation"] = {k: v for k, v in self.preparation.items()
+                                    if k in ("status", "wrapper", "modules", "inputs")}
         return reply
 
 

@@ -160,7 +160,7 @@ def _value_source(value, where):
     return repr(value)
 
 
-def _input_source(spec, where):
+def input_source(spec, where):
     """Source that makes one input: {shape, dtype, low, high} is a tensor
     (random normal floats; integers drawn from [low, high)), anything else
     the value itself."""
@@ -208,9 +208,9 @@ def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, pytho
     if isinstance(inputs, dict):  # by name: forward(input_ids=..., attention_mask=...)
         made = ""
         by_name = ("\n\n\ndef get_input_kwargs():\n    return {"
-                   + ", ".join(f"{k!r}: {_input_source(v, where)}" for k, v in inputs.items()) + "}")
+                   + ", ".join(f"{k!r}: {input_source(v, where)}" for k, v in inputs.items()) + "}")
     else:
-        made = ", ".join(_input_source(s, where) for s in inputs)
+        made = ", ".join(input_source(s, where) for s in inputs)
         by_name = ""
     text = f'''"""
 {name}: {entry_class} of {where}, as one self-contained file.

@@ -207,6 +207,25 @@ static void a_folders_model_takes_its_entry_and_arguments(void **state) {
     assert_non_null(strstr(err, "does not apply to a job file"));
 }
 
+static void a_hugging_face_model_takes_its_class_and_config(void **state) {
+    (void)state;
+    assert_int_equal(parse("HuggingFaceTB/SmolLM2-135M", "--model-class", "AutoModelForCausalLM",
+                           "--config", "{\"num_hidden_layers\": 2}", NULL), 0);
+    assert_int_equal(args.cmd, CMD_RUN);
+    assert_string_equal(args.model, "HuggingFaceTB/SmolLM2-135M");
+    assert_string_equal(args.model_class, "AutoModelForCausalLM");
+    assert_string_equal(args.hf_config, "{\"num_hidden_layers\": 2}");
+    assert_null(args.inputs);  /* from the config, unless given */
+    cli_free(&args);
+    assert_int_equal(parse("gpt2", "--model-class", "GPT2Model", "--inputs", "{}", NULL), 0);
+    cli_free(&args);
+    assert_int_equal(parse("gpt2", "--model-class", "GPT2Model", "--entry-file", "m.py", NULL), -1);
+    assert_non_null(strstr(err, "cannot be used together"));
+    cli_free(&args);
+    assert_int_equal(parse("gpt2", "--config", "{}", NULL), -1);
+    assert_non_null(strstr(err, "it needs '--model-class'"));
+}
+
 static void mcp_takes_nothing_else(void **state) {
     (void)state;
     assert_int_equal(parse("mcp", NULL), 0);
@@ -317,6 +336,7 @@ int main(void) {
         cmocka_unit_test_teardown(check_takes_a_folder, teardown),
         cmocka_unit_test_teardown(check_requires_a_folder, teardown),
         cmocka_unit_test_teardown(a_folders_model_takes_its_entry_and_arguments, teardown),
+        cmocka_unit_test_teardown(a_hugging_face_model_takes_its_class_and_config, teardown),
         cmocka_unit_test_teardown(mcp_takes_nothing_else, teardown),
         cmocka_unit_test_teardown(repl_is_a_model_run_flag_without_json, teardown),
         cmocka_unit_test_teardown(subcommand_is_only_the_first_argument, teardown),

@@ -83,17 +83,51 @@ static void job_without_model_is_an_error(void **state) {
     expect_error("output_dir: x\n", "no model");
 }
 
-static void unsupported_input_type_is_an_error(void **state) {
-    (void)state;
-    expect_error("input_type: huggingface\nmodel: x\n", "not supported");
-}
-
 static void assert_json_text(const char *got, const char *want) {
     json_t *g = json_loads(got, 0, NULL), *w = json_loads(want, 0, NULL);
     assert_non_null(g);
     if (!json_equal(g, w)) fail_msg("JSON %s is not %s", got, want);
     json_decref(g);
     json_decref(w);
+}
+
+static void unsupported_input_type_is_an_error(void **state) {
+    (void)state;
+    expect_error("input_type: onnx\nmodel: x\n", "'onnx' is not one of single_file, repo and huggingface");
+}
+
+static void huggingface_job_passes_its_class_config_and_inputs_on(void **state) {
+    (void)state;
+    job j;
+    char *err = NULL;
+    assert_int_equal(parse("input_type: huggingface\n"
+                           "models: [HuggingFaceTB/SmolLM2-135M, gpt2]\n"
+                           "model_class: AutoModelForCausalLM\n"
+                           "config: {num_hidden_layers: 2, text_config: {hidden_size: 64}}\n"
+                           "inputs:\n  input_ids: {shape: [1, 16], dtype: int64, high: 100}\n", &j, &err), 0);
+    assert_null(err);
+    assert_int_equal(j.nmodels, 2);
+    assert_string_equal(j.models[0], "HuggingFaceTB/SmolLM2-135M");
+    assert_string_equal(j.model_class, "AutoModelForCausalLM");
+    assert_json_text(j.config, "{\"num_hidden_layers\": 2, \"text_config\": {\"hidden_size\": 64}}");
+    assert_json_text(j.inputs, "{\"input_ids\": {\"shape\": [1, 16], \"dtype\": \"int64\", \"high\": 100}}");
+    job_free(&j);
+    /* inputs and config are optional */
+    assert_int_equal(parse("input_type: huggingface\nmodel: gpt2\nmodel_class: GPT2Model\n", &j, &err), 0);
+    assert_null(j.config);
+    assert_null(j.inputs);
+    job_free(&j);
+}
+
+static void huggingface_job_errors_name_the_field(void **state) {
+    (void)state;
+    expect_error("input_type: huggingface\nmodel: gpt2\n", "needs 'model_class'");
+    expect_error("input_type: huggingface\nmodel: gpt2\nmodel_class: C\nconfig: [1]\n",
+                 "line 4: 'config' must be a mapping");
+    expect_error("input_type: huggingface\nmodel: gpt2\nmodel_class: C\ninputs: [1]\n", "a mapping by name");
+    expect_error("input_type: huggingface\nmodel: gpt2\nmodel_class: C\nentry_file: e.py\n",
+                 "are for input_type repo");
+    expect_error("model: m.py\nmodel_class: C\n", "are for input_type huggingface");
 }
 
 static void repo_job_passes_its_arguments_on_as_json(void **state) {
@@ -213,6 +247,8 @@ int main(void) {
         cmocka_unit_test(unknown_field_is_an_error),
         cmocka_unit_test(job_without_model_is_an_error),
         cmocka_unit_test(unsupported_input_type_is_an_error),
+        cmocka_unit_test(huggingface_job_passes_its_class_config_and_inputs_on),
+        cmocka_unit_test(huggingface_job_errors_name_the_field),
         cmocka_unit_test(repo_job_passes_its_arguments_on_as_json),
         cmocka_unit_test(repo_job_errors_name_the_field),
         cmocka_unit_test(bad_numbers_are_errors),

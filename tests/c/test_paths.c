@@ -92,6 +92,28 @@ static void model_name_is_the_file_stem(void **state) {
     EXPECT_STR(model_name_from_path(".hidden"), ".hidden");
 }
 
+static void hugging_face_names_are_the_ids_last_part(void **state) {
+    (void)state;
+    EXPECT_STR(model_name_from_hf("HuggingFaceTB/SmolVLM-256M-Instruct"), "smolvlm_256m_instruct");
+    EXPECT_STR(model_name_from_hf("Qwen/Qwen2.5-0.5B"), "qwen2_5_0_5b");
+    EXPECT_STR(model_name_from_hf("gpt2"), "gpt2");
+    EXPECT_STR(model_name_from_hf("/snapshots/tiny-llama/"), "tiny_llama");
+}
+
+static void hugging_face_ids_are_one_or_two_plain_parts(void **state) {
+    (void)state;
+    assert_true(is_hf_model_id("gpt2"));
+    assert_true(is_hf_model_id("Qwen/Qwen2.5-0.5B"));
+    assert_true(is_hf_model_id("org_1/model-name.v2"));
+    assert_false(is_hf_model_id("a/b/c"));
+    assert_false(is_hf_model_id("./models/x"));
+    assert_false(is_hf_model_id("../x"));
+    assert_false(is_hf_model_id("/abs/x"));
+    assert_false(is_hf_model_id("org/"));
+    assert_false(is_hf_model_id(""));
+    assert_false(is_hf_model_id("has space"));
+}
+
 static void source_level_is_a_levelN_parent_folder(void **state) {
     (void)state;
     EXPECT_STR(source_level_from_path("kernelbench/level1/1_Square.py"), "level1");
@@ -210,6 +232,8 @@ int main(void) {
         cmocka_unit_test(safe_relative_path_refuses_dotdot_and_absolute),
         cmocka_unit_test(component_names_refuse_separators_and_dots),
         cmocka_unit_test(model_name_is_the_file_stem),
+        cmocka_unit_test(hugging_face_names_are_the_ids_last_part),
+        cmocka_unit_test(hugging_face_ids_are_one_or_two_plain_parts),
         cmocka_unit_test(source_level_is_a_levelN_parent_folder),
         cmocka_unit_test(source_level_is_custom_otherwise),
         cmocka_unit_test(glue_found_beside_the_build_dir),

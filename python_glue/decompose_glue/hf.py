@@ -1,0 +1,295 @@
+"""Phase 0 of a Hugging Face model (input type `huggingface`): one
+self-contained KernelBench file for it, and the check that it equals the
+model transformers builds from the model's own config.
+
+The model is given by a model id, read from the local Hugging Face cache, or
+a snapshot folder that holds its config.json; it is built from that config
+with random weights, never from the network (HF_HUB_OFFLINE). The wrapper
+writes the whole config out as a dict, with the job's changes (a smaller
+model: {"num_hidden_layers": 2}), so that it needs neither the cache nor the
+folder; the model's code stays the installed transformers'. Its forward
+returns a tuple of tensors and keeps no cache (return_dict and use_cache are
+off), which is what a kernel engineer runs.
+"""
+
+import inspect
+import logging
+import os
+import pprint
+import textwrap
+
+import torch
+
+from .loader import BadInput, _one_line
+from .repo import input_source
+
+# Set in both the run and the files it writes: transformers must not try the
+# network for a config or a class that is not in the cache.
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+# What every wrapper runs with, unless the job's changes say otherwise.
+RUN_WITH = {"use_cache": False, "return_dict": False}
+
+# How the job's changes apply to a config, in the run and in verify_wrapper.py
+# alike: a nested mapping changes a sub-config (a VLM's text_config), and a
+# field the config does not have is refused, not added unread.
+CHANGED = '''
+def changed(config, changes, where="config"):
+    """`config` with `changes` applied: a field the config does not have is
+    an error, not a new field that nothing reads."""
+    for key, value in changes.items():
+        if key not in RUN_WITH and not hasattr(config, key):
+            raise KeyError(f"{where} has no field {key!r}")
+        current = getattr(config, key, None)
+        if isinstance(value, dict) and hasattr(current, "to_dict"):
+            changed(current, value, f"{where}.{key}")
+        else:
+            setattr(config, key, value)
+    return config
+'''
+
+
+def _namespace():
+    found = {"RUN_WITH": RUN_WITH}
+    exec(CHANGED, found)
+    return found
+
+
+def import_transformers(where, python):
+    """transformers, imported offline, or BadInput naming the package."""
+    os.environ.update(OFFLINE)
+    try:
+        import transformers
+    except ImportError as e:
+        raise BadInput(where, f"input type huggingface needs the transformers package, which {python} "
+                       f"cannot import ({_one_line(e)})") from None
+    return transformers
+
+
+def load_config(transformers, ref, changes, where):
+    """The model's config from its folder or the local cache, changed."""
+    logs = transformers.logging  # its own log of the failure would be a second, longer message
+    verbosity = logs.get_verbosity()
+    logs.set_verbosity(logging.CRITICAL)
+    try:
+        config = transformers.AutoConfig.from_pretrained(ref, local_files_only=True)
+    except (OSError, ValueError, KeyError):
+        raise BadInput(where, "no config for it: it is neither a folder with a config.json nor a model id "
+                       "in the local Hugging Face cache (a run never downloads)") from None
+    finally:
+        logs.set_verbosity(verbosity)
+    if not isinstance(changes, dict):
+        raise BadInput(where, "config changes must be a mapping of config fields ({\"num_hidden_layers\": 2})")
+    try:
+        return _namespace()["changed"](config, {**RUN_WITH, **changes})
+    except KeyError as e:
+        raise BadInput(where, f"the config change is wrong: {e.args[0]}") from None
+
+
+def model_class(transformers, name, config, where):
+    """(the class the user named, the concrete class it builds for config)."""
+    cls = getattr(transformers, name, None) if name.isidentifier() else None
+    if not isinstance(cls, type):
+        raise BadInput(where, f"transformers {transformers.__version__} has no model class {name!r}")
+    if issubclass(cls, torch.nn.Module):
+        return cls, cls
+    mapping = getattr(cls, "_model_mapping", None)  # an Auto class: the class it picks for this config
+    try:
+        return cls, mapping[type(config)]
+    except (KeyError, TypeError):
+        raise BadInput(where, f"{name} has no model for a {type(config).__name__}") from None
+
+
+def default_inputs(concrete, config, where):
+    """The forward's inputs by name where its first argument says what they
+    are: token ids (batch 1, up to 128 positions), images, or audio."""
+    params = [p for p in inspect.signature(concrete.forward).parameters if p != "self"]
+    first = params[0] if params else None
+    if first == "input_ids":
+        vocab = getattr(config, "vocab_size", None)
+        if not isinstance(vocab, int):
+            raise BadInput(where, "its config has no vocab_size: give the inputs")
+        positions = [getattr(config, k) for k in ("max_position_embeddings", "n_positions", "n_ctx")
+                     if isinstance(getattr(config, k, None), int)]
+        ids = {"shape": [1, min([128] + positions)], "dtype": "int64", "high": vocab}
+        found = {"input_ids": ids}
+        if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in params:
+            found["decoder_input_ids"] = ids
+        return found
+    if first == "pixel_values":
+        size = getattr(config, "image_size", None)
+        size = [size, size] if isinstance(size, int) else size
+        if not (isinstance(size, (list, tuple)) and len(size) == 2):
+            raise BadInput(where, "its config has no image_size: give the inputs")
+        return {"pixel_values": {"shape": [1, getattr(config, "num_channels", 3), *size], "dtype": "float32"}}
+    if first == "input_values":
+        return {"input_values": {"shape": [1, 16000], "dtype": "float32"}}
+    raise BadInput(where, f"cannot tell the shape of the forward's first argument {first!r}: give the inputs")
+
+
+def _dict_literal(config_dict):
+    return pprint.pformat(config_dict, indent=4, width=96, sort_dicts=False).replace("{   ", "{\n    ", 1) \
+        .rstrip("}") + ",\n}"
+
+
+def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, transformers):
+    """The text of level_3_model/<name>.py (before the tool's own header and
+    contract), and the input names in the forward's order."""
+    where = ref
+    if not isinstance(inputs, dict) or not inputs:
+        raise BadInput(where, "inputs of a huggingface model are a mapping of the forward's arguments by name")
+    params = [p for p in inspect.signature(concrete.forward).parameters if p != "self"]
+    unknown = [k for k in inputs if k not in params]
+    if unknown:
+        raise BadInput(where, f"{concrete.__name__}.forward takes no argument {unknown[0]!r}")
+    names = sorted(inputs, key=params.index)  # the forward's own order
+    # what differs from the defaults of transformers' own config class: the
+    # model's fields, not a hundred lines of generation settings
+    config_dict = config.to_diff_dict()
+    attention = getattr(config, "_attn_implementation", None)
+    if attention is not None and "attn_implementation" not in config_dict:
+        config_dict["attn_implementation"] = attention  # the same kernels as the model built from ref
+    about = textwrap.fill(
+        f"Phase 0 of the decomposition: CONFIG is the model's config ({ref}'s config.json"
+        + (f" with the job's changes, {changes}" if changes else "") + "), written out so that this file needs "
+        "neither the network nor the model's files (fields left out have the config class's "
+        f"defaults); the model's code is the installed transformers' "
+        f"({transformers.__version__} made this file). Weights are random. use_cache and return_dict "
+        "are off: the forward returns a tuple of tensors and keeps no cache. "
+        "steps/step_0_preparation/verify_wrapper.py proves this file equal to the model transformers "
+        f"builds from {ref} itself.", 76)
+    made = ", ".join(input_source(inputs[k], where) for k in names)
+    text = f'''"""
+{name}: transformers' {concrete.__name__} ({cls_name}) of {ref}, as one self-contained file.
+
+{about}
+"""
+
+import torch
+import torch.nn as nn
+import transformers
+
+CONFIG = {_dict_literal(config_dict)}
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model = transformers.{concrete.__name__}(transformers.{type(config).__name__}.from_dict(CONFIG))
+
+    def forward(self, {", ".join(names)}):
+        return self.model({", ".join(f"{k}={k}" for k in names)})
+
+
+def get_inputs():
+    return [{made}]
+
+
+def get_init_inputs():
+    return []
+'''
+    return text, names
+
+
+VERIFY = '''"""
+Phase 0 check: {wrapper_rel}, the self-contained wrapper, equals transformers'
+{cls_name} built from {ref} itself: its config.json, from the folder or the
+local Hugging Face cache, never the network, with CHANGES applied. For each of
+SEEDS both are built with the same seed and run on the same inputs; their
+outputs must agree within RTOL and ATOL. Writes verification_result.json
+beside this file.
+
+Run: {python} verify_wrapper.py   (prints PASS or FAIL; exit code 0 or 1)
+"""
+
+import importlib.util
+import json
+import os
+import sys
+
+os.environ.update({offline!r})
+try:
+    import torch
+    import transformers
+except ImportError as e:
+    sys.exit(f"This file needs PyTorch and transformers ({{e}}). Run it with {python}.")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WRAPPER = os.path.join(HERE, {wrapper_rel_here!r})
+REF = {ref!r}
+MODEL_CLASS = {cls_name!r}
+RUN_WITH = {run_with!r}
+CHANGES = {changes!r}
+INPUT_NAMES = {input_names!r}
+SEEDS = {seeds}
+RTOL = {rtol}
+ATOL = {atol}
+{changed}
+
+def original():
+    """The model as transformers builds it from REF, with random weights."""
+    config = changed(transformers.AutoConfig.from_pretrained(REF, local_files_only=True), {{**RUN_WITH, **CHANGES}})
+    cls = getattr(transformers, MODEL_CLASS)
+    return cls(config) if issubclass(cls, torch.nn.Module) else cls.from_config(config)
+
+
+def tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors(v)]
+    return []
+
+
+def outputs(wrapper, build, by_name):
+    found = []
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        model = build().eval()
+        torch.manual_seed(seed)
+        inputs = wrapper.get_inputs()
+        with torch.no_grad():
+            out = model(**dict(zip(INPUT_NAMES, inputs))) if by_name else model(*inputs)
+        found.append(tensors(out))
+    return found
+
+
+def verify():
+    spec = importlib.util.spec_from_file_location("decompose_wrapper", WRAPPER)
+    wrapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wrapper)
+    reference = outputs(wrapper, original, True)
+    bundled = outputs(wrapper, wrapper.Model, False)
+    trials, status = [], "PASS"
+    for seed, a, b in zip(SEEDS, reference, bundled):
+        same = len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a, b))
+        diff = max((float((x.double() - y.double()).abs().max()) for x, y in zip(a, b)
+                    if same and x.numel() and x.is_floating_point()), default=0.0)
+        ok = same and all(torch.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True) if x.is_floating_point()
+                          else torch.equal(x, y) for x, y in zip(a, b))
+        trials.append({{"seed": seed, "pass": bool(ok), "max_diff": diff if same else None, "outputs": len(b)}})
+        if not ok:
+            status = "FAIL"
+    return {{"status": status, "wrapper": WRAPPER, "model": REF, "model_class": MODEL_CLASS,
+             "transformers": transformers.__version__, "rtol": RTOL, "atol": ATOL, "trials": trials}}
+
+
+if __name__ == "__main__":
+    result = verify()
+    with open(os.path.join(HERE, "verification_result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    for t in result["trials"]:
+        print(f"seed {{t['seed']}}: {{'PASS' if t['pass'] else 'FAIL'}} (max diff {{t['max_diff']}})")
+    print(result["status"])
+    sys.exit(0 if result["status"] == "PASS" else 1)
+'''
+
+
+def verify_source(ref, cls_name, changes, input_names, wrapper_rel, python, seeds, rtol, atol):
+    """The text of steps/step_0_preparation/verify_wrapper.py."""
+    return VERIFY.format(wrapper_rel=wrapper_rel, wrapper_rel_here=os.path.join("..", "..", wrapper_rel),
+                         ref=ref, cls_name=cls_name, python=python, offline=OFFLINE, run_with=RUN_WITH,
+                         changes=changes, input_names=input_names, seeds=seeds, rtol=rtol, atol=atol,
+                         changed=CHANGED)

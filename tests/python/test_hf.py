@@ -1,0 +1,90 @@
+"""Phase 0 of a Hugging Face model, the parts that need no transformers: how
+the job's config changes apply, and which inputs a forward gets by default.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import sys
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+from decompose_glue import hf  # noqa: E402
+from decompose_glue.loader import BadInput  # noqa: E402
+
+
+class Config:
+    """A config as transformers' are: fields as attributes, sub-configs with to_dict."""
+
+    def __init__(self, **fields):
+        vars(self).update(fields)
+
+    def to_dict(self):
+        return dict(vars(self))
+
+
+class CausalLM:
+    def forward(self, input_ids=None, attention_mask=None, labels=None):
+        pass
+
+
+class Seq2Seq:
+    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None):
+        pass
+
+
+class Vision:
+    def forward(self, pixel_values=None, labels=None):
+        pass
+
+
+class Speech:
+    def forward(self, input_features=None):
+        pass
+
+
+class ChangesTest(unittest.TestCase):
+    def test_a_change_sets_the_field_and_reaches_into_a_sub_config(self):
+        config = Config(num_hidden_layers=12, text_config=Config(hidden_size=768, vocab_size=10))
+        hf._namespace()["changed"](config, {"num_hidden_layers": 2, "text_config": {"hidden_size": 64}})
+        self.assertEqual(config.num_hidden_layers, 2)
+        self.assertEqual(config.text_config.hidden_size, 64)
+        self.assertEqual(config.text_config.vocab_size, 10)
+
+    def test_a_field_the_config_lacks_is_refused_by_its_path(self):
+        config = Config(text_config=Config(hidden_size=768))
+        with self.assertRaisesRegex(KeyError, "config.text_config has no field 'hiden_size'"):
+            hf._namespace()["changed"](config, {"text_config": {"hiden_size": 64}})
+
+    def test_the_run_settings_apply_to_any_config(self):
+        config = hf._namespace()["changed"](Config(), dict(hf.RUN_WITH))
+        self.assertEqual((config.use_cache, config.return_dict), (False, False))
+
+
+class DefaultInputsTest(unittest.TestCase):
+    def test_token_ids_are_one_row_of_up_to_128_positions_below_the_vocabulary(self):
+        self.assertEqual(hf.default_inputs(CausalLM, Config(vocab_size=50, max_position_embeddings=2048), "m"),
+                         {"input_ids": {"shape": [1, 128], "dtype": "int64", "high": 50}})
+        self.assertEqual(hf.default_inputs(CausalLM, Config(vocab_size=50, n_positions=32), "m")["input_ids"]["shape"],
+                         [1, 32])
+
+    def test_an_encoder_decoder_also_gets_decoder_ids(self):
+        inputs = hf.default_inputs(Seq2Seq, Config(vocab_size=50, is_encoder_decoder=True), "m")
+        self.assertEqual(sorted(inputs), ["decoder_input_ids", "input_ids"])
+
+    def test_images_take_the_config_size_and_channels(self):
+        self.assertEqual(hf.default_inputs(Vision, Config(image_size=224, num_channels=3), "m"),
+                         {"pixel_values": {"shape": [1, 3, 224, 224], "dtype": "float32"}})
+
+    def test_what_cannot_be_told_asks_for_the_inputs(self):
+        with self.assertRaisesRegex(BadInput, "cannot tell the shape of the forward's first argument "
+                                              "'input_features': give the inputs"):
+            hf.default_inputs(Speech, Config(), "m")
+        with self.assertRaisesRegex(BadInput, "no vocab_size"):
+            hf.default_inputs(CausalLM, Config(), "m")
+
+
+if __name__ == "__main__":
+    unittest.main()
