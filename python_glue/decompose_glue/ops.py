@@ -106,10 +106,10 @@ _MODULE_NAMES = {
 
 
 def is_torch_nn_kind(module):
-    """Whether a leaf module is (a subclass of) a torch.nn class that
-    module_op knows, and so holds that class's settings (in_channels, ...);
-    a library's own Conv1D holds none of nn.Conv1d's."""
-    return any(cls in _MODULE_NAMES for cls in type(module).__mro__)
+    """Whether a leaf module is (a subclass of) one of torch.nn's own
+    classes, and so holds that class's settings (in_channels, dim, ...); a
+    library's own Conv1D holds none of nn.Conv1d's."""
+    return any(cls is not nn.Module and getattr(nn, cls.__name__, None) is cls for cls in type(module).__mro__)
 
 
 def is_heavy_module(module):

@@ -870,3 +870,31 @@ class ApiErrors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TransposedLinear(nn.Module):
+    """transformers' Conv1D: its name says conv, its weight says matrix multiply."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = nn.Parameter(torch.randn(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight).view(x.size()[:-1] + (self.nf,))
+
+
+TransposedLinear.__name__ = "Conv1D"
+
+
+class KernelNamesTest(unittest.TestCase):
+    def test_a_torch_nn_module_is_named_by_its_settings_and_a_librarys_by_its_weights(self):
+        model = nn.Sequential(TransposedLinear(12, 8), nn.Softmax(dim=-1), nn.Conv1d(4, 6, 3))
+        gm = traced(model, torch.randn(4, 8))
+        names = {n.target: naming.kernel_name(n, gm) for n in gm.graph.nodes if n.op == "call_module"}
+        self.assertEqual(names["0"], "conv1_d_8x12_12_fp32")
+        self.assertEqual(names["1"], "softmax_dim-1_fp32")
+        self.assertTrue(names["2"].startswith("conv1d_4x6_k3s1p0"), names["2"])
+        self.assertTrue(levels.is_heavy(next(n for n in gm.graph.nodes if n.target == "0"), gm))
+        self.assertFalse(levels.is_heavy(next(n for n in gm.graph.nodes if n.target == "1"), gm))
