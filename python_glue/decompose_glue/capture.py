@@ -49,8 +49,7 @@ def _integer_tensors(value):
     """Whether a described value (trace.describe) holds an integer tensor."""
     if value.get("kind") == "tensor":
         return not value["dtype"].startswith(("float", "bfloat", "bool", "complex"))
-    items = value.get("items", ())
-    return any(_integer_tensors(v) for v in (items.values() if isinstance(items, dict) else items))
+    return any(_integer_tensors(v) for v in trace.items_of(value))
 
 
 def values_on_meta(gm, args, kwargs):

@@ -19,7 +19,7 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 
-from . import loose, modsrc, naming, ops
+from . import loose, modsrc, naming, ops, trace
 from .emit import Names, node_line, node_uses, with_frees
 from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, is_parameter, op_name
 
@@ -90,7 +90,7 @@ def get_expected_output_shape():
 def _tensors(value):
     if isinstance(value, torch.Tensor):
         return [value]
-    if isinstance(value, dict):
+{records}    if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (tuple, list)):
         return [t for v in value for t in _tensors(v)]
@@ -114,6 +114,20 @@ def run_tests():
 if __name__ == "__main__":
     sys.exit(0 if run_tests() else 1)
 '''
+
+
+# Only in a file that returns a dataclass: its fields' tensors are outputs too.
+_RECORD_FIELDS = (
+    '    if hasattr(value, "__dataclass_fields__"):  # a record: its fields, in order\n'
+    '        value = [getattr(value, name) for name in value.__dataclass_fields__]\n')
+
+
+def contract(out_shapes, kwargs=""):
+    """A file's self-test: the expected output shapes and run_tests()."""
+    shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+                              for shape in out_shapes) + "]"
+    records = _RECORD_FIELDS if getattr(out_shapes, "records", False) else ""
+    return CONTRACT.format(shapes=shapes, kwargs=kwargs, records=records)
 
 
 class CodegenError(Exception):
@@ -142,15 +156,26 @@ def interface(component, gm):
 def _tensor_leaves(desc):
     if desc.get("kind") == "tensor":
         return [desc]
-    items = desc.get("items")
-    if isinstance(items, dict):
-        items = list(items.values())
-    return [t for d in (items or []) for t in _tensor_leaves(d)]
+    return [t for d in trace.items_of(desc) for t in _tensor_leaves(d)]
+
+
+class OutputShapes(list):
+    """The shape of every tensor in these values (described), in order;
+    `records` says whether some are a dataclass's fields, which a file's
+    self-test must then open."""
+
+    def __init__(self, descs):
+        super().__init__(t["shape"] for d in descs for t in _tensor_leaves(d))
+        self.records = any(_holds_record(d) for d in descs)
+
+
+def _holds_record(desc):
+    return desc.get("kind") == "record" or any(_holds_record(d) for d in trace.items_of(desc))
 
 
 def leaf_shapes(nodes):
     """The shape of every tensor the nodes hold, in order."""
-    return [t["shape"] for n in nodes for t in _tensor_leaves(n.meta.get("value", {}))]
+    return OutputShapes([n.meta.get("value", {}) for n in nodes])
 
 
 def instance_input_shapes(rendered_list):
@@ -492,9 +517,7 @@ def _module_source(init_lines, args, body_lines, result, input_exprs, out_shapes
     fwd += _indent(body_lines + [f"return {result}"], 2) + "\n"
     inputs = ", ".join(input_exprs)
     tail = f"\n\ndef get_inputs():\n    return [{inputs}]\n\n\ndef get_init_inputs():\n    return []\n"
-    shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-                              for shape in out_shapes) + "]"
-    return head + fwd + tail + CONTRACT.format(shapes=shapes, kwargs="")
+    return head + fwd + tail + contract(out_shapes)
 
 
 def file_header(title, rendered_list, level, source, python, children=(), extra=()):
@@ -819,7 +842,7 @@ def share_weights(original, composed):
 def _tensors(value):
     if isinstance(value, torch.Tensor):
         return [value]
-    if isinstance(value, dict):
+{records}    if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (tuple, list)):
         return [t for v in value for t in _tensors(v)]
@@ -945,10 +968,11 @@ if __name__ == "__main__":
 
 
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
-                       num_trials, rtol, atol):
+                       num_trials, rtol, atol, out_shapes):
     block = imports(python, body, ("contextlib", "importlib.util", "os"))
     return COMPOSITION.format(
         name=name, instances=instances, unique=unique, python=python, imports=block,
+        records=_RECORD_FIELDS if out_shapes.records else "",
         kernel_imports="\n".join(kernel_imports), original=original,
         seeds=[FIRST_SEED + num_trials - 1], rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")

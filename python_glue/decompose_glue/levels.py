@@ -23,7 +23,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from . import ops
-from .trace import INLINED_MODULES, is_container, is_kernel_module
+from .trace import INLINED_MODULES, is_container, is_kernel_module, items_of
 
 MODEL, LAYER, FUSION, KERNEL = 3, 2, 1, 0
 LEVEL_NAMES = {MODEL: "model", LAYER: "layer", FUSION: "fusion", KERNEL: "kernel"}
@@ -82,7 +82,7 @@ def produces_tensors(node):
     value = node.meta.get("value", {})
     if value.get("kind") == "tensor":
         return True
-    return any(v.get("kind") == "tensor" for v in value.get("items", []) or [])
+    return any(v.get("kind") == "tensor" for v in items_of(value))
 
 
 def _operands(node):

@@ -8,6 +8,7 @@ ops carry no shape: one file serves every instance.
 import torch.fx as fx
 
 from . import ops
+from .trace import items_of
 from .levels import is_anchor, is_compute, is_heavy, op_name
 
 
@@ -74,8 +75,8 @@ def _dtype(node):
     ins = [a.meta["value"]["dtype"] for a in _tensor_inputs(node)]
     value = node.meta.get("value", {})
     out = value.get("dtype")
-    if out is None and value.get("items"):
-        out = value["items"][0].get("dtype")
+    if out is None and items_of(value):
+        out = items_of(value)[0].get("dtype")
     first = ins[0] if ins else out
     code = lambda d: ops.dtype_code(getattr(__import__("torch"), d, d)) if d else "any"
     if first and out and first != out:

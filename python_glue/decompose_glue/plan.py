@@ -120,9 +120,7 @@ def _ops_apart(r, owner):
 def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, what):
     with open(model_file.path, encoding="utf-8") as f:
         source = _strip_main_block(f.read())
-    shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-                              for shape in out_shapes) + "]"
-    contract = codegen.CONTRACT.format(shapes=shapes, kwargs=", **get_input_kwargs()" if has_kwargs else "")
+    contract = codegen.contract(out_shapes, ", **get_input_kwargs()" if has_kwargs else "")
     header = '"""\n' + "\n".join([f"Component: {title}"] + header_lines +
                                   ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]) + '\n"""\n'
     guard = ("import sys\n\ntry:\n    import torch\nexcept ImportError:\n"
@@ -134,11 +132,7 @@ def _output_leaves(gm):
     out = next(n for n in gm.graph.nodes if n.op == "output")
     found = []
     fx.node.map_aggregate(out.args[0], found.append)
-    shapes = []
-    for a in found:
-        if isinstance(a, fx.Node):
-            shapes += [t["shape"] for t in codegen._tensor_leaves(a.meta.get("value", {}))]
-    return out, shapes
+    return out, codegen.leaf_shapes([a for a in found if isinstance(a, fx.Node)])
 
 
 class Plan:
@@ -459,7 +453,8 @@ class Plan:
         self.files.append({"path": "verification/composition_test.py",
                            "content": codegen.composition_source(
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
-                               imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol)})
+                               imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol,
+                               out_shapes)})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]

@@ -9,6 +9,7 @@ tracing, the graph runs once on the model's real inputs to record what every
 node produces (`meta["value"]`, see `describe`).
 """
 
+import dataclasses
 import importlib
 import inspect
 
@@ -151,7 +152,16 @@ def describe(value):
         return {"kind": "dict", "items": {k: describe(v) for k, v in value.items()}}
     if value is None or isinstance(value, (bool, int, float, str)):
         return {"kind": "const", "value": value}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"kind": "record", "type": type(value).__name__,
+                "items": {f.name: describe(getattr(value, f.name)) for f in dataclasses.fields(value)}}
     return {"kind": "other", "type": type(value).__name__}
+
+
+def items_of(desc):
+    """The described values inside a described tuple, list, dict or record."""
+    items = desc.get("items") or []
+    return list(items.values()) if isinstance(items, dict) else items
 
 
 class _Recorder(fx.Interpreter):

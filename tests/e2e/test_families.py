@@ -340,6 +340,18 @@ class Families(unittest.TestCase):
                                         "step_1_model_to_fusions", "refactored.py"))
         self.assertIn("dataclasses.make_dataclass('Output', ['logits', 'features'])(logits=head, "
                       "features=collections.namedtuple('Features', ['early', 'late'])(relu, add))", refactored)
+        # the record's tensors are outputs: the self-tests check their shapes,
+        # and the composition test compares them (it compared none)
+        out = self.runs["untraceable/record_outputs"][1]
+        for path in ("level_3_model/record_outputs.py", "steps/step_1_model_to_fusions/refactored.py"):
+            with self.subTest(path):
+                text = _text(os.path.join(out, path))
+                self.assertIn("def get_expected_output_shape():\n    return [(2, 5), (2, 16), (2, 16)]\n", text)
+                proc = subprocess.run([sys.executable, os.path.join(out, path)], capture_output=True, text=True)
+                self.assertIn("PASS: output shapes [(2, 5), (2, 16), (2, 16)]", proc.stdout)
+        composition = os.path.join(out, "verification", "composition_test.py")
+        self.assertIn("__dataclass_fields__", _text(composition))
+        self.assertNotIn("__dataclass_fields__", _text(os.path.join(out, "level_0_kernel", "relu_fp32.py")))
 
     def test_dict_and_keyword_models_reproduce_their_outputs(self):
         for name in ("untraceable/tuple_dict_outputs", "untraceable/optional_args",

@@ -54,12 +54,12 @@ class SelfTest(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def run_file(self, forward=LINEAR, inputs=FLOAT_INPUTS, shape="(3, 4)", on_meta=True, init=""):
+    def run_file(self, forward=LINEAR, inputs=FLOAT_INPUTS, shape=(3, 4), on_meta=True, init=""):
         path = os.path.join(self.dir.name, "component.py")
         log = os.path.join(self.dir.name, "ran_on.txt")
         with open(path, "w", encoding="utf-8") as f:
             f.write(COMPONENT.format(forward=forward, inputs=inputs, log=log, init=init)
-                    + codegen.CONTRACT.format(shapes=f"[{shape}]", kwargs=""))
+                    + codegen.contract([shape]))
         result = verify.run_component(path, on_meta=on_meta)
         with open(log, encoding="utf-8") as f:
             return result, f.read().split()
@@ -89,7 +89,7 @@ class SelfTest(unittest.TestCase):
         # indices: their values are what the forward reads, and meta has none
         result, _ = self.run_file(
             forward="        return self.fc(x[0])[x[1]]",
-            inputs="    return [[torch.randn(3, 8), torch.randint(0, 3, (2,))]]", shape="(2, 4)")
+            inputs="    return [[torch.randn(3, 8), torch.randint(0, 3, (2,))]]", shape=(2, 4))
         self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
 
     def test_a_value_read_in_forward_runs_for_real(self):
@@ -111,7 +111,7 @@ class SelfTest(unittest.TestCase):
         self.assertEqual((result["status"], result["device"]), ("PASS", "cpu"))
 
     def test_wrong_shapes_fail_from_a_real_run(self):
-        result, ran_on = self.run_file(shape="(3, 5)")
+        result, ran_on = self.run_file(shape=(3, 5))
         self.assertEqual(result["status"], "FAIL")
         self.assertEqual(result["device"], "cpu")
         self.assertIn("expected [(3, 5)]", result["message"])
