@@ -146,9 +146,11 @@ def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, trans
     # what differs from the defaults of transformers' own config class: the
     # model's fields, not a hundred lines of generation settings
     config_dict = config.to_diff_dict()
-    attention = getattr(config, "_attn_implementation", None)
-    if attention is not None and "attn_implementation" not in config_dict:
-        config_dict["attn_implementation"] = attention  # the same kernels as the model built from ref
+    # an attention implementation the config names (not transformers' pick
+    # at build time, which it makes again for the wrapper): the same kernels
+    attention = getattr(config, "_attn_implementation_internal", None)
+    if isinstance(attention, str) and "attn_implementation" not in config_dict:
+        config_dict["attn_implementation"] = attention
     about = textwrap.fill(
         f"Phase 0 of the decomposition: CONFIG is the model's config ({ref}'s config.json"
         + (f" with the job's changes, {changes}" if changes else "") + "), written out so that this file needs "

@@ -205,8 +205,9 @@ def _holds_stack(module):
     are fusions, and the holder is the layer."""
     for child in module.children():
         if is_container(child):
-            blocks = [m for m in child.children() if _is_block(m)]
-            if len(blocks) >= 2:
+            # one block is a stack too: a model cut down to one layer
+            # ({"num_hidden_layers": 1}) keeps the layer its full size has
+            if any(_is_block(m) for m in child.children()):
                 return True
         elif not is_kernel_module(child) and _holds_stack(child):
             return True
@@ -226,9 +227,11 @@ def _is_block(module):
 def layer_paths(module, prefix=""):
     """Module paths that are layers ("layer") or flat kernel containers ("flat")."""
     children = list(module.named_children())
-    if len(children) == 1 and not is_kernel_module(children[0][1]) and not is_container(children[0][1]):
+    if (len(children) == 1 and not is_container(module) and not is_kernel_module(children[0][1])
+            and not is_container(children[0][1])):
         # A wrapper (self.net = torchvision.models.googlenet()): its one child
-        # is the whole model, and that model's blocks are the layers.
+        # is the whole model, and that model's blocks are the layers. A
+        # ModuleList of one block is a stack of one, not a wrapper.
         name, child = children[0]
         return layer_paths(child, prefix + name + ".")
     found = []

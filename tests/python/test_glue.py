@@ -898,3 +898,69 @@ class KernelNamesTest(unittest.TestCase):
         self.assertTrue(names["2"].startswith("conv1d_4x6_k3s1p0"), names["2"])
         self.assertTrue(levels.is_heavy(next(n for n in gm.graph.nodes if n.target == "0"), gm))
         self.assertFalse(levels.is_heavy(next(n for n in gm.graph.nodes if n.target == "1"), gm))
+
+
+class Attention(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+
+    def forward(self, x):
+        att = torch.softmax(self.q(x) @ self.k(x).transpose(-1, -2), dim=-1)
+        return self.o(att @ self.v(x))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.attn = Attention(d)
+        self.norm = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, d)
+
+    def forward(self, x):
+        x = self.norm(x + self.attn(x))
+        return x + self.fc(x)
+
+
+class Encoder(nn.Module):
+    """A library's encoder: blocks in a ModuleList, a norm on its way in."""
+
+    def __init__(self, d, n):
+        super().__init__()
+        self.embed_norm = nn.LayerNorm(d)
+        self.layers = nn.ModuleList(EncoderLayer(d) for _ in range(n))
+
+    def forward(self, x):
+        x = self.embed_norm(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class Holder(nn.Module):
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+
+class Seq2SeqLike(nn.Module):
+    """The stack two modules down (model.encoder.layers), as transformers' models keep it."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.model = Holder(Encoder(8, n))
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.head(self.model.encoder(x))
+
+
+class StackLayers(unittest.TestCase):
+    def test_blocks_in_a_stack_two_modules_down_are_the_layers(self):
+        self.assertEqual(levels.layer_paths(Seq2SeqLike(2)),
+                         [("model.encoder.layers.0", "layer"), ("model.encoder.layers.1", "layer")])
+
+    def test_a_stack_of_one_block_keeps_its_block_as_the_layer(self):
+        # a model cut down to one layer ({"num_hidden_layers": 1}) is cut as
+        # its full size is, and a ModuleList of one block is no wrapper
+        self.assertEqual(levels.layer_paths(Seq2SeqLike(1)), [("model.encoder.layers.0", "layer")])
