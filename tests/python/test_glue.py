@@ -900,7 +900,7 @@ class KernelNamesTest(unittest.TestCase):
         self.assertFalse(levels.is_heavy(next(n for n in gm.graph.nodes if n.target == "1"), gm))
 
 
-class Attention(nn.Module):
+class EncoderAttention(nn.Module):
     def __init__(self, d):
         super().__init__()
         self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
@@ -913,7 +913,7 @@ class Attention(nn.Module):
 class EncoderLayer(nn.Module):
     def __init__(self, d):
         super().__init__()
-        self.attn = Attention(d)
+        self.attn = EncoderAttention(d)
         self.norm = nn.LayerNorm(d)
         self.fc = nn.Linear(d, d)
 
