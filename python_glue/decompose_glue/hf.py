@@ -21,7 +21,7 @@ import textwrap
 import torch
 
 from .loader import BadInput, _one_line
-from .repo import input_source
+from .repo import COMPARE, MAIN, input_source
 
 # Set in both the run and the files it writes: transformers must not try the
 # network for a config or a class that is not in the cache.
@@ -226,6 +226,7 @@ INPUT_NAMES = {input_names!r}
 SEEDS = {seeds}
 RTOL = {rtol}
 ATOL = {atol}
+
 {changed}
 
 def original():
@@ -235,17 +236,11 @@ def original():
     return cls(config) if issubclass(cls, torch.nn.Module) else cls.from_config(config)
 
 
-def tensors(value):
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in tensors(v)]
-    return []
-
+{compare}
 
 def outputs(wrapper, build, by_name):
+    """The outputs for each seed of the model `build` makes: the original is
+    called with the inputs by name, the wrapper as its forward lists them."""
     found = []
     for seed in SEEDS:
         torch.manual_seed(seed)
@@ -264,29 +259,11 @@ def verify():
     spec.loader.exec_module(wrapper)
     reference = outputs(wrapper, original, True)
     bundled = outputs(wrapper, wrapper.Model, False)
-    trials, status = [], "PASS"
-    for seed, a, b in zip(SEEDS, reference, bundled):
-        same = len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a, b))
-        diff = max((float((x.double() - y.double()).abs().max()) for x, y in zip(a, b)
-                    if same and x.numel() and x.is_floating_point()), default=0.0)
-        ok = same and all(torch.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True) if x.is_floating_point()
-                          else torch.equal(x, y) for x, y in zip(a, b))
-        trials.append({{"seed": seed, "pass": bool(ok), "max_diff": diff if same else None, "outputs": len(b)}})
-        if not ok:
-            status = "FAIL"
-    return {{"status": status, "wrapper": WRAPPER, "model": REF, "model_class": MODEL_CLASS,
-             "transformers": transformers.__version__, "rtol": RTOL, "atol": ATOL, "trials": trials}}
-
-
-if __name__ == "__main__":
-    result = verify()
-    with open(os.path.join(HERE, "verification_result.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    for t in result["trials"]:
-        print(f"seed {{t['seed']}}: {{'PASS' if t['pass'] else 'FAIL'}} (max diff {{t['max_diff']}})")
-    print(result["status"])
-    sys.exit(0 if result["status"] == "PASS" else 1)
-'''
+    found = trials(reference, bundled)
+    return {{"status": "PASS" if all(t["pass"] for t in found) else "FAIL", "wrapper": WRAPPER, "model": REF,
+            "model_class": MODEL_CLASS, "transformers": transformers.__version__, "rtol": RTOL, "atol": ATOL,
+            "trials": found}}
+{main}'''
 
 
 def verify_source(ref, cls_name, changes, input_names, wrapper_rel, python, seeds, rtol, atol):
@@ -294,4 +271,4 @@ def verify_source(ref, cls_name, changes, input_names, wrapper_rel, python, seed
     return VERIFY.format(wrapper_rel=wrapper_rel, wrapper_rel_here=os.path.join("..", "..", wrapper_rel),
                          ref=ref, cls_name=cls_name, python=python, offline=OFFLINE, run_with=RUN_WITH,
                          changes=changes, input_names=input_names, seeds=seeds, rtol=rtol, atol=atol,
-                         changed=CHANGED)
+                         changed=CHANGED, compare=COMPARE, main=MAIN)

@@ -276,6 +276,45 @@ def get_init_inputs():
     return text, sorted(sources)
 
 
+# What both Phase 0 checks (this file's and hf.py's) do with the outputs
+# of the original model and of the wrapper: written into each
+# verify_wrapper.py, which runs on its own.
+COMPARE = '''def tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors(v)]
+    return [t for v in vars(value).values() for t in tensors(v)] if hasattr(value, "__dict__") else []
+
+
+def trials(original, bundled):
+    """Each seed's comparison of the original's outputs with the wrapper's."""
+    found = []
+    for seed, a, b in zip(SEEDS, original, bundled):
+        same = len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a, b))
+        diff = max((float((x.double() - y.double()).abs().max()) for x, y in zip(a, b)
+                    if same and x.numel() and x.is_floating_point()), default=0.0)
+        ok = same and all(torch.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True) if x.is_floating_point()
+                          else torch.equal(x, y) for x, y in zip(a, b))
+        found.append({"seed": seed, "pass": bool(ok), "max_diff": diff if same else None, "outputs": len(b)})
+    return found
+'''
+
+MAIN = '''
+
+if __name__ == "__main__":
+    result = verify()
+    with open(os.path.join(HERE, "verification_result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    for t in result["trials"]:
+        print(f"seed {t['seed']}: {'PASS' if t['pass'] else 'FAIL'} (max diff {t['max_diff']})")
+    print(result["status"])
+    sys.exit(0 if result["status"] == "PASS" else 1)
+'''
+
+
 VERIFY = '''"""
 Phase 0 check: {wrapper_rel}, the self-contained wrapper, equals {entry_class}
 imported from the folder itself ({repo}). For each of SEEDS both are built
@@ -306,15 +345,7 @@ RTOL = {rtol}
 ATOL = {atol}
 
 
-def tensors(value):
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in tensors(v)]
-    return [t for v in vars(value).values() for t in tensors(v)] if hasattr(value, "__dict__") else []
-
+{compare}
 
 def outputs(wrapper, cls):
     """The model's outputs for each seed, built from `cls`."""
@@ -348,37 +379,17 @@ def verify():
     spec.loader.exec_module(wrapper)
     original = outputs(wrapper, folder_class(wrapper))
     bundled = outputs(wrapper, getattr(wrapper.install(), ENTRY_CLASS))
-    trials, status = [], "PASS"
-    for seed, a, b in zip(SEEDS, original, bundled):
-        same = len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype for x, y in zip(a, b))
-        diff = max((float((x.double() - y.double()).abs().max()) for x, y in zip(a, b)
-                    if same and x.numel() and x.is_floating_point()), default=0.0)
-        ok = same and all(torch.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True) if x.is_floating_point()
-                          else torch.equal(x, y) for x, y in zip(a, b))
-        trials.append({{"seed": seed, "pass": bool(ok), "max_diff": diff if same else None,
-                        "outputs": len(b)}})
-        if not ok:
-            status = "FAIL"
-    return {{"status": status, "wrapper": WRAPPER, "repo": REPO, "entry_class": ENTRY_CLASS,
-             "rtol": RTOL, "atol": ATOL, "trials": trials}}
-
-
-if __name__ == "__main__":
-    result = verify()
-    with open(os.path.join(HERE, "verification_result.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    for t in result["trials"]:
-        print(f"seed {{t['seed']}}: {{'PASS' if t['pass'] else 'FAIL'}} (max diff {{t['max_diff']}})")
-    print(result["status"])
-    sys.exit(0 if result["status"] == "PASS" else 1)
-'''
+    found = trials(original, bundled)
+    return {{"status": "PASS" if all(t["pass"] for t in found) else "FAIL", "wrapper": WRAPPER, "repo": REPO,
+            "entry_class": ENTRY_CLASS, "rtol": RTOL, "atol": ATOL, "trials": found}}
+{main}'''
 
 
 def verify_source(repo, entry_class, wrapper_rel, python, seeds, rtol, atol):
     """The text of steps/step_0_preparation/verify_wrapper.py."""
     return VERIFY.format(wrapper_rel=wrapper_rel, wrapper_rel_here=os.path.join("..", "..", wrapper_rel),
                          repo=repo, entry_class=entry_class, python=python, seeds=seeds,
-                         rtol=rtol, atol=atol)
+                         rtol=rtol, atol=atol, compare=COMPARE, main=MAIN)
 
 
 def run_check(source, wrapper_path, where):
