@@ -208,6 +208,10 @@ def input_expr(desc):
             # a mask with the model's count of set entries, at random places
             mask = f"(torch.randperm({numel}) < {desc['nonzero']}).reshape({shape})"
             return mask if dtype == "bool" else f"{mask}.to(torch.{dtype})"
+        if "value" in desc:  # a number in a 0-dim tensor: the model's own
+            number = repr(desc["value"]) if math.isfinite(desc["value"]) else f"float('{desc['value']}')"
+            return f"torch.tensor({number})" if dtype == "float32" else \
+                f"torch.tensor({number}, dtype=torch.{dtype})"
         if dtype == "bool":
             return f"torch.randint(0, 2, {shape}).bool()"
         if dtype.startswith(("int", "uint")):
@@ -402,11 +406,15 @@ def render_component(component, gm, records):
         if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
             module = gm.get_submodule(n.target)
             try:
-                call, extra = modsrc.constructor(module, records)
+                call, extras = modsrc.constructor(module, records)
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
-            if extra and extra not in r.extra_sources:
-                r.extra_sources.append(extra)
+            for extra in extras:
+                name = extra.split(" = ", 1)[0] + " = " if " = " in extra.split("\n", 1)[0] else None
+                if name and any(e.startswith(name) and e != extra for e in r.extra_sources):
+                    raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")
+                if extra not in r.extra_sources:
+                    r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
             workload_lines.append(f"self.{attrs[n.target]} = {modsrc.settings(module) or call}")
             for key, t in list(module.named_parameters()) + list(module.named_buffers()):

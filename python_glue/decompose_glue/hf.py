@@ -12,14 +12,15 @@ returns a tuple of tensors and keeps no cache (return_dict and use_cache are
 off), which is what a kernel engineer runs.
 """
 
+import copy
 import inspect
 import logging
 import os
-import pprint
 import textwrap
 
 import torch
 
+from . import modsrc
 from .loader import BadInput, _one_line
 from .repo import COMPARE, MAIN, input_source
 
@@ -27,18 +28,21 @@ from .repo import COMPARE, MAIN, input_source
 # network for a config or a class that is not in the cache.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
-# What every wrapper runs with, unless the job's changes say otherwise.
+# What every wrapper runs with, where its config has the field, unless the
+# job's changes say otherwise.
 RUN_WITH = {"use_cache": False, "return_dict": False}
 
-# How the job's changes apply to a config, in the run and in verify_wrapper.py
-# alike: a nested mapping changes a sub-config (a VLM's text_config), and a
-# field the config does not have is refused, not added unread.
+# How the changes apply to a config, in the run, in the wrapper and in
+# verify_wrapper.py alike, after the config is built (as transformers'
+# from_pretrained applies its keyword arguments): a nested mapping changes a
+# sub-config (a VLM's text_config), and a field the config does not have is
+# refused, not added unread.
 CHANGED = '''
 def changed(config, changes, where="config"):
     """`config` with `changes` applied: a field the config does not have is
     an error, not a new field that nothing reads."""
     for key, value in changes.items():
-        if key not in RUN_WITH and not hasattr(config, key):
+        if not hasattr(config, key):
             raise KeyError(f"{where} has no field {key!r}")
         current = getattr(config, key, None)
         if isinstance(value, dict) and hasattr(current, "to_dict"):
@@ -50,7 +54,7 @@ def changed(config, changes, where="config"):
 
 
 def _namespace():
-    found = {"RUN_WITH": RUN_WITH}
+    found = {}
     exec(CHANGED, found)
     return found
 
@@ -67,7 +71,9 @@ def import_transformers(where, python):
 
 
 def load_config(transformers, ref, changes, where):
-    """The model's config from its folder or the local cache, changed."""
+    """The model's config from its folder or the local cache; the changes
+    that make the model the job's (RUN_WITH where the config has those
+    fields, then the job's); and the config with them."""
     logs = transformers.logging  # its own log of the failure would be a second, longer message
     verbosity = logs.get_verbosity()
     logs.set_verbosity(logging.CRITICAL)
@@ -80,10 +86,16 @@ def load_config(transformers, ref, changes, where):
         logs.set_verbosity(verbosity)
     if not isinstance(changes, dict):
         raise BadInput(where, "config changes must be a mapping of config fields ({\"num_hidden_layers\": 2})")
+    effective = run_changes(config, changes)
     try:
-        return _namespace()["changed"](config, {**RUN_WITH, **changes})
+        return config, effective, _namespace()["changed"](copy.deepcopy(config), effective)
     except KeyError as e:
         raise BadInput(where, f"the config change is wrong: {e.args[0]}") from None
+
+
+def run_changes(config, changes):
+    """The job's changes after RUN_WITH, of the fields the config has."""
+    return {**{k: v for k, v in RUN_WITH.items() if hasattr(config, k)}, **changes}
 
 
 def model_class(transformers, name, config, where):
@@ -109,8 +121,10 @@ def default_inputs(concrete, config, where):
         vocab = getattr(config, "vocab_size", None)
         if not isinstance(vocab, int):
             raise BadInput(where, "its config has no vocab_size: give the inputs")
-        positions = [getattr(config, k) for k in ("max_position_embeddings", "n_positions", "n_ctx")
-                     if isinstance(getattr(config, k, None), int)]
+        # half the positions a small config has: some models count theirs
+        # from an offset (RoBERTa's start after its padding index); -1 is none
+        positions = [getattr(config, k) // 2 for k in ("max_position_embeddings", "n_positions", "n_ctx")
+                     if isinstance(getattr(config, k, None), int) and getattr(config, k) > 0]
         ids = {"shape": [1, min([128] + positions)], "dtype": "int64", "high": vocab}
         found = {"input_ids": ids}
         if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in params:
@@ -127,14 +141,11 @@ def default_inputs(concrete, config, where):
     raise BadInput(where, f"cannot tell the shape of the forward's first argument {first!r}: give the inputs")
 
 
-def _dict_literal(config_dict):
-    return pprint.pformat(config_dict, indent=4, width=96, sort_dicts=False).replace("{   ", "{\n    ", 1) \
-        .rstrip("}") + ",\n}"
-
-
 def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, transformers):
     """The text of level_3_model/<name>.py (before the tool's own header and
-    contract), and the input names in the forward's order."""
+    contract), and the input names in the forward's order. `config` is the
+    config as loaded: the wrapper applies `changes` to it as the check
+    applies them to the config it loads."""
     where = ref
     if not isinstance(inputs, dict) or not inputs:
         raise BadInput(where, "inputs of a huggingface model are a mapping of the forward's arguments by name")
@@ -152,12 +163,12 @@ def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, trans
     if isinstance(attention, str) and "attn_implementation" not in config_dict:
         config_dict["attn_implementation"] = attention
     about = textwrap.fill(
-        f"Phase 0 of the decomposition: CONFIG is the model's config ({ref}'s config.json"
-        + (f" with the job's changes, {changes}" if changes else "") + "), written out so that this file needs "
-        "neither the network nor the model's files (fields left out have the config class's "
-        f"defaults); the model's code is the installed transformers' "
-        f"({transformers.__version__} made this file). Weights are random. use_cache and return_dict "
-        "are off: the forward returns a tuple of tensors and keeps no cache. "
+        f"Phase 0 of the decomposition: CONFIG is the model's config ({ref}'s config.json), written "
+        "out so that this file needs neither the network nor the model's files (fields left out have "
+        "the config class's defaults), and CHANGES what the run changes in it; the model's code is "
+        f"the installed transformers' ({transformers.__version__} made this file). Weights are random. "
+        "use_cache and return_dict are off where the config has them: the forward returns a tuple of "
+        "tensors and keeps no cache. "
         "steps/step_0_preparation/verify_wrapper.py proves this file equal to the model transformers "
         f"builds from {ref} itself.", 76)
     made = ", ".join(input_source(inputs[k], where) for k in names)
@@ -171,13 +182,16 @@ import torch
 import torch.nn as nn
 import transformers
 
-CONFIG = {_dict_literal(config_dict)}
+CONFIG = {modsrc.dict_literal(config_dict)}
+CHANGES = {changes!r}
 
+{CHANGED}
 
 class Model(nn.Module):
     def __init__(self):
         super().__init__()
-        self.model = transformers.{concrete.__name__}(transformers.{type(config).__name__}.from_dict(CONFIG))
+        config = changed(transformers.{type(config).__name__}.from_dict(CONFIG), CHANGES)
+        self.model = transformers.{concrete.__name__}(config)
 
     def forward(self, {", ".join(names)}):
         return self.model({", ".join(f"{k}={k}" for k in names)})
@@ -220,7 +234,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WRAPPER = os.path.join(HERE, {wrapper_rel_here!r})
 REF = {ref!r}
 MODEL_CLASS = {cls_name!r}
-RUN_WITH = {run_with!r}
 CHANGES = {changes!r}
 INPUT_NAMES = {input_names!r}
 SEEDS = {seeds}
@@ -231,7 +244,7 @@ ATOL = {atol}
 
 def original():
     """The model as transformers builds it from REF, with random weights."""
-    config = changed(transformers.AutoConfig.from_pretrained(REF, local_files_only=True), {{**RUN_WITH, **CHANGES}})
+    config = changed(transformers.AutoConfig.from_pretrained(REF, local_files_only=True), CHANGES)
     cls = getattr(transformers, MODEL_CLASS)
     return cls(config) if issubclass(cls, torch.nn.Module) else cls.from_config(config)
 
@@ -269,6 +282,6 @@ def verify():
 def verify_source(ref, cls_name, changes, input_names, wrapper_rel, python, seeds, rtol, atol):
     """The text of steps/step_0_preparation/verify_wrapper.py."""
     return VERIFY.format(wrapper_rel=wrapper_rel, wrapper_rel_here=os.path.join("..", "..", wrapper_rel),
-                         ref=ref, cls_name=cls_name, python=python, offline=OFFLINE, run_with=RUN_WITH,
+                         ref=ref, cls_name=cls_name, python=python, offline=OFFLINE,
                          changes=changes, input_names=input_names, seeds=seeds, rtol=rtol, atol=atol,
                          changed=CHANGED, compare=COMPARE, main=MAIN)

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.nn.utils.prune as prune
 
+from . import ops
 from .loader import weights_left_uninitialised
 
 
@@ -30,8 +31,8 @@ def _is_literal(value):
         return True
     if isinstance(value, (tuple, list)):
         return all(_is_literal(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_literal(v) for k, v in value.items())
+    if isinstance(value, dict):  # a config's id2label has int keys
+        return all(isinstance(k, (str, int)) and _is_literal(v) for k, v in value.items())
     return value is None or isinstance(value, (bool, int, float, str))
 
 
@@ -48,6 +49,47 @@ def _arg_text(value):
 def _call_text(callee, args, kwargs):
     parts = [_arg_text(a) for a in args] + [f"{k}={_arg_text(v)}" for k, v in kwargs.items()]
     return f"{callee}({', '.join(parts)})"
+
+
+def _config(value):
+    """A config object that a file can rebuild from its fields (transformers'
+    PretrainedConfig: to_diff_dict and from_dict, its class reachable from
+    its package): (the call that rebuilds it, the constant of its fields),
+    or None. A library's leaf module built from a config (ProphetNet's
+    positional embeddings, LLaMA's rotary embedding) takes one."""
+    cls = type(value)
+    if not (callable(getattr(value, "to_diff_dict", None)) and callable(getattr(cls, "from_dict", None))):
+        return None
+    package = cls.__module__.split(".")[0]
+    fields = value.to_diff_dict()
+    if getattr(sys.modules.get(package), cls.__name__, None) is not cls or not _is_literal(fields):
+        return None
+    name = ops.snake(cls.__name__).upper()
+    return f"{package}.{cls.__name__}.from_dict({name})", f"{name} = {dict_literal(fields)}"
+
+
+def dict_literal(fields):
+    """A dict as source a person reads: one field a line, in its order."""
+    if not fields:
+        return "{}"
+    return "{\n" + "".join(f"    {key!r}: {_arg_text(value)},\n" for key, value in fields.items()) + "}"
+
+
+def _arguments(args, kwargs):
+    """(source of a recorded call's arguments, constants they name), or None
+    where one is neither a plain value nor a config."""
+    texts, constants = [], []
+    for key, value in [(None, a) for a in args] + list(kwargs.items()):
+        if _is_literal(value):
+            text = _arg_text(value)
+        else:
+            found = _config(value)
+            if found is None:
+                return None
+            text, constant = found
+            constants.append(constant)
+        texts.append(text if key is None else f"{key}={text}")
+    return ", ".join(texts), constants
 
 
 def _same_module(a, b):
@@ -84,7 +126,7 @@ def _recorded(module, records):
 
 
 def constructor(module, records):
-    """(source of the constructor call, extra top-level source or None)."""
+    """(source of the constructor call, [top-level source it needs])."""
     cls = type(module)
     recorded = _recorded(module, records)
     dtype = _converted_dtype(module)
@@ -111,12 +153,13 @@ def constructor(module, records):
             except Exception:
                 continue
             if _same_module(rebuilt, module):
-                return text, None
+                return text, []
         raise SourceError(f"cannot rebuild {cls.__name__} ({module.extra_repr()}) from its arguments")
-    if recorded is None or not (_is_literal(list(recorded[0])) and _is_literal(recorded[1])):
+    arguments = _arguments(*recorded) if recorded is not None else None
+    if arguments is None:
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
-    call = _call_text(cls.__name__, recorded[0], recorded[1])
-    return (f"{call}.to({dtype})" if dtype is not None else call), class_source(cls)
+    call = f"{cls.__name__}({arguments[0]})"
+    return (f"{call}.to({dtype})" if dtype is not None else call), [class_source(cls), *arguments[1]]
 
 
 def settings(module):

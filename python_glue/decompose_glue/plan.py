@@ -166,7 +166,7 @@ class Plan:
                                             req.get("inputs"), self.name, self.python)
         self._prepare(text, lambda wrapper_rel, seeds, rtol, atol: repo.verify_source(
             folder, req["entry_class"], wrapper_rel, self.python, seeds, rtol, atol),
-            f"{req['entry_class']} of the folder's own code", {"modules": modules})
+            f"{req['entry_class']} of the folder's own code", {"modules": modules}, "the folder's model")
 
     def prepare_huggingface(self):
         """The same for a Hugging Face model (hf.py): the wrapper is the
@@ -176,16 +176,15 @@ class Plan:
         ref = req["model"]
         self.source_path = ref
         tf = hf.import_transformers(ref, self.python)
-        changes = req.get("config") or {}
-        config = hf.load_config(tf, ref, changes, ref)
+        loaded, changes, config = hf.load_config(tf, ref, req.get("config") or {}, ref)
         _, concrete = hf.model_class(tf, req["model_class"], config, ref)
         inputs = req.get("inputs") or hf.default_inputs(concrete, config, ref)
-        text, names = hf.wrapper_source(ref, self.name, req["model_class"], config, changes, concrete, inputs, tf)
+        text, names = hf.wrapper_source(ref, self.name, req["model_class"], loaded, changes, concrete, inputs, tf)
         self._prepare(text, lambda wrapper_rel, seeds, rtol, atol: hf.verify_source(
             ref, req["model_class"], changes, names, wrapper_rel, self.python, seeds, rtol, atol),
-            f"{req['model_class']} built from {ref}", {"inputs": inputs})
+            f"{req['model_class']} built from {ref}", {"inputs": inputs}, f"{concrete.__name__}")
 
-    def _prepare(self, text, verify_text, original, facts):
+    def _prepare(self, text, verify_text, original, facts, what):
         """Write the wrapper to scratch, run its check, keep both files."""
         self.scratch = tempfile.mkdtemp(prefix="decompose-prepare-")
         self.model_path = os.path.join(self.scratch, self.name + ".py")
@@ -195,7 +194,7 @@ class Plan:
         rtol, atol = verify.tolerance([], self.request.get("rtol"), self.request.get("atol"))
         wrapper_rel = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
         check = verify_text(wrapper_rel, seeds, rtol, atol)
-        result = repo.run_check(check, self.model_path, self.source_path)
+        result = repo.run_check(check, self.model_path, self.source_path, what)
         result["wrapper"] = wrapper_rel
         result.update(facts)
         self.preparation = result

@@ -392,13 +392,13 @@ def verify_source(repo, entry_class, wrapper_rel, python, seeds, rtol, atol):
                          rtol=rtol, atol=atol, compare=COMPARE, main=MAIN)
 
 
-def run_check(source, wrapper_path, where):
+def run_check(source, wrapper_path, where, what="the folder's model"):
     """verify_wrapper.py's result, run here on the wrapper at `wrapper_path`
     (its place in the output folder is not written yet)."""
     try:
         return _run_verify(source, where, wrapper_path)
     except Exception as e:
-        raise BadInput(where, f"the folder's model cannot be built and run: {_one_line(e)}") from None
+        raise BadInput(where, f"{what} cannot be built and run on its inputs: {_one_line(e)}") from None
 
 
 def check_file(path):

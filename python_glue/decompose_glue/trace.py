@@ -139,6 +139,10 @@ def describe(value):
                 and value.dtype != torch.bool and not value.is_meta):
             d["min"] = int(value.min())
             d["max"] = int(value.max())
+        if value.dim() == 0 and value.is_floating_point() and not value.is_meta:
+            # a number held in a tensor (Funnel's arange(max_dist, min_dist, -1)
+            # takes two): what follows may size itself by it
+            d["value"] = float(value)
         if not value.is_meta and (value.dtype == torch.bool or (d.get("min"), d.get("max")) == (0, 1)):
             # a mask's count of set entries is the shape of what it selects
             # (torch.nonzero, x[mask]): files draw masks with as many

@@ -73,6 +73,7 @@ EXPECTED = {
     "untraceable/moe_dispatch": ((1, 3, 2, 10), "recorded"),
     "untraceable/llama_rope": ((1, 1, 2, 12), "recorded"),
     "untraceable/conv1d_projections": ((1, 1, 3, 15), "recorded"),
+    "untraceable/relative_positions": ((1, 0, 0, 8), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).

@@ -59,6 +59,13 @@ class WithTransformers(unittest.TestCase):
                                             max_position_embeddings=32),
             "vit": transformers.ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                           intermediate_size=64, image_size=16, patch_size=8),
+            # its config turns use_cache into use_mems_eval when it is built
+            "xlnet": transformers.XLNetConfig(vocab_size=100, d_model=32, n_layer=2, n_head=2, d_inner=64),
+            # a leaf module built from the config itself: the kernel file rebuilds the config
+            "prophetnet": transformers.ProphetNetConfig(
+                vocab_size=100, hidden_size=32, encoder_ffn_dim=64, decoder_ffn_dim=64, num_encoder_layers=1,
+                num_decoder_layers=1, num_encoder_attention_heads=2, num_decoder_attention_heads=2,
+                max_position_embeddings=64, ngram=2, num_buckets=8, relative_max_distance=16),
         }
         for name, config in configs.items():
             cls.folders[name] = os.path.join(cls.tmp.name, name)
@@ -82,17 +89,18 @@ class WithTransformers(unittest.TestCase):
         with open(os.path.join(out, "level_3_model", "gpt2.py")) as f:
             wrapper = f.read()
         # the concrete class, the config written out with the change, no cache, tuples
-        self.assertIn("transformers.GPT2LMHeadModel(transformers.GPT2Config.from_dict(CONFIG))", wrapper)
-        self.assertIn("'n_layer': 3,", wrapper)
-        self.assertIn("'use_cache': False,", wrapper)
+        self.assertIn("config = changed(transformers.GPT2Config.from_dict(CONFIG), CHANGES)\n"
+                      "        self.model = transformers.GPT2LMHeadModel(config)", wrapper)
+        self.assertIn("'n_layer': 2,", wrapper)  # config.json's, changed after it is built
+        self.assertIn("CHANGES = {'use_cache': False, 'return_dict': False, 'n_layer': 3}", wrapper)
         self.assertIn("def forward(self, input_ids):", wrapper)
         with open(os.path.join(out, "decomposition_tree.json")) as f:
             tree = json.load(f)
         layers = [n for n in tree["nodes"].values() if n["level"] == "layer"]
-        self.assertEqual([(n["name"], n["instance_count"]) for n in layers], [("gpt2_block_32x32_fp32", 3)])
+        self.assertEqual([(n["name"], n["instance_count"]) for n in layers], [("gpt2_block_16x32_fp32", 3)])
         prep = tree["metadata"]["preparation"]
         self.assertEqual(prep["status"], "PASS")
-        self.assertEqual(prep["inputs"], {"input_ids": {"shape": [1, 32], "dtype": "int64", "high": 100}})
+        self.assertEqual(prep["inputs"], {"input_ids": {"shape": [1, 16], "dtype": "int64", "high": 100}})
         # Phase 0's check runs on its own, and `check` runs it again
         verify = subprocess.run([sys.executable, "verify_wrapper.py"], capture_output=True, text=True,
                                 cwd=os.path.join(out, "steps", "step_0_preparation"), timeout=300)
@@ -111,6 +119,25 @@ class WithTransformers(unittest.TestCase):
                     nodes = json.load(f)["nodes"].values()
                 self.assertTrue(any(n["name"].startswith(layer) and n["instance_count"] == 2 for n in nodes),
                                 [n["name"] for n in nodes])
+
+    def test_xlnet_gets_its_changes_after_its_config_is_built(self):
+        proc, out = self.decompose("xlnet", "--model-class", "XLNetModel")
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+
+    def test_a_leaf_module_built_from_the_config_rebuilds_the_config(self):
+        proc, out = self.decompose("prophetnet", "--model-class", "ProphetNetModel")
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        kernels = os.path.join(out, "level_0_kernel")
+        found = []
+        for name in sorted(os.listdir(kernels)):
+            with open(os.path.join(kernels, name)) as f:
+                if "ProphetNetPositionalEmbeddings(transformers.ProphetNetConfig.from_dict(PROPHET_NET_CONFIG))" \
+                        in f.read():
+                    found.append(name)
+        self.assertTrue(found)
+        for name in found:
+            run_alone = subprocess.run([sys.executable, os.path.join(kernels, name)], capture_output=True, text=True)
+            self.assertEqual(run_alone.returncode, 0, run_alone.stdout + run_alone.stderr)
 
     def test_inputs_given_by_name(self):
         proc, out = self.decompose("bert", "--model-class", "BertModel", "--inputs",

@@ -964,3 +964,14 @@ class StackLayers(unittest.TestCase):
         # a model cut down to one layer ({"num_hidden_layers": 1}) is cut as
         # its full size is, and a ModuleList of one block is no wrapper
         self.assertEqual(levels.layer_paths(Seq2SeqLike(1)), [("model.encoder.layers.0", "layer")])
+
+
+class NumbersInTensors(unittest.TestCase):
+    def test_a_0_dim_float_is_drawn_as_the_number_the_model_held(self):
+        # an arange between two of them has the model's length only with their values
+        self.assertEqual(codegen.input_expr(trace.describe(torch.tensor(7.0))), "torch.tensor(7.0)")
+        self.assertEqual(codegen.input_expr(trace.describe(torch.tensor(-0.5, dtype=torch.float64))),
+                         "torch.tensor(-0.5, dtype=torch.float64)")
+        self.assertEqual(codegen.input_expr(trace.describe(torch.tensor(float("-inf")))),
+                         "torch.tensor(float('-inf'))")
+        self.assertEqual(codegen.input_expr(trace.describe(torch.zeros(2))), "torch.randn(2)")

@@ -58,17 +58,24 @@ class ChangesTest(unittest.TestCase):
         with self.assertRaisesRegex(KeyError, "config.text_config has no field 'hiden_size'"):
             hf._namespace()["changed"](config, {"text_config": {"hiden_size": 64}})
 
-    def test_the_run_settings_apply_to_any_config(self):
-        config = hf._namespace()["changed"](Config(), dict(hf.RUN_WITH))
-        self.assertEqual((config.use_cache, config.return_dict), (False, False))
+    def test_the_run_settings_apply_where_the_config_has_them_and_the_job_wins(self):
+        # a ViT config has no use_cache; XLNet's turns use_cache into
+        # use_mems_eval when built, so the changes apply after it is built
+        self.assertEqual(hf.run_changes(Config(return_dict=True), {}), {"return_dict": False})
+        self.assertEqual(hf.run_changes(Config(return_dict=True, use_cache=True), {"use_cache": True}),
+                         {"use_cache": True, "return_dict": False})
 
 
 class DefaultInputsTest(unittest.TestCase):
     def test_token_ids_are_one_row_of_up_to_128_positions_below_the_vocabulary(self):
         self.assertEqual(hf.default_inputs(CausalLM, Config(vocab_size=50, max_position_embeddings=2048), "m"),
                          {"input_ids": {"shape": [1, 128], "dtype": "int64", "high": 50}})
+        # half a small config's positions (RoBERTa counts from past its padding index)
         self.assertEqual(hf.default_inputs(CausalLM, Config(vocab_size=50, n_positions=32), "m")["input_ids"]["shape"],
-                         [1, 32])
+                         [1, 16])
+        # XLNet's -1: no limit
+        self.assertEqual(hf.default_inputs(CausalLM, Config(vocab_size=50, max_position_embeddings=-1), "m")
+                         ["input_ids"]["shape"], [1, 128])
 
     def test_an_encoder_decoder_also_gets_decoder_ids(self):
         inputs = hf.default_inputs(Seq2Seq, Config(vocab_size=50, is_encoder_decoder=True), "m")
