@@ -10,6 +10,7 @@ source, with the imports and module-level helpers of the file it came from.
 """
 
 import ast
+import dataclasses
 import sys
 import textwrap
 
@@ -75,21 +76,39 @@ def dict_literal(fields):
     return "{\n" + "".join(f"    {key!r}: {_arg_text(value)},\n" for key, value in fields.items()) + "}"
 
 
+def _record(value):
+    """A dataclass instance (research code's ModelArgs) as the call that
+    builds it again: (text, constants, classes it names), or None where a
+    field is not a plain value, a config or such a record."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return None
+    fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+    found = _arguments((), fields)
+    if found is None:
+        return None
+    text, constants, classes = found
+    return f"{type(value).__name__}({text})", constants, [type(value), *classes]
+
+
 def _arguments(args, kwargs):
-    """(source of a recorded call's arguments, constants they name), or None
-    where one is neither a plain value nor a config."""
-    texts, constants = [], []
+    """(source of a recorded call's arguments, constants they name, classes
+    they build), or None where one is neither a plain value, a config nor a
+    record."""
+    texts, constants, classes = [], [], []
     for key, value in [(None, a) for a in args] + list(kwargs.items()):
         if _is_literal(value):
             text = _arg_text(value)
-        else:
-            found = _config(value)
-            if found is None:
-                return None
-            text, constant = found
+        elif _config(value) is not None:
+            text, constant = _config(value)
             constants.append(constant)
+        elif _record(value) is not None:
+            text, more, built = _record(value)
+            constants += more
+            classes += built
+        else:
+            return None
         texts.append(text if key is None else f"{key}={text}")
-    return ", ".join(texts), constants
+    return ", ".join(texts), constants, classes
 
 
 def _same_module(a, b):
@@ -158,8 +177,10 @@ def constructor(module, records):
     arguments = _arguments(*recorded) if recorded is not None else None
     if arguments is None:
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
-    call = f"{cls.__name__}({arguments[0]})"
-    return (f"{call}.to({dtype})" if dtype is not None else call), [class_source(cls), *arguments[1]]
+    text, constants, classes = arguments
+    call = f"{cls.__name__}({text})"
+    return (f"{call}.to({dtype})" if dtype is not None else call), \
+        list(dict.fromkeys(constants + classes_source(classes + [cls])))
 
 
 def settings(module):
@@ -301,32 +322,50 @@ class _Gathered:
         for n in ast.walk(defs[name]):
             if isinstance(n, ast.Name) and n.id != name and (n.id in defs or n.id in imported):
                 self.take(module, n.id)
-        block = textwrap.dedent(ast.get_source_segment(text, defs[name]))
+        block = _definition(text, defs[name])
         self.blocks.append(block if local == name else f"{block}\n\n\n{local} = {name}")
 
 
-def class_source(cls):
-    """The class's code with the imports and module-level names it uses."""
-    module = sys.modules.get(cls.__module__)
+def _definition(text, node):
+    """A top-level definition's source with its decorators (@dataclass)."""
+    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    lines = text.splitlines()[first - 1:node.end_lineno]
+    return textwrap.dedent("\n".join(lines))
+
+
+def classes_source(classes):
+    """The code of these classes, one source per module they come from."""
+    by_module = {}
+    for cls in classes:
+        by_module.setdefault(cls.__module__, [])
+        if cls.__name__ not in by_module[cls.__module__]:
+            by_module[cls.__module__].append(cls.__name__)
+    return [_module_classes(module, names) for module, names in by_module.items()]
+
+
+def _module_classes(module_name, names):
+    """Classes of one module with the imports and module-level names they use."""
+    module = sys.modules.get(module_name)
     if module is None or not getattr(module, "__file__", None):
-        raise SourceError(f"cannot find the source of {cls.__name__}")
+        raise SourceError(f"cannot find the source of {names[0]}")
     if is_bundled(module):
         # A file of the user's folder: the class and what it uses from any
         # of the folder's files, gathered into one file.
         gathered = _Gathered()
-        gathered.take(module, cls.__name__)
+        for name in names:
+            gathered.take(module, name)
         head = [i for i in gathered.imports if i.strip() not in _HEADER_IMPORTS]
         return "\n".join(head + (["", ""] if head else []) + ["\n\n\n".join(gathered.blocks)])
-    if not cls.__module__.startswith("_decompose_file_"):
-        # A class from an installed library: import it rather than copy it.
-        return f"from {cls.__module__} import {cls.__name__}"
+    if not module_name.startswith("_decompose_file_"):
+        # Classes from an installed library: import them rather than copy them.
+        return f"from {module_name} import {', '.join(names)}"
     with open(module.__file__, encoding="utf-8") as f:
         file_source = f.read()
     tree = ast.parse(file_source)
     imports = [ast.get_source_segment(file_source, s) for s in tree.body
                if isinstance(s, (ast.Import, ast.ImportFrom))]
     defs = _top_level_definitions(tree)
-    wanted, order, pending = set(), [], [cls.__name__]
+    wanted, order, pending = set(), [], list(names)
     while pending:
         name = pending.pop()
         if name in wanted or name not in defs:
@@ -337,7 +376,7 @@ def class_source(cls):
             if isinstance(n, ast.Name) and n.id in defs:
                 pending.append(n.id)
     order.sort(key=lambda s: s.lineno)
-    blocks = [textwrap.dedent(ast.get_source_segment(file_source, s)) for s in order]
+    blocks = [_definition(file_source, s) for s in order]
     skip = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math"}
     head = [i for i in imports if i.strip() not in skip]
-    return "\n".join(head + ([""] if head else []) + ["\n\n".join(blocks)])
+    return "\n".join(head + (["", ""] if head else []) + ["\n\n\n".join(blocks)])

@@ -74,6 +74,7 @@ EXPECTED = {
     "untraceable/llama_rope": ((1, 1, 2, 12), "recorded"),
     "untraceable/conv1d_projections": ((1, 1, 3, 15), "recorded"),
     "untraceable/relative_positions": ((1, 0, 0, 8), "recorded"),
+    "untraceable/dataclass_args": ((1, 0, 1, 6), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -191,6 +192,12 @@ class Families(unittest.TestCase):
         self.assertIn("layer_norm_conv1_d_32x96_96_fp32", fusions)
         for name, node in fusions.items():
             self.assertLessEqual(sum(c.startswith("conv1_d") for c in node["children"]), 1, name)
+
+    def test_a_leaf_built_from_a_dataclass_of_settings_builds_the_record_again(self):
+        kernel = _text(os.path.join(self.runs["untraceable/dataclass_args"][1], "level_0_kernel", "rotary_fp32.py"))
+        self.assertIn("self.rotary = Rotary(ModelArgs(dim=32, n_heads=4, base=10000.0, max_seq=16))", kernel)
+        self.assertEqual(kernel.count("class ModelArgs:"), 1)
+        self.assertIn("\n\n\n@dataclass\nclass ModelArgs:", kernel)
 
     def test_custom_leaf_module_is_a_kernel(self):
         self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))
