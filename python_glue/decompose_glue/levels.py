@@ -205,9 +205,13 @@ def _holds_stack(module):
     are fusions, and the holder is the layer."""
     for child in module.children():
         if is_container(child):
-            # one block is a stack too: a model cut down to one layer
-            # ({"num_hidden_layers": 1}) keeps the layer its full size has
-            if any(_is_block(m) for m in child.children()):
+            # A list of only blocks is a stack even of one: a model cut down
+            # to one layer ({"num_hidden_layers": 1}) keeps the layer its full
+            # size has. One block among other modules (an MBConv's
+            # squeeze-excite among its convs) is not.
+            kids = list(child.children())
+            blocks = [m for m in kids if _is_block(m)]
+            if len(blocks) >= 2 or (blocks and len(blocks) == len(kids)):
                 return True
         elif not is_kernel_module(child) and _holds_stack(child):
             return True

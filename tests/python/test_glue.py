@@ -975,3 +975,39 @@ class NumbersInTensors(unittest.TestCase):
         self.assertEqual(codegen.input_expr(trace.describe(torch.tensor(float("-inf")))),
                          "torch.tensor(float('-inf'))")
         self.assertEqual(codegen.input_expr(trace.describe(torch.zeros(2))), "torch.randn(2)")
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Conv2d(c, c // 2, 1), nn.Conv2d(c // 2, c, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
+class MBConv(nn.Module):
+    """torchvision's: its convs and one squeeze-excite in a Sequential."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c), SqueezeExcite(c), nn.Conv2d(c, c, 1))
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+class MBConvStages(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stages = nn.Sequential(nn.Sequential(MBConv(8)), nn.Sequential(MBConv(8), MBConv(8)))
+
+    def forward(self, x):
+        return self.stages(x)
+
+
+class OneBlockAmongOthers(unittest.TestCase):
+    def test_one_block_among_other_modules_is_not_a_stack(self):
+        # the squeeze-excite is a block, but the MBConv holding it is the layer
+        self.assertEqual(levels.layer_paths(MBConvStages()),
+                         [("stages.0.0", "layer"), ("stages.1.0", "layer"), ("stages.1.1", "layer")])
