@@ -100,10 +100,11 @@ static void tools_list_gives_four_tools_with_strict_schemas(void **state) {
     json_t *children = json_object_get(json_object_get(json_object_get(
         json_array_get(tools, 2), "inputSchema"), "properties"), "children");
     assert_string_equal(json_str(children, "type"), "array");
-    /* a folder's model takes the flags of the command line as arguments */
+    /* a folder's and a Hugging Face model take the flags of the command line as arguments */
     json_t *props = json_object_get(json_object_get(json_array_get(tools, 0), "inputSchema"), "properties");
-    for (size_t i = 0; i < 4; i++) {
-        const char *arg = (const char *[]){"entry_file", "entry_class", "init_args", "inputs"}[i];
+    for (size_t i = 0; i < 6; i++) {
+        const char *arg = (const char *[]){"entry_file", "entry_class", "init_args", "inputs", "model_class",
+                                           "config"}[i];
         assert_string_equal(json_str(json_object_get(props, arg), "type"), "string");
     }
     json_decref(r);
