@@ -14,6 +14,7 @@ off), which is what a kernel engineer runs.
 
 import copy
 import inspect
+import json
 import logging
 import os
 import textwrap
@@ -68,6 +69,29 @@ def import_transformers(where, python):
         raise BadInput(where, f"input type huggingface needs the transformers package, which {python} "
                        f"cannot import ({_one_line(e)})") from None
     return transformers
+
+
+def refuse_remote_code(ref, cls_name, where):
+    """Stop where a snapshot folder's config.json names code of its own
+    (auto_map), which transformers runs only with trust_remote_code, and
+    say how to give the folder as input type repo instead."""
+    try:
+        with open(os.path.join(ref, "config.json"), encoding="utf-8") as f:
+            auto_map = json.load(f).get("auto_map")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(auto_map, dict) or not auto_map:
+        return
+    models = {k: v for k, v in auto_map.items() if k != "AutoConfig"} or auto_map
+    target = models.get(cls_name, next(iter(models.values())))
+    target = target[0] if isinstance(target, list) and target else target
+    if not isinstance(target, str) or "." not in target:
+        return
+    module, _, cls = target.rpartition(".")
+    module = module.split("--")[-1]  # "org/repo--modeling_x" names another repo's file
+    raise BadInput(where, f"its code is in the folder ({module}.py, class {cls}), which transformers runs only "
+                   f"with trust_remote_code: give the folder as input type repo (--entry-file {module}.py "
+                   f"--entry-class {cls} --init-args ... --inputs ...)")
 
 
 def load_config(transformers, ref, changes, where):

@@ -175,6 +175,7 @@ class Plan:
         req = self.request["huggingface"]
         ref = req["model"]
         self.source_path = ref
+        hf.refuse_remote_code(ref, req["model_class"], ref)
         tf = hf.import_transformers(ref, self.python)
         loaded, changes, config = hf.load_config(tf, ref, req.get("config") or {}, ref)
         _, concrete = hf.model_class(tf, req["model_class"], config, ref)

@@ -95,3 +95,24 @@ class DefaultInputsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RemoteCodeTest(unittest.TestCase):
+    def test_a_snapshot_with_code_of_its_own_is_sent_to_input_type_repo(self):
+        import json
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump({"model_type": "tiny", "auto_map": {
+                    "AutoConfig": "configuration_tiny.TinyConfig",
+                    "AutoModelForCausalLM": "modeling_tiny.TinyForCausalLM",
+                    "AutoModel": "modeling_tiny.TinyModel"}}, f)
+            with self.assertRaisesRegex(BadInput, r"its code is in the folder \(modeling_tiny.py, class "
+                                                  r"TinyForCausalLM\), which transformers runs only with "
+                                                  r"trust_remote_code: give the folder as input type repo"):
+                hf.refuse_remote_code(folder, "AutoModelForCausalLM", folder)
+            with self.assertRaisesRegex(BadInput, "--entry-file modeling_tiny.py --entry-class TinyModel"):
+                hf.refuse_remote_code(folder, "AutoModel", folder)
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump({"model_type": "gpt2"}, f)
+            hf.refuse_remote_code(folder, "AutoModel", folder)  # transformers' own code: let be
