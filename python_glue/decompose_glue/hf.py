@@ -136,33 +136,58 @@ def model_class(transformers, name, config, where):
         raise BadInput(where, f"{name} has no model for a {type(config).__name__}") from None
 
 
+def _token_ids(config, where, keys=("max_position_embeddings", "n_positions", "n_ctx")):
+    vocab = getattr(config, "vocab_size", None)
+    if not isinstance(vocab, int):
+        raise BadInput(where, "its config has no vocab_size: give the inputs")
+    # half the positions a small config has: some models count theirs from
+    # an offset (RoBERTa's start after its padding index); -1 is none
+    positions = [getattr(config, k) // 2 for k in keys
+                 if isinstance(getattr(config, k, None), int) and getattr(config, k) > 0]
+    return {"shape": [1, min([128] + positions)], "dtype": "int64", "high": vocab}
+
+
+def _speech_features(config, where):
+    """Log-mel features: Whisper's are [mel bins, 30 s of frames], Speech2Text's
+    [frames, features per frame]."""
+    mels, positions = getattr(config, "num_mel_bins", None), getattr(config, "max_source_positions", None)
+    if isinstance(mels, int) and isinstance(positions, int):
+        return [1, mels, 2 * positions]
+    per_channel = getattr(config, "input_feat_per_channel", None)
+    if isinstance(per_channel, int):
+        return [1, 128, per_channel * getattr(config, "input_channels", 1)]
+    raise BadInput(where, "cannot tell the shape of its input_features: give the inputs")
+
+
 def default_inputs(concrete, config, where):
     """The forward's inputs by name where its first argument says what they
-    are: token ids (batch 1, up to 128 positions), images, or audio."""
+    are: token ids (batch 1, up to 128 positions), images, audio or speech
+    features; an encoder-decoder's decoder also gets token ids."""
     params = [p for p in inspect.signature(concrete.forward).parameters if p != "self"]
     first = params[0] if params else None
     if first == "input_ids":
-        vocab = getattr(config, "vocab_size", None)
-        if not isinstance(vocab, int):
-            raise BadInput(where, "its config has no vocab_size: give the inputs")
-        # half the positions a small config has: some models count theirs
-        # from an offset (RoBERTa's start after its padding index); -1 is none
-        positions = [getattr(config, k) // 2 for k in ("max_position_embeddings", "n_positions", "n_ctx")
-                     if isinstance(getattr(config, k, None), int) and getattr(config, k) > 0]
-        ids = {"shape": [1, min([128] + positions)], "dtype": "int64", "high": vocab}
-        found = {"input_ids": ids}
-        if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in params:
-            found["decoder_input_ids"] = ids
-        return found
-    if first == "pixel_values":
+        found = {"input_ids": _token_ids(config, where)}
+    elif first == "pixel_values":
         size = getattr(config, "image_size", None)
         size = [size, size] if isinstance(size, int) else size
         if not (isinstance(size, (list, tuple)) and len(size) == 2):
             raise BadInput(where, "its config has no image_size: give the inputs")
-        return {"pixel_values": {"shape": [1, getattr(config, "num_channels", 3), *size], "dtype": "float32"}}
-    if first == "input_values":
-        return {"input_values": {"shape": [1, 16000], "dtype": "float32"}}
-    raise BadInput(where, f"cannot tell the shape of the forward's first argument {first!r}: give the inputs")
+        found = {"pixel_values": {"shape": [1, getattr(config, "num_channels", 3), *size], "dtype": "float32"}}
+    elif first == "input_values":
+        found = {"input_values": {"shape": [1, 16000], "dtype": "float32"}}
+    elif first == "input_features":
+        shape = _speech_features(config, where)
+        found = {"input_features": {"shape": shape, "dtype": "float32"}}
+        if "attention_mask" in params and shape[1] != getattr(config, "num_mel_bins", None):
+            # Speech2Text's frames are all real: without a mask its encoder
+            # builds a padding mask of the wrong rank (transformers 4.9)
+            found["attention_mask"] = {"shape": shape[:2], "dtype": "int64", "low": 1, "high": 2}
+    else:
+        raise BadInput(where, f"cannot tell the shape of the forward's first argument {first!r}: give the inputs")
+    if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in params:
+        found["decoder_input_ids"] = _token_ids(config, where, ("max_target_positions", "max_position_embeddings",
+                                                                "n_positions"))
+    return found
 
 
 def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, transformers):

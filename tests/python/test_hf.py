@@ -66,7 +66,18 @@ class ChangesTest(unittest.TestCase):
                          {"use_cache": True, "return_dict": False})
 
 
+class Tensors:
+    def forward(self, x):
+        pass
+
+
 class DefaultInputsTest(unittest.TestCase):
+    def test_speech_features_are_30_seconds_of_whisper_frames_or_128_of_speech2text(self):
+        self.assertEqual(hf.default_inputs(Speech, Config(num_mel_bins=80, max_source_positions=1500), "m"),
+                         {"input_features": {"shape": [1, 80, 3000], "dtype": "float32"}})
+        self.assertEqual(hf.default_inputs(Speech, Config(input_feat_per_channel=20, input_channels=1), "m"),
+                         {"input_features": {"shape": [1, 128, 20], "dtype": "float32"}})
+
     def test_token_ids_are_one_row_of_up_to_128_positions_below_the_vocabulary(self):
         self.assertEqual(hf.default_inputs(CausalLM, Config(vocab_size=50, max_position_embeddings=2048), "m"),
                          {"input_ids": {"shape": [1, 128], "dtype": "int64", "high": 50}})
@@ -86,9 +97,10 @@ class DefaultInputsTest(unittest.TestCase):
                          {"pixel_values": {"shape": [1, 3, 224, 224], "dtype": "float32"}})
 
     def test_what_cannot_be_told_asks_for_the_inputs(self):
-        with self.assertRaisesRegex(BadInput, "cannot tell the shape of the forward's first argument "
-                                              "'input_features': give the inputs"):
+        with self.assertRaisesRegex(BadInput, "cannot tell the shape of its input_features: give the inputs"):
             hf.default_inputs(Speech, Config(), "m")
+        with self.assertRaisesRegex(BadInput, "cannot tell the shape of the forward's first argument 'x'"):
+            hf.default_inputs(Tensors, Config(), "m")
         with self.assertRaisesRegex(BadInput, "no vocab_size"):
             hf.default_inputs(CausalLM, Config(), "m")
 
