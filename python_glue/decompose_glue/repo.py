@@ -397,7 +397,7 @@ def run_check(source, wrapper_path, where, what="the folder's model"):
     (its place in the output folder is not written yet)."""
     try:
         return _run_verify(source, where, wrapper_path)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # its sys.exit: torch or transformers is missing
         raise BadInput(where, f"{what} cannot be built and run on its inputs: {_one_line(e)}") from None
 
 
@@ -407,7 +407,7 @@ def check_file(path):
     try:
         with open(path, encoding="utf-8") as f:
             result = _run_verify(f.read(), os.path.abspath(path))
-    except Exception as e:  # the folder moved, or its code no longer runs
+    except (Exception, SystemExit) as e:  # the folder moved, its code no longer runs, a package is missing
         return {"status": "FAIL", "error": f"Phase 0 cannot run: {_one_line(e)}",
                 "numerical_comparison": {"trials": []}}
     out = {"status": result["status"], "preparation": result,

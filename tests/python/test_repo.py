@@ -152,3 +152,16 @@ class FolderClasses(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CheckWithoutAPackage(unittest.TestCase):
+    def test_a_check_that_exits_for_a_missing_package_is_a_failed_step(self):
+        # a Hugging Face model's verify_wrapper.py exits where transformers is missing
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "verify_wrapper.py")
+            with open(path, "w") as f:
+                f.write('import sys\nsys.exit("This file needs PyTorch and transformers (No module named '
+                        "'transformers').\")\n")
+            result = repo.check_file(path)
+        self.assertEqual(result["status"], "FAIL")
+        self.assertIn("Phase 0 cannot run: SystemExit: This file needs PyTorch and transformers", result["error"])
