@@ -5,11 +5,12 @@ model transformers builds from the model's own config.
 The model is given by a model id, read from the local Hugging Face cache, or
 a snapshot folder that holds its config.json; it is built from that config
 with random weights, never from the network (HF_HUB_OFFLINE). The wrapper
-writes the whole config out as a dict, with the job's changes (a smaller
-model: {"num_hidden_layers": 2}), so that it needs neither the cache nor the
+writes the config out as a dict (CONFIG) and the changes the run makes to it
+(CHANGES: the job's, a smaller model's {"num_hidden_layers": 2}, and
+return_dict and use_cache off), so that it needs neither the cache nor the
 folder; the model's code stays the installed transformers'. Its forward
-returns a tuple of tensors and keeps no cache (return_dict and use_cache are
-off), which is what a kernel engineer runs.
+returns a tuple of tensors and keeps no cache, which is what a kernel
+engineer runs.
 """
 
 import copy
