@@ -305,7 +305,10 @@ def build_recording_init_args(model_file, seed=0):
     own_hook = nn.Module.__dict__.get("__init_subclass__")
 
     def defined(cls, **kwargs):
-        super(nn.Module, cls).__init_subclass__(**kwargs)
+        if had_hook:  # a torch whose nn.Module has a hook of its own: it runs first
+            own_hook.__get__(None, cls)(**kwargs)
+        else:
+            super(nn.Module, cls).__init_subclass__(**kwargs)
         patch(cls)
 
     for cls in _module_classes():
