@@ -222,6 +222,11 @@ def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, trans
         "steps/step_0_preparation/verify_wrapper.py proves this file equal to the model transformers "
         f"builds from {ref} itself.", 76)
     made = ", ".join(input_source(inputs[k], where) for k in names)
+    # built as the check builds the model from the id: an Auto class's
+    # from_config may pick what a constructor does not (newer transformers
+    # build in the config's torch_dtype there)
+    build = (f"transformers.{cls_name}.from_config(config)" if cls_name != concrete.__name__
+             else f"transformers.{cls_name}(config)")
     text = f'''"""
 {name}: transformers' {concrete.__name__} ({cls_name}) of {ref}, as one self-contained file.
 
@@ -241,7 +246,7 @@ class Model(nn.Module):
     def __init__(self):
         super().__init__()
         config = changed(transformers.{type(config).__name__}.from_dict(CONFIG), CHANGES)
-        self.model = transformers.{concrete.__name__}(config)
+        self.model = {build}
 
     def forward(self, {", ".join(names)}):
         return self.model({", ".join(f"{k}={k}" for k in names)})

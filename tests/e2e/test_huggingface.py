@@ -89,8 +89,10 @@ class WithTransformers(unittest.TestCase):
         with open(os.path.join(out, "level_3_model", "gpt2.py")) as f:
             wrapper = f.read()
         # the concrete class, the config written out with the change, no cache, tuples
+        # built as transformers builds it from the id: the Auto class's from_config
         self.assertIn("config = changed(transformers.GPT2Config.from_dict(CONFIG), CHANGES)\n"
-                      "        self.model = transformers.GPT2LMHeadModel(config)", wrapper)
+                      "        self.model = transformers.AutoModelForCausalLM.from_config(config)", wrapper)
+        self.assertIn("transformers' GPT2LMHeadModel (AutoModelForCausalLM)", wrapper)
         self.assertIn("'n_layer': 2,", wrapper)  # config.json's, changed after it is built
         self.assertIn("CHANGES = {'use_cache': False, 'return_dict': False, 'n_layer': 3}", wrapper)
         self.assertIn("def forward(self, input_ids):", wrapper)
