@@ -119,7 +119,7 @@ void cli_usage(FILE *f) {
         "  --model-class C     the transformers class (GPT2LMHeadModel, AutoModelForCausalLM)\n"
         "  --config JSON       config fields to change, as {\"num_hidden_layers\": 2}\n"
         "  --inputs JSON       as above, by name; default: from the config (token ids of batch 1\n"
-        "                      and up to 128 positions, or images, or 1 s of audio)\n"
+        "                      and up to 128 positions, images, 1 s of audio, or speech features)\n"
         "\n"
         "  verify-step         check one decomposition step: anti-cheat, weight transfer,\n"
         "                      numerical comparison of original vs refactored\n"
