@@ -137,7 +137,17 @@ def model_class(transformers, name, config, where):
         raise BadInput(where, f"{name} has no model for a {type(config).__name__}") from None
 
 
+def _part(config, field, part):
+    """The config, or its sub-config `part` (a CLIP's or VLM's text_config,
+    vision_config), that has `field`; None where neither has it."""
+    if getattr(config, field, None) is not None:
+        return config
+    sub = getattr(config, part, None)
+    return sub if getattr(sub, field, None) is not None else None
+
+
 def _token_ids(config, where, keys=("max_position_embeddings", "n_positions", "n_ctx")):
+    config = _part(config, "vocab_size", "text_config")
     vocab = getattr(config, "vocab_size", None)
     if not isinstance(vocab, int):
         raise BadInput(where, "its config has no vocab_size: give the inputs")
@@ -146,6 +156,15 @@ def _token_ids(config, where, keys=("max_position_embeddings", "n_positions", "n
     positions = [getattr(config, k) // 2 for k in keys
                  if isinstance(getattr(config, k, None), int) and getattr(config, k) > 0]
     return {"shape": [1, min([128] + positions)], "dtype": "int64", "high": vocab}
+
+
+def _images(config, where):
+    config = _part(config, "image_size", "vision_config")
+    size = getattr(config, "image_size", None)
+    size = [size, size] if isinstance(size, int) else size
+    if not (isinstance(size, (list, tuple)) and len(size) == 2):
+        raise BadInput(where, "its config has no image_size: give the inputs")
+    return {"shape": [1, getattr(config, "num_channels", 3), *size], "dtype": "float32"}
 
 
 def _speech_features(config, where):
@@ -163,17 +182,14 @@ def _speech_features(config, where):
 def default_inputs(concrete, config, where):
     """The forward's inputs by name where its first argument says what they
     are: token ids (batch 1, up to 128 positions), images, audio or speech
-    features; an encoder-decoder's decoder also gets token ids."""
+    features; a model of text and images gets both, and an
+    encoder-decoder's decoder token ids too."""
     params = [p for p in inspect.signature(concrete.forward).parameters if p != "self"]
     first = params[0] if params else None
     if first == "input_ids":
         found = {"input_ids": _token_ids(config, where)}
     elif first == "pixel_values":
-        size = getattr(config, "image_size", None)
-        size = [size, size] if isinstance(size, int) else size
-        if not (isinstance(size, (list, tuple)) and len(size) == 2):
-            raise BadInput(where, "its config has no image_size: give the inputs")
-        found = {"pixel_values": {"shape": [1, getattr(config, "num_channels", 3), *size], "dtype": "float32"}}
+        found = {"pixel_values": _images(config, where)}
     elif first == "input_values":
         found = {"input_values": {"shape": [1, 16000], "dtype": "float32"}}
     elif first == "input_features":
@@ -185,6 +201,8 @@ def default_inputs(concrete, config, where):
             found["attention_mask"] = {"shape": shape[:2], "dtype": "int64", "low": 1, "high": 2}
     else:
         raise BadInput(where, f"cannot tell the shape of the forward's first argument {first!r}: give the inputs")
+    if first == "input_ids" and "pixel_values" in params and _part(config, "image_size", "vision_config"):
+        found["pixel_values"] = _images(config, where)  # text and images (CLIP)
     if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in params:
         found["decoder_input_ids"] = _token_ids(config, where, ("max_target_positions", "max_position_embeddings",
                                                                 "n_positions"))

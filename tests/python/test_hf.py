@@ -66,6 +66,11 @@ class ChangesTest(unittest.TestCase):
                          {"use_cache": True, "return_dict": False})
 
 
+class TextAndImages:
+    def forward(self, input_ids=None, pixel_values=None, attention_mask=None):
+        pass
+
+
 class Tensors:
     def forward(self, x):
         pass
@@ -95,6 +100,13 @@ class DefaultInputsTest(unittest.TestCase):
     def test_images_take_the_config_size_and_channels(self):
         self.assertEqual(hf.default_inputs(Vision, Config(image_size=224, num_channels=3), "m"),
                          {"pixel_values": {"shape": [1, 3, 224, 224], "dtype": "float32"}})
+
+    def test_a_model_of_text_and_images_gets_both_from_its_sub_configs(self):
+        config = Config(text_config=Config(vocab_size=49408, max_position_embeddings=77),
+                        vision_config=Config(image_size=224, num_channels=3))
+        self.assertEqual(hf.default_inputs(TextAndImages, config, "m"),
+                         {"input_ids": {"shape": [1, 38], "dtype": "int64", "high": 49408},
+                          "pixel_values": {"shape": [1, 3, 224, 224], "dtype": "float32"}})
 
     def test_what_cannot_be_told_asks_for_the_inputs(self):
         with self.assertRaisesRegex(BadInput, "cannot tell the shape of its input_features: give the inputs"):
