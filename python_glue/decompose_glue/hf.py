@@ -104,7 +104,11 @@ def load_config(transformers, ref, changes, where):
     logs.set_verbosity(logging.CRITICAL)
     try:
         config = transformers.AutoConfig.from_pretrained(ref, local_files_only=True)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError) as e:
+        if os.path.isfile(os.path.join(ref, "config.json")):
+            # there, but of a model_type this transformers does not know
+            raise BadInput(where, f"transformers {transformers.__version__} cannot read its config.json "
+                           f"({_one_line(e)})") from None
         raise BadInput(where, "no config for it: it is neither a folder with a config.json nor a model id "
                        "in the local Hugging Face cache (a run never downloads)") from None
     finally:

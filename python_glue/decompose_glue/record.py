@@ -43,6 +43,15 @@ _DUNDERS = {
     "__iadd__": (operator.iadd, False), "__isub__": (operator.isub, False),
     "__imul__": (operator.imul, False), "__itruediv__": (operator.itruediv, False),
 }
+# torch.Tensor's operators by what they are, not by their names: some are
+# wrappers named after the method they wrap (torch 1.13's __pow__ is named
+# "pow" and lives in torch._tensor, which has no function pow).
+_TENSOR_DUNDERS = {}
+for _name in _DUNDERS:
+    try:
+        _TENSOR_DUNDERS[getattr(torch.Tensor, _name)] = _name
+    except (AttributeError, TypeError):  # no such operator, or not hashable
+        pass
 _IN_PLACE_DUNDERS = frozenset(name for name, (target, _) in _DUNDERS.items() if target in ops.IN_PLACE_OPERATORS)
 # Reading a Python value out of a tensor fixes control flow to this input.
 _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__len__",
@@ -159,6 +168,10 @@ class _Recorder(TorchFunctionMode):
         if self.busy:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
+        try:
+            name = _TENSOR_DUNDERS.get(func, name)
+        except TypeError:  # an unhashable callable: not an operator
+            pass
         is_property = name == "__get__"  # x.real, x.T: the descriptor's getter
         if is_property:
             name = getattr(getattr(func, "__self__", None), "__name__", name)

@@ -164,6 +164,12 @@ class WithTransformers(unittest.TestCase):
                 self.assertIn(message, json.loads(proc.stdout)["error"])
                 self.assertFalse(os.path.exists(out))
         with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "config.json"), "w") as f:
+                json.dump({"model_type": "no-such-model-type"}, f)
+            proc = run(tmp, "--model-class", "AutoModel", "-o", os.path.join(tmp, "o"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("cannot read its config.json", proc.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
             proc = run("no-such-org/no-such-model", "--model-class", "AutoModel", "-o", os.path.join(tmp, "o"))
         self.assertEqual(proc.returncode, 2)
         self.assertIn("nor a model id in the local Hugging Face cache", proc.stderr)

@@ -62,3 +62,22 @@ class RecordedDevices(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class _Powers(nn.Module):
+    def forward(self, x):
+        return x ** 2 + 2 ** x + x.pow(3)
+
+
+class RecordedOperators(unittest.TestCase):
+    def test_tensor_operators_are_recorded_as_operators(self):
+        # torch 1.13's Tensor.__pow__ is a wrapper named "pow" in torch._tensor:
+        # it was written as torch._tensor.pow(x, 2), which does not exist
+        import operator
+        gm, _, _ = record.record(_Powers(), [torch.randn(2, 3)], {})
+        targets = [n.target for n in gm.graph.nodes if n.op in ("call_function", "call_method")]
+        self.assertEqual(targets.count(operator.pow), 2)
+        self.assertIn("pow", targets)  # x.pow(3) stays a method
+        names = Names({n: n.name for n in gm.graph.nodes})
+        lines = [node_line(n, names) for n in gm.graph.nodes if n.op == "call_function"]
+        self.assertFalse([line for line in lines if "torch._tensor" in line], lines)
