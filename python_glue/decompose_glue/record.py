@@ -45,12 +45,18 @@ _DUNDERS = {
 }
 # torch.Tensor's operators by what they are, not by their names: some are
 # wrappers named after the method they wrap (torch 1.13's __pow__ is named
-# "pow" and lives in torch._tensor, which has no function pow).
+# "pow" and lives in torch._tensor, which has no function pow; its
+# __rtruediv__ is named __rdiv__). One that is a method itself (__neg__ is
+# Tensor.neg) stays that method, as it was recorded.
 _TENSOR_DUNDERS = {}
 for _name in _DUNDERS:
+    _func = getattr(torch.Tensor, _name, None)
+    _own = getattr(_func, "__name__", "")
+    if _func is None or (not _own.startswith("_") and getattr(torch.Tensor, _own, None) is _func):
+        continue
     try:
-        _TENSOR_DUNDERS[getattr(torch.Tensor, _name)] = _name
-    except (AttributeError, TypeError):  # no such operator, or not hashable
+        _TENSOR_DUNDERS[_func] = _name
+    except TypeError:  # not hashable
         pass
 _IN_PLACE_DUNDERS = frozenset(name for name, (target, _) in _DUNDERS.items() if target in ops.IN_PLACE_OPERATORS)
 # Reading a Python value out of a tensor fixes control flow to this input.

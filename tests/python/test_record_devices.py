@@ -66,7 +66,7 @@ if __name__ == "__main__":
 
 class _Powers(nn.Module):
     def forward(self, x):
-        return x ** 2 + 2 ** x + x.pow(3)
+        return x ** 2 + 2 ** x + x.pow(3) + 1.0 / x - x
 
 
 class RecordedOperators(unittest.TestCase):
@@ -78,6 +78,8 @@ class RecordedOperators(unittest.TestCase):
         targets = [n.target for n in gm.graph.nodes if n.op in ("call_function", "call_method")]
         self.assertEqual(targets.count(operator.pow), 2)
         self.assertIn("pow", targets)  # x.pow(3) stays a method
+        self.assertIn(operator.truediv, targets)  # 1.13's __rtruediv__ is named __rdiv__
+        self.assertIn("neg", targets)  # -x: 1.13's __neg__ is Tensor.neg itself
         names = Names({n: n.name for n in gm.graph.nodes})
         lines = [node_line(n, names) for n in gm.graph.nodes if n.op == "call_function"]
         self.assertFalse([line for line in lines if "torch._tensor" in line], lines)
