@@ -66,7 +66,7 @@ if __name__ == "__main__":
 
 class _Powers(nn.Module):
     def forward(self, x):
-        return x ** 2 + 2 ** x + x.pow(3) + 1.0 / x - x
+        return x ** 2 + 2 ** x + x.pow(3) + 1.0 / x + (-x)
 
 
 class RecordedOperators(unittest.TestCase):
