@@ -98,11 +98,11 @@ def _arguments(args, kwargs):
     for key, value in [(None, a) for a in args] + list(kwargs.items()):
         if _is_literal(value):
             text = _arg_text(value)
-        elif _config(value) is not None:
-            text, constant = _config(value)
+        elif (config := _config(value)) is not None:
+            text, constant = config
             constants.append(constant)
-        elif _record(value) is not None:
-            text, more, built = _record(value)
+        elif (record := _record(value)) is not None:
+            text, more, built = record
             constants += more
             classes += built
         else:
