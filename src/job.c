@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <yaml.h>
 
@@ -269,6 +270,11 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
         for (size_t i = 0; i < j->nmodels; i++) {
             if (j->models[i][0] == '/') continue;
             char *p = path_join(j->models_dir, j->models[i]);
+            struct stat st;
+            if (is_hf && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+                free(p);  /* a model id, not a snapshot folder under models_dir */
+                continue;
+            }
             free(j->models[i]);
             j->models[i] = p;
         }

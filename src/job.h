@@ -27,7 +27,8 @@
  * Hugging Face cache or a folder with its config.json:
  *
  *   input_type: huggingface
- *   model: HuggingFaceTB/SmolLM2-135M  # or models: [...], each built with model_class
+ *   model: HuggingFaceTB/SmolLM2-135M  # or models: [...], each built with model_class;
+ *                                      # under models_dir only where that folder exists
  *   model_class: AutoModelForCausalLM  # a transformers class
  *   config: {num_hidden_layers: 2}     # optional: config fields to change
  *   inputs:                            # optional: by name; default from the config

@@ -112,6 +112,15 @@ static void huggingface_job_passes_its_class_config_and_inputs_on(void **state) 
     assert_json_text(j.config, "{\"num_hidden_layers\": 2, \"text_config\": {\"hidden_size\": 64}}");
     assert_json_text(j.inputs, "{\"input_ids\": {\"shape\": [1, 16], \"dtype\": \"int64\", \"high\": 100}}");
     job_free(&j);
+    /* a model id is no folder under models_dir: it stays an id */
+    assert_int_equal(parse("input_type: huggingface\nmodels_dir: /no/such/snapshots\nmodel: org/name\n"
+                           "model_class: AutoModel\n", &j, &err), 0);
+    assert_string_equal(j.models[0], "org/name");
+    job_free(&j);
+    assert_int_equal(parse("input_type: huggingface\nmodels_dir: /\nmodel: tmp\nmodel_class: AutoModel\n",
+                           &j, &err), 0);
+    assert_string_equal(j.models[0], "/tmp");  /* a snapshot folder there is joined */
+    job_free(&j);
     /* inputs and config are optional */
     assert_int_equal(parse("input_type: huggingface\nmodel: gpt2\nmodel_class: GPT2Model\n", &j, &err), 0);
     assert_null(j.config);
