@@ -165,3 +165,21 @@ class CheckWithoutAPackage(unittest.TestCase):
             result = repo.check_file(path)
         self.assertEqual(result["status"], "FAIL")
         self.assertIn("Phase 0 cannot run: SystemExit: This file needs PyTorch and transformers", result["error"])
+
+
+class PhaseZeroOnARetrace(unittest.TestCase):
+    def test_a_retrace_of_the_same_model_takes_phase_0_again_and_a_new_run_does_not(self):
+        from unittest import mock
+        from decompose_glue import plan
+        request = {"model_path": TINY, "model_name": "tiny", "num_trials": 1, "python": sys.executable,
+                   "repo": {"path": TINY, "entry_file": "modeling_tiny.py", "entry_class": "TinyLM",
+                            "init_args": CONFIG, "inputs": TOKENS}}
+        with mock.patch.object(repo, "run_check", wraps=repo.run_check) as run_check:
+            first = plan.make_plan(request)
+            retrace = plan.make_plan({**request, "check_trace": True})
+            self.assertEqual(run_check.call_count, 1)
+            plan.make_plan(request)  # a new run checks again
+            self.assertEqual(run_check.call_count, 2)
+        prepared = [f for f in retrace["files"] if f["path"].startswith("steps/step_0_preparation/")]
+        self.assertEqual(prepared, [f for f in first["files"] if f["path"].startswith("steps/step_0_preparation/")])
+        self.assertEqual(retrace["preparation"]["status"], "PASS")
