@@ -105,6 +105,10 @@ def load_config(transformers, ref, changes, where):
     try:
         config = transformers.AutoConfig.from_pretrained(ref, local_files_only=True)
     except (OSError, ValueError, KeyError) as e:
+        if "trust_remote_code" in str(e):  # a cached model whose config is code of its own
+            raise BadInput(where, "its code is in the model's own files, which transformers runs only with "
+                           "trust_remote_code: give its snapshot folder as input type repo (--entry-file, "
+                           "--entry-class, --init-args, --inputs)") from None
         if os.path.isfile(os.path.join(ref, "config.json")):
             # there, but of a model_type this transformers does not know
             raise BadInput(where, f"transformers {transformers.__version__} cannot read its config.json "

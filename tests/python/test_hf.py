@@ -140,3 +140,29 @@ class RemoteCodeTest(unittest.TestCase):
             with open(os.path.join(folder, "config.json"), "w") as f:
                 json.dump({"model_type": "gpt2"}, f)
             hf.refuse_remote_code(folder, "AutoModel", folder)  # transformers' own code: let be
+
+
+class CachedRemoteCodeTest(unittest.TestCase):
+    def test_a_cached_model_with_code_of_its_own_is_sent_to_input_type_repo(self):
+        # transformers refuses such a config without trust_remote_code; what it
+        # raises is all the run sees of a model id in the cache
+        class Logs:
+            level = 30
+
+            def get_verbosity(self):
+                return self.level
+
+            def set_verbosity(self, level):
+                self.level = level
+
+        class AutoConfig:
+            @staticmethod
+            def from_pretrained(ref, local_files_only):
+                raise ValueError("The repository for org/model contains custom code which must be executed to "
+                                 "correctly load the model. Please pass the argument `trust_remote_code=True`")
+
+        transformers = type("Transformers", (), {"logging": Logs(), "AutoConfig": AutoConfig, "__version__": "x"})
+        with self.assertRaisesRegex(BadInput, "its code is in the model's own files, which transformers runs "
+                                              "only with trust_remote_code: give its snapshot folder as input "
+                                              "type repo"):
+            hf.load_config(transformers, "org/model", {}, "org/model")
