@@ -253,8 +253,9 @@ def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, trans
     # build in the config's torch_dtype there)
     build = (f"transformers.{cls_name}.from_config(config)" if cls_name != concrete.__name__
              else f"transformers.{cls_name}(config)")
+    named = concrete.__name__ if cls_name == concrete.__name__ else f"{concrete.__name__} ({cls_name})"
     text = f'''"""
-{name}: transformers' {concrete.__name__} ({cls_name}) of {ref}, as one self-contained file.
+{name}: transformers' {named} of {ref}, as one self-contained file.
 
 {about}
 """
