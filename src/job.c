@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,6 +82,27 @@ bad:
     return NULL;
 }
 
+/* The fields whose YAML value is kept as JSON text for the glue, and which
+ * containers each takes. */
+typedef struct {
+    const char *key;
+    size_t off;         /* of its char * in job */
+    int kinds;
+    const char *needed; /* for the error */
+} json_field;
+
+static const json_field JSON_FIELDS[] = {
+    {"init_args", offsetof(job, init_args), TAKES_LIST, "a list"},
+    {"inputs", offsetof(job, inputs), TAKES_LIST | TAKES_OBJECT, "a list (or a mapping of the inputs by name)"},
+    {"config", offsetof(job, config), TAKES_OBJECT, "a mapping of config fields"},
+};
+
+static const json_field *json_field_of(const char *key) {
+    for (size_t i = 0; i < sizeof JSON_FIELDS / sizeof JSON_FIELDS[0]; i++)
+        if (!strcmp(JSON_FIELDS[i].key, key)) return &JSON_FIELDS[i];
+    return NULL;
+}
+
 static void add_model(job *j, const char *m) {
     j->models = xrealloc(j->models, (j->nmodels + 1) * sizeof *j->models);
     j->models[j->nmodels++] = xstrdup(m);
@@ -137,30 +159,17 @@ int job_parse(const char *text, size_t len, const char *name, job *j, char **err
             add_model(j, val);
             continue;
         }
-        if (!strcmp(key, "config")) {
+        const json_field *jf = json_field_of(key);
+        if (jf) {
             json_t *v = node_json(&doc, vn, 0);
-            if (!json_is_object(v)) {
-                set_error(err, "%s: line %zu: 'config' must be a mapping of config fields", name, line);
+            if (!json_is_kind(v, jf->kinds)) {
+                set_error(err, "%s: line %zu: '%s' must be %s", name, line, key, jf->needed);
                 json_decref(v);
                 goto done;
             }
-            free(j->config);
-            j->config = json_dumps(v, JSON_COMPACT);
-            json_decref(v);
-            continue;
-        }
-        if (!strcmp(key, "init_args") || !strcmp(key, "inputs")) {
-            json_t *v = node_json(&doc, vn, 0);
-            int is_inputs = !strcmp(key, "inputs");
-            if (!json_is_array(v) && !(is_inputs && json_is_object(v))) {
-                set_error(err, "%s: line %zu: '%s' must be a list%s", name, line, key,
-                          is_inputs ? " (or a mapping of the inputs by name)" : "");
-                json_decref(v);
-                goto done;
-            }
-            char **list = is_inputs ? &j->inputs : &j->init_args;
-            free(*list);
-            *list = json_dumps(v, JSON_COMPACT);
+            char **dst = (char **)((char *)j + jf->off);
+            free(*dst);
+            *dst = json_dumps(v, JSON_COMPACT);
             json_decref(v);
             continue;
         }

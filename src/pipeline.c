@@ -686,34 +686,17 @@ static void open_repl(run *r) {
     free(err);
 }
 
-/* A JSON list given as option `flag` (text), or, where `by_name`, a JSON
- * object; NULL with *err. */
-static json_t *json_list_option(const char *flag, const char *text, int by_name, char **err) {
+/* A JSON list or object (`kinds`) given as option `flag` (text); NULL with
+ * *err, which says what is `needed`. */
+static json_t *json_option(const char *flag, const char *text, int kinds, const char *needed, char **err) {
     json_error_t jerr;
     json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (!v) {
         set_error(err, "option '%s': not JSON: %s", flag, jerr.text);
         return NULL;
     }
-    if (!json_is_array(v) && !(by_name && json_is_object(v))) {
-        set_error(err, "option '%s': a JSON list is needed, as [1, 2]%s", flag,
-                  by_name ? ", or an object of them by name" : "");
-        json_decref(v);
-        return NULL;
-    }
-    return v;
-}
-
-/* A JSON object given as option `flag` (text); NULL with *err. */
-static json_t *json_object_option(const char *flag, const char *text, const char *example, char **err) {
-    json_error_t jerr;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
-    if (!v) {
-        set_error(err, "option '%s': not JSON: %s", flag, jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        set_error(err, "option '%s': a JSON object is needed, as %s", flag, example);
+    if (!json_is_kind(v, kinds)) {
+        set_error(err, "option '%s': %s", flag, needed);
         json_decref(v);
         return NULL;
     }
@@ -730,13 +713,13 @@ static int check_huggingface(const cli_args *a, json_t **hf, char **err) {
         set_error(err, "%s: no such folder, and not a Hugging Face model id (name or org/name)", a->model);
         return -1;
     }
-    json_t *config = json_object_option("--config", a->hf_config ? a->hf_config : "{}",
-                                        "{\"num_hidden_layers\": 2}", err);
+    json_t *config = json_option("--config", a->hf_config ? a->hf_config : "{}", TAKES_OBJECT,
+                                 "a JSON object is needed, as {\"num_hidden_layers\": 2}", err);
     if (!config) return -1;
     json_t *inputs = json_null();
     if (a->inputs) {
-        inputs = json_object_option("--inputs", a->inputs, "{\"input_ids\": {\"shape\": [1, 16], "
-                                    "\"dtype\": \"int64\", \"high\": 1000}}", err);
+        inputs = json_option("--inputs", a->inputs, TAKES_OBJECT, "a JSON object is needed, as {\"input_ids\": "
+                             "{\"shape\": [1, 16], \"dtype\": \"int64\", \"high\": 1000}}", err);
         if (!inputs) {
             json_decref(config);
             return -1;
@@ -763,9 +746,11 @@ static int check_repo(const cli_args *a, json_t **repo, char **err) {
     int rc = check_readable_file(entry, err);
     free(entry);
     if (rc != 0) return -1;
-    json_t *inputs = json_list_option("--inputs", a->inputs, 1, err);
+    json_t *inputs = json_option("--inputs", a->inputs, TAKES_LIST | TAKES_OBJECT,
+                                 "a JSON list is needed, as [1, 2], or an object of them by name", err);
     if (!inputs) return -1;
-    json_t *init = json_list_option("--init-args", a->init_args ? a->init_args : "[]", 0, err);
+    json_t *init = json_option("--init-args", a->init_args ? a->init_args : "[]", TAKES_LIST,
+                               "a JSON list is needed, as [1, 2]", err);
     if (!init) {
         json_decref(inputs);
         return -1;

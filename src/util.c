@@ -136,6 +136,10 @@ char *json_to_text(const json_t *j) {
     return t;
 }
 
+int json_is_kind(const json_t *v, int kinds) {
+    return ((kinds & TAKES_LIST) && json_is_array(v)) || ((kinds & TAKES_OBJECT) && json_is_object(v));
+}
+
 const char *json_str(const json_t *obj, const char *key) {
     json_t *v = json_object_get(obj, key);
     return json_is_string(v) ? json_string_value(v) : NULL;

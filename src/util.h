@@ -40,6 +40,11 @@ char *json_to_text(const json_t *j);
  * there is none (or from is empty). */
 char *str_replace_all(const char *s, const char *from, const char *to);
 
+/* Which JSON containers a field or option takes: a list, an object, or
+ * either (TAKES_LIST | TAKES_OBJECT). */
+enum { TAKES_LIST = 1, TAKES_OBJECT = 2 };
+int json_is_kind(const json_t *v, int kinds);
+
 /* Accessors that tolerate a missing or mistyped member. */
 const char *json_str(const json_t *obj, const char *key);         /* NULL if absent */
 int json_num(const json_t *obj, const char *key, double *out);    /* 0 if a number */
