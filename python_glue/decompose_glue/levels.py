@@ -351,12 +351,13 @@ def fusion_chains(nodes, gm):
             name = op_name(nxt, gm)
             closes_attention = (attention and name == "matmul"
                                 and any(op_name(c, gm) == "softmax" for c in computes))
-            if is_heavy(nxt, gm) and heavy and not closes_attention:
+            nxt_heavy = is_heavy(nxt, gm)
+            if nxt_heavy and heavy and not closes_attention:
                 break
             chain.extend(pending)
             chain.append(nxt)
             computes.append(nxt)
-            heavy = heavy or is_heavy(nxt, gm)
+            heavy = heavy or nxt_heavy
             cur = nxt
             if closes_attention:
                 break
