@@ -261,6 +261,7 @@ class Rendered:
         self.body = ""
         self.workload = ""       # body with torch.nn modules as their settings: one per workload
         self.extra_sources = []
+        self.constants = {}      # name -> source of the config constants in extra_sources
         self.local_keys = {}     # root state key -> key in this file's Model
         self.loose_names = []    # its weights held as tensors of its own, in order of use
         self.weight_shapes = {}
@@ -406,13 +407,13 @@ def render_component(component, gm, records):
         if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
             module = gm.get_submodule(n.target)
             try:
-                call, extras = modsrc.constructor(module, records)
+                call, constants, sources = modsrc.constructor(module, records)
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
-            for extra in extras:
-                name = extra.split(" = ", 1)[0] + " = " if " = " in extra.split("\n", 1)[0] else None
-                if name and any(e.startswith(name) and e != extra for e in r.extra_sources):
+            for name, text in constants.items():
+                if r.constants.setdefault(name, text) != text:
                     raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")
+            for extra in [*constants.values(), *sources]:
                 if extra not in r.extra_sources:
                     r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")

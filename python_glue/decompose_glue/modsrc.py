@@ -55,8 +55,8 @@ def _call_text(callee, args, kwargs):
 def _config(value):
     """A config object that a file can rebuild from its fields (transformers'
     PretrainedConfig: to_diff_dict and from_dict, its class reachable from
-    its package): (the call that rebuilds it, the constant of its fields),
-    or None. A library's leaf module built from a config (ProphetNet's
+    its package): (the call that rebuilds it, the name of the constant of
+    its fields, that constant's source), or None. A library's leaf module built from a config (ProphetNet's
     positional embeddings, LLaMA's rotary embedding) takes one."""
     cls = type(value)
     if not (callable(getattr(value, "to_diff_dict", None)) and callable(getattr(cls, "from_dict", None))):
@@ -66,7 +66,7 @@ def _config(value):
     if getattr(sys.modules.get(package), cls.__name__, None) is not cls or not _is_literal(fields):
         return None
     name = ops.snake(cls.__name__).upper()
-    return f"{package}.{cls.__name__}.from_dict({name})", f"{name} = {dict_literal(fields)}"
+    return f"{package}.{cls.__name__}.from_dict({name})", name, f"{name} = {dict_literal(fields)}"
 
 
 def dict_literal(fields):
@@ -91,19 +91,19 @@ def _record(value):
 
 
 def _arguments(args, kwargs):
-    """(source of a recorded call's arguments, constants they name, classes
-    they build), or None where one is neither a plain value, a config nor a
-    record."""
-    texts, constants, classes = [], [], []
+    """(source of a recorded call's arguments, {name: source} of the
+    constants they name, classes they build), or None where one is neither
+    a plain value, a config nor a record."""
+    texts, constants, classes = [], {}, []
     for key, value in [(None, a) for a in args] + list(kwargs.items()):
         if _is_literal(value):
             text = _arg_text(value)
         elif (config := _config(value)) is not None:
-            text, constant = config
-            constants.append(constant)
+            text, name, constant = config
+            constants[name] = constant
         elif (record := _record(value)) is not None:
             text, more, built = record
-            constants += more
+            constants.update(more)
             classes += built
         else:
             return None
@@ -145,7 +145,8 @@ def _recorded(module, records):
 
 
 def constructor(module, records):
-    """(source of the constructor call, [top-level source it needs])."""
+    """(source of the constructor call, {name: source} of the constants it
+    names, [the source of the classes it builds])."""
     cls = type(module)
     recorded = _recorded(module, records)
     dtype = _converted_dtype(module)
@@ -172,15 +173,14 @@ def constructor(module, records):
             except Exception:
                 continue
             if _same_module(rebuilt, module):
-                return text, []
+                return text, {}, []
         raise SourceError(f"cannot rebuild {cls.__name__} ({module.extra_repr()}) from its arguments")
     arguments = _arguments(*recorded) if recorded is not None else None
     if arguments is None:
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
     text, constants, classes = arguments
     call = f"{cls.__name__}({text})"
-    return (f"{call}.to({dtype})" if dtype is not None else call), \
-        list(dict.fromkeys(constants + classes_source(classes + [cls])))
+    return (f"{call}.to({dtype})" if dtype is not None else call), constants, classes_source(classes + [cls])
 
 
 def settings(module):
