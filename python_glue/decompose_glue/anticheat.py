@@ -1071,7 +1071,19 @@ def _watched_run(model, args, kwargs):
             watch.mark(output)
         watch.depth -= 1
 
+    original_getitem = torch.Tensor.__getitem__
+
+    def getitem(tensor, index):
+        # torch 1.13 hands some indexing (x[mask], x[index_tensor]) to no
+        # torch-function mode: its result is a new tensor, a result all the
+        # same when what it indexes is one.
+        out = original_getitem(tensor, index)
+        if watch.depth == 0 and any(watch._is(t, watch.results) for t in _tensors([tensor, index])):
+            watch.mark(out)
+        return out
+
     handles = []
+    torch.Tensor.__getitem__ = getitem
     try:
         for _, unit in _units(model):
             # A torch class is no child (ownership says so too): its ops
@@ -1083,6 +1095,7 @@ def _watched_run(model, args, kwargs):
         with watch:
             output = model(*args, **kwargs)
     finally:
+        torch.Tensor.__getitem__ = original_getitem
         for h in handles:
             h.remove()
     return output, watch

@@ -192,7 +192,7 @@ def _trace(model_file, model, inputs, check):
     it reproduces that output: the root step is that check too, and a graph
     that missed an op fails there.
     """
-    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True}
+    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
     try:
@@ -224,11 +224,19 @@ def _trace(model_file, model, inputs, check):
             if notes["symbolic_error"] is None:
                 return canonical(gm, device), "symbolic", notes, expected
         restore()
-    torch.manual_seed(FORWARD_SEED)
-    args, kwargs = inputs.lend()
+    opened = set()
     try:
-        with memory.PeakOfRun() as eager:
-            gm, recorded, output = record.record(model, args, kwargs)
+        while True:
+            torch.manual_seed(FORWARD_SEED)
+            args, kwargs = inputs.lend()
+            try:
+                with memory.PeakOfRun() as eager:
+                    gm, recorded, output = record.record(model, args, kwargs, opened)
+                break
+            except record.Reopen as again:  # rare: a leaf module gave back an ImageList
+                opened.add(again.path)
+                del args, kwargs
+                restore()
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed

@@ -73,6 +73,10 @@ def with_module_imports(source):
                 if module not in needed:
                     needed.append(module)
                 break
+    for match in re.finditer(r"(?<![\w.])torch\.ops\.(\w+)\.", source):
+        # the library that registers the operator (torch.ops.torchvision.nms)
+        if match.group(1) in sys.modules and match.group(1) not in needed:
+            needed.append(match.group(1))
     needed = [m for m in needed if f"import {m}\n" not in source]
     if not needed:
         return source
@@ -104,7 +108,7 @@ def run_tests():
         output = model(*get_inputs(){kwargs})
     shapes = [tuple(t.shape) for t in _tensors(output)]
     expected = [tuple(s) for s in get_expected_output_shape()]
-    if shapes != expected:
+    if {mismatch}:
         print(f"FAIL: output shapes {{shapes}}, expected {{expected}}")
         return False
     print(f"PASS: output shapes {{shapes}}")
@@ -122,12 +126,20 @@ _RECORD_FIELDS = (
     '        value = [getattr(value, name) for name in value.__dataclass_fields__]\n')
 
 
+# Only in a file whose output lengths are read from values (nms): -1 there.
+_ANY_LENGTH = ("len(shapes) != len(expected) or any(\n"
+               "            len(s) != len(e) or any(n != d and d != -1 for n, d in zip(s, e))\n"
+               "            for s, e in zip(shapes, expected))")
+
+
 def contract(out_shapes, kwargs=""):
     """A file's self-test: the expected output shapes and run_tests()."""
     shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
                               for shape in out_shapes) + "]"
     records = _RECORD_FIELDS if getattr(out_shapes, "records", False) else ""
-    return CONTRACT.format(shapes=shapes, kwargs=kwargs, records=records)
+    free = any(d == -1 for shape in out_shapes for d in shape)
+    return CONTRACT.format(shapes=shapes, kwargs=kwargs, records=records,
+                           mismatch=_ANY_LENGTH if free else "shapes != expected")
 
 
 class CodegenError(Exception):
@@ -162,20 +174,44 @@ def _tensor_leaves(desc):
 class OutputShapes(list):
     """The shape of every tensor in these values (described), in order;
     `records` says whether some are a dataclass's fields, which a file's
-    self-test must then open."""
+    self-test must then open. A length in `free` is written -1: one an op
+    read from values (value_sized_lengths)."""
 
-    def __init__(self, descs):
-        super().__init__(t["shape"] for d in descs for t in _tensor_leaves(d))
+    def __init__(self, descs, free=()):
+        super().__init__([-1 if d in free else d for d in t["shape"]]
+                         for d in descs for t in _tensor_leaves(d))
         self.records = any(_holds_record(d) for d in descs)
+
+
+def value_sized_lengths(nodes, gm):
+    """The lengths that the nodes' value-sized ops (ops.VALUE_SIZED: nms,
+    nonzero) gave on the model's own inputs: a file drawing other inputs
+    gets other lengths there, and what follows in it too."""
+    found, members = set(), set(nodes)
+    for n in nodes:
+        name = op_name(n, gm) if n.op in ("call_function", "call_method") else ""
+        if name not in ops.VALUE_SIZED and not (name == "where" and len(n.args) + len(n.kwargs) == 1):
+            continue
+        if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
+                                                            for a in n.all_input_nodes):
+            continue  # a mask the file draws with the model's count of set entries
+        found.update(t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"])
+    return found
 
 
 def _holds_record(desc):
     return desc.get("kind") == "record" or any(_holds_record(d) for d in trace.items_of(desc))
 
 
-def leaf_shapes(nodes):
-    """The shape of every tensor the nodes hold, in order."""
-    return OutputShapes([n.meta.get("value", {}) for n in nodes])
+def leaf_shapes(nodes, free=()):
+    """The shape of every tensor the nodes hold, in order; -1 for a length in `free`."""
+    return OutputShapes([n.meta.get("value", {}) for n in nodes], free)
+
+
+def _drawn_with_its_count(node, members):
+    desc = node.meta.get("value", {})
+    return (node not in members and "nonzero" in desc
+            and math.prod(desc["shape"]) <= EXACT_COUNT_LIMIT)
 
 
 def instance_input_shapes(rendered_list):
@@ -271,6 +307,7 @@ class Rendered:
         self.children = []
         self.op_list = []
         self.takes_device = False  # forward(..., device=None): see follow_device
+        self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
 
 
 def _attr_safe(base):
@@ -303,6 +340,9 @@ def _attr_names(targets, fallback):
             rest = parts[len(common):]
         else:
             rest = parts
+        if rest and all(p.isdigit() for p in rest) and len(rest) < len(parts):
+            # an item of a list (anchors.cell_anchors.0): named with its list
+            rest = parts[-len(rest) - 1:]
         base = naming.identifier("_".join(rest)) if rest else fallback
         if base.startswith("m_") or base.isdigit():
             base = naming.identifier(f"{fallback}_{'_'.join(rest)}")
@@ -418,7 +458,7 @@ def render_component(component, gm, records):
                     r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
             workload_lines.append(f"self.{attrs[n.target]} = {modsrc.settings(module) or call}")
-            for key, t in list(module.named_parameters()) + list(module.named_buffers()):
+            for key, t in trace.state(module).items():
                 r.local_keys[f"{n.target}.{key}"] = f"{attrs[n.target]}.{key}"
                 r.weight_shapes[f"{attrs[n.target]}.{key}"] = list(t.shape)
         elif n.op == "get_attr" and not any(f"self.{attrs[n.target]} =" in l or f"({attrs[n.target]!r}," in l
@@ -441,7 +481,8 @@ def render_component(component, gm, records):
     result = ", ".join(r.names.of(n) for n in r.outputs)
     args = forward_arguments(r)
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
-    outputs = leaf_shapes(r.outputs)
+    r.free_lengths = value_sized_lengths(component.nodes, gm)
+    outputs = leaf_shapes(r.outputs, r.free_lengths)
     r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
     r.workload = _anonymous(_module_source(workload_lines, args, body_lines, result, inputs, outputs),
                             r.loose_names)
@@ -550,6 +591,9 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     lines.append(f"Model paths: {', '.join(paths[:8])}{' ...' if len(paths) > 8 else ''}")
     lines += ["", "Input Shapes:"] + (_describe_lines(first.inputs, first.names) or ["  (none)"])
     lines += ["", "Output Shapes:"] + (_describe_lines(first.outputs, first.names) or ["  (none)"])
+    if any(d in first.free_lengths for shape in leaf_shapes(first.outputs) for d in shape):
+        lines += ["  (-1 in get_expected_output_shape(): a length read from the values, as nms",
+                  "  reads how many boxes it keeps; the model's own inputs gave the one above)"]
     shapes = instance_input_shapes(rendered_list)
     if len(shapes) > 1:
         lines += ["", "Input shapes of other instances (get_inputs() holds the first):"]
@@ -769,14 +813,14 @@ def load_original():
 
 
 def state(model):
-    """Parameters, buffers and tensors kept as plain attributes (an RNN's state)."""
+    """Parameters, buffers and tensors kept as plain attributes (an RNN's state){held_doc}."""
     found = dict(model.named_parameters())
     found.update(model.named_buffers())
     for path, module in model.named_modules():
         for name, value in vars(module).items():
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
                 found.setdefault(f"{{path}}.{{name}}" if path else name, value)
-    return found
+{held}    return found
 
 
 def snapshot(model):
@@ -976,10 +1020,24 @@ if __name__ == "__main__":
 '''
 
 
+# Only where the weight map reads a tensor that the original keeps in a list,
+# tuple or dict attribute (trace.held_in_containers).
+_HELD_STATE = """\
+            elif isinstance(value, (list, tuple, dict)) and name not in ("_parameters", "_buffers", "_modules"):
+                for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+                    if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
+                        found.setdefault(f"{path}.{name}.{key}" if path else f"{name}.{key}", item)
+"""
+
+
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
-                       num_trials, rtol, atol, out_shapes):
+                       num_trials, rtol, atol, out_shapes, held=False):
+    """The composition test; `held`: whether WEIGHT_MAP reads tensors the
+    original keeps in containers."""
     block = imports(python, body, ("contextlib", "importlib.util", "os"))
     return COMPOSITION.format(
+        held=_HELD_STATE if held else "",
+        held_doc=", and tensors in list, tuple or dict attributes (anchors)" if held else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=_RECORD_FIELDS if out_shapes.records else "",
         kernel_imports="\n".join(kernel_imports), original=original,

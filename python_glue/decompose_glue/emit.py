@@ -42,7 +42,17 @@ class Expression:
         self.text = text
 
 
+# A library's own operator (torchvision's nms), registered with torch: called
+# as torch.ops.<library>.<op>.
+_OPERATOR_TYPES = tuple(t for t in (getattr(torch._ops, "OpOverloadPacket", None),
+                                    getattr(torch._ops, "OpOverload", None)) if t is not None)
+
+
 def _qualified_function(fn):
+    if isinstance(fn, _OPERATOR_TYPES):
+        packet = getattr(fn, "_overloadpacket", fn)
+        overload = "" if packet is fn else f".{fn._overloadname}"
+        return "torch.ops." + packet._qualified_op_name.replace("::", ".") + overload
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__name__", None) or str(fn)
     if fn in vars(builtins).values() and getattr(builtins, name, None) is fn:

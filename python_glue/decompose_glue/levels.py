@@ -192,12 +192,17 @@ def _with_attrs(nodes, position, gm):
 
 # ---- layers -------------------------------------------------------------
 
-def _is_flat(module):
+def _is_kernel(module, opened):
+    """A kernel module, unless the recording opened it (record.record)."""
+    return is_kernel_module(module) and id(module) not in opened
+
+
+def _is_flat(module, opened):
     kids = list(module.children())
-    return is_container(module) and bool(kids) and all(is_kernel_module(k) for k in kids)
+    return is_container(module) and bool(kids) and all(_is_kernel(k, opened) for k in kids)
 
 
-def _holds_stack(module):
+def _holds_stack(module, opened):
     """Whether a module holds a stack of blocks (an encoder's ModuleList of
     transformer blocks), itself or in a module it holds (ViT's
     vit.encoder.layer): then the blocks are the layers, not the holder. A
@@ -210,46 +215,47 @@ def _holds_stack(module):
             # size has. One block among other modules (an MBConv's
             # squeeze-excite among its convs) is not.
             kids = list(child.children())
-            blocks = [m for m in kids if _is_block(m)]
+            blocks = [m for m in kids if _is_block(m, opened)]
             if len(blocks) >= 2 or (blocks and len(blocks) == len(kids)):
                 return True
-        elif not is_kernel_module(child) and _holds_stack(child):
+        elif not _is_kernel(child, opened) and _holds_stack(child, opened):
             return True
     return False
 
 
-def _is_block(module):
+def _is_block(module, opened):
     """A module big enough to be a layer of its own: two or more heavy ops
     (a residual block's convs, a transformer block's linears). A DenseNet
     conv unit (bn, relu, one conv) is a fusion inside its block."""
-    if is_kernel_module(module) or _is_flat(module):
+    if _is_kernel(module, opened) or _is_flat(module, opened):
         return False
-    heavy = sum(1 for m in module.modules() if is_kernel_module(m) and ops.is_heavy_module(m))
+    heavy = sum(1 for m in module.modules() if _is_kernel(m, opened) and ops.is_heavy_module(m))
     return heavy >= 2
 
 
-def layer_paths(module, prefix=""):
-    """Module paths that are layers ("layer") or flat kernel containers ("flat")."""
+def layer_paths(module, prefix="", opened=frozenset()):
+    """Module paths that are layers ("layer") or flat kernel containers
+    ("flat"). `opened`: ids of the leaf modules the recording opened."""
     children = list(module.named_children())
-    if (len(children) == 1 and not is_container(module) and not is_kernel_module(children[0][1])
+    if (len(children) == 1 and not is_container(module) and not _is_kernel(children[0][1], opened)
             and not is_container(children[0][1])):
         # A wrapper (self.net = torchvision.models.googlenet()): its one child
         # is the whole model, and that model's blocks are the layers. A
         # ModuleList of one block is a stack of one, not a wrapper.
         name, child = children[0]
-        return layer_paths(child, prefix + name + ".")
+        return layer_paths(child, prefix + name + ".", opened)
     found = []
     for name, child in module.named_children():
         path = prefix + name
-        if is_kernel_module(child) and not isinstance(child, nn.MultiheadAttention):
+        if _is_kernel(child, opened) and not isinstance(child, nn.MultiheadAttention):
             continue  # attention.expand spells an attention's call out: a layer
         if is_container(child):
-            if _is_flat(child):
+            if _is_flat(child, opened):
                 found.append((path, "flat"))
             else:
-                found.extend(layer_paths(child, path + "."))
-        elif _holds_stack(child):
-            found.extend(layer_paths(child, path + "."))
+                found.extend(layer_paths(child, path + ".", opened))
+        elif _holds_stack(child, opened):
+            found.extend(layer_paths(child, path + ".", opened))
         else:
             found.append((path, "layer"))
     return found
@@ -275,10 +281,10 @@ def _stages(nodes, gm):
     return stages
 
 
-def _layer_candidates(gm, model, nodes, position):
+def _layer_candidates(gm, model, nodes, position, opened):
     """(kind, label, nodes, module class) per layer instance, in graph order."""
     candidates = []
-    for path, kind in layer_paths(model):
+    for path, kind in layer_paths(model, "", opened):
         instances = {}
         for n in nodes:
             if n.op == "get_attr":
@@ -428,13 +434,15 @@ def _settle(component, gm):
     return component
 
 
-def build_tree(gm, model):
-    """The decomposition of a traced model, as a tree of Components."""
+def build_tree(gm, model, opened=()):
+    """The decomposition of a traced model, as a tree of Components.
+    `opened`: paths of the leaf modules the recording opened."""
+    opened = {id(model.get_submodule(path)) for path in opened}
     nodes = graph_nodes(gm)
     position = {n: i for i, n in enumerate(gm.graph.nodes)}
     root = Component(MODEL, nodes, "model", "")
     layers, in_layer = [], set()
-    for kind, label, members, cls in _layer_candidates(gm, model, nodes, position):
+    for kind, label, members, cls in _layer_candidates(gm, model, nodes, position, opened):
         if any(n in in_layer for n in members):
             continue
         layer = Component(LAYER, _with_attrs(members, position, gm), kind, label)

@@ -28,6 +28,12 @@ PLUMBING = frozenset({
     "after_write",
 })
 
+# Ops whose output length is read from the values of their inputs (how many
+# boxes nms keeps, how many entries are set): on other inputs of the same
+# shapes, other lengths.
+VALUE_SIZED = frozenset({"nms", "batched_nms", "nonzero", "argwhere", "unique", "unique_consecutive",
+                         "masked_select"})
+
 # `x += y` and its kin: the operator writes into its left operand.
 IN_PLACE_OPERATORS = frozenset({operator.iadd, operator.isub, operator.imul, operator.itruediv})
 

@@ -143,7 +143,8 @@ def _output_leaves(gm):
     out = next(n for n in gm.graph.nodes if n.op == "output")
     found = []
     fx.node.map_aggregate(out.args[0], found.append)
-    return out, codegen.leaf_shapes([a for a in found if isinstance(a, fx.Node)])
+    return out, codegen.leaf_shapes([a for a in found if isinstance(a, fx.Node)],
+                                    codegen.value_sized_lengths(gm.graph.nodes, gm))
 
 
 class Plan:
@@ -245,7 +246,7 @@ class Plan:
         t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
             self.model_file, self.model, self.inputs, check=bool(self.request.get("check_trace")))
-        self.root = build_tree(self.gm, self.model)
+        self.root = build_tree(self.gm, self.model, self.trace_notes["opened"])
         if not self.root.children:
             # Every tree has a root step (a one-op model's proves its one
             # kernel), which is also what checks the traced graph.
@@ -369,7 +370,7 @@ class Plan:
         self._composition()
 
     def _root_keys(self):
-        state = verify.state(self.model)
+        state = trace.state(self.model)
         keys = {name: name for name in state}
         # A tied weight (an LM head sharing the embedding's) has one state
         # name, but each module that holds it reaches it by its own path.
@@ -403,7 +404,7 @@ class Plan:
             result = ", ".join(parent.names.of(n) for n in parent.outputs)
             args = codegen.forward_arguments(parent)
             input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in parent.inputs]
-            out_shapes = codegen.leaf_shapes(parent.outputs)
+            out_shapes = codegen.leaf_shapes(parent.outputs, codegen.value_sized_lengths(parent.component.nodes, gm))
         body, imports, wmap = codegen.refactored_source(
             parent, gm, parent.names, parent_keys, step_name, self.python, input_exprs, out_shapes, result, args)
         children = list(dict.fromkeys(r.stem for r in parent.children))
@@ -473,7 +474,7 @@ class Plan:
                            "content": codegen.composition_source(
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
                                imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol,
-                               out_shapes)})
+                               out_shapes, held=any(k in trace.held_in_containers(self.model) for k in wmap))})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]
@@ -610,7 +611,12 @@ class Plan:
                         "control flow and Python values read from tensors are fixed to those "
                         "inputs; the generated files reproduce the model on inputs of these "
                         "shapes and values like them",
-                "values_fixed_by_the_inputs": self.trace_notes["specialised"]}
+                "values_fixed_by_the_inputs": self.trace_notes["specialised"],
+                "leaf_modules_opened": [
+                    {"path": path, "why": "its call takes or gives an object that holds tensors "
+                     "(not a tensor, tuple, list, dict or dataclass), which no kernel file can "
+                     "take or give: its ops are recorded one by one"}
+                    for path in self.trace_notes["opened"]]}
 
     def reply(self):
         nodes = self.nodes()

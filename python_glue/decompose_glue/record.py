@@ -23,7 +23,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
 from . import ops
-from .trace import describe, is_kernel_module, tensor_attributes
+from .trace import describe, graph_module, is_kernel_module, state
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -68,6 +68,15 @@ class RecordError(Exception):
     pass
 
 
+class Reopen(Exception):
+    """A leaf module gave back an object the graph cannot carry (torchvision's
+    ImageList): record again, with that module's ops recorded one by one."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.path = path
+
+
 _PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, complex: torch.complex128}
 
 
@@ -88,8 +97,7 @@ class _Recorder(TorchFunctionMode):
         self.modules = list(model.named_modules())
         self.paths = {id(m): p for p, m in self.modules}
         self.attrs = {}
-        for name, t in (list(model.named_parameters()) + list(model.named_buffers())
-                        + list(tensor_attributes(model).items())):
+        for name, t in state(model).items():
             self.attrs.setdefault(id(t), name)
 
     def _node(self, op, target, args, kwargs, value, name=None):
@@ -114,7 +122,7 @@ class _Recorder(TorchFunctionMode):
             self.node_of[id(value)] = node
             self.alive[id(value)] = weakref.ref(value)
             weakref.finalize(value, _forget, weakref.ref(self), id(value))
-        elif isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value):
+        elif isinstance(value, (tuple, list)) and _has_tensor(value):
             for i, v in enumerate(value):
                 if isinstance(v, (torch.Tensor, tuple, list)):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
@@ -134,11 +142,6 @@ class _Recorder(TorchFunctionMode):
                 return node
             name = self.attrs.get(id(value))
             if name is None:
-                held = _held_in_a_container(self.modules, value)
-                if held:
-                    raise RecordError(f"forward uses {held}, a tensor kept in a list, tuple or dict "
-                                      "attribute, which decompose does not follow yet: register it as "
-                                      "a buffer")
                 raise RecordError("forward uses a tensor that is neither an input, a result, "
                                   "a parameter nor a buffer (a tensor made outside forward and kept "
                                   "as a plain attribute?)")
@@ -254,20 +257,6 @@ def _forget(recorder_ref, key):
         recorder.alive.pop(key, None)
 
 
-def _held_in_a_container(modules, tensor):
-    """`path.attr[key]` of a module attribute (a list, tuple or dict) that
-    holds `tensor`, or None: torchvision's anchor generator keeps its cell
-    anchors in a list."""
-    for path, module in modules:
-        for attr, value in vars(module).items():
-            items = value.items() if isinstance(value, dict) else (
-                enumerate(value) if isinstance(value, (list, tuple)) else ())
-            for key, item in items:
-                if item is tensor:
-                    return f"{path + '.' if path else ''}{attr}[{key!r}]"
-    return None
-
-
 def _same_memory(a, b):
     return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.data_ptr() == b.data_ptr()
             and a.shape == b.shape and a.stride() == b.stride() and a.dtype == b.dtype)
@@ -276,6 +265,20 @@ def _same_memory(a, b):
 def _writes_in_place(name):
     """x.add_(y), x += y, x.copy_(y): the op writes into its first argument."""
     return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
+
+
+def _opaque(value):
+    """Whether `value` holds a tensor inside an object that is none of a
+    tensor, tuple, list, dict or dataclass."""
+    if isinstance(value, (tuple, list)):
+        return any(_opaque(v) for v in value)
+    if isinstance(value, dict):
+        return any(_opaque(v) for v in value.values())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_opaque(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, (torch.Tensor, nn.Module, type)) or not hasattr(value, "__dict__"):
+        return False
+    return any(_has_tensor(list(v.values()) if isinstance(v, dict) else v) for v in vars(value).values())
 
 
 def _has_tensor(value):
@@ -291,10 +294,19 @@ def _is_tensor_method(func):
     return name is not None and getattr(torch.Tensor, name, None) is func
 
 
-def record(model, args, kwargs):
+def record(model, args, kwargs, opened=()):
     """(GraphModule, notes, output) recorded from one forward pass on the
-    given inputs; the output is the model's own."""
+    given inputs; the output is the model's own.
+
+    A leaf module is one kernel (its call one node), unless its call takes
+    or gives an object that holds tensors and is none of a tensor, a tuple,
+    list, dict or dataclass (torchvision's ImageList): no node can carry
+    that, so its ops are recorded one by one and its path is in
+    notes["opened"]. Inputs are seen before the call; an output only after
+    it, and then Reopen asks the caller to record again with the path in
+    `opened`."""
     recorder = _Recorder(model)
+    opened = set(opened)
     original_call = nn.Module.__call__
 
     def call(module, *a, **k):
@@ -305,13 +317,22 @@ def record(model, args, kwargs):
         recorder.calls[path] = n + 1
         recorder.scope.append(f"{path}#{n}")
         try:
-            if path and is_kernel_module(module):
+            if path and is_kernel_module(module) and path not in opened:
+                if _opaque(a) or _opaque(k):
+                    opened.add(path)
+                    return original_call(module, *a, **k)
+                # what it takes, as it is before the call: a module that
+                # appends to the list it is given (torchvision's
+                # LastLevelMaxPool) would otherwise take its own result
+                gargs, gkwargs = tuple(recorder.arg(a)), recorder.arg(k)
                 recorder.busy += 1
                 try:
                     value = original_call(module, *a, **k)
                 finally:
                     recorder.busy -= 1
-                node = recorder._node("call_module", path, tuple(recorder.arg(a)), recorder.arg(k), value)
+                if _opaque(value):
+                    raise Reopen(path)
+                node = recorder._node("call_module", path, gargs, gkwargs, value)
                 if a and value is a[0]:  # nn.ReLU(inplace=True) on a slice
                     recorder.written_through(value, node)
                 return value
@@ -378,10 +399,10 @@ def record(model, args, kwargs):
         torch.Tensor.__setitem__ = original_setitem
     recorder.graph.output(recorder.arg(output))
     _remove_dead(recorder.graph)
-    gm = fx.GraphModule(model, recorder.graph, class_name=type(model).__name__)
+    gm = graph_module(model, recorder.graph, type(model).__name__)
     for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
         node.meta.update(src.meta)
-    return gm, {"specialised": recorder.specialised}, output
+    return gm, {"specialised": recorder.specialised, "opened": sorted(opened)}, output
 
 
 def _parameter_names(model):

@@ -320,6 +320,61 @@ def tensor_attributes(model):
     return found
 
 
+def held_in_containers(model):
+    """{qualified name: tensor} for tensors kept in a module's list, tuple or
+    dict attribute (torchvision's anchor generators keep their anchors so),
+    named by the attribute and the index or key: `anchor_generator.cell_anchors.0`."""
+    found = {}
+    for path, module in model.named_modules():
+        own = (module._parameters, module._buffers, module._modules)
+        for attr, value in vars(module).items():
+            if any(value is slot for slot in own):
+                continue
+            if isinstance(value, dict):
+                items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
+            elif isinstance(value, (list, tuple)):
+                items = list(enumerate(value))
+            else:
+                continue
+            for key, item in items:
+                if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
+                    found[f"{path + '.' if path else ''}{attr}.{key}"] = item
+    return found
+
+
+def fetch(model, target):
+    """The object at a dotted path of `model`, through the containers of
+    held_in_containers."""
+    value = model
+    for part in target.split("."):
+        if isinstance(value, (list, tuple)) and part.isdigit():
+            value = value[int(part)]
+        elif isinstance(value, dict):
+            value = value[part]
+        else:
+            value = getattr(value, part)
+    return value
+
+
+def graph_module(model, graph, class_name):
+    """fx.GraphModule(model, graph), where a get_attr may read a tensor held
+    in a container (fx walks its targets by getattr alone)."""
+    targets = {n.target for n in graph.nodes if n.op in ("get_attr", "call_module")}
+    if not any(t in held for held in [held_in_containers(model)] for t in targets):
+        return fx.GraphModule(model, graph, class_name=class_name)
+    return fx.GraphModule({t: fetch(model, t) for t in targets}, graph, class_name=class_name)
+
+
+def state(model):
+    """Every tensor a model holds by name: parameters, buffers, plain tensor
+    attributes and tensors held in containers (what a weight map transfers)."""
+    found = dict(model.named_parameters())
+    found.update(model.named_buffers())
+    for name, value in list(tensor_attributes(model).items()) + list(held_in_containers(model).items()):
+        found.setdefault(name, value)
+    return found
+
+
 def snapshot(model):
     """A function that puts the plain tensor attributes back as they are now,
     so that a forward that reassigns them (an RNN carrying its hidden state)

@@ -17,7 +17,8 @@ import os
 
 import torch
 
-from . import meta, trace
+from . import meta
+from .trace import state
 from .loader import BadInput, _one_line, load_model_file
 
 FIRST_SEED = 42
@@ -213,14 +214,6 @@ def compare(expected, got, rtol, atol):
         details.append({"output_idx": i, "shape_match": True, "shape": list(e.shape),
                         "dtype": str(e.dtype), "max_diff": max_diff, "matches": match})
     return ok, worst, details
-
-
-def state(model):
-    found = dict(model.named_parameters())
-    found.update(model.named_buffers())
-    for name, value in trace.tensor_attributes(model).items():
-        found.setdefault(name, value)
-    return found
 
 
 def auto_weight_map(original, refactored):

@@ -31,8 +31,9 @@ import torch
 
 from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, weights_left_uninitialised
+from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
-                     compare, keep_for_composition, own, plan_transfer, read_weight_map, state,
+                     compare, keep_for_composition, own, plan_transfer, read_weight_map,
                      take_planned, tensors, tolerance, transfer_report, trial_seeds)
 
 

@@ -75,6 +75,7 @@ EXPECTED = {
     "untraceable/conv1d_projections": ((1, 1, 3, 15), "recorded"),
     "untraceable/relative_positions": ((1, 0, 0, 8), "recorded"),
     "untraceable/dataclass_args": ((1, 0, 1, 6), "recorded"),
+    "untraceable/box_detector": ((1, 3, 4, 16), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -198,6 +199,30 @@ class Families(unittest.TestCase):
         self.assertIn("self.rotary = Rotary(ModelArgs(dim=32, n_heads=4, base=10000.0, max_seq=16))", kernel)
         self.assertEqual(kernel.count("class ModelArgs:"), 1)
         self.assertIn("\n\n\n@dataclass\nclass ModelArgs:", kernel)
+
+    def test_a_detector_opens_what_hands_over_an_object_and_frees_the_lengths_nms_reads(self):
+        out = self.runs["untraceable/box_detector"][1]
+        with open(os.path.join(out, "decomposition_log.json")) as f:
+            trace_log = json.load(f)["trace"]
+        # Preprocess gives an object holding its tensors, Anchors takes one:
+        # no file could, so their ops are recorded one by one and they are layers
+        self.assertEqual([o["path"] for o in trace_log["leaf_modules_opened"]], ["anchors", "preprocess"])
+        self.assertEqual(set(self.nodes("untraceable/box_detector", "layer")),
+                         {"preprocess_3x32x32_fp32", "anchors", "sequential_3x32x32_fp32"})
+        # the anchors it keeps in a list are its own values, named by the list
+        anchors = _text(os.path.join(out, "level_2_layer", "anchors.py"))
+        self.assertIn("self.register_buffer('cell_anchors_0', torch.tensor(CELL_ANCHORS_0_VALUES", anchors)
+        # a custom leaf's plain tensor attribute is a weight its kernel is given
+        with open(os.path.join(out, "steps", "step_1_model_to_layers", "weight_map.json")) as f:
+            self.assertTrue(json.load(f)["coder.weights"].endswith(".box_coder.weights"))
+        # how many boxes nms keeps is read from the values: -1 in every file
+        # whose outputs follow from it, and the composition reads the anchors
+        nms = _text(os.path.join(out, "level_0_kernel", "nms_40x4_40_fp32_i64.py"))
+        self.assertIn("return [(-1,)]", nms)
+        model = _text(os.path.join(out, "level_3_model", "box_detector.py"))
+        self.assertIn("return [(-1, 4), (-1,)]", model)
+        composition = _text(os.path.join(out, "verification", "composition_test.py"))
+        self.assertIn("found.setdefault(f\"{path}.{name}.{key}\"", composition)
 
     def test_custom_leaf_module_is_a_kernel(self):
         self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))

@@ -732,8 +732,71 @@ class Recording(unittest.TestCase):
             def forward(self, x):
                 return self.fc(x) + self.cell_anchors[1]
 
-        with self.assertRaisesRegex(record.RecordError, r"forward uses cell_anchors\[1\], a tensor kept in a list"):
-            record.record(Anchors(), (torch.randn(2, 4),), {})
+        model = Anchors()
+        gm, _, _ = record.record(model, (torch.randn(2, 4),), {})
+        reads = [n.target for n in gm.graph.nodes if n.op == "get_attr"]
+        self.assertIn("cell_anchors.1", reads)
+        # the graph's module holds it there, and the model's state names it so
+        self.assertIs(gm.get_buffer("cell_anchors.1"), model.cell_anchors[1])
+        self.assertIs(trace.state(model)["cell_anchors.1"], model.cell_anchors[1])
+        x = torch.randn(2, 4)
+        self.assertTrue(torch.equal(gm(x), model(x)))
+
+    def test_a_leaf_module_that_hands_over_an_object_holding_tensors_is_opened(self):
+        from decompose_glue import record
+
+        class Batch:
+            def __init__(self, tensors):
+                self.tensors = tensors
+
+        class Wrap(nn.Module):  # a leaf: no children
+            def forward(self, x):
+                return Batch(x * 2)
+
+        class Unwrap(nn.Module):
+            def forward(self, batch):
+                return batch.tensors + 1
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.wrap, self.unwrap, self.fc = Wrap(), Unwrap(), nn.Linear(4, 4)
+
+            def forward(self, x):
+                return self.fc(self.unwrap(self.wrap(x)))
+
+        # Unwrap takes the object: opened as soon as it is called. Wrap gives
+        # it: seen only after its call, so the recording starts again.
+        with self.assertRaises(record.Reopen) as caught:
+            record.record(Net(), (torch.randn(2, 4),), {})
+        self.assertEqual(caught.exception.path, "wrap")
+        gm, notes, _ = record.record(Net(), (torch.randn(2, 4),), {}, {"wrap"})
+        self.assertEqual(notes["opened"], ["unwrap", "wrap"])
+        self.assertEqual([n.target for n in gm.graph.nodes if n.op == "call_module"], ["fc"])
+        self.assertEqual([n.target for n in gm.graph.nodes if n.op == "call_method"], ["mul", "add"])
+
+    def test_a_leaf_module_that_appends_to_the_list_it_takes_takes_the_list_as_it_was(self):
+        from decompose_glue import record
+
+        class LastLevelPool(nn.Module):  # torchvision's FPN extra block
+            def forward(self, features, names):
+                names.append("pool")
+                features.append(F.max_pool2d(features[-1], 1, 2, 0))
+                return features, names
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv, self.extra = nn.Conv2d(3, 3, 1), LastLevelPool()
+
+            def forward(self, x):
+                features, _ = self.extra([self.conv(x)], ["conv"])
+                return features[0] + 1, features[1] * 2
+
+        gm, _, _ = record.record(Net(), (torch.randn(1, 3, 8, 8),), {})
+        call = next(n for n in gm.graph.nodes if n.target == "extra")
+        self.assertEqual(len(call.args[0]), 1)  # the list before the call
+        self.assertEqual(call.args[1], ["conv"])
 
 
 class Compare(unittest.TestCase):

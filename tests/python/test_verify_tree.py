@@ -345,8 +345,8 @@ class VerifyTree(unittest.TestCase):
         # the recorder misreads the softmax as a log_softmax.
         recorded, misread_nodes = record.record, []
 
-        def misread(model, args, kwargs):
-            gm, notes, output = recorded(model, args, kwargs)
+        def misread(model, args, kwargs, opened=()):
+            gm, notes, output = recorded(model, args, kwargs, opened)
             for node in gm.graph.nodes:
                 if node.target is torch.nn.functional.softmax:
                     node.target = torch.nn.functional.log_softmax
