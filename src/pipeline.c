@@ -260,6 +260,8 @@ static int verify_all(run *r, char **err) {
     /* The model's own outputs are the composition test's reference too: the
      * glue keeps them, and the model runs once less. */
     json_object_set_new(req, "keep_outputs", json_true());
+    const char *method = json_string_value(json_object_get(r->plan, "trace_method"));
+    json_object_set_new(req, "recorded", json_boolean(method && strcmp(method, "recorded") == 0));
     progress(r, "decompose: verifying %zu steps", r->nsteps);
     double t = now();
     json_t *reply = NULL;

@@ -172,7 +172,8 @@ def _torch_object(qualified):
 def _canonical(obj, last):
     """ops' canonical op name of a torch object (function or module class)."""
     if isinstance(obj, type):
-        return ops.snake(obj.__name__)
+        # torch's namedtuples (PackedSequence) pack results: a tuple
+        return "tuple" if ops.is_namedtuple_class(obj) else ops.snake(obj.__name__)
     if obj is not None and callable(obj):
         return ops.function_op(obj)
     return ops.snake(last)

@@ -69,7 +69,8 @@ def verify_request(request):
 def verify_steps_request(request):
     results = verify_tree.verify_steps(request["steps"], request.get("rtol"), request.get("atol"),
                                        request.get("num_trials") or 3,
-                                       keep_outputs=bool(request.get("keep_outputs")))
+                                       keep_outputs=bool(request.get("keep_outputs")),
+                                       recorded=bool(request.get("recorded")))
     return {"results": [{"status": r["status"], "result": r} for r in results]}
 
 

@@ -244,6 +244,8 @@ def input_expr(desc):
             # a mask with the model's count of set entries, at random places
             mask = f"(torch.randperm({numel}) < {desc['nonzero']}).reshape({shape})"
             return mask if dtype == "bool" else f"{mask}.to(torch.{dtype})"
+        if "values" in desc:  # a PackedSequence's batch sizes or order (trace.describe)
+            return f"torch.tensor({desc['values']!r}, dtype=torch.{dtype})"
         if "value" in desc:  # a number in a 0-dim tensor: the model's own
             number = repr(desc["value"]) if math.isfinite(desc["value"]) else f"float('{desc['value']}')"
             return f"torch.tensor({number})" if dtype == "float32" else \
@@ -263,6 +265,11 @@ def input_expr(desc):
         if kind == "tuple":
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         return "[" + ", ".join(items) + "]"
+    if kind == "packed":  # nn.utils.rnn.PackedSequence: data drawn, batch sizes and orders as they were
+        made = [input_expr(desc["items"][0])]
+        made += [input_expr(d) if v is None else f"torch.tensor({v!r})"
+                 for d, v in zip(desc["items"][1:], desc["values"])]
+        return f"nn.utils.rnn.PackedSequence({', '.join(made)})"
     if kind == "const":
         if desc.get("type") == "Size":
             return f"torch.Size({desc['value']!r})"

@@ -121,7 +121,10 @@ def literal(value, names, in_index=False):
 
 def _namedtuple_type(cls):
     """The model's namedtuple class, spelled out: its file is not importable
-    from a generated file."""
+    from a generated file. torch's own (PackedSequence, which an RNN tells
+    by its class) by its name."""
+    if cls is torch.nn.utils.rnn.PackedSequence:
+        return "nn.utils.rnn.PackedSequence"
     return f"collections.namedtuple({cls.__name__!r}, {list(cls._fields)!r})"
 
 

@@ -324,7 +324,9 @@ class Plan:
         for stem, members in self.groups.items():
             level = self.group_level[stem]
             path = f"{LEVEL_DIRS[level]}/{stem}.py"
-            content = codegen.component_file(stem, members, level, source, self.python, self._trace_header())
+            # with its imports as written, so that coverage knows this text
+            content = codegen.with_module_imports(
+                codegen.component_file(stem, members, level, source, self.python, self._trace_header()))
             if level != KERNEL:  # kernel files are counted by tracing them: that is the check
                 coverage.remember(content, members[0].component.nodes, gm, self.trace_method)
             members[0].file_content = content

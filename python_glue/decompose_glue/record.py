@@ -77,6 +77,10 @@ class Reopen(Exception):
         self.path = path
 
 
+# Ops that take lengths or batch sizes as a tensor (at this argument): a
+# random draw of them is no valid input.
+_SIZES_AT = {"_pack_padded_sequence": 1, "_pad_packed_sequence": 1}
+
 _PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, complex: torch.complex128}
 
 
@@ -130,6 +134,9 @@ class _Recorder(TorchFunctionMode):
                     self.busy += 1
                     try:
                         item.meta["value"] = describe(v)
+                        if isinstance(value, nn.utils.rnn.PackedSequence) and i > 0 and v is not None:
+                            # batch sizes and orders: a file that takes one makes it as it was
+                            item.meta["value"]["values"] = v.tolist()
                     finally:
                         self.busy -= 1
                     self._bind(v, item)
@@ -151,14 +158,17 @@ class _Recorder(TorchFunctionMode):
             self._bind(value, node)
             return node
         if isinstance(value, nn.utils.rnn.PackedSequence):
-            raise RecordError("forward hands a PackedSequence (nn.utils.rnn.pack_padded_sequence) to a "
-                              "module, which decompose does not follow yet: run the RNN on the padded "
-                              "tensor")
+            # a node that makes it: fx would rebuild the tuple of nodes
+            # itself, and PackedSequence() checks its tensors' devices
+            return self._node("call_function", nn.utils.rnn.PackedSequence,
+                              tuple(self.arg(v) for v in value), {}, value)
         if isinstance(value, (tuple, list)):
             items = [self.arg(v) for v in value]
             return type(value)._make(items) if hasattr(value, "_fields") else type(value)(items)
         if isinstance(value, dict):
             return {k: self.arg(v) for k, v in value.items()}
+        if isinstance(value, slice):  # mask[y0:y1] with bounds held in tensors
+            return slice(self.arg(value.start), self.arg(value.stop), self.arg(value.step))
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             # Output(logits=..., hidden=...): a node that builds it, so that
             # what it holds is read from the graph
@@ -208,6 +218,8 @@ class _Recorder(TorchFunctionMode):
             node = self._node("call_method", name, tuple(gargs), gkwargs, value)
         else:
             node = self._node("call_function", func, tuple(gargs), gkwargs, value)
+        if name in _SIZES_AT:
+            _keep_values(node.args[_SIZES_AT[name]], args[_SIZES_AT[name]].tolist())
         read = [i for i, a in enumerate(node.args) if self._read_device(a)]
         read += [k for k, a in node.kwargs.items() if self._read_device(a)]
         if read:
@@ -265,6 +277,16 @@ def _same_memory(a, b):
 def _writes_in_place(name):
     """x.add_(y), x += y, x.copy_(y): the op writes into its first argument."""
     return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
+
+
+def _keep_values(node, values):
+    """Lengths or batch sizes that an op runs by: a file that takes them, or
+    the tensor they were copied from (torch.as_tensor(lengths), .to(device)),
+    makes them as they were (trace.describe's "values")."""
+    while isinstance(node, fx.Node) and node.meta.get("value", {}).get("kind") == "tensor":
+        node.meta["value"]["values"] = values
+        name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
+        node = node.args[0] if name in ("as_tensor", "tensor", "to", "cpu", "long", "int", "contiguous") else None
 
 
 def _opaque(value):

@@ -150,6 +150,11 @@ def describe(value):
         return d
     if isinstance(value, torch.Size):  # a tuple too: a size read off a tensor (x.shape[-2:])
         return {"kind": "const", "value": list(value), "type": "Size"}
+    if isinstance(value, nn.utils.rnn.PackedSequence):
+        # its batch sizes and orders are what the RNN runs by: a file makes
+        # them as they were, and draws the data
+        return {"kind": "packed", "items": [describe(v) for v in value],
+                "values": [None if v is None else v.tolist() for v in value[1:]]}
     if isinstance(value, (tuple, list)):
         return {"kind": type(value).__name__, "items": [describe(v) for v in value]}
     if isinstance(value, dict):

@@ -93,6 +93,7 @@ class _Step:
         self.trials = {}             # trial -> {"max_diff", "pass", "details", "error", "instances"}
         self.planned_references = set()  # trials whose reference came from the plan
         self.rtol_used = self.atol_used = None
+        self.recorded = False        # its files come from a recorded graph (verify_steps)
 
     def load(self):
         """Build the refactored model; returns {child class: file} it imports."""
@@ -201,6 +202,11 @@ class _Step:
                      "instances_compared": entry["instances"]}
             if entry["error"]:
                 trial["error"] = entry["error"]
+                if self.recorded and i > 0 and self.trials.get(0, {}).get("pass"):
+                    trial["error"] += (" (the first trial passed: the recorded graph holds values and "
+                                       "control flow fixed to that trial's inputs, listed in "
+                                       "decomposition_log.json at trace.values_fixed_by_the_inputs, "
+                                       "and these inputs take another path)")
             if entry["details"] is not None:
                 trial["output_details"] = entry["details"]
             if i in self.planned_references:
@@ -274,10 +280,14 @@ def _link(steps, children, run):
                 _wrap(module, target, run)
 
 
-def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False):
+def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False, recorded=False):
     """verification_result.json objects for the steps of one decomposition,
-    the root's first, in the order given."""
+    the root's first, in the order given. `recorded`: the files come from a
+    graph recorded on the first trial's inputs (its errors on other trials
+    say so)."""
     steps = [_Step(i, r) for i, r in enumerate(requests)]
+    for step in steps:
+        step.recorded = recorded
     if not steps:
         return []
     run = _Pass(rtol, atol)

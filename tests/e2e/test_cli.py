@@ -272,18 +272,6 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
             "its code has TorchScript functions, bias_relu, whose ops")
 
-    def test_a_packed_sequence_says_it_is_not_followed(self):
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n        self.rnn = nn.GRU(4, 8, batch_first=True)\n"
-            "    def forward(self, x, lengths):\n"
-            "        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True)\n"
-            "        out, _ = self.rnn(packed)\n"
-            "        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True)[0]\n"
-            "def get_inputs():\n    return [torch.randn(2, 5, 4), torch.tensor([5, 3])]\n"
-            "def get_init_inputs():\n    return []\n"),
-            "forward hands a PackedSequence (nn.utils.rnn.pack_padded_sequence) to a module")
-
     def test_a_forward_hook_that_no_file_would_carry(self):
         # before: the files had no hook and step 1 FAILED on its numbers
         self._assert_bad(self._model(

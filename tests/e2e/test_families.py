@@ -76,6 +76,7 @@ EXPECTED = {
     "untraceable/relative_positions": ((1, 0, 0, 8), "recorded"),
     "untraceable/dataclass_args": ((1, 0, 1, 6), "recorded"),
     "untraceable/box_detector": ((1, 3, 4, 16), "recorded"),
+    "untraceable/packed_lengths": ((1, 0, 1, 11), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -223,6 +224,17 @@ class Families(unittest.TestCase):
         self.assertIn("return [(-1, 4), (-1,)]", model)
         composition = _text(os.path.join(out, "verification", "composition_test.py"))
         self.assertIn("found.setdefault(f\"{path}.{name}.{key}\"", composition)
+
+    def test_an_rnn_on_a_packed_sequence_takes_its_batch_sizes_as_they_were(self):
+        out = self.runs["untraceable/packed_lengths"][1]
+        lstm = _text(os.path.join(out, "level_0_kernel", "lstm_16x16_l1_bi_any.py"))
+        self.assertIn("return [nn.utils.rnn.PackedSequence(torch.randn(21, 16), "
+                      "torch.tensor([3, 3, 3, 3, 2, 2, 2, 1, 1, 1]), torch.tensor([0, 2, 1]), "
+                      "torch.tensor([0, 2, 1]))]", lstm)
+        pack = _text(os.path.join(out, "level_0_kernel", "pack_padded_sequence_3x10x16_3_fp32.py"))
+        self.assertIn("torch.tensor([10, 7, 4], dtype=torch.int64)", pack)  # sorted, as it ran
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
+        self.assertIn("= nn.utils.rnn.PackedSequence(", refactored)
 
     def test_custom_leaf_module_is_a_kernel(self):
         self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))

@@ -360,6 +360,25 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(results[0]["status"], "FAIL")
         self.assertFalse(any(t["pass"] for t in results[0]["numerical_comparison"]["trials"]))
 
+    def test_a_recorded_graph_that_raises_after_a_passing_first_trial_says_what_was_fixed(self):
+        # A graph recorded on the first trial's inputs holds values read off
+        # them (a loop over torch.unique's values): other inputs can take a
+        # path it does not have. Here a kernel raises from the second call on.
+        names, requests = materialise(SHAPE_UNPACK, self.tmp)
+        children = os.path.join(os.path.dirname(requests[0]["refactored"]), "children")
+        kernel = os.path.join(children, sorted(f for f in os.listdir(children) if f.endswith(".py"))[0])
+        rewrite_return(kernel, "(CALLS.append(1) or {}) if len(CALLS) < 1 else ().__getitem__(0)")
+        with open(kernel, "a", encoding="utf-8") as f:
+            f.write("\n\nCALLS = []\n")
+        for recorded in (True, False):
+            with self.subTest(recorded=recorded):
+                for name in [m for m in sys.modules if m.startswith("children")]:
+                    del sys.modules[name]  # the kernel's CALLS starts empty
+                trials = verify_tree.verify_steps(requests, recorded=recorded)[0]["numerical_comparison"]["trials"]
+                self.assertTrue(trials[0]["pass"])
+                self.assertIn("IndexError: tuple index out of range", trials[1]["error"])
+                self.assertEqual("trace.values_fixed_by_the_inputs" in trials[1]["error"], recorded)
+
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
         k = next(i for i, n in enumerate(names) if n.startswith("step_3_"))
