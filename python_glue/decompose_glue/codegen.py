@@ -325,7 +325,7 @@ def _attr_safe(base):
     return base
 
 
-def _attr_names(targets, fallback):
+def _attr_names(targets, fallback, held=()):
     """Self-attribute names for module paths and parameter targets: paths
     under their common prefix. A model-level buffer that a block reads (a
     causal mask) keeps its own name and does not count for the prefix, so
@@ -347,8 +347,9 @@ def _attr_names(targets, fallback):
             rest = parts[len(common):]
         else:
             rest = parts
-        if rest and all(p.isdigit() for p in rest) and len(rest) < len(parts):
-            # an item of a list (anchors.cell_anchors.0): named with its list
+        if t in held and rest and all(p.isdigit() for p in rest) and len(rest) < len(parts):
+            # a tensor in a list attribute (anchors.cell_anchors.0): named
+            # with its list, whose name is the same in every instance
             rest = parts[-len(rest) - 1:]
         base = naming.identifier("_".join(rest)) if rest else fallback
         if base.startswith("m_") or base.isdigit():
@@ -361,6 +362,13 @@ def _attr_names(targets, fallback):
         used.add(name)
         names[t] = name
     return names
+
+
+def _held_targets(component):
+    """The get_attr targets of tensors kept in a list attribute (the
+    recorder marks them): a module path's own index (blocks.3) names the
+    instance, an index in a list its tensor."""
+    return {n.target for n in component.nodes if n.op == "get_attr" and n.meta.get("held")}
 
 
 def _targets(component):
@@ -444,7 +452,7 @@ def render_component(component, gm, records):
     if component.level in (KERNEL, FUSION):
         attrs = _op_attr_names(component, gm)
     else:
-        attrs = _attr_names(_targets(component), "m")
+        attrs = _attr_names(_targets(component), "m", _held_targets(component))
     r.names = Names(_value_names(component, r.inputs, attrs, gm), attrs)
     follow_device(r, component.nodes)
     r.op_list = [op_name(n, gm) for n in component.nodes if is_compute(n, gm)]

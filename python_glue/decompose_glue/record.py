@@ -23,7 +23,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
 from . import ops
-from .trace import describe, graph_module, is_kernel_module, state
+from .trace import describe, graph_module, held_in_containers, is_kernel_module, state
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -103,6 +103,7 @@ class _Recorder(TorchFunctionMode):
         self.attrs = {}
         for name, t in state(model).items():
             self.attrs.setdefault(id(t), name)
+        self.held = set(held_in_containers(model))  # names of tensors kept in containers
 
     def _node(self, op, target, args, kwargs, value, name=None):
         node = self.graph.create_node(op, target, args, kwargs, name=name)
@@ -155,6 +156,7 @@ class _Recorder(TorchFunctionMode):
             node = self.graph.create_node("get_attr", name)
             node.meta["scope"] = tuple(self.scope)
             node.meta["value"] = describe(value)
+            node.meta["held"] = name in self.held
             self._bind(value, node)
             return node
         if isinstance(value, nn.utils.rnn.PackedSequence):

@@ -268,6 +268,17 @@ class Tree(unittest.TestCase):
 
 
 class Naming(unittest.TestCase):
+    def test_attribute_names_in_a_layer_do_not_name_its_instance(self):
+        # each of MobileNet's five 512-channel stages (model.7 ... model.11)
+        # must name its convs alike, or the five are five files
+        for stage in ("7", "8"):
+            names = codegen._attr_names([f"model.{stage}.0", f"model.{stage}.1"], "m")
+            self.assertEqual(list(names.values()), ["m_0", "m_1"])
+        # a tensor in a list attribute is named with the list
+        held = ["anchors.cell_anchors.0", "anchors.cell_anchors.1"]
+        self.assertEqual(list(codegen._attr_names(held, "m", set(held)).values()),
+                         ["cell_anchors_0", "cell_anchors_1"])
+
     def test_kernel_names_carry_the_workload(self):
         model = ConvBnRelu()
         gm = traced(model, torch.randn(1, 3, 8, 8))
