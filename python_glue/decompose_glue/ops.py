@@ -80,14 +80,33 @@ _ALIASES = {
 }
 
 
+# The words of a CamelCase name: an acronym (with its digits) before a
+# capitalised word, a capitalised or lower-case word, a trailing acronym
+# (ReLU2d's LU2d).
+_WORDS = re.compile(r"[A-Z]+(?:[0-9]+[a-z]*)?(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+(?:[0-9]+[a-z]*)?")
+
+
+def _ends_with_a_capital(word, previous):
+    """A lone capital after a capitalised word of two letters or one that
+    ends in a digit (RoI, ViT, Conv1D, S3D), not after a word of its own
+    (InceptionA)."""
+    return (len(word) == 1 and word.isupper() and previous[:1].isupper()
+            and (len(previous) <= 2 or previous[-1].isdigit()))
+
+
 @functools.lru_cache(maxsize=None)
 def snake(name):
-    """CamelCase or function name -> canonical snake_case op name."""
-    name = name.strip("_")
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s).lower()
-    if s.endswith("_") and len(s) > 1:
-        s = s[:-1]
+    """CamelCase or function name -> canonical snake_case op name
+    (RoIHeads -> roi_heads, Conv1D -> conv1d, InceptionA -> inception_a)."""
+    words = []
+    for part in name.strip("_").split("_"):
+        found = _WORDS.findall(part)
+        for i, word in enumerate(found):
+            if i and _ends_with_a_capital(word, words[-1]):
+                words[-1] += word
+            else:
+                words.append(word)
+    s = "_".join(words).lower() or name.lower()
     return _ALIASES.get(s, s)
 
 

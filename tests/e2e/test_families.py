@@ -191,9 +191,9 @@ class Families(unittest.TestCase):
         # weight matrix: blocks of it are layers, and no fusion holds two
         self.assertEqual(list(self.nodes("untraceable/conv1d_projections", "layer")), ["block_8x32_fp32"])
         fusions = self.nodes("untraceable/conv1d_projections", "fusion")
-        self.assertIn("layer_norm_conv1_d_32x96_96_fp32", fusions)
+        self.assertIn("layer_norm_conv1d_32x96_96_fp32", fusions)
         for name, node in fusions.items():
-            self.assertLessEqual(sum(c.startswith("conv1_d") for c in node["children"]), 1, name)
+            self.assertLessEqual(sum(c.startswith("conv1d_32") for c in node["children"]), 1, name)
 
     def test_a_leaf_built_from_a_dataclass_of_settings_builds_the_record_again(self):
         kernel = _text(os.path.join(self.runs["untraceable/dataclass_args"][1], "level_0_kernel", "rotary_fp32.py"))

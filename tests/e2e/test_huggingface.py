@@ -113,7 +113,7 @@ class WithTransformers(unittest.TestCase):
 
     def test_bert_and_vit_by_their_classes_with_default_inputs(self):
         for name, cls, layer in (("bert", "BertModel", "bert_layer"), ("vit", "ViTForImageClassification",
-                                                                          "vi_t_layer")):
+                                                                          "vit_layer")):
             with self.subTest(name):
                 proc, out = self.decompose(name, "--model-class", cls)
                 self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])

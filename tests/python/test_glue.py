@@ -92,6 +92,15 @@ class ConvBnReluRes(nn.Module):
 
 
 class OpTable(unittest.TestCase):
+    def test_class_names_split_into_their_words(self):
+        # a lone capital ends a short or numbered word; it is no word of its own
+        for name, snake in (("RoIHeads", "roi_heads"), ("MaxViT", "max_vit"), ("Conv1D", "conv1d"),
+                            ("S3D", "s3d"), ("InceptionA", "inception_a"), ("ConvReLU2d", "conv_re_lu2d"),
+                            ("GPT2Model", "gpt2_model"), ("MBConv", "mb_conv"), ("LSTMHn", "lstm_hn"),
+                            ("GeneralizedRCNNTransform", "generalized_rcnn_transform"), ("mT", "m_t"),
+                            ("max_pool2d", "max_pool2d"), ("_pack_padded_sequence", "pack_padded_sequence")):
+            self.assertEqual(ops.snake(name), snake)
+
     def test_snake_names_modules_and_functions(self):
         self.assertEqual(ops.snake("BatchNorm2d"), "batch_norm")
         self.assertEqual(ops.snake("ReLU"), "relu")
@@ -967,7 +976,7 @@ class KernelNamesTest(unittest.TestCase):
         model = nn.Sequential(TransposedLinear(12, 8), nn.Softmax(dim=-1), nn.Conv1d(4, 6, 3))
         gm = traced(model, torch.randn(4, 8))
         names = {n.target: naming.kernel_name(n, gm) for n in gm.graph.nodes if n.op == "call_module"}
-        self.assertEqual(names["0"], "conv1_d_8x12_12_fp32")
+        self.assertEqual(names["0"], "conv1d_8x12_12_fp32")
         self.assertEqual(names["1"], "softmax_dim-1_fp32")
         self.assertTrue(names["2"].startswith("conv1d_4x6_k3s1p0"), names["2"])
         self.assertTrue(levels.is_heavy(next(n for n in gm.graph.nodes if n.target == "0"), gm))
