@@ -476,7 +476,7 @@ class Plan:
                            "content": codegen.composition_source(
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
                                imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol,
-                               out_shapes, held=any(k in trace.held_in_containers(self.model) for k in wmap))})
+                               out_shapes, held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap))})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]
