@@ -325,15 +325,19 @@ def tensor_attributes(model):
     return found
 
 
+# What every nn.Module keeps in its __dict__ (its parameters, buffers,
+# children and hooks): no container of the model's own.
+_MODULE_SLOTS = frozenset(vars(nn.Module()))
+
+
 def held_in_containers(model):
     """{qualified name: tensor} for tensors kept in a module's list, tuple or
     dict attribute (torchvision's anchor generators keep their anchors so),
     named by the attribute and the index or key: `anchor_generator.cell_anchors.0`."""
     found = {}
     for path, module in model.named_modules():
-        own = (module._parameters, module._buffers, module._modules)
         for attr, value in vars(module).items():
-            if any(value is slot for slot in own):
+            if attr in _MODULE_SLOTS:
                 continue
             if isinstance(value, dict):
                 items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
