@@ -105,18 +105,31 @@ def mismatch(gm, expected, inputs):
 def _refuse_unbuildable(model_file, model):
     """Say which module no file could rebuild: a TorchScript module runs its
     ops inside TorchScript, where neither a symbolic trace nor a recorded
-    run sees them, and a parametrized one (torch.nn.utils.parametrize) is
-    an instance of a class torch makes at run time."""
+    run sees them, a quantized one keeps its weights packed in a TorchScript
+    object, and a parametrized one (torch.nn.utils.parametrize) is an
+    instance of a class torch makes at run time."""
     for name, module in model.named_modules():
         what = f"its submodule {name}" if name else "the model"
         if isinstance(module, torch.jit.ScriptModule):
             raise BadInput(model_file.path, f"{what} is a TorchScript module (torch.jit.script or "
                            "torch.jit.trace), whose ops neither torch.fx nor a recorded run can see: "
                            "build it as the plain nn.Module")
+        if _packs_weights(module):
+            raise BadInput(model_file.path, f"{what} is a quantized module ({type(module).__module__}."
+                           f"{type(module).__name__}), whose weights are packed where no weight map "
+                           "reaches, which decompose does not follow yet: decompose the model before "
+                           "it is converted (torchvision's quantize=False)")
         if parametrize.is_parametrized(module):
             raise BadInput(model_file.path, f"{what} has a parametrized weight (torch.nn.utils.parametrize), "
                            "which decompose does not rebuild yet: apply remove_parametrizations(..., "
                            "leave_parametrized=True) first")
+
+
+def _packs_weights(module):
+    """A quantized module: its weights packed in a TorchScript object, its
+    own (a quantized conv's) or its LinearPackedParams child's."""
+    held = [module] + [m for m in module.children() if type(m).__name__.endswith("PackedParams")]
+    return any(isinstance(v, torch._C.ScriptObject) for m in held for v in vars(m).values())
 
 
 @contextlib.contextmanager

@@ -272,6 +272,18 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
             "its code has TorchScript functions, bias_relu, whose ops")
 
+    def test_a_quantized_module_says_its_weights_are_packed(self):
+        # before: an internal error, "attribute q._packed_params._packed_params is not a tensor"
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n"
+            "        self.q = torch.nn.quantized.Linear(4, 4)\n"
+            "        self.quant = torch.nn.quantized.Quantize(0.1, 0, torch.quint8)\n"
+            "        self.dequant = torch.nn.quantized.DeQuantize()\n"
+            "    def forward(self, x):\n        return self.dequant(self.q(self.quant(x)))\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
+            "its submodule q is a quantized module (")
+
     def test_a_forward_hook_that_no_file_would_carry(self):
         # before: the files had no hook and step 1 FAILED on its numbers
         self._assert_bad(self._model(
