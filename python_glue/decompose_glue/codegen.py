@@ -287,7 +287,8 @@ def _describe_lines(nodes, names):
             lines.append(f"  - {names.of(n)}: {desc['value']!r}")
         else:
             shapes = [(t["shape"], t["dtype"]) for t in _tensor_leaves(desc)]
-            lines.append(f"  - {names.of(n)}: {desc.get('kind')} of {shapes}")
+            kind = "PackedSequence (data, batch sizes, orders)" if desc.get("kind") == "packed" else desc.get("kind")
+            lines.append(f"  - {names.of(n)}: {kind} of {shapes}")
     return lines
 
 
