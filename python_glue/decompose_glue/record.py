@@ -15,6 +15,7 @@ were on these inputs: the graph reproduces the model on inputs like them, and
 import dataclasses
 import operator
 import re
+import sys
 import weakref
 
 import torch
@@ -77,6 +78,10 @@ class Reopen(Exception):
         self.path = path
 
 
+# A tensor the model keeps outside its modules, up to this many values, is
+# written out where it is used: torch.tensor([...]).
+_WRITTEN_OUT = 32
+
 # Ops that take lengths or batch sizes as a tensor (at this argument): a
 # random draw of them is no valid input.
 _SIZES_AT = {"_pack_padded_sequence": 1, "_pad_packed_sequence": 1}
@@ -104,6 +109,7 @@ class _Recorder(TorchFunctionMode):
         for name, t in state(model).items():
             self.attrs.setdefault(id(t), name)
         self.held = set(held_in_containers(model))  # names of tensors kept in containers
+        self.code_constants = _code_constants(model)  # id -> name of module-level tensors
 
     def _node(self, op, target, args, kwargs, value, name=None):
         node = self.graph.create_node(op, target, args, kwargs, name=name)
@@ -150,9 +156,20 @@ class _Recorder(TorchFunctionMode):
                 return node
             name = self.attrs.get(id(value))
             if name is None:
-                raise RecordError("forward uses a tensor that is neither an input, a result, "
-                                  "a parameter nor a buffer (a tensor made outside forward and kept "
-                                  "as a plain attribute?)")
+                held = self.code_constants.get(id(value))
+                if held is None:
+                    raise RecordError("forward uses a tensor that is neither an input, a result, "
+                                      "a parameter nor a buffer (a tensor made outside forward and kept "
+                                      "as a plain attribute?)")
+                if value.numel() > _WRITTEN_OUT or value.requires_grad or value.is_meta:
+                    raise RecordError(f"forward uses {held} (a module-level tensor of the model's code, "
+                                      f"shape {list(value.shape)}), which is neither an input, a result, "
+                                      "a parameter nor a buffer, and too large to write out where it is "
+                                      "used: register it as a buffer")
+                # a small table the model's code keeps at module level: its
+                # values, as torch.tensor would make them in forward
+                return self._node("call_function", torch.tensor, (value.tolist(),),
+                                  {"dtype": value.dtype}, value)
             node = self.graph.create_node("get_attr", name)
             node.meta["scope"] = tuple(self.scope)
             node.meta["value"] = describe(value)
@@ -279,6 +296,19 @@ def _same_memory(a, b):
 def _writes_in_place(name):
     """x.add_(y), x += y, x.copy_(y): the op writes into its first argument."""
     return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
+
+
+def _code_constants(model):
+    """{id: name} of the tensors that the files defining the model's modules
+    keep at module level (TABLE = torch.linspace(...)): a tensor forward
+    uses that is none of the model's state and none of these was made where
+    the recording could not see (a TorchScript function), and is no constant."""
+    found = {}
+    for code in {sys.modules.get(type(module).__module__) for module in model.modules()} - {None}:
+        for name, value in vars(code).items():
+            if isinstance(value, torch.Tensor):
+                found.setdefault(id(value), name)
+    return found
 
 
 def _keep_values(node, values):

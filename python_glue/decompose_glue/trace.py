@@ -128,7 +128,20 @@ def symbolic(model):
     finally:
         restore()
         _drop_proxies(model, before)
-    return fx.GraphModule(model, graph, class_name=type(model).__name__)
+    gm = fx.GraphModule(model, graph, class_name=type(model).__name__)
+    _drop_added(model, before)
+    return gm
+
+
+def _drop_added(model, before):
+    """What tracing added to the model goes once the GraphModule has it: fx
+    keeps a tensor it met outside the model (a module-level table) as the
+    root's `_tensor_constant0`, which a recording would then read as the
+    model's own state, and a fresh build of the model has not."""
+    for m in model.modules():
+        for k, slot in enumerate(_slots(m)):
+            for name in [n for n in slot if (id(m), k, n) not in before]:
+                del slot[name]
 
 
 def describe(value):

@@ -304,6 +304,30 @@ class BadInput(unittest.TestCase):
         proc = run(path, "-o", self.out)
         self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
 
+    def test_a_small_module_level_table_is_written_out_where_it_is_used(self):
+        # before: step 1 FAILED, "weight map names '_tensor_constant0', which
+        # the original does not have" (torch.fx had left it on the model)
+        path = self._model(
+            "import torch\nimport torch.nn as nn\nTABLE = torch.linspace(0.0, 1.0, 4)\n"
+            "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.fc = nn.Linear(4, 4)\n"
+            "    def forward(self, x):\n        return torch.relu(self.fc(x) * TABLE)\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n")
+        proc = run(path, "-o", self.out)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        with open(os.path.join(self.out, "level_0_kernel", "tensor_fp32.py")) as f:
+            self.assertIn("torch.tensor([0.0, 0.3333333432674408, 0.6666666269302368, 1.0], "
+                          "dtype=torch.float32)", f.read())
+
+    def test_a_large_module_level_table_is_named_in_the_error(self):
+        self._assert_bad(self._model(
+            "import torch\nimport torch.nn as nn\nTABLE = torch.linspace(0.0, 1.0, 256)\n"
+            "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.fc = nn.Linear(4, 256)\n"
+            "    def forward(self, x):\n        return torch.relu(self.fc(x) * TABLE)\n"
+            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
+            "forward uses TABLE (a module-level tensor of the model's code, shape [256])")
+
     def test_a_parametrized_weight(self):
         # before: an ImportError of ParametrizedLinear from a generated file
         self._assert_bad(self._model(

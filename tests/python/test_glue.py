@@ -762,6 +762,22 @@ class Recording(unittest.TestCase):
         x = torch.randn(2, 4)
         self.assertTrue(torch.equal(gm(x), model(x)))
 
+    def test_symbolic_tracing_leaves_the_model_as_it_was(self):
+        table = torch.arange(4.0)
+
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+
+            def forward(self, x):
+                return self.fc(x) * table
+
+        model = Scaled()
+        gm = trace.symbolic(model)
+        self.assertIs(gm._tensor_constant0, table)  # fx's constant, in the graph's module only
+        self.assertFalse(hasattr(model, "_tensor_constant0"))
+
     def test_a_leaf_module_that_hands_over_an_object_holding_tensors_is_opened(self):
         from decompose_glue import record
 
