@@ -44,6 +44,7 @@ import torch
 import torch.nn as nn
 
 from . import ops, trace
+from .tensorpatch import tensor_methods
 
 # TorchFunctionMode is in torch.overrides from 1.13 on, 2.x included.
 _MODE_BASE = getattr(torch.overrides, "TorchFunctionMode", None)
@@ -1084,7 +1085,6 @@ def _watched_run(model, args, kwargs):
         return out
 
     handles = []
-    torch.Tensor.__getitem__ = getitem
     try:
         for _, unit in _units(model):
             # A torch class is no child (ownership says so too): its ops
@@ -1093,10 +1093,9 @@ def _watched_run(model, args, kwargs):
                 continue
             handles.append(unit.register_forward_pre_hook(enter))
             handles.append(unit.register_forward_hook(leave))
-        with watch:
+        with tensor_methods(__getitem__=getitem), watch:
             output = model(*args, **kwargs)
     finally:
-        torch.Tensor.__getitem__ = original_getitem
         for h in handles:
             h.remove()
     return output, watch

@@ -24,6 +24,7 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
 from . import ops
+from .tensorpatch import tensor_methods
 from .trace import describe, graph_module, held_in_containers, is_kernel_module, state
 
 # Tensor dunders recorded as the operator a person writes.
@@ -442,15 +443,11 @@ def record(model, args, kwargs, opened=()):
                        (recorder.arg(tensor), recorder.arg(index), recorder.arg(value)), {}, tensor)
 
     nn.Module.__call__ = call
-    torch.Tensor.__getitem__ = getitem
-    torch.Tensor.__setitem__ = setitem
     try:
-        with torch.no_grad(), recorder:
+        with tensor_methods(__getitem__=getitem, __setitem__=setitem), torch.no_grad(), recorder:
             output = model(*args, **kwargs)
     finally:
         nn.Module.__call__ = original_call
-        torch.Tensor.__getitem__ = original_getitem
-        torch.Tensor.__setitem__ = original_setitem
     recorder.graph.output(recorder.arg(output))
     _remove_dead(recorder.graph)
     gm = graph_module(model, recorder.graph, type(model).__name__)

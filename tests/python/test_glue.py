@@ -762,6 +762,22 @@ class Recording(unittest.TestCase):
         x = torch.randn(2, 4)
         self.assertTrue(torch.equal(gm(x), model(x)))
 
+    def test_a_tensor_of_zero_dim_tensors_is_made_while_and_after_recording(self):
+        # replacing torch.Tensor.__getitem__ made every tensor a Python
+        # sequence for the rest of the process: torch.tensor([a, b]) of 0-dim
+        # tensors asked each its len() and raised (HuBERT's pretraining mask)
+        from decompose_glue import record
+
+        class Bounds(nn.Module):
+            def forward(self, x):
+                return x * torch.tensor([x.max(), x.min()]).sum()
+
+        x = torch.randn(3, 2)
+        _, _, output = record.record(Bounds(), (x,), {})
+        self.assertTrue(torch.equal(output, Bounds()(x)))
+        self.assertNotIn("__getitem__", vars(torch.Tensor))
+        self.assertEqual(torch.tensor([x[0, 0], x[1, 1]]).shape, (2,))
+
     def test_symbolic_tracing_leaves_the_model_as_it_was(self):
         table = torch.arange(4.0)
 
