@@ -14,6 +14,8 @@ x[i] goes through the mapping slot (mp_subscript) all the same.
 
 import contextlib
 import ctypes
+import sys
+import sysconfig
 
 import torch
 
@@ -26,7 +28,19 @@ _AS_SEQUENCE = 13 * ctypes.sizeof(ctypes.c_void_p)
 _SQ_ITEM = 3 * ctypes.sizeof(ctypes.c_void_p)
 
 
+def _layout_known():
+    """Whether torch.Tensor's type object has the layout above: a CPython
+    with the GIL (a free-threaded build's object header is larger), whose
+    tp_name field, the fourth word, names Tensor."""
+    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return False
+    name = ctypes.c_void_p.from_address(id(torch.Tensor) + 3 * ctypes.sizeof(ctypes.c_void_p)).value
+    return bool(name) and ctypes.c_char_p(name).value == b"Tensor"
+
+
 def _sq_item_address():
+    if not _layout_known():
+        return None  # the slot stays as CPython leaves it
     methods = ctypes.c_void_p.from_address(id(torch.Tensor) + _AS_SEQUENCE).value
     return methods + _SQ_ITEM if methods else None
 
