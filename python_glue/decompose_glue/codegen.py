@@ -244,7 +244,7 @@ def input_expr(desc):
             # a mask with the model's count of set entries, at random places
             mask = f"(torch.randperm({numel}) < {desc['nonzero']}).reshape({shape})"
             return mask if dtype == "bool" else f"{mask}.to(torch.{dtype})"
-        if "values" in desc:  # a PackedSequence's batch sizes or order (trace.describe)
+        if "values" in desc:  # lengths or batch sizes an op runs by (record._keep_values)
             return f"torch.tensor({desc['values']!r}, dtype=torch.{dtype})"
         if "value" in desc:  # a number in a 0-dim tensor: the model's own
             number = repr(desc["value"]) if math.isfinite(desc["value"]) else f"float('{desc['value']}')"
@@ -287,7 +287,9 @@ def _describe_lines(nodes, names):
             lines.append(f"  - {names.of(n)}: {desc['value']!r}")
         else:
             shapes = [(t["shape"], t["dtype"]) for t in _tensor_leaves(desc)]
-            kind = "PackedSequence (data, batch sizes, orders)" if desc.get("kind") == "packed" else desc.get("kind")
+            kind = desc.get("kind")
+            if kind == "packed":
+                kind = "PackedSequence (data, batch sizes, orders)"
             lines.append(f"  - {names.of(n)}: {kind} of {shapes}")
     return lines
 

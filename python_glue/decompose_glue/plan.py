@@ -406,7 +406,8 @@ class Plan:
             result = ", ".join(parent.names.of(n) for n in parent.outputs)
             args = codegen.forward_arguments(parent)
             input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in parent.inputs]
-            out_shapes = codegen.leaf_shapes(parent.outputs, codegen.value_sized_lengths(parent.component.nodes, gm))
+            out_shapes = codegen.leaf_shapes(parent.outputs,
+                                             codegen.value_sized_lengths(parent.component.nodes, gm))
         body, imports, wmap = codegen.refactored_source(
             parent, gm, parent.names, parent_keys, step_name, self.python, input_exprs, out_shapes, result, args)
         children = list(dict.fromkeys(r.stem for r in parent.children))
@@ -476,7 +477,8 @@ class Plan:
                            "content": codegen.composition_source(
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
                                imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol,
-                               out_shapes, held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap))})
+                               out_shapes,
+                               held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap))})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]

@@ -86,6 +86,9 @@ _WRITTEN_OUT = 32
 # Ops that take lengths or batch sizes as a tensor (at this argument): a
 # random draw of them is no valid input.
 _SIZES_AT = {"_pack_padded_sequence": 1, "_pad_packed_sequence": 1}
+# Ops that give their first argument's values as they are (lengths copied
+# with torch.as_tensor or moved with .to): what they were made from.
+_SAME_VALUES = frozenset({"as_tensor", "tensor", "to", "cpu", "long", "int", "contiguous"})
 
 _PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, complex: torch.complex128}
 
@@ -319,7 +322,7 @@ def _keep_values(node, values):
     while isinstance(node, fx.Node) and node.meta.get("value", {}).get("kind") == "tensor":
         node.meta["value"]["values"] = values
         name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
-        node = node.args[0] if name in ("as_tensor", "tensor", "to", "cpu", "long", "int", "contiguous") else None
+        node = node.args[0] if name in _SAME_VALUES else None
 
 
 def _opaque(value):
