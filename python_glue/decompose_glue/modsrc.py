@@ -163,7 +163,8 @@ def constructor(module, records):
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
         if dtype is not None:
             candidates += [f"{text}.to({dtype})" for text in candidates]
-        candidates = [_with_pruning(module, _with_weight_norm(module, text)) for text in candidates]
+        candidates = [_with_pruning(module, _with_spectral_norm(module, _with_weight_norm(module, text)))
+                      for text in candidates]
         for text in candidates:
             try:
                 # only its class, repr and shapes are compared: drawing its
@@ -210,6 +211,23 @@ def _with_weight_norm(module, text):
     for hook in module._forward_pre_hooks.values():
         if isinstance(hook, WeightNorm):
             text = f"nn.utils.weight_norm({text}, name={hook.name!r}, dim={hook.dim})"
+    return text
+
+
+def _with_spectral_norm(module, text):
+    """A spectrally normed module (GAN discriminators) holds weight_orig and
+    the power iteration's weight_u and weight_v, and a hook that divides by
+    the largest singular value before forward: the file normalises its
+    module with the same settings, and a step's check gives it the
+    model's u and v."""
+    try:
+        from torch.nn.utils.spectral_norm import SpectralNorm
+    except ImportError:
+        return text
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, SpectralNorm):
+            text = (f"nn.utils.spectral_norm({text}, name={hook.name!r}, "
+                    f"n_power_iterations={hook.n_power_iterations}, eps={hook.eps!r}, dim={hook.dim})")
     return text
 
 

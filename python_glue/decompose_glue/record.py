@@ -25,7 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import ops
 from .tensorpatch import tensor_methods
-from .trace import describe, graph_module, held_in_containers, is_kernel_module, state
+from .trace import describe, graph_module, held_in_containers, is_kernel_module, keep_sizes, state
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -82,13 +82,6 @@ class Reopen(Exception):
 # A tensor the model keeps outside its modules, up to this many values, is
 # written out where it is used: torch.tensor([...]).
 _WRITTEN_OUT = 32
-
-# Ops that take lengths or batch sizes as a tensor (at this argument): a
-# random draw of them is no valid input.
-_SIZES_AT = {"_pack_padded_sequence": 1, "_pad_packed_sequence": 1}
-# Ops that give their first argument's values as they are (lengths copied
-# with torch.as_tensor or moved with .to): what they were made from.
-_SAME_VALUES = frozenset({"as_tensor", "tensor", "to", "cpu", "long", "int", "contiguous"})
 
 _PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, complex: torch.complex128}
 
@@ -241,8 +234,7 @@ class _Recorder(TorchFunctionMode):
             node = self._node("call_method", name, tuple(gargs), gkwargs, value)
         else:
             node = self._node("call_function", func, tuple(gargs), gkwargs, value)
-        if name in _SIZES_AT:
-            _keep_values(node.args[_SIZES_AT[name]], args[_SIZES_AT[name]].tolist())
+        keep_sizes(node, func, args)
         read = [i for i, a in enumerate(node.args) if self._read_device(a)]
         read += [k for k, a in node.kwargs.items() if self._read_device(a)]
         if read:
@@ -315,16 +307,6 @@ def _code_constants(model):
     return found
 
 
-def _keep_values(node, values):
-    """Lengths or batch sizes that an op runs by: a file that takes them, or
-    the tensor they were copied from (torch.as_tensor(lengths), .to(device)),
-    makes them as they were (trace.describe's "values")."""
-    while isinstance(node, fx.Node) and node.meta.get("value", {}).get("kind") == "tensor":
-        node.meta["value"]["values"] = values
-        name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
-        node = node.args[0] if name in _SAME_VALUES else None
-
-
 def _opaque(value):
     """Whether `value` holds a tensor inside an object that is none of a
     tensor, tuple, list, dict or dataclass."""
@@ -391,6 +373,7 @@ def record(model, args, kwargs, opened=()):
                 if _opaque(value):
                     raise Reopen(path)
                 node = recorder._node("call_module", path, gargs, gkwargs, value)
+                keep_sizes(node, module, a)
                 if a and value is a[0]:  # nn.ReLU(inplace=True) on a slice
                     recorder.written_through(value, node)
                 return value

@@ -190,7 +190,39 @@ class _Recorder(fx.Interpreter):
     def run_node(self, n):
         value = super().run_node(n)
         n.meta["value"] = describe(value)
+        if n.op == "call_module":
+            keep_sizes(n, self.module.get_submodule(n.target), self.fetch_args_kwargs_from_env(n)[0])
+        elif n.op in ("call_function", "call_method"):
+            keep_sizes(n, n.target, self.fetch_args_kwargs_from_env(n)[0])
         return value
+
+
+# Ops and modules that take lengths, batch sizes or offsets as a tensor, at
+# this argument: a random draw of them is no valid input (unsorted lengths,
+# offsets that do not start at 0).
+_SIZES_AT = {"pack_padded_sequence": 1, "pad_packed_sequence": 1, "embedding_bag": 2}
+_MODULE_SIZES_AT = {nn.EmbeddingBag: 1}
+# Ops that give their first argument's values as they are (lengths copied
+# with torch.as_tensor or moved with .to): what they were made from.
+_SAME_VALUES = frozenset({"as_tensor", "tensor", "to", "cpu", "long", "int", "contiguous"})
+
+
+def keep_sizes(node, op, args):
+    """Where `op` (a function, method name or module) takes sizes at an
+    argument, that argument's node, and the tensor it was copied from, keep
+    their values (describe's "values"): a file that takes them makes them
+    as they were."""
+    if isinstance(op, nn.Module):
+        at = _MODULE_SIZES_AT.get(type(op))
+    else:
+        at = _SIZES_AT.get(ops.function_op(op))
+    if at is None or len(args) <= at or not isinstance(args[at], torch.Tensor):
+        return
+    values, source = args[at].tolist(), node.args[at]
+    while isinstance(source, fx.Node) and source.meta.get("value", {}).get("kind") == "tensor":
+        source.meta["value"]["values"] = values
+        name = ops.function_op(source.target) if source.op in ("call_function", "call_method") else ""
+        source = source.args[0] if name in _SAME_VALUES else None
 
 
 def placeholders(gm):

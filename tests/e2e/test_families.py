@@ -46,6 +46,7 @@ EXPECTED = {
     "kb_level1_like": ((0, 0, 0, 1), "symbolic"),
     "kb_level2_like": ((0, 0, 1, 4), "symbolic"),
     "weight_shared": ((1, 0, 2, 4), "symbolic"),
+    "embedding_bag_spectral": ((1, 0, 1, 4), "symbolic"),
     "torch_encoder": ((1, 1, 4, 12), "recorded"),
     "multihead_attention": ((1, 1, 2, 11), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
@@ -235,6 +236,14 @@ class Families(unittest.TestCase):
         self.assertIn("torch.tensor([10, 7, 4], dtype=torch.int64)", pack)  # sorted, as it ran
         refactored = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
         self.assertIn("= nn.utils.rnn.PackedSequence(", refactored)
+
+    def test_an_embedding_bag_takes_its_offsets_and_a_spectral_norm_is_rebuilt(self):
+        out = self.runs["embedding_bag_spectral"][1]
+        bag = _text(os.path.join(out, "level_0_kernel", "embedding_bag_100x16_i64_fp32.py"))
+        self.assertIn("torch.tensor([0, 3, 9, 15], dtype=torch.int64)]", bag)  # where each bag starts
+        linear = _text(os.path.join(out, "level_0_kernel", "linear_32x1_fp32.py"))
+        self.assertIn("nn.utils.spectral_norm(nn.Linear(32, 1), name='weight', n_power_iterations=1, "
+                      "eps=1e-12, dim=0)", linear)
 
     def test_custom_leaf_module_is_a_kernel(self):
         self.assertTrue(any(k.startswith("rms_norm") for k in self.nodes("rmsnorm_block", "kernel")))
