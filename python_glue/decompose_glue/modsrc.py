@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.nn.utils.prune as prune
 
-from . import ops
+from . import ops, trace
 from .loader import weights_left_uninitialised
 
 
@@ -163,8 +163,7 @@ def constructor(module, records):
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
         if dtype is not None:
             candidates += [f"{text}.to({dtype})" for text in candidates]
-        candidates = [_with_pruning(module, _with_spectral_norm(module, _with_weight_norm(module, text)))
-                      for text in candidates]
+        candidates = [_reparametrized(module, text) for text in candidates]
         for text in candidates:
             try:
                 # only its class, repr and shapes are compared: drawing its
@@ -201,44 +200,21 @@ def settings(module):
     return f"nn.{cls.__name__}({held}, tensors={tensors}, children={children}, pre_hooks={hooks})"
 
 
-def _with_weight_norm(module, text):
-    """wav2vec2's positional conv is weight-normed: weight_g and weight_v
-    instead of weight, and a hook that makes weight from them before forward."""
-    try:
-        from torch.nn.utils.weight_norm import WeightNorm
-    except ImportError:  # a later torch without the hook-based weight norm
-        return text
-    for hook in module._forward_pre_hooks.values():
-        if isinstance(hook, WeightNorm):
-            text = f"nn.utils.weight_norm({text}, name={hook.name!r}, dim={hook.dim})"
-    return text
-
-
-def _with_spectral_norm(module, text):
-    """A spectrally normed module (GAN discriminators) holds weight_orig and
-    the power iteration's weight_u and weight_v, and a hook that divides by
-    the largest singular value before forward: the file normalises its
-    module with the same settings, and a step's check gives it the
-    model's u and v."""
-    try:
-        from torch.nn.utils.spectral_norm import SpectralNorm
-    except ImportError:
-        return text
-    for hook in module._forward_pre_hooks.values():
-        if isinstance(hook, SpectralNorm):
-            text = (f"nn.utils.spectral_norm({text}, name={hook.name!r}, "
-                    f"n_power_iterations={hook.n_power_iterations}, eps={hook.eps!r}, dim={hook.dim})")
-    return text
-
-
-def _with_pruning(module, text):
-    """A pruned module (torch.nn.utils.prune) holds weight_orig and
-    weight_mask instead of weight, and a hook that multiplies them before
-    forward: the file prunes its module the same way, with a mask of ones
-    that a step's check replaces with the model's."""
-    for hook in module._forward_pre_hooks.values():
+def _reparametrized(module, text):
+    """The rebuilt module normalised or pruned as the model's is, in the
+    order its hooks were added (trace.reparametrizations): weight norm
+    (wav2vec2's positional conv: weight_g and weight_v), spectral norm (GAN
+    discriminators: weight_orig and the power iteration's u and v) and
+    pruning (weight_orig times weight_mask, here a mask of ones). A step's
+    check gives the file the model's own tensors for each."""
+    for hook in trace.reparametrizations(module):
         if isinstance(hook, prune.BasePruningMethod):  # one method or a PruningContainer of them
             text = f"torch.nn.utils.prune.identity({text}, {hook._tensor_name!r})"
+        elif type(hook).__name__ == "SpectralNorm":
+            text = (f"nn.utils.spectral_norm({text}, name={hook.name!r}, "
+                    f"n_power_iterations={hook.n_power_iterations}, eps={hook.eps!r}, dim={hook.dim})")
+        else:  # WeightNorm
+            text = f"nn.utils.weight_norm({text}, name={hook.name!r}, dim={hook.dim})"
     return text
 
 

@@ -190,10 +190,10 @@ class _Recorder(fx.Interpreter):
     def run_node(self, n):
         value = super().run_node(n)
         n.meta["value"] = describe(value)
-        if n.op == "call_module":
-            keep_sizes(n, self.module.get_submodule(n.target), self.fetch_args_kwargs_from_env(n)[0])
-        elif n.op in ("call_function", "call_method"):
-            keep_sizes(n, n.target, self.fetch_args_kwargs_from_env(n)[0])
+        if n.op in ("call_module", "call_function", "call_method"):
+            op = self.module.get_submodule(n.target) if n.op == "call_module" else n.target
+            if sizes_argument(op) is not None:  # its arguments again, only then
+                keep_sizes(n, op, self.fetch_args_kwargs_from_env(n)[0])
         return value
 
 
@@ -207,15 +207,18 @@ _MODULE_SIZES_AT = {nn.EmbeddingBag: 1}
 _SAME_VALUES = frozenset({"as_tensor", "tensor", "to", "cpu", "long", "int", "contiguous"})
 
 
-def keep_sizes(node, op, args):
-    """Where `op` (a function, method name or module) takes sizes at an
-    argument, that argument's node, and the tensor it was copied from, keep
-    their values (describe's "values"): a file that takes them makes them
-    as they were."""
+def sizes_argument(op):
+    """Where `op` (a function, method name or module) takes sizes, or None."""
     if isinstance(op, nn.Module):
-        at = _MODULE_SIZES_AT.get(type(op))
-    else:
-        at = _SIZES_AT.get(ops.function_op(op))
+        return _MODULE_SIZES_AT.get(type(op))
+    return _SIZES_AT.get(ops.function_op(op))
+
+
+def keep_sizes(node, op, args):
+    """Where `op` takes sizes at an argument, that argument's node, and the
+    tensor it was copied from, keep their values (describe's "values"): a
+    file that takes them makes them as they were."""
+    at = sizes_argument(op)
     if at is None or len(args) <= at or not isinstance(args[at], torch.Tensor):
         return
     values, source = args[at].tolist(), node.args[at]
@@ -414,7 +417,7 @@ def graph_module(model, graph, class_name):
     """fx.GraphModule(model, graph), where a get_attr may read a tensor held
     in a container (fx walks its targets by getattr alone)."""
     targets = {n.target for n in graph.nodes if n.op in ("get_attr", "call_module")}
-    if not any(t in held for held in [held_in_containers(model)] for t in targets):
+    if targets.isdisjoint(held_in_containers(model)):
         return fx.GraphModule(model, graph, class_name=class_name)
     return fx.GraphModule({t: fetch(model, t) for t in targets}, graph, class_name=class_name)
 

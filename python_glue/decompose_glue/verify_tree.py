@@ -79,7 +79,7 @@ class _Pass:
 
 
 class _Step:
-    def __init__(self, index, request):
+    def __init__(self, index, request, recorded):
         self.index = index
         self.original_path = request["original"]
         self.refactored_path = request["refactored"]
@@ -93,7 +93,7 @@ class _Step:
         self.trials = {}             # trial -> {"max_diff", "pass", "details", "error", "instances"}
         self.planned_references = set()  # trials whose reference came from the plan
         self.rtol_used = self.atol_used = None
-        self.recorded = False        # its files come from a recorded graph (verify_steps)
+        self.recorded = recorded     # its files come from a recorded graph (verify_steps)
 
     def load(self):
         """Build the refactored model; returns {child class: file} it imports."""
@@ -285,9 +285,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
     the root's first, in the order given. `recorded`: the files come from a
     graph recorded on the first trial's inputs (its errors on other trials
     say so)."""
-    steps = [_Step(i, r) for i, r in enumerate(requests)]
-    for step in steps:
-        step.recorded = recorded
+    steps = [_Step(i, r, recorded) for i, r in enumerate(requests)]
     if not steps:
         return []
     run = _Pass(rtol, atol)
