@@ -34,6 +34,11 @@ PLUMBING = frozenset({
 VALUE_SIZED = frozenset({"nms", "batched_nms", "nonzero", "argwhere", "unique", "unique_consecutive",
                          "masked_select"})
 
+# Ops whose output holds whatever the memory held: no value read off it is
+# the model's (a file would draw its inputs from a range that changes from
+# one run to the next).
+UNINITIALISED = frozenset({"empty", "empty_like", "new_empty", "empty_strided"})
+
 # `x += y` and its kin: the operator writes into its left operand.
 IN_PLACE_OPERATORS = frozenset({operator.iadd, operator.isub, operator.imul, operator.itruediv})
 

@@ -25,7 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import ops
 from .tensorpatch import tensor_methods
-from .trace import describe, graph_module, held_in_containers, is_kernel_module, keep_sizes, state
+from .trace import describe, describe_node, graph_module, held_in_containers, is_kernel_module, keep_sizes, state
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -113,7 +113,7 @@ class _Recorder(TorchFunctionMode):
         node.meta["scope"] = tuple(self.scope)
         self.busy += 1  # describing a value (its min and max) is not the model's work
         try:
-            node.meta["value"] = describe(value)
+            node.meta["value"] = describe_node(node, value)
         finally:
             self.busy -= 1
         self._bind(value, node)

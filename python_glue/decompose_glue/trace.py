@@ -180,6 +180,16 @@ def describe(value):
     return {"kind": "other", "type": type(value).__name__}
 
 
+def describe_node(node, value):
+    """describe(value) for what `node` made: without the values read off an
+    uninitialised tensor (torch.empty_like, which scatter_ then fills)."""
+    desc = describe(value)
+    if node.op in ("call_function", "call_method") and ops.function_op(node.target) in ops.UNINITIALISED:
+        for key in ("min", "max", "nonzero", "value"):
+            desc.pop(key, None)
+    return desc
+
+
 def items_of(desc):
     """The described values inside a described tuple, list, dict or record."""
     items = desc.get("items") or []
@@ -189,7 +199,7 @@ def items_of(desc):
 class _Recorder(fx.Interpreter):
     def run_node(self, n):
         value = super().run_node(n)
-        n.meta["value"] = describe(value)
+        n.meta["value"] = describe_node(n, value)
         if n.op in ("call_module", "call_function", "call_method"):
             op = self.module.get_submodule(n.target) if n.op == "call_module" else n.target
             if sizes_argument(op) is not None:  # its arguments again, only then

@@ -236,6 +236,10 @@ class Families(unittest.TestCase):
         self.assertIn("torch.tensor([10, 7, 4], dtype=torch.int64)", pack)  # sorted, as it ran
         refactored = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
         self.assertIn("= nn.utils.rnn.PackedSequence(", refactored)
+        # pack_padded_sequence inverts its order by scatter_ into torch.empty_like:
+        # no value of that uninitialised memory (it changed from run to run) sizes the draw
+        scatter = _text(os.path.join(out, "level_0_kernel", "scatter_3_3_3_i64.py"))
+        self.assertIn("return [torch.randint(0, 1, (3,), dtype=torch.int64), ", scatter)
 
     def test_an_embedding_bag_takes_its_offsets_and_a_spectral_norm_is_rebuilt(self):
         out = self.runs["embedding_bag_spectral"][1]
