@@ -328,7 +328,7 @@ def _attr_safe(base):
     return base
 
 
-def _attr_names(targets, fallback, held=()):
+def _attr_names(targets, fallback, held=None):
     """Self-attribute names for module paths and parameter targets: paths
     under their common prefix. A model-level buffer that a block reads (a
     causal mask) keeps its own name and does not count for the prefix, so
@@ -342,7 +342,7 @@ def _attr_names(targets, fallback, held=()):
                 break
             common.append(parts[0])
         common = common[:min(len(s) for s in nested) - 1]
-    names, used = {}, set()
+    names, used, held = {}, set(), held or {}
     for t, parts in zip(targets, split):
         if len(split) == 1:
             rest = parts[-1:]
@@ -350,10 +350,12 @@ def _attr_names(targets, fallback, held=()):
             rest = parts[len(common):]
         else:
             rest = parts
-        if t in held and rest and all(p.isdigit() for p in rest) and len(rest) < len(parts):
-            # a tensor in a list attribute (anchors.cell_anchors.0): named
-            # with its list, whose name is the same in every instance
-            rest = parts[-len(rest) - 1:]
+        keys = held.get(t, 0)
+        if keys and len(rest) <= keys:
+            # a tensor in a container attribute (anchors.cell_anchors.0,
+            # scales.b.c): named with the attribute, whose name is the same
+            # in every instance
+            rest = parts[-keys - 1:]
         base = naming.identifier("_".join(rest)) if rest else fallback
         if base.startswith("m_") or base.isdigit():
             base = naming.identifier(f"{fallback}_{'_'.join(rest)}")
@@ -368,10 +370,11 @@ def _attr_names(targets, fallback, held=()):
 
 
 def _held_targets(component):
-    """The get_attr targets of tensors kept in a list attribute (the
-    recorder marks them): a module path's own index (blocks.3) names the
-    instance, an index in a list its tensor."""
-    return {n.target for n in component.nodes if n.op == "get_attr" and n.meta.get("held")}
+    """{get_attr target: how many of its last parts are indices or keys} for
+    tensors kept in container attributes (the recorder marks them): a module
+    path's own index (blocks.3) names the instance, an index in a list its
+    tensor."""
+    return {n.target: n.meta["held"] for n in component.nodes if n.op == "get_attr" and n.meta.get("held")}
 
 
 def _targets(component):
@@ -401,8 +404,11 @@ def _op_attr_names(component, gm):
     names, used = {}, set()
     for n in component.nodes:
         if n.op in ("call_module", "get_attr") and n.target not in names:
+            # a tensor in a container attribute by the attribute and its keys
+            # (bounds.image.0: bounds_image_0), a weight by its own name
+            keys = n.meta.get("held", 0) if n.op == "get_attr" else 0
             base = (ops.module_op(gm.get_submodule(n.target)) if n.op == "call_module"
-                    else naming.identifier(n.target.split(".")[-1]))
+                    else naming.identifier("_".join(n.target.split(".")[-keys - 1:])))
             names[n.target] = _unique(_attr_safe(base), used)
     return names
 
@@ -839,7 +845,7 @@ def state(model):
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
                 found.setdefault(f"{{path}}.{{name}}" if path else name, value)
 {held}    return found
-
+{held_walk}
 
 def snapshot(model):
     """Puts plain tensor attributes back, so each trial starts from one state."""
@@ -1042,9 +1048,25 @@ if __name__ == "__main__":
 # tuple or dict attribute (trace.held_in_containers).
 _HELD_STATE = """\
             elif isinstance(value, (list, tuple, dict)) and name not in ("_parameters", "_buffers", "_modules"):
-                for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-                    if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
-                        found.setdefault(f"{path}.{name}.{key}" if path else f"{name}.{key}", item)
+                held(value, f"{path}.{name}" if path else name, found, 1)
+"""
+
+# ... and the walk it calls, through lists in lists and dicts in dicts, as
+# trace.containers_held names them.
+_HELD_WALK = """
+
+
+def held(value, name, found, depth):
+    \"\"\"Tensors in a container attribute, named by its indices and keys.\"\"\"
+    if isinstance(value, dict):
+        items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
+    else:
+        items = enumerate(value)
+    for key, item in items:
+        if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
+            found.setdefault(f"{name}.{key}", item)
+        elif isinstance(item, (list, tuple, dict)) and depth < 4:
+            held(item, f"{name}.{key}", found, depth + 1)
 """
 
 
@@ -1054,7 +1076,7 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
     original keeps in containers."""
     block = imports(python, body, ("contextlib", "importlib.util", "os"))
     return COMPOSITION.format(
-        held=_HELD_STATE if held else "",
+        held=_HELD_STATE if held else "", held_walk=_HELD_WALK if held else "",
         held_doc=", and tensors in list, tuple or dict attributes (anchors)" if held else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=_RECORD_FIELDS if out_shapes.records else "",

@@ -25,7 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import ops
 from .tensorpatch import tensor_methods
-from .trace import describe, describe_node, graph_module, held_in_containers, is_kernel_module, keep_sizes, state
+from .trace import containers_held, describe, describe_node, graph_module, is_kernel_module, keep_sizes, state
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -105,7 +105,8 @@ class _Recorder(TorchFunctionMode):
         self.attrs = {}
         for name, t in state(model).items():
             self.attrs.setdefault(id(t), name)
-        self.held = set(held_in_containers(model))  # names of tensors kept in containers
+        # names of tensors kept in containers -> how many indices or keys name them
+        self.held = {name: keys for name, keys, _ in containers_held(model)}
         self.code_constants = _code_constants(model)  # id -> name of module-level tensors
 
     def _node(self, op, target, args, kwargs, value, name=None):
@@ -170,7 +171,7 @@ class _Recorder(TorchFunctionMode):
             node = self.graph.create_node("get_attr", name)
             node.meta["scope"] = tuple(self.scope)
             node.meta["value"] = describe(value)
-            node.meta["held"] = name in self.held
+            node.meta["held"] = self.held.get(name, 0)
             self._bind(value, node)
             return node
         if isinstance(value, nn.utils.rnn.PackedSequence):

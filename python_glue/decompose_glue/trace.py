@@ -124,13 +124,16 @@ def symbolic(model):
     restore = snapshot(model)
     before = _attributes(model)
     try:
-        graph = ScopeTracer().trace(model)
+        try:
+            graph = ScopeTracer().trace(model)
+        finally:
+            restore()
+            _drop_proxies(model, before)
+        return fx.GraphModule(model, graph, class_name=type(model).__name__)
     finally:
-        restore()
-        _drop_proxies(model, before)
-    gm = fx.GraphModule(model, graph, class_name=type(model).__name__)
-    _drop_added(model, before)
-    return gm
+        # also when tracing raised: a constant fx kept before it failed
+        # would be read as state by the recording that follows
+        _drop_added(model, before)
 
 
 def _drop_added(model, before):
@@ -388,24 +391,45 @@ def tensor_attributes(model):
 _MODULE_SLOTS = frozenset(vars(nn.Module()))
 
 
+# How deep a container attribute is searched for tensors: anchors per level
+# per size ([[t, t], [t]]) are two deep; a model keeping tensors deeper is
+# not known here, and a self-referencing list must end somewhere.
+_CONTAINER_DEPTH = 4
+
+
 def held_in_containers(model):
     """{qualified name: tensor} for tensors kept in a module's list, tuple or
-    dict attribute (torchvision's anchor generators keep their anchors so),
-    named by the attribute and the index or key: `anchor_generator.cell_anchors.0`."""
-    found = {}
+    dict attribute, at any depth of nesting (torchvision's anchor generators
+    keep their anchors so), named by the attribute and the indices or keys:
+    `anchor_generator.cell_anchors.0`, `tables.1.0`, `scales.b.c`."""
+    return {name: tensor for name, _, tensor in containers_held(model)}
+
+
+def containers_held(model):
+    """(qualified name, number of indices or keys in it, tensor) for each
+    tensor of held_in_containers: `tables.1.0` has two."""
+    found = []
+
+    def visit(value, name, keys):
+        if keys > _CONTAINER_DEPTH:
+            return
+        if isinstance(value, dict):
+            # a key fetch can walk back to: a name, as a get_attr target spells it
+            items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
+        elif isinstance(value, (list, tuple)):
+            items = list(enumerate(value))
+        elif isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and keys:
+            found.append((name, keys, value))
+            return
+        else:
+            return
+        for key, item in items:
+            visit(item, f"{name}.{key}", keys + 1)
+
     for path, module in model.named_modules():
         for attr, value in vars(module).items():
-            if attr in _MODULE_SLOTS:
-                continue
-            if isinstance(value, dict):
-                items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
-            elif isinstance(value, (list, tuple)):
-                items = list(enumerate(value))
-            else:
-                continue
-            for key, item in items:
-                if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
-                    found[f"{path + '.' if path else ''}{attr}.{key}"] = item
+            if attr not in _MODULE_SLOTS:
+                visit(value, f"{path}.{attr}" if path else attr, 0)
     return found
 
 

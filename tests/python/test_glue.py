@@ -285,8 +285,11 @@ class Naming(unittest.TestCase):
             self.assertEqual(list(names.values()), ["m_0", "m_1"])
         # a tensor in a list attribute is named with the list
         held = ["anchors.cell_anchors.0", "anchors.cell_anchors.1"]
-        self.assertEqual(list(codegen._attr_names(held, "m", set(held)).values()),
+        self.assertEqual(list(codegen._attr_names(held, "m", dict.fromkeys(held, 1)).values()),
                          ["cell_anchors_0", "cell_anchors_1"])
+        # ... and one deeper, with all its keys
+        self.assertEqual(list(codegen._attr_names(["head.bounds.image.1"], "m", {"head.bounds.image.1": 2}).values()),
+                         ["bounds_image_1"])
 
     def test_kernel_names_carry_the_workload(self):
         model = ConvBnRelu()
@@ -762,6 +765,30 @@ class Recording(unittest.TestCase):
         x = torch.randn(2, 4)
         self.assertTrue(torch.equal(gm(x), model(x)))
 
+    def test_a_tensor_kept_deeper_in_containers_is_named_by_every_key(self):
+        from decompose_glue import record
+
+        class Tables(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.tables = [[torch.randn(4), torch.randn(4)], [torch.randn(4)]]
+                self.scales = {"a": (torch.randn(4),), "b": {"c": torch.randn(4)}, 3: torch.randn(4)}
+
+            def forward(self, x):
+                return self.fc(x) * self.tables[0][1] + self.scales["a"][0] * self.scales["b"]["c"]
+
+        model = Tables()
+        gm, _, _ = record.record(model, (torch.randn(2, 4),), {})
+        held = {n.target: n.meta["held"] for n in gm.graph.nodes if n.op == "get_attr"}
+        self.assertEqual(held, {"tables.0.1": 2, "scales.a.0": 2, "scales.b.c": 2})
+        self.assertIs(gm.get_buffer("scales.b.c"), model.scales["b"]["c"])
+        # a key no get_attr target can spell (an integer key of a dict) is not state
+        self.assertEqual(sorted(k for k in trace.state(model) if not k.startswith("fc.")),
+                         ["scales.a.0", "scales.b.c", "tables.0.0", "tables.0.1", "tables.1.0"])
+        x = torch.randn(2, 4)
+        self.assertTrue(torch.equal(gm(x), model(x)))
+
     def test_a_tensor_of_zero_dim_tensors_is_made_while_and_after_recording(self):
         # replacing torch.Tensor.__getitem__ made every tensor a Python
         # sequence for the rest of the process: torch.tensor([a, b]) of 0-dim
@@ -792,6 +819,18 @@ class Recording(unittest.TestCase):
         model = Scaled()
         gm = trace.symbolic(model)
         self.assertIs(gm._tensor_constant0, table)  # fx's constant, in the graph's module only
+        self.assertFalse(hasattr(model, "_tensor_constant0"))
+
+        class ScaledThenBranches(Scaled):
+            def forward(self, x):
+                y = self.fc(x) * table
+                return y if y.sum() > 0 else -y
+
+        # ... also when the trace raises after fx kept the constant: the
+        # recording that follows would read it as the model's state
+        model = ScaledThenBranches()
+        with self.assertRaises(Exception):
+            trace.symbolic(model)
         self.assertFalse(hasattr(model, "_tensor_constant0"))
 
     def test_a_leaf_module_that_hands_over_an_object_holding_tensors_is_opened(self):

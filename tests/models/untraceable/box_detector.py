@@ -1,4 +1,4 @@
-"""A one-stage box detector as torchvision's are written (untraceable: a preprocessing module hands the network an object holding its tensors, anchors kept in a list attribute, scores kept by a mask and topk, boxes by non-maximum suppression whose count is read from the values; the box coder keeps its weights as a plain tensor attribute)."""
+"""A one-stage box detector as torchvision's are written (untraceable: a preprocessing module hands the network an object holding its tensors, anchors kept in a list attribute, scores kept by a mask and topk, boxes by non-maximum suppression whose count is read from the values; the box coder keeps its weights as a plain tensor attribute, and the bounds boxes are clipped to in a dict of lists)."""
 import torch
 import torch.nn as nn
 import torchvision
@@ -63,6 +63,8 @@ class Model(nn.Module):
         self.anchors = Anchors([8.0, 16.0][:num_anchors])
         self.coder = BoxCoder()
         self.keep = keep
+        # the corners boxes are clipped to, per image size: tensors two deep in containers
+        self.bounds = {"image": [torch.zeros(4), torch.full((4,), 32.0)]}
 
     def forward(self, images):
         batch = self.preprocess(images)
@@ -70,6 +72,7 @@ class Model(nn.Module):
         scores = self.cls_head(feature)[0].permute(1, 2, 0).reshape(-1).sigmoid()
         deltas = self.box_head(feature)[0].permute(1, 2, 0).reshape(-1, 4)
         boxes = self.coder(deltas, self.anchors(batch, feature))
+        boxes = torch.min(torch.max(boxes, self.bounds["image"][0]), self.bounds["image"][1])
         confident = scores > 0.05
         scores, boxes = scores[confident], boxes[confident]
         top, index = scores.topk(min(self.keep, scores.shape[0]))
