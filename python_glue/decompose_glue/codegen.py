@@ -20,7 +20,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 
 from . import loose, modsrc, naming, ops, trace
-from .emit import Names, node_line, node_uses, with_frees
+from .emit import Expression, Names, literal, node_line, node_uses, with_frees
 from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, is_parameter, op_name
 
 # The first seed of the step gate (verify.FIRST_SEED). The composition test
@@ -318,6 +318,7 @@ class Rendered:
         self.op_list = []
         self.takes_device = False  # forward(..., device=None): see follow_device
         self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
+        self.settings = []       # (name, number): a kernel's constructor arguments (value_settings)
 
 
 def _attr_safe(base):
@@ -499,7 +500,10 @@ def render_component(component, gm, records):
             r.weight_shapes[attrs[n.target]] = list(value.shape)
             r.loose_names.append(attrs[n.target])
 
-    body_lines = with_frees([(node_line(n, r.names), [r.names.of(n)], node_uses(n, r.names))
+    written = value_settings(r, gm, attrs)
+    init_lines = [f"self.{name} = {name}" for name, _ in r.settings] + init_lines
+    workload_lines = init_lines[:len(r.settings)] + workload_lines
+    body_lines = with_frees([(node_line(n, r.names, written.get(n)), [r.names.of(n)], node_uses(n, r.names))
                              for n in component.nodes if n.op != "get_attr"],
                             keep={r.names.of(n) for n in r.outputs})
     result = ", ".join(r.names.of(n) for n in r.outputs)
@@ -507,12 +511,31 @@ def render_component(component, gm, records):
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
     r.free_lengths = value_sized_lengths(component.nodes, gm)
     outputs = leaf_shapes(r.outputs, r.free_lengths)
-    r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs)
-    r.workload = _anonymous(_module_source(workload_lines, args, body_lines, result, inputs, outputs),
+    r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs, settings=r.settings)
+    # the numbers' types, not their values: one file for every fill value
+    r.workload = _anonymous(_module_source(workload_lines, args, body_lines, result, inputs, outputs,
+                                           settings=[(n, type(v)()) for n, v in r.settings]),
                             r.loose_names)
     if component.level == KERNEL:
         r.workload = _functional_workload(component, gm) or r.workload
     return r
+
+
+def value_settings(r, gm, attrs):
+    """A kernel's numbers that are values it computes with (ops.VALUE_ARGUMENTS:
+    a fill value, a clamp's bounds, a scale): set as r.settings, its
+    constructor arguments, and returned as {node: {argument: self.<name>}}
+    for node_line. Instances that differ only in them are one file, each
+    built with its own."""
+    compute = [n for n in r.component.nodes if is_compute(n, gm)]
+    if r.component.level != KERNEL or len(compute) != 1:
+        return {}
+    node = compute[0]
+    found = ops.value_arguments(node, op_name(node, gm))
+    if any(name in attrs.values() for _, name, _ in found):
+        return {}  # a weight of that name: the number stays written out
+    r.settings = [(name, value) for _, name, value in found]
+    return {node: {key: Expression(f"self.{name}") for key, name, _ in found}} if found else {}
 
 
 def _anonymous(text, loose_names):
@@ -582,15 +605,19 @@ def _indent(lines, depth):
     return "\n".join(pad + l if l else "" for l in "\n".join(lines).split("\n"))
 
 
-def _module_source(init_lines, args, body_lines, result, input_exprs, out_shapes, cls="Model"):
+def _module_source(init_lines, args, body_lines, result, input_exprs, out_shapes, cls="Model", settings=()):
+    """`settings`: (name, number) the class takes as constructor arguments,
+    typed, with the given numbers in get_init_inputs()."""
     init = _indent(init_lines or ["pass"], 2) if init_lines else ""
-    head = f"class {cls}(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    params = "".join(f", {name}: {type(value).__name__}" for name, value in settings)
+    head = f"class {cls}(nn.Module):\n    def __init__(self{params}):\n        super().__init__()\n"
     if init:
         head += init + "\n"
     fwd = f"\n    def forward(self{', ' if args else ''}{args}):\n"
     fwd += _indent(body_lines + [f"return {result}"], 2) + "\n"
     inputs = ", ".join(input_exprs)
-    tail = f"\n\ndef get_inputs():\n    return [{inputs}]\n\n\ndef get_init_inputs():\n    return []\n"
+    init_inputs = ", ".join(literal(value, Names()) for _, value in settings)
+    tail = f"\n\ndef get_inputs():\n    return [{inputs}]\n\n\ndef get_init_inputs():\n    return [{init_inputs}]\n"
     return head + fwd + tail + contract(out_shapes)
 
 
@@ -624,6 +651,13 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
         lines += [f"  - {', '.join(str(s) for s in other)}" for other in shapes[1:]]
     lines += ["", "Weight Shapes:"] + ([f"  - {k}: {v}" for k, v in first.weight_shapes.items()]
                                        or ["  (none)"])
+    if first.settings:
+        lines += ["", "Constructor arguments (numbers the op computes with; each instance is built",
+                  "with its own, and get_init_inputs() holds the first instance's):"]
+        for i, (name, _) in enumerate(first.settings):
+            values = list(dict.fromkeys(literal(r.settings[i][1], Names()) for r in rendered_list))
+            shown = ", ".join(values[:12]) + (f", ... ({len(values)} values)" if len(values) > 12 else "")
+            lines.append(f"  - {name}: {shown}")
     lines += list(extra)
     lines += ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]
     return '"""\n' + "\n".join(lines) + '\n"""\n'
@@ -787,12 +821,18 @@ def refactored_source(parent, gm, parent_names, parent_keys, step, python, input
             seen.add(r.stem)
             module = f"{import_dir}.{r.stem}" if import_dir else r.stem
             child_imports.append(f"from {module} import Model as {naming.class_alias(r.stem)}")
-    init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}()" for r in parent.children]
+    init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}({_settings_source(r)})"
+                  for r in parent.children]
     # every name the returned expression reads stays alive until the return
     body = forward_lines(parent, gm, child_attrs, parent_names, keep=set(re.findall(r"\w+", result)))
     source = _module_source(init_lines, args, body, result, input_exprs, out_shapes, cls=class_name)
     source = source.replace("model = Model(", f"model = {class_name}(")
     return source, child_imports, weight_map(parent, child_attrs, parent_keys)
+
+
+def _settings_source(r):
+    """A child's constructor arguments, as its parent writes them."""
+    return ", ".join(f"{name}={literal(value, Names())}" for name, value in r.settings)
 
 
 def json_text(value):

@@ -162,14 +162,19 @@ def _devices_followed(node, names):
     return tuple(args), kwargs
 
 
-def node_line(node, names):
-    """`out = <expression>` for one node; the caller has named every input."""
+def node_line(node, names, written=None):
+    """`out = <expression>` for one node; the caller has named every input.
+    `written`: {position or keyword: Expression} for arguments written as
+    other source (a kernel's `self.fill_value`)."""
     out = names.of(node)
     if node.op == "get_attr":
         return f"{out} = self.{names.attrs[node.target]}"
     if node.op == "call_module":
         return f"{out} = self.{names.attrs[node.target]}({_call_args(node.args, node.kwargs, names)})"
     args, kwargs = _devices_followed(node, names)
+    if written:
+        args = tuple(written.get(i, a) for i, a in enumerate(args))
+        kwargs = {k: written.get(k, v) for k, v in kwargs.items()}
     if node.op == "call_method":
         self_arg, *rest = args
         if node.target in _METHOD_SYMBOLS and len(rest) == 1 and not kwargs:
@@ -195,8 +200,8 @@ def node_line(node, names):
         return f"{out} = {literal(base, names)}.{attr}"
     if target is operator.neg:
         return f"{out} = -{literal(node.args[0], names)}"
-    if target in ops.OPERATOR_SYMBOLS and len(node.args) == 2 and not node.kwargs:
-        a, b = (literal(x, names) for x in node.args)
+    if target in ops.OPERATOR_SYMBOLS and len(args) == 2 and not kwargs:
+        a, b = (literal(x, names) for x in args)
         symbol = ops.OPERATOR_SYMBOLS[target]
         if target in ops.IN_PLACE_OPERATORS:
             return f"{a} {symbol}= {b}\n{out} = {a}"

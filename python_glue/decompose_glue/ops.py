@@ -247,3 +247,39 @@ ELEMENTWISE = frozenset({
     "logsigmoid", "sign", "floor", "ceil", "round", "maximum", "minimum",
     "where", "masked_fill", "identity", "log_sigmoid",
 })
+
+
+# Numbers an op computes with, not settings of what it computes:
+# torch.full_like(x, 17) and torch.full_like(x, 18) run one kernel, as do
+# x * 0.5 and x * 0.25. A kernel file takes them as constructor arguments
+# (as KernelBench's files take their scaling factors), so instances that
+# differ only in them are one file: SSDlite's 90 class labels were 90 files.
+# Keys: an argument's position (counting the tensor a method is called on)
+# or keyword; values: the name the file gives it, torch's own.
+_OTHER = {0: "other", 1: "other", "other": "other"}
+_CLAMP = {1: "min", 2: "max", "min": "min", "max": "max"}
+VALUE_ARGUMENTS = {
+    "full_like": {1: "fill_value", "fill_value": "fill_value"},
+    "full": {1: "fill_value", "fill_value": "fill_value"},
+    "new_full": {2: "fill_value", "fill_value": "fill_value"},
+    "fill": {1: "value", "value": "value"},
+    "masked_fill": {2: "value", "value": "value"},
+    "clamp": _CLAMP,
+    "clip": _CLAMP,
+    "clamp_min": {1: "min", "min": "min"},
+    "clamp_max": {1: "max", "max": "max"},
+    **{op: _OTHER for op in ("add", "sub", "rsub", "mul", "div", "true_divide",
+                             "eq", "ne", "gt", "ge", "lt", "le")},
+}
+
+
+def value_arguments(node, op):
+    """[(position or keyword, name, number)] for the node's VALUE_ARGUMENTS
+    that hold a number (a tensor there is an input of the kernel)."""
+    table = VALUE_ARGUMENTS.get(op, {})
+    found = []
+    for key, value in list(enumerate(node.args)) + list(node.kwargs.items()):
+        name = table.get(key)
+        if name is not None and type(value) in (int, float, bool) and all(n != name for _, n, _ in found):
+            found.append((key, name, value))
+    return found

@@ -19,7 +19,7 @@ import time
 
 import torch.fx as fx
 
-from . import capture, codegen, coverage, hf, naming, repo, trace, verify
+from . import capture, codegen, coverage, hf, naming, ops, repo, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -67,10 +67,17 @@ def _first_differing_argument(r, owner):
     if len(mine) != 1 or len(theirs) != 1 or mine[0].target != theirs[0].target:
         return None
     a, b = mine[0], theirs[0]
-    named = [(f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
-    named += [(k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
-    for name, x, y in named:
-        if isinstance(x, fx.Node) or isinstance(y, fx.Node) or x == y:
+    # a number the kernel takes as a constructor argument differs between
+    # its own instances, and names none of them; its type may (x * 2 of an
+    # integer tensor stays one, x * 2.0 does not): other_int
+    taken = {key: name for key, name, _ in ops.value_arguments(a, ops.function_op(a.target))
+             if name in dict(r.settings)}
+    named = [(i, f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
+    named += [(k, k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
+    for key, name, x, y in named:
+        if key in taken and type(x) != type(y):
+            return f"{taken[key]}_{type(x).__name__}"
+        if isinstance(x, fx.Node) or isinstance(y, fx.Node) or x == y or key in taken:
             continue
         value = "_".join(str(v) for v in x) if isinstance(x, (tuple, list)) else str(x)
         value = value.replace("-", "neg").replace(".", "p")
@@ -506,6 +513,9 @@ class Plan:
                     "model_paths": [r.component.label for r in members]}
             node.update(_shapes(first.inputs, first.outputs, first.names))
             node["parameter_shapes"] = first.weight_shapes
+            if first.settings:
+                # a kernel's constructor arguments, per instance in model_paths' order
+                node["instance_init_inputs"] = [[v for _, v in r.settings] for r in members]
             nodes.append(node)
         return nodes
 

@@ -73,7 +73,7 @@ EXPECTED = {
     "untraceable/record_outputs": ((1, 0, 2, 4), "recorded"),
     "untraceable/moe_dispatch": ((1, 3, 2, 10), "recorded"),
     "untraceable/llama_rope": ((1, 1, 2, 12), "recorded"),
-    "untraceable/conv1d_projections": ((1, 1, 3, 15), "recorded"),
+    "untraceable/conv1d_projections": ((1, 1, 3, 13), "recorded"),
     "untraceable/relative_positions": ((1, 0, 0, 8), "recorded"),
     "untraceable/dataclass_args": ((1, 0, 1, 6), "recorded"),
     "untraceable/box_detector": ((1, 3, 4, 18), "recorded"),

@@ -486,6 +486,40 @@ class Workloads(unittest.TestCase):
     def test_only_torch_nn_modules_have_settings(self):
         self.assertIsNone(modsrc.settings(ConvBnRelu()))
 
+    def test_numbers_an_op_computes_with_are_constructor_arguments_of_one_file(self):
+        # SSDlite fills one label tensor per class: one kernel, each instance its own label
+        reply = plan_of(textwrap.dedent("""
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+
+                def forward(self, x):
+                    y = self.fc(x)
+                    labels = [torch.full_like(y, k, dtype=torch.int64) for k in (1, 2, 3)]
+                    low = y.clamp(min=-1.0, max=1.0) + y.clamp(min=-0.5, max=0.5)
+                    return low * 0.5 + y * 0.25 + y * 2, torch.stack(labels)
+            """))
+        kernels = {n["id"]: n["instance_count"] for n in reply["nodes"] if n["level"] == "kernel"}
+        self.assertEqual(kernels.get("full_like_4x8_fp32_i64"), 3, kernels)
+        self.assertEqual(kernels.get("clamp_fp32"), 2, kernels)
+        # a float and an int are two files: x * 2 of an int tensor stays an int
+        self.assertEqual(sorted(n for k, n in kernels.items() if k.startswith("mul")), [1, 2], kernels)
+        files = {os.path.basename(f["path"]): f["content"] for f in reply["files"]}
+        full = files["full_like_4x8_fp32_i64.py"]
+        self.assertIn("    def __init__(self, fill_value: int):\n        super().__init__()\n"
+                      "        self.fill_value = fill_value\n", full)
+        self.assertIn("torch.full_like(x, self.fill_value, dtype=torch.int64", full)
+        self.assertIn("def get_init_inputs():\n    return [1]\n", full)
+        self.assertIn("  - fill_value: 1, 2, 3\n", full)
+        self.assertIn("def __init__(self, min: float, max: float):", files["clamp_fp32.py"])
+        # each instance built with its own, in the steps and the composition
+        refactored = next(f["content"] for s in reply["steps"] for f in s["files"]
+                          if f["path"].endswith("refactored.py") and "step_1_" in f["path"])
+        for text in ("FullLike4x8Fp32I64(fill_value=3)", "ClampFp32(min=-0.5, max=0.5)", "MulFp32OtherInt(other=2)"):
+            self.assertIn(text, refactored)
+            self.assertIn(text, files["composition_test.py"])
+
 
 class LooseWeights(unittest.TestCase):
     """A weight that is no torch.nn module's (an attention projection, a
@@ -571,7 +605,7 @@ class BufferValues(unittest.TestCase):
                 path = os.path.join(tmp, os.path.basename(f["path"]))
                 with open(path, "w") as out:
                     out.write(f["content"])
-                model = load_model_file(path).cls()
+                model = load_model_file(path).build()
                 for name, value in model.named_buffers():
                     # the two index files by their first value
                     key = f"index{value[0].item()}" if name == "index" else name
