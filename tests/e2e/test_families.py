@@ -196,6 +196,19 @@ class Families(unittest.TestCase):
         for name, node in fusions.items():
             self.assertLessEqual(sum(c.startswith("conv1d_32") for c in node["children"]), 1, name)
 
+    def test_the_numbers_a_kernel_computes_with_are_its_constructor_arguments(self):
+        # GPT-2's GELU multiplies by 0.5, 0.044715 and sqrt(2 / pi): one kernel file, each
+        # instance built with its own number, and the steps that build them pass
+        kernels = self.nodes("untraceable/conv1d_projections", "kernel")
+        self.assertNotIn("mul_fp32_arg1_0p044715", kernels)
+        self.assertEqual(kernels["mul_fp32"]["instance_count"], 6)
+        self.assertEqual(sorted({v[0] for v in kernels["mul_fp32"]["instance_init_inputs"]}),
+                         [0.044715, 0.5, 0.797884560802865])
+        out = self.runs["untraceable/conv1d_projections"][1]
+        mul = _text(os.path.join(out, "level_0_kernel", "mul_fp32.py"))
+        self.assertIn("def __init__(self, other: float):", mul)
+        self.assertIn("  - other: 0.5, 0.044715, 0.7978845608028654\n", mul)
+
     def test_a_leaf_built_from_a_dataclass_of_settings_builds_the_record_again(self):
         kernel = _text(os.path.join(self.runs["untraceable/dataclass_args"][1], "level_0_kernel", "rotary_fp32.py"))
         self.assertIn("self.rotary = Rotary(ModelArgs(dim=32, n_heads=4, base=10000.0, max_seq=16))", kernel)
