@@ -268,8 +268,7 @@ VALUE_ARGUMENTS = {
     "clip": _CLAMP,
     "clamp_min": {1: "min", "min": "min"},
     "clamp_max": {1: "max", "max": "max"},
-    **{op: _OTHER for op in ("add", "sub", "rsub", "mul", "div", "true_divide",
-                             "eq", "ne", "gt", "ge", "lt", "le")},
+    **{op: _OTHER for op in ("add", "sub", "rsub", "mul", "div", "eq", "ne", "gt", "ge", "lt", "le")},
 }
 
 
