@@ -265,6 +265,8 @@ def input_expr(desc):
         if kind == "tuple":
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         return "[" + ", ".join(items) + "]"
+    if kind == "dict":  # a batch given as one dict ({"ids": ..., "mask": ...})
+        return "{" + ", ".join(f"{k!r}: {input_expr(d)}" for k, d in desc["items"].items()) + "}"
     if kind == "packed":  # nn.utils.rnn.PackedSequence: data drawn, batch sizes and orders as they were
         made = [input_expr(desc["items"][0])]
         made += [input_expr(d) if v is None else f"torch.tensor({v!r})"

@@ -131,9 +131,10 @@ class _Recorder(TorchFunctionMode):
             self.node_of[id(value)] = node
             self.alive[id(value)] = weakref.ref(value)
             weakref.finalize(value, _forget, weakref.ref(self), id(value))
-        elif isinstance(value, (tuple, list)) and _has_tensor(value):
-            for i, v in enumerate(value):
-                if isinstance(v, (torch.Tensor, tuple, list)):
+        elif isinstance(value, (tuple, list, dict)) and _has_tensor(value):
+            # a dict by its keys: a batch given as {"ids": ..., "mask": ...}
+            for i, v in (value.items() if isinstance(value, dict) else enumerate(value)):
+                if isinstance(v, (torch.Tensor, tuple, list, dict)):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
                     item.meta["scope"] = tuple(self.scope)
                     self.busy += 1
@@ -327,6 +328,8 @@ def _has_tensor(value):
         return True
     if isinstance(value, (tuple, list)):
         return any(_has_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_tensor(v) for v in value.values())
     return False
 
 
@@ -391,7 +394,7 @@ def record(model, args, kwargs, opened=()):
         node = recorder.graph.placeholder(name)
         node.meta["scope"] = ()
         node.meta["value"] = describe(value)
-        if isinstance(value, (torch.Tensor, tuple, list)):
+        if isinstance(value, (torch.Tensor, tuple, list, dict)):
             recorder._bind(value, node)
 
     original_getitem = torch.Tensor.__getitem__

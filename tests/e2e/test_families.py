@@ -78,6 +78,7 @@ EXPECTED = {
     "untraceable/dataclass_args": ((1, 0, 1, 6), "recorded"),
     "untraceable/box_detector": ((1, 3, 4, 18), "recorded"),
     "untraceable/packed_lengths": ((1, 0, 1, 11), "recorded"),
+    "untraceable/dict_batch": ((1, 1, 4, 14), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -195,6 +196,16 @@ class Families(unittest.TestCase):
         self.assertIn("layer_norm_conv1d_32x96_96_fp32", fusions)
         for name, node in fusions.items():
             self.assertLessEqual(sum(c.startswith("conv1d_32") for c in node["children"]), 1, name)
+
+    def test_a_batch_given_as_a_dict_and_a_leaf_that_returns_one_are_recorded(self):
+        out = self.runs["untraceable/dict_batch"][1]
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_layers", "refactored.py"))
+        self.assertIn("getitem = batch['ids']", refactored)
+        self.assertIn("return [{'ids': torch.randint(0, 64, (2, 10), dtype=torch.int64), 'mask': ", refactored)
+        head = _text(os.path.join(out, "level_0_kernel", "span_head_2x16_fp32.py"))
+        self.assertIn("return [(2, 10), (2, 10)]", head)  # its dict's start and end
+        # both masked_fill calls, one per score, are one file
+        self.assertEqual(self.nodes("untraceable/dict_batch", "kernel")["masked_fill_fp32"]["instance_count"], 2)
 
     def test_the_numbers_a_kernel_computes_with_are_its_constructor_arguments(self):
         # GPT-2's GELU multiplies by 0.5, 0.044715 and sqrt(2 / pi): one kernel file, each

@@ -7,6 +7,7 @@ Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/pyt
 import contextlib
 import copy
 import json
+import operator
 import os
 import sys
 import tempfile
@@ -822,6 +823,32 @@ class Recording(unittest.TestCase):
                          ["scales.a.0", "scales.b.c", "tables.0.0", "tables.0.1", "tables.1.0"])
         x = torch.randn(2, 4)
         self.assertTrue(torch.equal(gm(x), model(x)))
+
+    def test_a_dict_given_to_forward_or_returned_by_a_leaf_binds_its_tensors(self):
+        from decompose_glue import record
+
+        class Heads(nn.Module):
+            def forward(self, x):
+                return {"gate": x.sigmoid(), "value": x.tanh()}
+
+        class Batched(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.heads = Heads()
+
+            def forward(self, batch):
+                out = self.heads(self.fc(batch["x"]))
+                return out["gate"] * out["value"] + batch["bias"]
+
+        model, batch = Batched(), {"x": torch.randn(2, 4), "bias": torch.randn(4)}
+        gm, _, _ = record.record(model, (batch,), {})
+        keys = [n.args[1] for n in gm.graph.nodes if n.target is operator.getitem]
+        self.assertEqual(sorted(keys), ["bias", "gate", "value", "x"])
+        self.assertTrue(torch.equal(gm(batch), model(batch)))
+        self.assertEqual(codegen.input_expr({"kind": "dict", "items": {
+            "x": {"kind": "tensor", "shape": [2, 4], "dtype": "float32"}, "k": {"kind": "const", "value": 3}}}),
+            "{'x': torch.randn(2, 4), 'k': 3}")
 
     def test_a_tensor_of_zero_dim_tensors_is_made_while_and_after_recording(self):
         # replacing torch.Tensor.__getitem__ made every tensor a Python
