@@ -673,9 +673,23 @@ def component_file(title, rendered_list, level, source, python, note=()):
             children.append(r.stem)
     header = file_header(title, rendered_list, level, source, python, children, note)
     block = imports(python, "\n".join([first.body, *first.extra_sources]))
-    extra = ""
-    if first.extra_sources:
-        extra = "\n\n" + "\n\n\n".join(first.extra_sources) + "\n"
+    # the imports the model's own classes need (import torchvision) join
+    # the import block, as a group of their own
+    theirs, sources = [], []
+    for source in first.extra_sources:
+        head, gap, rest = source.partition("\n\n\n")
+        if gap and all(l.startswith(("import ", "from ")) for l in head.split("\n")):
+            theirs += [l for l in head.split("\n") if l not in theirs]
+            source = rest
+        sources.append(source)
+    # ... but a __future__ import (annotations) must come first, or the file does not compile
+    future = [l for l in theirs if l.startswith("from __future__ ")]
+    theirs = [l for l in theirs if l not in future]
+    if theirs:
+        block += "\n\n" + "\n".join(theirs)
+    if future:
+        block = "\n".join(future) + "\n\n" + block
+    extra = "\n\n" + "\n\n\n".join(sources) + "\n" if sources else ""
     return header + "\n" + block + "\n" + extra + "\n\n" + first.body
 
 

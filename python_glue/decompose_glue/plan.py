@@ -143,7 +143,29 @@ def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, 
                                   ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]) + '\n"""\n'
     guard = ("import sys\n\ntry:\n    import torch\nexcept ImportError:\n"
              f"    sys.exit(\"This file needs PyTorch. Run it with {python}, the interpreter that has torch.\")\n")
+    future, source = _future_imports(source)
+    if future:
+        # Python compiles a __future__ import only before every other statement
+        header += "\n" + future + "\n\n"
+        what = what.rstrip(".") + ", its __future__ imports moved to the top, where Python requires them."
     return header + guard + f"\n# {what}\n" + source + contract
+
+
+def _future_imports(source):
+    """(the `from __future__ import ...` lines of a module's source, the
+    source without them)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "", source  # the loader has reported it
+    lines = source.split("\n")
+    taken = [range(s.lineno - 1, s.end_lineno) for s in tree.body
+             if isinstance(s, ast.ImportFrom) and s.module == "__future__"]
+    if not taken:
+        return "", source
+    future = "\n".join(lines[i] for r in taken for i in r)
+    dropped = {i for r in taken for i in r}
+    return future, "\n".join(l for i, l in enumerate(lines) if i not in dropped)
 
 
 def _output_leaves(gm):
@@ -355,12 +377,13 @@ class Plan:
         with open(self.model_path, encoding="utf-8") as f:
             coverage.remember(f.read(), self.root.nodes, gm, self.trace_method)
         coverage.remember(self.user_copy, self.root.nodes, gm, self.trace_method)
+        if self.preparation and root_level != MODEL:
+            # the wrapper Phase 0 proved is kept, whatever the tree's root
+            self.files.append({"path": self.preparation["wrapper"], "content": self.user_copy})
         if root_level == MODEL:
             self.root_path = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
             self.files.append({"path": self.root_path, "content": self.user_copy})
             self.component_paths.insert(0, self.root_path)
-        elif self.preparation:  # the wrapper Phase 0 proved is kept, whatever the tree's root
-            self.files.append({"path": self.preparation["wrapper"], "content": self.user_copy})
         elif root_level == KERNEL:
             self.root_path = self.root_r.children[0].path
         else:

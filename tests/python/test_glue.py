@@ -522,6 +522,56 @@ class Workloads(unittest.TestCase):
             self.assertIn(text, files["composition_test.py"])
 
 
+class FutureImports(unittest.TestCase):
+    def test_a_model_file_with_future_annotations_gives_files_that_compile(self):
+        text = textwrap.dedent("""\
+            \"\"\"A model written with postponed annotations.\"\"\"
+            from __future__ import annotations
+
+            import torch
+            import torch.nn as nn
+
+
+            class Scale(nn.Module):
+                def __init__(self, d: int) -> None:
+                    super().__init__()
+                    self.g = nn.Parameter(torch.ones(d))
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return x * self.g
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), Scale(8), nn.Linear(8, 8), Scale(8))
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return self.blocks(x).sum(-1) + x.mean(-1)
+
+
+            def get_inputs():
+                return [torch.randn(2, 8)]
+
+
+            def get_init_inputs():
+                return []
+            """)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.py")
+            with open(path, "w") as f:
+                f.write(text)
+            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        self.assertTrue(reply["ok"], reply)
+        files = reply["files"] + [f for s in reply["steps"] for f in s["files"]]
+        for f in files:
+            if f["path"].endswith(".py"):
+                compile(f["content"], f["path"], "exec")  # a late __future__ import is a SyntaxError
+        model = next(f["content"] for f in files if f["path"].startswith("level_3_model/"))
+        self.assertIn('"""\n\nfrom __future__ import annotations\n\nimport sys\n', model)
+        self.assertIn("# The user's model, verbatim, its __future__ imports moved to the top", model)
+
+
 class LooseWeights(unittest.TestCase):
     """A weight that is no torch.nn module's (an attention projection, a
     position table) is written drawn through torch.nn.init: the same numbers
