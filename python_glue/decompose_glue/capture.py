@@ -11,9 +11,8 @@ import sys
 import torch
 import torch.fx as fx
 import torch.nn as nn
-import torch.nn.utils.parametrize as parametrize
 
-from . import attention, fastpath, memory, meta, record, trace, verify
+from . import attention, fastpath, memory, meta, modsrc, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -105,9 +104,9 @@ def mismatch(gm, expected, inputs):
 def _refuse_unbuildable(model_file, model):
     """Say which module no file could rebuild: a TorchScript module runs its
     ops inside TorchScript, where neither a symbolic trace nor a recorded
-    run sees them, a quantized one keeps its weights packed in a TorchScript
-    object, and a parametrized one (torch.nn.utils.parametrize) is an
-    instance of a class torch makes at run time."""
+    run sees them, a quantized one keeps its weights packed in a
+    TorchScript object, and torch's orthogonal parametrization is made from
+    a weight no file is given."""
     for name, module in model.named_modules():
         what = f"its submodule {name}" if name else "the model"
         if isinstance(module, torch.jit.ScriptModule):
@@ -119,9 +118,11 @@ def _refuse_unbuildable(model_file, model):
                            f"{type(module).__name__}), whose weights are packed where no weight map "
                            "reaches, which decompose does not follow yet: decompose the model before "
                            "it is converted (torchvision's quantize=False)")
-        if parametrize.is_parametrized(module):
-            raise BadInput(model_file.path, f"{what} has a parametrized weight (torch.nn.utils.parametrize), "
-                           "which decompose does not rebuild yet: apply remove_parametrizations(..., "
+        unbuilt = modsrc.torch_parametrizations_not_rebuilt(module)
+        if unbuilt:
+            raise BadInput(model_file.path, f"{what} has torch's {unbuilt[0]} parametrization "
+                           "(torch.nn.utils.parametrizations), which decompose does not rebuild yet: "
+                           "apply torch.nn.utils.parametrize.remove_parametrizations(..., "
                            "leave_parametrized=True) first")
 
 

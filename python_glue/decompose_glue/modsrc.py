@@ -17,6 +17,7 @@ import textwrap
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.nn.utils.parametrize as parametrize
 import torch.nn.utils.prune as prune
 
 from . import ops, trace
@@ -112,7 +113,9 @@ def _arguments(args, kwargs):
 
 
 def _same_module(a, b):
-    if type(a) is not type(b) or repr(a) != repr(b):
+    # torch makes a new class for each parametrized instance: its base and its
+    # repr (which lists the parametrizations) tell it
+    if unparametrized_class(a) is not unparametrized_class(b) or repr(a) != repr(b):
         return False
     sa, sb = a.state_dict(), b.state_dict()
     return list(sa) == list(sb) and all(sa[k].shape == sb[k].shape and sa[k].dtype == sb[k].dtype
@@ -144,10 +147,64 @@ def _recorded(module, records):
     return found[:2] if found else None
 
 
+def unparametrized_class(module):
+    """A module's own class: torch.nn.utils.parametrize swaps a parametrized
+    one's for a subclass it makes at run time (ParametrizedLinear)."""
+    return type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
+
+
+# torch's own parametrizations a file rebuilds (_torch_parametrization)
+_TORCH_PARAMETRIZATIONS = ("_WeightNorm", "_SpectralNorm")
+
+
+def torch_parametrizations_not_rebuilt(module):
+    """The class names of torch's own parametrizations on `module` that no
+    file rebuilds (_Orthogonal)."""
+    if not parametrize.is_parametrized(module):
+        return []
+    return [type(p).__name__ for chain in module.parametrizations.values() for p in chain
+            if type(p).__module__.startswith("torch.") and type(p).__name__ not in _TORCH_PARAMETRIZATIONS]
+
+
+def _torch_parametrization(module, name, p, text):
+    kind = type(p).__name__
+    if kind == "_WeightNorm":
+        return f"nn.utils.parametrizations.weight_norm({text}, {name!r}, dim={p.dim})"
+    if kind == "_SpectralNorm":
+        return (f"nn.utils.parametrizations.spectral_norm({text}, {name!r}, "
+                f"n_power_iterations={p.n_power_iterations}, eps={p.eps!r}, dim={p.dim})")
+    raise SourceError(f"cannot rebuild torch's {kind} parametrization of "
+                      f"{unparametrized_class(module).__name__}.{name}")
+
+
+def _parametrizations(module, text, records):
+    """(the constructor call `text` with the module's parametrizations
+    registered again, in their order, {name: source} of the constants they
+    name, [source of the classes they build], {name: class} of the model's
+    own parametrizations). torch 2.x's parametrizations.weight_norm and
+    spectral_norm are called as such (each makes its own from the weight);
+    the model's own parametrizations are rebuilt like any custom module. A
+    step's check gives the file the model's `original` tensors."""
+    constants, sources, own = {}, [], {}
+    if not parametrize.is_parametrized(module):
+        return text, constants, sources, own
+    for name, chain in module.parametrizations.items():
+        for p in chain:
+            if type(p).__module__.startswith("torch."):
+                text = _torch_parametrization(module, name, p, text)
+                continue
+            call, more, built = constructor(p, records)
+            constants.update(more)
+            sources += [c for c in built if c not in sources]
+            own[type(p).__name__] = type(p)
+            text = f"nn.utils.parametrize.register_parametrization({text}, {name!r}, {call})"
+    return text, constants, sources, own
+
+
 def constructor(module, records):
     """(source of the constructor call, {name: source} of the constants it
     names, [the source of the classes it builds])."""
-    cls = type(module)
+    cls = unparametrized_class(module)
     recorded = _recorded(module, records)
     dtype = _converted_dtype(module)
     if is_torch_nn(cls):
@@ -165,22 +222,26 @@ def constructor(module, records):
             candidates += [f"{text}.to({dtype})" for text in candidates]
         candidates = [_reparametrized(module, text) for text in candidates]
         for text in candidates:
+            text, constants, sources, own = _parametrizations(module, text, records)
             try:
                 # only its class, repr and shapes are compared: drawing its
                 # weights would cost time and, for a 16384x16384 linear, 1 GB
                 with weights_left_uninitialised():
-                    rebuilt = eval(text, {"nn": nn, "torch": torch, "F": F})
+                    rebuilt = eval(text, {"nn": nn, "torch": torch, "F": F, **own})
             except Exception:
                 continue
             if _same_module(rebuilt, module):
-                return text, {}, []
+                return text, constants, sources
         raise SourceError(f"cannot rebuild {cls.__name__} ({module.extra_repr()}) from its arguments")
     arguments = _arguments(*recorded) if recorded is not None else None
     if arguments is None:
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
     text, constants, classes = arguments
     call = f"{cls.__name__}({text})"
-    return (f"{call}.to({dtype})" if dtype is not None else call), constants, classes_source(classes + [cls])
+    call, more, sources, _ = _parametrizations(module, f"{call}.to({dtype})" if dtype is not None else call,
+                                               records)
+    constants.update(more)
+    return call, constants, sources + [c for c in classes_source(classes + [cls]) if c not in sources]
 
 
 def settings(module):

@@ -56,6 +56,7 @@ EXPECTED = {
     "converted_dtype": ((1, 1, 1, 5), "symbolic"),
     "pruned_mlp": ((1, 0, 2, 4), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
+    "parametrized": ((1, 0, 2, 5), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -197,13 +198,28 @@ class Families(unittest.TestCase):
         for name, node in fusions.items():
             self.assertLessEqual(sum(c.startswith("conv1d_32") for c in node["children"]), 1, name)
 
+    def test_a_parametrized_weight_is_rebuilt_with_its_parametrizations(self):
+        out = self.runs["parametrized"][1]
+        conv = _text(os.path.join(out, "level_0_kernel", "conv2d_8x8_k3s1p1_fp32.py"))
+        self.assertIn("self.conv2d = nn.utils.parametrizations.spectral_norm(nn.Conv2d(8, 8, 3, padding=1), "
+                      "'weight', n_power_iterations=1, eps=1e-12, dim=0)", conv)
+        linear = _text(os.path.join(out, "level_0_kernel", "linear_8x4_fp32.py"))
+        self.assertIn("nn.utils.parametrize.register_parametrization(nn.Linear(8, 4), 'bias', Positive(0.1))", linear)
+        self.assertIn("\nclass Positive(nn.Module):", linear)
+        # the parametrizations' own tensors go where the model keeps them
+        with open(os.path.join(out, "steps", "step_1_model_to_fusions", "weight_map.json")) as f:
+            mapping = json.load(f)
+        self.assertTrue(mapping["convs.1.parametrizations.weight.original"].endswith(".parametrizations.weight.original"))
+        self.assertTrue(mapping["convs.1.parametrizations.weight.0._u"].endswith(".parametrizations.weight.0._u"))
+        self.assertTrue(mapping["head.parametrizations.bias.original"].endswith(".parametrizations.bias.original"))
+
     def test_a_batch_given_as_a_dict_and_a_leaf_that_returns_one_are_recorded(self):
         out = self.runs["untraceable/dict_batch"][1]
         refactored = _text(os.path.join(out, "steps", "step_1_model_to_layers", "refactored.py"))
         self.assertIn("getitem = batch['ids']", refactored)
         self.assertIn("return [{'ids': torch.randint(0, 64, (2, 10), dtype=torch.int64), 'mask': ", refactored)
         head = _text(os.path.join(out, "level_0_kernel", "span_head_2x16_fp32.py"))
-        self.assertIn("return [(2, 10), (2, 10)]", head)  # its dict's start and end
+        self.assertIn("return [(2, 8), (2, 8)]", head)  # its dict's start and end, trimmed to 8
         # both masked_fill calls, one per score, are one file
         self.assertEqual(self.nodes("untraceable/dict_batch", "kernel")["masked_fill_fp32"]["instance_count"], 2)
 

@@ -1,4 +1,4 @@
-"""A batch given as one dict, as data loaders hand it over: token ids and their padding mask, an embedding with a padding index, a torch encoder layer masked by the padding (untraceable: it checks the mask in Python), and a question-answering head, a custom leaf that returns a dict of start and end scores."""
+"""A batch given as one dict, as data loaders hand it over: token ids and their padding mask, an embedding with a padding index, the batch trimmed to its longest sequence (untraceable: a width read off the mask), a torch encoder layer masked by the padding, and a question-answering head, a custom leaf that returns a dict of start and end scores."""
 import torch
 import torch.nn as nn
 
@@ -21,10 +21,13 @@ class Model(nn.Module):
         self.head = SpanHead(dim)
 
     def forward(self, batch):
-        hidden = self.encoder(self.embed(batch["ids"]), src_key_padding_mask=~batch["mask"])
+        # the batch trimmed to its longest sequence: a width read off the mask
+        width = int(batch["mask"].sum(1).max())
+        ids, mask = batch["ids"][:, :width], batch["mask"][:, :width]
+        hidden = self.encoder(self.embed(ids), src_key_padding_mask=~mask)
         spans = self.head(hidden)
         # padding can be no answer
-        return {name: scores.masked_fill(~batch["mask"], -1e4) for name, scores in spans.items()}
+        return {name: scores.masked_fill(~mask, -1e4) for name, scores in spans.items()}
 
 
 vocab = 64
@@ -34,7 +37,8 @@ heads = 2
 
 def get_inputs():
     ids = torch.randint(1, vocab, (2, 10))
-    ids[0, 7:] = 0
+    ids[:, 8:] = 0
+    ids[0, 6:] = 0
     return [{"ids": ids, "mask": ids != 0}]
 
 
