@@ -339,18 +339,6 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
             "forward uses TABLE (a module-level tensor of the model's code, shape [256])")
 
-    def test_a_parametrized_weight(self):
-        # before: an ImportError of ParametrizedLinear from a generated file
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nimport torch.nn.utils.parametrize as P\n"
-            "class Sym(nn.Module):\n    def forward(self, w):\n        return w.triu() + w.triu(1).t()\n"
-            "class Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
-            "        P.register_parametrization(self.fc, 'weight', Sym())\n"
-            "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "its submodule fc has a parametrized weight")
-
     def test_nothing_to_decompose(self):
         self._assert_bad(self._model(
             "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"

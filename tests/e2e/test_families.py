@@ -220,8 +220,10 @@ class Families(unittest.TestCase):
         self.assertIn("return [{'ids': torch.randint(0, 64, (2, 10), dtype=torch.int64), 'mask': ", refactored)
         head = _text(os.path.join(out, "level_0_kernel", "span_head_2x16_fp32.py"))
         self.assertIn("return [(2, 8), (2, 8)]", head)  # its dict's start and end, trimmed to 8
-        # both masked_fill calls, one per score, are one file
-        self.assertEqual(self.nodes("untraceable/dict_batch", "kernel")["masked_fill_fp32"]["instance_count"], 2)
+        # the masked_fill of each score and the attention's own are one file, each with its
+        # value (JSON has no infinity: "-inf")
+        masked_fill = self.nodes("untraceable/dict_batch", "kernel")["masked_fill_fp32"]
+        self.assertEqual(masked_fill["instance_init_inputs"], [["-inf"], [-10000.0], [-10000.0]])
 
     def test_the_numbers_a_kernel_computes_with_are_its_constructor_arguments(self):
         # GPT-2's GELU multiplies by 0.5, 0.044715 and sqrt(2 / pi): one kernel file, each
