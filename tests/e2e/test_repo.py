@@ -18,6 +18,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DECOMPOSE_BIN", os.path.join(ROOT, "build", "decompose"))
 TINY = os.path.join(ROOT, "tests", "repos", "tiny_lm")
+TYPED = os.path.join(ROOT, "tests", "repos", "typed_fusion")  # one fusion, written with postponed annotations
 PYTHON = sys.executable
 ENTRY = ["--entry-file", "modeling_tiny.py", "--entry-class", "TinyLM",
          "--init-args", '[{"class": "configuration_tiny.TinyConfig", "kwargs": {"vocab_size": 64}}]',
@@ -168,53 +169,13 @@ class FolderModelBadInput(unittest.TestCase):
         self._assert_bad([path], "input_type repo needs 'inputs'")
 
 
-FUSION_SIZED = {
-    "pkg/__init__.py": "",
-    "pkg/layers.py": """from __future__ import annotations
-
-import torch
-import torch.nn as nn
-
-
-class Scale(nn.Module):
-    def __init__(self, d: int) -> None:
-        super().__init__()
-        self.g = nn.Parameter(torch.ones(d))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.g
-""",
-    "pkg/net.py": """from __future__ import annotations
-
-import torch
-import torch.nn as nn
-
-from .layers import Scale
-
-
-class Net(nn.Module):
-    def __init__(self, d: int = 8) -> None:
-        super().__init__()
-        self.fc = nn.Linear(d, d)
-        self.scale = Scale(d)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale(torch.relu(self.fc(x)))
-""",
-}
-
-
 class FolderModelOfOneFusion(unittest.TestCase):
     def test_a_folder_whose_model_is_one_fusion_written_with_future_annotations(self):
         # the tree's root is then the fusion's file, beside Phase 0's wrapper; and a
         # class copied from a module that starts with `from __future__ import
         # annotations` keeps that import first in the file, where Python needs it
         with tempfile.TemporaryDirectory(prefix="decompose-e2e-repo-fusion-") as tmp:
-            folder = os.path.join(tmp, "net")
-            for name, text in FUSION_SIZED.items():
-                os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
-                with open(os.path.join(folder, name), "w") as f:
-                    f.write(text)
+            folder = shutil.copytree(TYPED, os.path.join(tmp, "typed_fusion"))
             out = os.path.join(tmp, "out")
             proc = run(folder, "--entry-file", "pkg/net.py", "--entry-class", "Net",
                        "--inputs", '[{"shape": [2, 8], "dtype": "float32"}]', "-o", out, "--json")

@@ -532,19 +532,19 @@ class FutureImports(unittest.TestCase):
             import torch.nn as nn
 
 
-            class Scale(nn.Module):
-                def __init__(self, d: int) -> None:
+            class Gate(nn.Module):
+                def __init__(self, width: int) -> None:
                     super().__init__()
-                    self.g = nn.Parameter(torch.ones(d))
+                    self.bias = nn.Parameter(torch.zeros(width))
 
                 def forward(self, x: torch.Tensor) -> torch.Tensor:
-                    return x * self.g
+                    return x * torch.sigmoid(x + self.bias)
 
 
             class Model(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.blocks = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), Scale(8), nn.Linear(8, 8), Scale(8))
+                    self.blocks = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), Gate(8), nn.Linear(8, 8), Gate(8))
 
                 def forward(self, x: torch.Tensor) -> torch.Tensor:
                     return self.blocks(x).sum(-1) + x.mean(-1)
