@@ -417,8 +417,6 @@ def _module_classes(module_name, names):
     with open(module.__file__, encoding="utf-8") as f:
         file_source = f.read()
     tree = ast.parse(file_source)
-    imports = [ast.get_source_segment(file_source, s) for s in tree.body
-               if isinstance(s, (ast.Import, ast.ImportFrom))]
     defs = _top_level_definitions(tree)
     wanted, order, pending = set(), [], list(names)
     while pending:
@@ -432,6 +430,21 @@ def _module_classes(module_name, names):
                 pending.append(n.id)
     order.sort(key=lambda s: s.lineno)
     blocks = [_definition(file_source, s) for s in order]
+    used = {n.id for s in order for n in ast.walk(s) if isinstance(n, ast.Name)}
+    imports = [ast.get_source_segment(file_source, s) for s in tree.body if _import_needed(s, used)]
     skip = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math"}
     head = [i for i in imports if i.strip() not in skip]
     return "\n".join(head + (["", ""] if head else []) + ["\n\n\n".join(blocks)])
+
+
+def _import_needed(stmt, used):
+    """Whether a top-level import of the model's file is one its copied
+    definitions need: one that binds a name they read, a __future__ import
+    (it changes how the file compiles), or `import *` (which binds what
+    cannot be told). The model's other imports would be dead lines."""
+    if isinstance(stmt, ast.ImportFrom):
+        return (stmt.module == "__future__" or any(a.name == "*" for a in stmt.names)
+                or any((a.asname or a.name) in used for a in stmt.names))
+    if isinstance(stmt, ast.Import):
+        return any((a.asname or a.name.partition(".")[0]) in used for a in stmt.names)
+    return False

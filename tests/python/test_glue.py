@@ -528,6 +528,8 @@ class FutureImports(unittest.TestCase):
             \"\"\"A model written with postponed annotations.\"\"\"
             from __future__ import annotations
 
+            import itertools
+
             import torch
             import torch.nn as nn
 
@@ -544,7 +546,8 @@ class FutureImports(unittest.TestCase):
             class Model(nn.Module):
                 def __init__(self):
                     super().__init__()
-                    self.blocks = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), Gate(8), nn.Linear(8, 8), Gate(8))
+                    layers = itertools.chain((nn.Linear(8, 8), nn.ReLU(), Gate(8)), (nn.Linear(8, 8), Gate(8)))
+                    self.blocks = nn.Sequential(*layers)
 
                 def forward(self, x: torch.Tensor) -> torch.Tensor:
                     return self.blocks(x).sum(-1) + x.mean(-1)
@@ -569,6 +572,13 @@ class FutureImports(unittest.TestCase):
                 compile(f["content"], f["path"], "exec")  # a late __future__ import is a SyntaxError
         model = next(f["content"] for f in files if f["path"].startswith("level_3_model/"))
         self.assertIn('"""\n\nfrom __future__ import annotations\n\nimport sys\n', model)
+        # a file that copies Gate takes the imports Gate needs, not the model's itertools
+        gates = [f["content"] for f in files if "\nclass Gate(nn.Module):" in f["content"] and f["content"] != model
+                 and not f["path"].endswith("original.py")]
+        self.assertTrue(gates)
+        for text in gates:
+            self.assertIn('"""\n\nfrom __future__ import annotations\n\nimport sys\n', text)
+            self.assertNotIn("import itertools", text)
         self.assertIn("# The user's model, verbatim, its __future__ imports moved to the top", model)
 
 
