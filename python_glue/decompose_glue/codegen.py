@@ -320,7 +320,7 @@ class Rendered:
         self.op_list = []
         self.takes_device = False  # forward(..., device=None): see follow_device
         self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
-        self.settings = []       # (name, number): a kernel's constructor arguments (value_settings)
+        self.settings = []       # (argument, name, number): a kernel's constructor arguments (value_settings)
 
 
 def _attr_safe(base):
@@ -503,8 +503,8 @@ def render_component(component, gm, records):
             r.loose_names.append(attrs[n.target])
 
     written = value_settings(r, gm, attrs)
-    init_lines = [f"self.{name} = {name}" for name, _ in r.settings] + init_lines
-    workload_lines = init_lines[:len(r.settings)] + workload_lines
+    assigned = [f"self.{name} = {name}" for _, name, _ in r.settings]
+    init_lines, workload_lines = assigned + init_lines, assigned + workload_lines
     body_lines = with_frees([(node_line(n, r.names, written.get(n)), [r.names.of(n)], node_uses(n, r.names))
                              for n in component.nodes if n.op != "get_attr"],
                             keep={r.names.of(n) for n in r.outputs})
@@ -513,10 +513,11 @@ def render_component(component, gm, records):
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
     r.free_lengths = value_sized_lengths(component.nodes, gm)
     outputs = leaf_shapes(r.outputs, r.free_lengths)
-    r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs, settings=r.settings)
+    r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs,
+                            settings=[(n, v) for _, n, v in r.settings])
     # the numbers' types, not their values: one file for every fill value
     r.workload = _anonymous(_module_source(workload_lines, args, body_lines, result, inputs, outputs,
-                                           settings=[(n, type(v)()) for n, v in r.settings]),
+                                           settings=[(n, type(v)()) for _, n, v in r.settings]),
                             r.loose_names)
     if component.level == KERNEL:
         r.workload = _functional_workload(component, gm) or r.workload
@@ -526,9 +527,9 @@ def render_component(component, gm, records):
 def value_settings(r, gm, attrs):
     """A kernel's numbers that are values it computes with (ops.VALUE_ARGUMENTS:
     a fill value, a clamp's bounds, a scale): set as r.settings, its
-    constructor arguments, and returned as {node: {argument: self.<name>}}
-    for node_line. Instances that differ only in them are one file, each
-    built with its own."""
+    constructor arguments (argument, name, number), and returned as
+    {node: {argument: self.<name>}} for node_line. Instances that differ
+    only in them are one file, each built with its own."""
     compute = [n for n in r.component.nodes if is_compute(n, gm)]
     if r.component.level != KERNEL or len(compute) != 1:
         return {}
@@ -536,7 +537,7 @@ def value_settings(r, gm, attrs):
     found = ops.value_arguments(node, op_name(node, gm))
     if any(name in attrs.values() for _, name, _ in found):
         return {}  # a weight of that name: the number stays written out
-    r.settings = [(name, value) for _, name, value in found]
+    r.settings = found
     return {node: {key: Expression(f"self.{name}") for key, name, _ in found}} if found else {}
 
 
@@ -656,8 +657,8 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     if first.settings:
         lines += ["", "Constructor arguments (numbers the op computes with; each instance is built",
                   "with its own, and get_init_inputs() holds the first instance's):"]
-        for i, (name, _) in enumerate(first.settings):
-            values = list(dict.fromkeys(literal(r.settings[i][1], Names()) for r in rendered_list))
+        for i, (_, name, _) in enumerate(first.settings):
+            values = list(dict.fromkeys(literal(r.settings[i][2], Names()) for r in rendered_list))
             shown = ", ".join(values[:12]) + (f", ... ({len(values)} values)" if len(values) > 12 else "")
             lines.append(f"  - {name}: {shown}")
     lines += list(extra)
@@ -848,7 +849,7 @@ def refactored_source(parent, gm, parent_names, parent_keys, step, python, input
 
 def _settings_source(r):
     """A child's constructor arguments, as its parent writes them."""
-    return ", ".join(f"{name}={literal(value, Names())}" for name, value in r.settings)
+    return ", ".join(f"{name}={literal(value, Names())}" for _, name, value in r.settings)
 
 
 def json_text(value):
@@ -1108,7 +1109,7 @@ _HELD_STATE = """\
 """
 
 # ... and the walk it calls, through lists in lists and dicts in dicts, as
-# trace.containers_held names them.
+# trace.containers_held names them, as deep (trace.CONTAINER_DEPTH).
 _HELD_WALK = """
 
 
@@ -1120,9 +1121,9 @@ def held(value, name, found, depth):
         items = enumerate(value)
     for key, item in items:
         if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
-            found.setdefault(f"{name}.{key}", item)
-        elif isinstance(item, (list, tuple, dict)) and depth < 4:
-            held(item, f"{name}.{key}", found, depth + 1)
+            found.setdefault(f"{{name}}.{{key}}", item)
+        elif isinstance(item, (list, tuple, dict)) and depth < {depth}:
+            held(item, f"{{name}}.{{key}}", found, depth + 1)
 """
 
 
@@ -1132,7 +1133,8 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
     original keeps in containers."""
     block = imports(python, body, ("contextlib", "importlib.util", "os"))
     return COMPOSITION.format(
-        held=_HELD_STATE if held else "", held_walk=_HELD_WALK if held else "",
+        held=_HELD_STATE if held else "",
+        held_walk=_HELD_WALK.format(depth=trace.CONTAINER_DEPTH) if held else "",
         held_doc=", and tensors in list, tuple or dict attributes (anchors)" if held else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=_RECORD_FIELDS if out_shapes.records else "",

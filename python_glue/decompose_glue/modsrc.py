@@ -153,8 +153,14 @@ def unparametrized_class(module):
     return type(module).__bases__[0] if parametrize.is_parametrized(module) else type(module)
 
 
-# torch's own parametrizations a file rebuilds (_torch_parametrization)
-_TORCH_PARAMETRIZATIONS = ("_WeightNorm", "_SpectralNorm")
+# torch's own parametrizations a file rebuilds, by class name: the call
+# that registers one again on the module built by `text`
+_TORCH_PARAMETRIZATIONS = {
+    "_WeightNorm": lambda text, name, p: f"nn.utils.parametrizations.weight_norm({text}, {name!r}, dim={p.dim})",
+    "_SpectralNorm": lambda text, name, p: (f"nn.utils.parametrizations.spectral_norm({text}, {name!r}, "
+                                            f"n_power_iterations={p.n_power_iterations}, eps={p.eps!r}, "
+                                            f"dim={p.dim})"),
+}
 
 
 def torch_parametrizations_not_rebuilt(module):
@@ -164,17 +170,6 @@ def torch_parametrizations_not_rebuilt(module):
         return []
     return [type(p).__name__ for chain in module.parametrizations.values() for p in chain
             if type(p).__module__.startswith("torch.") and type(p).__name__ not in _TORCH_PARAMETRIZATIONS]
-
-
-def _torch_parametrization(module, name, p, text):
-    kind = type(p).__name__
-    if kind == "_WeightNorm":
-        return f"nn.utils.parametrizations.weight_norm({text}, {name!r}, dim={p.dim})"
-    if kind == "_SpectralNorm":
-        return (f"nn.utils.parametrizations.spectral_norm({text}, {name!r}, "
-                f"n_power_iterations={p.n_power_iterations}, eps={p.eps!r}, dim={p.dim})")
-    raise SourceError(f"cannot rebuild torch's {kind} parametrization of "
-                      f"{unparametrized_class(module).__name__}.{name}")
 
 
 def _parametrizations(module, text, records):
@@ -191,7 +186,11 @@ def _parametrizations(module, text, records):
     for name, chain in module.parametrizations.items():
         for p in chain:
             if type(p).__module__.startswith("torch."):
-                text = _torch_parametrization(module, name, p, text)
+                rebuild = _TORCH_PARAMETRIZATIONS.get(type(p).__name__)
+                if rebuild is None:
+                    raise SourceError(f"cannot rebuild torch's {type(p).__name__} parametrization of "
+                                      f"{unparametrized_class(module).__name__}.{name}")
+                text = rebuild(text, name, p)
                 continue
             call, more, built = constructor(p, records)
             constants.update(more)

@@ -19,7 +19,7 @@ import time
 
 import torch.fx as fx
 
-from . import capture, codegen, coverage, hf, naming, ops, repo, trace, verify
+from . import capture, codegen, coverage, hf, naming, repo, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -70,8 +70,7 @@ def _first_differing_argument(r, owner):
     # a number the kernel takes as a constructor argument differs between
     # its own instances, and names none of them; its type may (x * 2 of an
     # integer tensor stays one, x * 2.0 does not): other_int
-    taken = {key: name for key, name, _ in ops.value_arguments(a, ops.function_op(a.target))
-             if name in dict(r.settings)}
+    taken = {key: name for key, name, _ in r.settings}
     named = [(i, f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
     named += [(k, k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
     for key, name, x, y in named:
@@ -538,7 +537,7 @@ class Plan:
             node["parameter_shapes"] = first.weight_shapes
             if first.settings:
                 # a kernel's constructor arguments, per instance in model_paths' order
-                node["instance_init_inputs"] = [[v for _, v in r.settings] for r in members]
+                node["instance_init_inputs"] = [[v for _, _, v in r.settings] for r in members]
             nodes.append(node)
         return nodes
 

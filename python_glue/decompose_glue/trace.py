@@ -394,7 +394,7 @@ _MODULE_SLOTS = frozenset(vars(nn.Module()))
 # How deep a container attribute is searched for tensors: anchors per level
 # per size ([[t, t], [t]]) are two deep; a model keeping tensors deeper is
 # not known here, and a self-referencing list must end somewhere.
-_CONTAINER_DEPTH = 4
+CONTAINER_DEPTH = 4
 
 
 def held_in_containers(model):
@@ -411,7 +411,7 @@ def containers_held(model):
     found = []
 
     def visit(value, name, keys):
-        if keys > _CONTAINER_DEPTH:
+        if keys > CONTAINER_DEPTH:
             return
         if isinstance(value, dict):
             # a key fetch can walk back to: a name, as a get_attr target spells it
