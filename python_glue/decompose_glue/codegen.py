@@ -308,7 +308,8 @@ class Rendered:
         self.names = None
         self.body = ""
         self.workload = ""       # body with torch.nn modules as their settings: one per workload
-        self.extra_sources = []
+        self.extra_imports = []  # import lines the classes it copies or imports need
+        self.extra_sources = []  # their code, config constants and loose tensors' helpers
         self.constants = {}      # name -> source of the config constants in extra_sources
         self.local_keys = {}     # root state key -> key in this file's Model
         self.loose_names = []    # its weights held as tensors of its own, in order of use
@@ -474,13 +475,16 @@ def render_component(component, gm, records):
         if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
             module = gm.get_submodule(n.target)
             try:
-                call, constants, sources = modsrc.constructor(module, records)
+                call, constants, codes = modsrc.constructor(module, records)
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
             for name, text in constants.items():
                 if r.constants.setdefault(name, text) != text:
                     raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")
-            for extra in [*constants.values(), *sources]:
+            for line in [i for code in codes for i in code.imports]:
+                if line not in r.extra_imports:
+                    r.extra_imports.append(line)
+            for extra in [*constants.values(), *(code.text for code in codes if code.text)]:
                 if extra not in r.extra_sources:
                     r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
@@ -674,15 +678,9 @@ def component_file(title, rendered_list, level, source, python, note=()):
             children.append(r.stem)
     header = file_header(title, rendered_list, level, source, python, children, note)
     block = imports(python, "\n".join([first.body, *first.extra_sources]))
-    # the imports the model's own classes need (import torchvision) join
-    # the import block, as a group of their own
-    theirs, sources = [], []
-    for source in first.extra_sources:
-        head, gap, rest = source.partition("\n\n\n")
-        if gap and all(l.startswith(("import ", "from ")) for l in head.split("\n")):
-            theirs += [l for l in head.split("\n") if l not in theirs]
-            source = rest
-        sources.append(source)
+    # the imports the classes it copies or imports need (import torchvision)
+    # join the import block, as a group of their own ...
+    theirs = _merged_imports(first.extra_imports)
     # ... but a __future__ import (annotations) must come first, or the file does not compile
     future = [l for l in theirs if l.startswith("from __future__ ")]
     theirs = [l for l in theirs if l not in future]
@@ -690,8 +688,27 @@ def component_file(title, rendered_list, level, source, python, note=()):
         block += "\n\n" + "\n".join(theirs)
     if future:
         block = "\n".join(future) + "\n\n" + block
+    sources = first.extra_sources
     extra = "\n\n" + "\n\n\n".join(sources) + "\n" if sources else ""
     return header + "\n" + block + "\n" + extra + "\n\n" + first.body
+
+
+def _merged_imports(lines):
+    """Import lines, one `from` line per module: the classes of one library
+    module that a file imports (FrozenBatchNorm2d and Permute of
+    torchvision.ops.misc) are one line."""
+    merged, names = [], {}  # merged holds lines, and a module's list of names in place of its line
+    for line in lines:
+        match = re.fullmatch(r"from ([\w.]+) import ([\w, ]+)", line)
+        if match is None:
+            merged.append(line)
+            continue
+        module, imported = match.groups()
+        if module not in names:
+            names[module] = [module]
+            merged.append(names[module])
+        names[module] += [n for n in imported.split(", ") if n not in names[module][1:]]
+    return [f"from {m[0]} import {', '.join(m[1:])}" if isinstance(m, list) else m for m in merged]
 
 
 # ---- refactored parents ---------------------------------------------------

@@ -10,6 +10,7 @@ source, with the imports and module-level helpers of the file it came from.
 """
 
 import ast
+import collections
 import dataclasses
 import sys
 import textwrap
@@ -26,6 +27,12 @@ from .loader import weights_left_uninitialised
 
 class SourceError(Exception):
     pass
+
+
+# Source a generated file takes in: the import lines it needs (a tuple),
+# which join the file's import block, and its definitions (class and helper
+# code; "" for a class imported from a library).
+Code = collections.namedtuple("Code", "imports text")
 
 
 def _is_literal(value):
@@ -180,9 +187,9 @@ def _parametrizations(module, text, records):
     spectral_norm are called as such (each makes its own from the weight);
     the model's own parametrizations are rebuilt like any custom module. A
     step's check gives the file the model's `original` tensors."""
-    constants, sources, own = {}, [], {}
+    constants, codes, own = {}, [], {}
     if not parametrize.is_parametrized(module):
-        return text, constants, sources, own
+        return text, constants, codes, own
     for name, chain in module.parametrizations.items():
         for p in chain:
             if type(p).__module__.startswith("torch."):
@@ -194,15 +201,15 @@ def _parametrizations(module, text, records):
                 continue
             call, more, built = constructor(p, records)
             constants.update(more)
-            sources += [c for c in built if c not in sources]
+            codes += [c for c in built if c not in codes]
             own[type(p).__name__] = type(p)
             text = f"nn.utils.parametrize.register_parametrization({text}, {name!r}, {call})"
-    return text, constants, sources, own
+    return text, constants, codes, own
 
 
 def constructor(module, records):
     """(source of the constructor call, {name: source} of the constants it
-    names, [the source of the classes it builds])."""
+    names, [Code of the classes it builds])."""
     cls = unparametrized_class(module)
     recorded = _recorded(module, records)
     dtype = _converted_dtype(module)
@@ -221,7 +228,7 @@ def constructor(module, records):
             candidates += [f"{text}.to({dtype})" for text in candidates]
         candidates = [_reparametrized(module, text) for text in candidates]
         for text in candidates:
-            text, constants, sources, own = _parametrizations(module, text, records)
+            text, constants, codes, own = _parametrizations(module, text, records)
             try:
                 # only its class, repr and shapes are compared: drawing its
                 # weights would cost time and, for a 16384x16384 linear, 1 GB
@@ -230,17 +237,17 @@ def constructor(module, records):
             except Exception:
                 continue
             if _same_module(rebuilt, module):
-                return text, constants, sources
+                return text, constants, codes
         raise SourceError(f"cannot rebuild {cls.__name__} ({module.extra_repr()}) from its arguments")
     arguments = _arguments(*recorded) if recorded is not None else None
     if arguments is None:
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
     text, constants, classes = arguments
     call = f"{cls.__name__}({text})"
-    call, more, sources, _ = _parametrizations(module, f"{call}.to({dtype})" if dtype is not None else call,
-                                               records)
+    call, more, codes, _ = _parametrizations(module, f"{call}.to({dtype})" if dtype is not None else call,
+                                             records)
     constants.update(more)
-    return call, constants, sources + [c for c in classes_source(classes + [cls]) if c not in sources]
+    return call, constants, codes + [c for c in classes_source(classes + [cls]) if c not in codes]
 
 
 def settings(module):
@@ -330,6 +337,7 @@ class _Gathered:
             package = module.__name__ if module.__spec__.submodule_search_locations is not None \
                 else module.__name__.rpartition(".")[0]
             imported = {}  # local name -> (bundled module name, its name there, or None for the module)
+            external = []  # imports of other packages: statements a taken definition may need
             for stmt in tree.body:
                 if isinstance(stmt, ast.ImportFrom):
                     source = imported_module(package, stmt)
@@ -342,23 +350,32 @@ class _Gathered:
                         elif is_bundled(sys.modules.get(source)):
                             imported[a.asname or a.name] = (source, a.name)
                     if not is_bundled(sys.modules.get(source)) and not stmt.level:
-                        self._import(ast.get_source_segment(text, stmt))
+                        external.append(stmt)
                 elif isinstance(stmt, ast.Import):
                     for a in stmt.names:
                         if is_bundled(sys.modules.get(a.name)):
                             imported[a.asname or a.name.partition(".")[0]] = (a.name, None)
                         else:
-                            self._import(f"import {a.name}" + (f" as {a.asname}" if a.asname else ""))
-            self.parsed[module.__name__] = (text, _top_level_definitions(tree), imported)
+                            external.append(ast.Import(names=[a]))
+            self.parsed[module.__name__] = (text, _top_level_definitions(tree), imported, external)
         return self.parsed[module.__name__]
 
-    def _import(self, line):
-        if line not in self.imports:
-            self.imports.append(line)
+    def _imports_of(self, text, external, definition):
+        used = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name)}
+        for stmt in external:
+            if not _import_needed(stmt, used):
+                continue
+            if isinstance(stmt, ast.Import):
+                a = stmt.names[0]
+                line = f"import {a.name}" + (f" as {a.asname}" if a.asname else "")
+            else:
+                line = ast.get_source_segment(text, stmt)
+            if line not in self.imports:
+                self.imports.append(line)
 
     def take(self, module, name, alias=None):
         """Add `name` of `module` (and what it uses) under `alias`."""
-        text, defs, imported = self.parse(module)
+        text, defs, imported, external = self.parse(module)
         local = alias or name
         if local in self.done:
             if self.done[local] != (module.__name__, name):
@@ -373,6 +390,7 @@ class _Gathered:
         if name not in defs:
             raise SourceError(f"cannot find {name} in {module.__name__}")
         self.done[local] = (module.__name__, name)
+        self._imports_of(text, external, defs[name])
         for n in ast.walk(defs[name]):
             if isinstance(n, ast.Name) and n.id != name and (n.id in defs or n.id in imported):
                 self.take(module, n.id)
@@ -388,7 +406,7 @@ def _definition(text, node):
 
 
 def classes_source(classes):
-    """The code of these classes, one source per module they come from."""
+    """The Code of these classes, one per module they come from."""
     by_module = {}
     for cls in classes:
         by_module.setdefault(cls.__module__, [])
@@ -398,7 +416,8 @@ def classes_source(classes):
 
 
 def _module_classes(module_name, names):
-    """Classes of one module with the imports and module-level names they use."""
+    """Classes of one module, with the module-level names they use, as Code
+    with the imports they need but those every generated file has."""
     module = sys.modules.get(module_name)
     if module is None or not getattr(module, "__file__", None):
         raise SourceError(f"cannot find the source of {names[0]}")
@@ -408,11 +427,11 @@ def _module_classes(module_name, names):
         gathered = _Gathered()
         for name in names:
             gathered.take(module, name)
-        head = [i for i in gathered.imports if i.strip() not in _HEADER_IMPORTS]
-        return "\n".join(head + (["", ""] if head else []) + ["\n\n\n".join(gathered.blocks)])
+        return Code(tuple(i for i in gathered.imports if i.strip() not in _HEADER_IMPORTS),
+                    "\n\n\n".join(gathered.blocks))
     if not module_name.startswith("_decompose_file_"):
         # Classes from an installed library: import them rather than copy them.
-        return f"from {module_name} import {', '.join(names)}"
+        return Code((f"from {module_name} import {', '.join(names)}",), "")
     with open(module.__file__, encoding="utf-8") as f:
         file_source = f.read()
     tree = ast.parse(file_source)
@@ -431,9 +450,7 @@ def _module_classes(module_name, names):
     blocks = [_definition(file_source, s) for s in order]
     used = {n.id for s in order for n in ast.walk(s) if isinstance(n, ast.Name)}
     imports = [ast.get_source_segment(file_source, s) for s in tree.body if _import_needed(s, used)]
-    skip = {"import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import math"}
-    head = [i for i in imports if i.strip() not in skip]
-    return "\n".join(head + (["", ""] if head else []) + ["\n\n\n".join(blocks)])
+    return Code(tuple(i for i in imports if i.strip() not in _HEADER_IMPORTS), "\n\n\n".join(blocks))
 
 
 def _import_needed(stmt, used):

@@ -582,6 +582,45 @@ class FutureImports(unittest.TestCase):
         self.assertIn("# The user's model, verbatim, its __future__ imports moved to the top", model)
 
 
+class LibraryClasses(unittest.TestCase):
+    def test_classes_of_a_library_are_imported_in_the_import_block_one_line_a_module(self):
+        text = textwrap.dedent("""\
+            import torch
+            import torch.nn as nn
+            from torchvision.ops import FrozenBatchNorm2d
+            from torchvision.ops.misc import Permute
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(4, 8, 3, padding=1)
+                    self.bn = FrozenBatchNorm2d(8)
+                    self.to_last = Permute([0, 2, 3, 1])
+
+                def forward(self, x):
+                    return self.to_last(self.bn(self.conv(x))).relu()
+
+
+            def get_inputs():
+                return [torch.randn(2, 4, 8, 8)]
+
+
+            def get_init_inputs():
+                return []
+            """)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.py")
+            with open(path, "w") as f:
+                f.write(text)
+            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        self.assertTrue(reply["ok"], reply)
+        fusion = next(f["content"] for f in reply["files"] if f["path"].startswith("level_1_fusion/"))
+        # torchvision.ops re-exports both from torchvision.ops.misc, where they are defined
+        self.assertIn("import torch.nn.functional as F\n\nfrom torchvision.ops.misc import FrozenBatchNorm2d, Permute"
+                      "\n\n\nclass Model(nn.Module):", fusion)
+
+
 class LooseWeights(unittest.TestCase):
     """A weight that is no torch.nn module's (an attention projection, a
     position table) is written drawn through torch.nn.init: the same numbers

@@ -1,3 +1,5 @@
+import warnings
+
 import torch.nn as nn
 
 from activations import gelu_new as _gelu
@@ -8,3 +10,9 @@ class GeluNew(nn.Module):
 
     def forward(self, x):
         return _gelu(x)
+
+
+def gelu_old(x):
+    """Kept for checkpoints of an earlier version: GeluNew does not need it, nor its import."""
+    warnings.warn("gelu_old is gelu_new", DeprecationWarning)
+    return _gelu(x)
