@@ -167,12 +167,17 @@ _TORCH_PARAMETRIZATIONS = {
     "_SpectralNorm": lambda text, name, p: (f"nn.utils.parametrizations.spectral_norm({text}, {name!r}, "
                                             f"n_power_iterations={p.n_power_iterations}, eps={p.eps!r}, "
                                             f"dim={p.dim})"),
+    # with trivialization (the default) it keeps a `base` buffer, state the
+    # weight map carries like `original`
+    "_Orthogonal": lambda text, name, p: (f"nn.utils.parametrizations.orthogonal({text}, {name!r}, "
+                                          f"orthogonal_map={p.orthogonal_map.name!r}, "
+                                          f"use_trivialization={hasattr(p, 'base')})"),
 }
 
 
 def torch_parametrizations_not_rebuilt(module):
     """The class names of torch's own parametrizations on `module` that no
-    file rebuilds (_Orthogonal)."""
+    file rebuilds: one a later torch adds."""
     if not parametrize.is_parametrized(module):
         return []
     return [type(p).__name__ for chain in module.parametrizations.values() for p in chain

@@ -284,16 +284,20 @@ class BadInput(unittest.TestCase):
             "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
             "its submodule q is a quantized module (")
 
-    def test_an_orthogonal_parametrization_says_to_remove_it(self):
-        # torch's spectral and weight norm parametrizations are rebuilt (the
-        # parametrized family); orthogonal's is made from a weight no file is given
+    def test_a_parametrization_of_torch_that_files_do_not_rebuild_says_to_remove_it(self):
+        # torch's spectral norm, weight norm and orthogonal parametrizations
+        # are rebuilt (the parametrized family); one a later torch adds is
+        # not, and a file without it would compute another weight
         self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
+            "import torch\nimport torch.nn as nn\nfrom torch.nn.utils import parametrize\n"
+            "class _Symmetric(nn.Module):\n    __module__ = 'torch.nn.utils.parametrizations'\n"
+            "    def forward(self, w):\n        return w.triu() + w.triu(1).mT\n"
+            "class Model(nn.Module):\n"
             "    def __init__(self):\n        super().__init__()\n"
-            "        self.fc = nn.utils.parametrizations.orthogonal(nn.Linear(4, 4))\n"
+            "        self.fc = parametrize.register_parametrization(nn.Linear(4, 4), 'weight', _Symmetric())\n"
             "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
             "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "its submodule fc has torch's _Orthogonal parametrization")
+            "its submodule fc has torch's _Symmetric parametrization")
 
     def test_a_forward_hook_that_no_file_would_carry(self):
         # before: the files had no hook and step 1 FAILED on its numbers

@@ -56,7 +56,7 @@ EXPECTED = {
     "converted_dtype": ((1, 1, 1, 5), "symbolic"),
     "pruned_mlp": ((1, 0, 2, 4), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
-    "parametrized": ((1, 0, 2, 5), "symbolic"),
+    "parametrized": ((1, 0, 3, 7), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -212,6 +212,11 @@ class Families(unittest.TestCase):
         self.assertTrue(mapping["convs.1.parametrizations.weight.original"].endswith(".parametrizations.weight.original"))
         self.assertTrue(mapping["convs.1.parametrizations.weight.0._u"].endswith(".parametrizations.weight.0._u"))
         self.assertTrue(mapping["head.parametrizations.bias.original"].endswith(".parametrizations.bias.original"))
+        # an orthogonal weight keeps the base it started from: a buffer the weight map carries too
+        mix = _text(os.path.join(out, "level_0_kernel", "linear_8x8_fp32.py"))
+        self.assertIn("self.linear = nn.utils.parametrizations.orthogonal(nn.Linear(8, 8, bias=False), 'weight', "
+                      "orthogonal_map='matrix_exp', use_trivialization=True)", mix)
+        self.assertTrue(mapping["mix.parametrizations.weight.0.base"].endswith(".parametrizations.weight.0.base"))
 
     def test_a_batch_given_as_a_dict_and_a_leaf_that_returns_one_are_recorded(self):
         out = self.runs["untraceable/dict_batch"][1]

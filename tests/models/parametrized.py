@@ -1,4 +1,4 @@
-"""Weights made by torch.nn.utils.parametrize: convs under torch's parametrized spectral norm (torch 2.x's weight_norm is one too), repeated in a residual loop, and a linear whose bias the model's own parametrization keeps positive."""
+"""Weights made by torch.nn.utils.parametrize: convs under torch's parametrized spectral norm (torch 2.x's weight_norm is one too), repeated in a residual loop, an orthogonal mixing of the pooled features, and a linear whose bias the model's own parametrization keeps positive."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ class Model(nn.Module):
         self.stem = parametrizations.spectral_norm(nn.Conv2d(3, channels, 3, padding=1))
         self.convs = nn.ModuleList(parametrizations.spectral_norm(nn.Conv2d(channels, channels, 3, padding=1))
                                    for _ in range(2))
+        self.mix = parametrizations.orthogonal(nn.Linear(channels, channels, bias=False))
         self.head = nn.Linear(channels, classes)
         parametrize.register_parametrization(self.head, "bias", Positive(0.1))
 
@@ -27,7 +28,7 @@ class Model(nn.Module):
         x = torch.relu(self.stem(x))
         for conv in self.convs:
             x = x + torch.relu(conv(x))
-        return self.head(x.mean((2, 3)))
+        return self.head(torch.tanh(self.mix(x.mean((2, 3)))))
 
 
 channels = 8
