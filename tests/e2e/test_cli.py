@@ -221,6 +221,16 @@ class BadInput(unittest.TestCase):
             f.write(text)
         return path
 
+    def _module_model(self, init, forward, before="", inputs="torch.randn(2, 4)"):
+        """A model file of one Model class: `before` (helpers, module-level
+        names) after the imports, `init` the lines of __init__ after its
+        super().__init__(), `forward` the body of forward(self, x)."""
+        lines = ["import torch", "import torch.nn as nn", *before.splitlines(), "class Model(nn.Module):",
+                 "    def __init__(self):", "        super().__init__()", *("        " + l for l in init),
+                 "    def forward(self, x):", "        " + forward,
+                 "def get_inputs():", f"    return [{inputs}]", "def get_init_inputs():", "    return []"]
+        return self._model("\n".join(lines) + "\n")
+
     def _assert_bad(self, path, words):
         proc = run(path, "-o", self.out)
         self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
@@ -246,88 +256,61 @@ class BadInput(unittest.TestCase):
                                      "def get_init_inputs():\n    return []\n"), "get_inputs")
 
     def test_forward_raises(self):
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
-            "    def forward(self, x):\n        raise RuntimeError('boom')\n"
-            "def get_inputs():\n    return [torch.randn(2)]\ndef get_init_inputs():\n    return []\n"),
-            "forward raised RuntimeError: boom")
+        self._assert_bad(self._module_model([], "raise RuntimeError('boom')", inputs="torch.randn(2)"),
+                         "forward raised RuntimeError: boom")
 
     def test_a_torchscript_submodule(self):
         # its ops run inside TorchScript: before, an internal error about block._c
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n"
-            "        self.block = torch.jit.script(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))\n"
-            "    def forward(self, x):\n        return self.block(x) * 2\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "its submodule block is a TorchScript module")
+        self._assert_bad(self._module_model(
+            ["self.block = torch.jit.script(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))"], "return self.block(x) * 2"),
+                         "its submodule block is a TorchScript module")
 
     def test_a_torchscript_function_is_named_in_the_error(self):
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\n@torch.jit.script\ndef bias_relu(b, y):\n"
-            "    return torch.relu(b + y)\nclass Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
-            "        self.b = nn.Parameter(torch.zeros(4))\n"
-            "    def forward(self, x):\n        return bias_relu(self.b, self.fc(x)) * 2\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "its code has TorchScript functions, bias_relu, whose ops")
+        self._assert_bad(self._module_model(
+            ["self.fc = nn.Linear(4, 4)", "self.b = nn.Parameter(torch.zeros(4))"],
+            "return bias_relu(self.b, self.fc(x)) * 2",
+            before="@torch.jit.script\ndef bias_relu(b, y):\n    return torch.relu(b + y)"),
+                         "its code has TorchScript functions, bias_relu, whose ops")
 
     def test_a_quantized_module_says_its_weights_are_packed(self):
         # before: an internal error, "attribute q._packed_params._packed_params is not a tensor"
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n"
-            "        self.q = torch.nn.quantized.Linear(4, 4)\n"
-            "        self.quant = torch.nn.quantized.Quantize(0.1, 0, torch.quint8)\n"
-            "        self.dequant = torch.nn.quantized.DeQuantize()\n"
-            "    def forward(self, x):\n        return self.dequant(self.q(self.quant(x)))\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "its submodule q is a quantized module (")
+        self._assert_bad(self._module_model(["self.q = torch.nn.quantized.Linear(4, 4)",
+                                             "self.quant = torch.nn.quantized.Quantize(0.1, 0, torch.quint8)",
+                                             "self.dequant = torch.nn.quantized.DeQuantize()"],
+                                            "return self.dequant(self.q(self.quant(x)))"),
+                         "its submodule q is a quantized module (")
 
     def test_a_parametrization_of_torch_that_files_do_not_rebuild_says_to_remove_it(self):
         # torch's spectral norm, weight norm and orthogonal parametrizations
         # are rebuilt (the parametrized family); one a later torch adds is
         # not, and a file without it would compute another weight
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nfrom torch.nn.utils import parametrize\n"
-            "class _Symmetric(nn.Module):\n    __module__ = 'torch.nn.utils.parametrizations'\n"
-            "    def forward(self, w):\n        return w.triu() + w.triu(1).mT\n"
-            "class Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n"
-            "        self.fc = parametrize.register_parametrization(nn.Linear(4, 4), 'weight', _Symmetric())\n"
-            "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
+        self._assert_bad(self._module_model(
+            ["self.fc = parametrize.register_parametrization(nn.Linear(4, 4), 'weight', _Symmetric())"],
+            "return torch.relu(self.fc(x))",
+            before="from torch.nn.utils import parametrize\nclass _Symmetric(nn.Module):\n"
+                   "    __module__ = 'torch.nn.utils.parametrizations'\n"
+                   "    def forward(self, w):\n        return w.triu() + w.triu(1).mT"),
             "its submodule fc has torch's _Symmetric parametrization")
 
     def test_a_forward_hook_that_no_file_would_carry(self):
         # before: the files had no hook and step 1 FAILED on its numbers
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
-            "        self.fc.register_forward_hook(lambda m, i, o: o * 2.0)\n"
-            "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "a forward hook on fc changes what it takes or gives")
+        self._assert_bad(self._module_model(["self.fc = nn.Linear(4, 4)",
+                                             "self.fc.register_forward_hook(lambda m, i, o: o * 2.0)"],
+                                            "return torch.relu(self.fc(x))"),
+                         "a forward hook on fc changes what it takes or gives")
 
     def test_a_hook_that_changes_nothing_is_let_be(self):
-        path = self._model(
-            "import torch\nimport torch.nn as nn\nSEEN = []\nclass Model(nn.Module):\n"
-            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 4)\n"
-            "        self.fc.register_forward_hook(lambda m, i, o: SEEN.append(o.shape))\n"
-            "    def forward(self, x):\n        return torch.relu(self.fc(x))\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n")
+        path = self._module_model(["self.fc = nn.Linear(4, 4)",
+                                   "self.fc.register_forward_hook(lambda m, i, o: SEEN.append(o.shape))"],
+                                  "return torch.relu(self.fc(x))", before="SEEN = []")
         proc = run(path, "-o", self.out)
         self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
 
     def test_a_small_module_level_table_is_written_out_where_it_is_used(self):
         # before: step 1 FAILED, "weight map names '_tensor_constant0', which
         # the original does not have" (torch.fx had left it on the model)
-        path = self._model(
-            "import torch\nimport torch.nn as nn\nTABLE = torch.linspace(0.0, 1.0, 4)\n"
-            "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-            "        self.fc = nn.Linear(4, 4)\n"
-            "    def forward(self, x):\n        return torch.relu(self.fc(x) * TABLE)\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n")
+        path = self._module_model(["self.fc = nn.Linear(4, 4)"], "return torch.relu(self.fc(x) * TABLE)",
+                                  before="TABLE = torch.linspace(0.0, 1.0, 4)")
         proc = run(path, "-o", self.out)
         self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
         with open(os.path.join(self.out, "level_0_kernel", "tensor_fp32.py")) as f:
@@ -335,20 +318,13 @@ class BadInput(unittest.TestCase):
                           "dtype=torch.float32)", f.read())
 
     def test_a_large_module_level_table_is_named_in_the_error(self):
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nTABLE = torch.linspace(0.0, 1.0, 256)\n"
-            "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-            "        self.fc = nn.Linear(4, 256)\n"
-            "    def forward(self, x):\n        return torch.relu(self.fc(x) * TABLE)\n"
-            "def get_inputs():\n    return [torch.randn(2, 4)]\ndef get_init_inputs():\n    return []\n"),
-            "forward uses TABLE (a module-level tensor of the model's code, shape [256])")
+        self._assert_bad(self._module_model(["self.fc = nn.Linear(4, 256)"], "return torch.relu(self.fc(x) * TABLE)",
+                                            before="TABLE = torch.linspace(0.0, 1.0, 256)"),
+                         "forward uses TABLE (a module-level tensor of the model's code, shape [256])")
 
     def test_nothing_to_decompose(self):
-        self._assert_bad(self._model(
-            "import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n"
-            "    def forward(self, x):\n        return x.transpose(0, 1).reshape(8, 4)\n"
-            "def get_inputs():\n    return [torch.randn(4, 8)]\ndef get_init_inputs():\n    return []\n"),
-            "no compute op to decompose")
+        self._assert_bad(self._module_model([], "return x.transpose(0, 1).reshape(8, 4)", inputs="torch.randn(4, 8)"),
+                         "no compute op to decompose")
 
 
 PRINTING_MODEL = """
