@@ -349,6 +349,7 @@ class Plan:
         gm = self.gm
         source = self.source_path
         self.component_paths = []
+        self.with_imports = set()  # files whose text has its module imports already
         for stem, members in self.groups.items():
             level = self.group_level[stem]
             path = f"{LEVEL_DIRS[level]}/{stem}.py"
@@ -361,6 +362,7 @@ class Plan:
             members[0].path = path
             self.files.append({"path": path, "content": content})
             self.component_paths.append(path)
+            self.with_imports.add(path)
 
         _, out_shapes = _output_leaves(gm)
         has_kwargs = hasattr(self.model_file.module, "get_input_kwargs")
@@ -705,7 +707,7 @@ def make_plan(request):
     finally:
         plan.clean_up()
     for f in reply["files"] + [f for step in reply["steps"] for f in step["files"]]:
-        if f["path"].endswith(".py"):
+        if f["path"].endswith(".py") and f["path"] not in plan.with_imports:
             f["content"] = codegen.with_module_imports(f["content"])
     # The steps take the model as built: not one whose forward left state
     # behind, which a build of the file has not (they build it then).

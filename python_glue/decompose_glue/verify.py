@@ -309,13 +309,15 @@ def inputs_on_meta(draw):
 def _self_test_on_meta(module):
     """(passed, printed) of run_tests() on the meta device, or None where a
     meta run cannot stand for a real one: the file's inputs cannot be drawn
-    on meta or hold integers or booleans (indices, masks: values its forward
-    reads, which meta has not), the run raised (an op with no meta kernel, a
-    value read) or made a tensor off meta. Where it raised, it is tried once
-    more with the Model built for real and then moved to meta
-    (meta.built_for_real): its __init__ may read a value."""
+    on meta or hold integers (indices: an index out of range raises only
+    for real), the run raised (an op with no meta kernel, a value read) or
+    made a tensor off meta. Where it raised, it is tried once more with the
+    Model built for real and then moved to meta (meta.built_for_real): its
+    __init__ may read a value. A boolean mask may go to meta: where its
+    values decide a shape (x[mask], nonzero) the op has no meta kernel and
+    raises; elsewhere (masked_fill, where) they decide no shape."""
     inputs = inputs_on_meta(module.get_inputs)
-    if inputs is None or any(not t.is_floating_point() for t in tensors(inputs)):
+    if inputs is None or any(not (t.is_floating_point() or t.dtype == torch.bool) for t in tensors(inputs)):
         return None
     del inputs
     for build_for_real in (False, True):
