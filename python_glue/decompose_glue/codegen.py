@@ -322,6 +322,7 @@ class Rendered:
         self.takes_device = False  # forward(..., device=None): see follow_device
         self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
         self.settings = []       # (argument, name, number): a kernel's constructor arguments (value_settings)
+        self.module_calls = {}   # module path -> the call its file builds it with
 
 
 def _attr_safe(base):
@@ -488,6 +489,7 @@ def render_component(component, gm, records):
                 if extra not in r.extra_sources:
                     r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
+            r.module_calls[n.target] = call
             workload_lines.append(f"self.{attrs[n.target]} = {modsrc.settings(module) or call}")
             for key, t in trace.state(module).items():
                 r.local_keys[f"{n.target}.{key}"] = f"{attrs[n.target]}.{key}"

@@ -10,6 +10,7 @@ import copy
 import datetime
 import gc
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -65,7 +66,7 @@ def _first_differing_argument(r, owner):
     mine = [n for n in r.component.nodes if n.op in ("call_function", "call_method")]
     theirs = [n for n in owner.component.nodes if n.op in ("call_function", "call_method")]
     if len(mine) != 1 or len(theirs) != 1 or mine[0].target != theirs[0].target:
-        return None
+        return _first_differing_constructor_argument(r, owner)
     a, b = mine[0], theirs[0]
     # a number the kernel takes as a constructor argument differs between
     # its own instances, and names none of them; its type may (x * 2 of an
@@ -78,24 +79,83 @@ def _first_differing_argument(r, owner):
             return f"{taken[key]}_{type(x).__name__}"
         if isinstance(x, fx.Node) or isinstance(y, fx.Node) or x == y or key in taken:
             continue
-        value = "_".join(str(v) for v in x) if isinstance(x, (tuple, list)) else str(x)
-        value = value.replace("-", "neg").replace(".", "p")
-        text = naming.identifier(f"{name}_{value}")
-        return text if len(text) <= 24 and not text.startswith("m_") else None
+        return _argument_name(name, x)
     return None
+
+
+def _first_differing_constructor_argument(r, owner):
+    """`p_0p055` where two workloads build their modules alike but one with
+    another value (torchvision's StochasticDepth at each block's drop rate,
+    alone or in a fusion; a LayerNorm's eps): the first constructor argument
+    that differs, by keyword or by its parameter's name. None where their
+    modules are not of one class each, in one order, built by plain values."""
+    mine = [n for n in r.component.nodes if n.op == "call_module"]
+    theirs = [n for n in owner.component.nodes if n.op == "call_module"]
+    if not mine or len(mine) != len(theirs):
+        return None
+    pairs = []
+    for m, t in zip(mine, theirs):
+        a, b = _call_arguments(r.module_calls.get(m.target)), _call_arguments(owner.module_calls.get(t.target))
+        if a is None or b is None or a[0] != b[0]:
+            return None
+        pairs.append((m, a, b))
+    for node, (_, args, kwargs), (_, other_args, other_kwargs) in pairs:
+        names = _parameter_names(node)
+        named = [(names[i] if i < len(names) else f"arg{i}", x, y)
+                 for i, (x, y) in enumerate(zip(args, other_args))]
+        named += [(k, v, other_kwargs.get(k)) for k, v in kwargs.items()]
+        for name, x, y in named:
+            if x != y:
+                return _argument_name(name, x)
+    return None
+
+
+def _call_arguments(call):
+    """(callee, [positional values], {keyword: value}) of a constructor call
+    of plain values (`StochasticDepth(0.055, 'row')`), else None."""
+    try:
+        node = ast.parse(call or "", mode="eval").body
+        if not isinstance(node, ast.Call):
+            return None
+        return (ast.unparse(node.func), [ast.literal_eval(a) for a in node.args],
+                {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg})
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _parameter_names(node):
+    """The names of the constructor parameters of the module `node` calls."""
+    try:
+        cls = type(node.graph.owning_module.get_submodule(node.target))
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (AttributeError, TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _argument_name(name, value):
+    """`p_0p055`, `shifts_neg3_neg3`: an argument and its value as a short
+    name part, or None where it makes no short one."""
+    if isinstance(value, (tuple, list)):
+        value = "_".join(str(v) for v in value)
+    elif isinstance(value, float):
+        value = f"{value:g}"  # 0.05500000000000001 reads as 0.055
+    value = str(value).replace("-", "neg").replace(".", "p")
+    text = naming.identifier(f"{name}_{value}")
+    return text if len(text) <= 24 and not text.startswith("m_") else None
 
 
 def _told_apart(base, r, owner, body, used):
     """A stem for a second workload whose name `base` the workload `owner`
-    holds: by the first of the shapes it takes, gives or holds that differs
-    from the owner's (an activation's without its batch dimension, as names
-    write shapes, else whole; a weight's whole), where the name does not
-    hold it already; else by its text. A stage's downsampling block takes
-    what the others take and differs in what it gives; Swin V2's
-    logit-scale clamps differ in their weight, one per head count. A kernel
-    called with another value first says which (_first_differing_argument);
-    where neither tells them apart, the ops one runs and the other does not
-    (_ops_apart)."""
+    holds. A kernel called or built with another value says which
+    (_first_differing_argument). Else the first of the shapes it takes,
+    gives or holds that no workload named `base` so far has (an
+    activation's without its batch dimension, as names write shapes, else
+    whole; a weight's whole), where the name does not hold it already: a
+    stage's downsampling block takes what the others take and differs in
+    what it gives; Swin V2's logit-scale clamps differ in their weight, one
+    per head count. Where neither tells them apart, the ops one runs and the
+    other does not (_ops_apart); else its text."""
     def forms(shape, side):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
@@ -105,9 +165,11 @@ def _told_apart(base, r, owner, body, used):
         stem = f"{base}_{argument}"
         if stem not in used:
             return stem
+    # a shape names it only where no workload of this name has that shape too
+    peers = [u for stem, u in used.items() if stem == base or stem.startswith(f"{base}_")]
     for side in ("in", "out", "w"):
         mine, theirs = _first_shape(r, side), _first_shape(owner, side)
-        if mine is None or mine == theirs:
+        if mine is None or any(mine == _first_shape(u, side) for u in peers):
             continue
         others = forms(theirs, side) if theirs is not None else [None, None]
         for signature, other in zip(forms(mine, side), others):

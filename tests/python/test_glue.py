@@ -621,6 +621,69 @@ class LibraryClasses(unittest.TestCase):
                       "\n\n\nclass Model(nn.Module):", fusion)
 
 
+class KernelNames(unittest.TestCase):
+    def test_kernels_of_one_op_are_named_by_what_tells_them_apart(self):
+        text = textwrap.dedent("""\
+            import torch
+            import torch.nn as nn
+            from torchvision.ops import StochasticDepth
+
+
+            class Scaled(nn.Module):
+                def __init__(self, scales):
+                    super().__init__()
+                    self.scales = scales
+
+                def forward(self, x):
+                    return x * self.scales[0]
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    # one drop rate per block, as torchvision's models grow them
+                    self.drops = nn.ModuleList(StochasticDepth(p, "row") for p in (0.0, 0.05))
+                    self.norms = nn.ModuleList(nn.LayerNorm(8, eps=eps) for eps in (1e-5, 1e-6))
+                    self.up = nn.Linear(8, 16)
+                    # scales too long to name: two at one shape, the first at another
+                    self.scaled = nn.ModuleList(Scaled(tuple(float(i + k) for i in range(8))) for k in range(3))
+
+                def forward(self, x):
+                    for drop, norm in zip(self.drops, self.norms):
+                        x = x + drop(norm(x))
+                    x = self.scaled[0](x)
+                    x = self.up(x)
+                    return self.scaled[2](self.scaled[1](x))
+
+
+            def get_inputs():
+                return [torch.randn(2, 8)]
+
+
+            def get_init_inputs():
+                return []
+            """)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.py")
+            with open(path, "w") as f:
+                f.write(text)
+            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        self.assertTrue(reply["ok"], reply)
+        kernels = sorted(f["path"][len("level_0_kernel/"):-3] for f in reply["files"]
+                         if f["path"].startswith("level_0_kernel/"))
+        # by the constructor argument that differs; before, by hashes of their text
+        for stem in ("stochastic_depth_fp32", "stochastic_depth_fp32_p_0p05", "layer_norm_8_fp32",
+                     "layer_norm_8_fp32_eps_1eneg06"):
+            self.assertIn(stem, kernels)
+        # the second of shape 2x16 is not named by a shape the first has too
+        # (before: scaled_fp32_in16 and scaled_fp32_in2x16, for one shape)
+        scaled = [k for k in kernels if k.startswith("scaled_fp32")]
+        self.assertEqual(len(scaled), 3, kernels)
+        self.assertIn("scaled_fp32_in16", scaled)
+        self.assertEqual([k for k in scaled if k.startswith(("scaled_fp32_in", "scaled_fp32_out"))],
+                         ["scaled_fp32_in16"])
+
+
 class LooseWeights(unittest.TestCase):
     """A weight that is no torch.nn module's (an attention projection, a
     position table) is written drawn through torch.nn.init: the same numbers
