@@ -58,46 +58,54 @@ def _first_shape(r, side):
     return list(shapes[0]) if shapes else None
 
 
-def _first_differing_argument(r, owner):
-    """`shifts_neg3_neg3` where one op is called as the other with another
-    value (Swin's torch.roll by -3 and by +3): a kernel's first argument
-    that is not a tensor and differs, by name (a keyword) or position. None
-    where the two are not one op, or the value does not make a short name."""
+def _differing_arguments(r, owner):
+    """Names of the arguments that tell `r` from `owner`, in order: where
+    the ops of one are called as the other's with another value, each such
+    argument that is not a tensor (Swin's torch.roll by -3 and by +3:
+    `shifts_neg3_neg3`; its window attention fusions, shifted by 4 and by
+    none: `shift_size_4_4`), by name (a keyword) or position; then where
+    their modules are built alike but with another value, each such
+    constructor argument (torchvision's StochasticDepth at each block's drop
+    rate, alone or in a fusion: `p_0p055`; a LayerNorm's eps), by keyword or
+    by its parameter's name. Those that make no short name are left out."""
     mine = [n for n in r.component.nodes if n.op in ("call_function", "call_method")]
     theirs = [n for n in owner.component.nodes if n.op in ("call_function", "call_method")]
-    if len(mine) != 1 or len(theirs) != 1 or mine[0].target != theirs[0].target:
-        return _first_differing_constructor_argument(r, owner)
-    a, b = mine[0], theirs[0]
-    # a number the kernel takes as a constructor argument differs between
-    # its own instances, and names none of them; its type may (x * 2 of an
-    # integer tensor stays one, x * 2.0 does not): other_int
-    taken = {key: name for key, name, _ in r.settings}
-    named = [(i, f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
-    named += [(k, k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
-    for key, name, x, y in named:
-        if key in taken and type(x) != type(y):
-            return f"{taken[key]}_{type(x).__name__}"
-        if isinstance(x, fx.Node) or isinstance(y, fx.Node) or x == y or key in taken:
-            continue
-        return _argument_name(name, x)
-    return None
+    if mine and len(mine) == len(theirs) and all(a.target == b.target for a, b in zip(mine, theirs)):
+        # a number the kernel takes as a constructor argument differs between
+        # its own instances, and names none of them; its type may (x * 2 of an
+        # integer tensor stays one, x * 2.0 does not): other_int
+        taken = {key: name for key, name, _ in r.settings}
+        for a, b in zip(mine, theirs):
+            named = [(i, f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
+            named += [(k, k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
+            for key, name, x, y in named:
+                if key in taken and type(x) != type(y):
+                    yield f"{taken[key]}_{type(x).__name__}"
+                elif not (_holds_node(x) or _holds_node(y) or x == y or key in taken):
+                    yield from filter(None, [_argument_name(name, x)])
+    yield from _differing_constructor_arguments(r, owner)
 
 
-def _first_differing_constructor_argument(r, owner):
-    """`p_0p055` where two workloads build their modules alike but one with
-    another value (torchvision's StochasticDepth at each block's drop rate,
-    alone or in a fusion; a LayerNorm's eps): the first constructor argument
-    that differs, by keyword or by its parameter's name. None where their
-    modules are not of one class each, in one order, built by plain values."""
+def _holds_node(value):
+    """Whether an argument is, or holds, a value of the graph (a tensor)."""
+    found = []
+    fx.node.map_arg(value, found.append)
+    return bool(found)
+
+
+def _differing_constructor_arguments(r, owner):
+    """The constructor arguments of `r`'s modules that differ from those of
+    `owner`'s, as names, where the two build modules of one class each, in
+    one order, from plain values."""
     mine = [n for n in r.component.nodes if n.op == "call_module"]
     theirs = [n for n in owner.component.nodes if n.op == "call_module"]
-    if not mine or len(mine) != len(theirs):
-        return None
+    if len(mine) != len(theirs):
+        return
     pairs = []
     for m, t in zip(mine, theirs):
         a, b = _call_arguments(r.module_calls.get(m.target)), _call_arguments(owner.module_calls.get(t.target))
         if a is None or b is None or a[0] != b[0]:
-            return None
+            return
         pairs.append((m, a, b))
     for node, (_, args, kwargs), (_, other_args, other_kwargs) in pairs:
         names = _parameter_names(node)
@@ -106,8 +114,7 @@ def _first_differing_constructor_argument(r, owner):
         named += [(k, v, other_kwargs.get(k)) for k, v in kwargs.items()]
         for name, x, y in named:
             if x != y:
-                return _argument_name(name, x)
-    return None
+                yield from filter(None, [_argument_name(name, x)])
 
 
 def _call_arguments(call):
@@ -147,24 +154,22 @@ def _argument_name(name, value):
 
 def _told_apart(base, r, owner, body, used):
     """A stem for a second workload whose name `base` the workload `owner`
-    holds. A kernel called or built with another value says which
-    (_first_differing_argument). Else the first of the shapes it takes,
-    gives or holds that no workload named `base` so far has (an
-    activation's without its batch dimension, as names write shapes, else
-    whole; a weight's whole), where the name does not hold it already: a
-    stage's downsampling block takes what the others take and differs in
-    what it gives; Swin V2's logit-scale clamps differ in their weight, one
-    per head count. Where neither tells them apart, the ops one runs and the
-    other does not (_ops_apart); else its text."""
+    holds. A workload whose ops are called, or whose modules are built,
+    with another value says which (_differing_arguments). Else the first of
+    the shapes it takes, gives or holds that no workload named `base` so far
+    has (an activation's without its batch dimension, as names write
+    shapes, else whole; a weight's whole), where the name does not hold it
+    already: a stage's downsampling block takes what the others take and
+    differs in what it gives; Swin V2's logit-scale clamps differ in their
+    weight, one per head count. Where neither tells them apart, the ops one
+    runs and the other does not (_ops_apart); else its text."""
     def forms(shape, side):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
 
-    argument = _first_differing_argument(r, owner)
-    if argument:
-        stem = f"{base}_{argument}"
-        if stem not in used:
-            return stem
+    for argument in _differing_arguments(r, owner):
+        if f"{base}_{argument}" not in used:
+            return f"{base}_{argument}"
     # a shape names it only where no workload of this name has that shape too
     peers = [u for stem, u in used.items() if stem == base or stem.startswith(f"{base}_")]
     for side in ("in", "out", "w"):

@@ -675,6 +675,9 @@ class KernelNames(unittest.TestCase):
         for stem in ("stochastic_depth_fp32", "stochastic_depth_fp32_p_0p05", "layer_norm_8_fp32",
                      "layer_norm_8_fp32_eps_1eneg06"):
             self.assertIn(stem, kernels)
+        # a fusion of such modules, by the first that differs
+        fusions = sorted(f["path"] for f in reply["files"] if f["path"].startswith("level_1_fusion/"))
+        self.assertIn("level_1_fusion/layer_norm_stochastic_depth_8_fp32_eps_1eneg06.py", fusions)
         # the second of shape 2x16 is not named by a shape the first has too
         # (before: scaled_fp32_in16 and scaled_fp32_in2x16, for one shape)
         scaled = [k for k in kernels if k.startswith("scaled_fp32")]
