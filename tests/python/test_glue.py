@@ -385,10 +385,14 @@ class Naming(unittest.TestCase):
 
 def plan_of(model_class_source):
     """The plan of a model file made of a Model class taking one (4, 8) input."""
-    text = ("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
-            + model_class_source
-            + "\n\ndef get_inputs():\n    return [torch.randn(4, 8)]\n\n\n"
-            "def get_init_inputs():\n    return []\n")
+    return plan_of_file("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+                        + model_class_source
+                        + "\n\ndef get_inputs():\n    return [torch.randn(4, 8)]\n\n\n"
+                        "def get_init_inputs():\n    return []\n")
+
+
+def plan_of_file(text):
+    """The plan of a model file of this text."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.py")
         with open(path, "w") as f:
@@ -560,11 +564,7 @@ class FutureImports(unittest.TestCase):
             def get_init_inputs():
                 return []
             """)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.py")
-            with open(path, "w") as f:
-                f.write(text)
-            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        reply = plan_of_file(text)
         self.assertTrue(reply["ok"], reply)
         files = reply["files"] + [f for s in reply["steps"] for f in s["files"]]
         for f in files:
@@ -609,11 +609,7 @@ class LibraryClasses(unittest.TestCase):
             def get_init_inputs():
                 return []
             """)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.py")
-            with open(path, "w") as f:
-                f.write(text)
-            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        reply = plan_of_file(text)
         self.assertTrue(reply["ok"], reply)
         fusion = next(f["content"] for f in reply["files"] if f["path"].startswith("level_1_fusion/"))
         # torchvision.ops re-exports both from torchvision.ops.misc, where they are defined
@@ -663,11 +659,7 @@ class KernelNames(unittest.TestCase):
             def get_init_inputs():
                 return []
             """)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.py")
-            with open(path, "w") as f:
-                f.write(text)
-            reply = json.loads(api.plan(json.dumps({"model_path": path})))
+        reply = plan_of_file(text)
         self.assertTrue(reply["ok"], reply)
         kernels = sorted(f["path"][len("level_0_kernel/"):-3] for f in reply["files"]
                          if f["path"].startswith("level_0_kernel/"))
