@@ -321,7 +321,8 @@ class Rendered:
         self.op_list = []
         self.takes_device = False  # forward(..., device=None): see follow_device
         self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
-        self.settings = []       # (argument, name, number): a kernel's constructor arguments (value_settings)
+        self.settings = []       # (argument, name, number): a kernel's constructor arguments: an op's
+                                 # (value_settings) or its module's, whose argument is ("module", name)
         self.module_calls = {}   # module path -> the call its file builds it with
 
 
@@ -471,6 +472,12 @@ def render_component(component, gm, records):
     follow_device(r, component.nodes)
     r.op_list = [op_name(n, gm) for n in component.nodes if is_compute(n, gm)]
 
+    compute = [n for n in component.nodes if is_compute(n, gm)]
+    # A kernel of one module of a library's or the model's own class. torch.nn's
+    # are read by their settings (modsrc.settings), whatever the spelling of
+    # their call: nn.LayerNorm(16) and nn.LayerNorm(16, eps=1e-05) are one file.
+    one_module = compute[0] if (component.level == KERNEL and len(compute) == 1 and compute[0].op == "call_module"
+                                and not modsrc.is_torch_nn(type(gm.get_submodule(compute[0].target)))) else None
     init_lines, workload_lines = [], []
     for n in component.nodes:
         if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
@@ -479,6 +486,13 @@ def render_component(component, gm, records):
                 call, constants, codes = modsrc.constructor(module, records)
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
+            if n is one_module:
+                # a kernel's module built with a number (a drop rate, a scale)
+                # takes it as a constructor argument: one file for every rate
+                named, numbers = modsrc.numbers_as_parameters(call, modsrc.unparametrized_class(module))
+                if numbers and not any(name in attrs.values() for name, _ in numbers):
+                    call = named
+                    r.settings = [(("module", name), name, value) for name, value in numbers]
             for name, text in constants.items():
                 if r.constants.setdefault(name, text) != text:
                     raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")
@@ -508,8 +522,12 @@ def render_component(component, gm, records):
             r.weight_shapes[attrs[n.target]] = list(value.shape)
             r.loose_names.append(attrs[n.target])
 
+    if any(isinstance(key, tuple) for key, _, _ in r.settings):
+        # its weights are part of its workload: a number may size them (a width multiplier)
+        workload_lines.append(f"# weights: {sorted(r.weight_shapes.items())}")
     written = value_settings(r, gm, attrs)
-    assigned = [f"self.{name} = {name}" for _, name, _ in r.settings]
+    # an op's numbers are read in forward; a module's were given to it in __init__
+    assigned = [f"self.{name} = {name}" for key, name, _ in r.settings if not isinstance(key, tuple)]
     init_lines, workload_lines = assigned + init_lines, assigned + workload_lines
     body_lines = with_frees([(node_line(n, r.names, written.get(n)), [r.names.of(n)], node_uses(n, r.names))
                              for n in component.nodes if n.op != "get_attr"],
@@ -537,7 +555,7 @@ def value_settings(r, gm, attrs):
     {node: {argument: self.<name>}} for node_line. Instances that differ
     only in them are one file, each built with its own."""
     compute = [n for n in r.component.nodes if is_compute(n, gm)]
-    if r.component.level != KERNEL or len(compute) != 1:
+    if r.component.level != KERNEL or len(compute) != 1 or compute[0].op == "call_module":
         return {}
     node = compute[0]
     found = ops.value_arguments(node, op_name(node, gm))
@@ -661,7 +679,7 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     lines += ["", "Weight Shapes:"] + ([f"  - {k}: {v}" for k, v in first.weight_shapes.items()]
                                        or ["  (none)"])
     if first.settings:
-        lines += ["", "Constructor arguments (numbers the op computes with; each instance is built",
+        lines += ["", "Constructor arguments (numbers it computes with; each instance is built",
                   "with its own, and get_init_inputs() holds the first instance's):"]
         for i, (_, name, _) in enumerate(first.settings):
             values = list(dict.fromkeys(literal(r.settings[i][2], Names()) for r in rendered_list))

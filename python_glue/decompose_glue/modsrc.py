@@ -12,6 +12,8 @@ source, with the imports and module-level helpers of the file it came from.
 import ast
 import collections
 import dataclasses
+import inspect
+import keyword
 import sys
 import textwrap
 
@@ -270,6 +272,67 @@ def settings(module):
     children = [(k, settings(m) or type(m).__qualname__) for k, m in module._modules.items()]
     hooks = [type(h).__name__ for h in module._forward_pre_hooks.values()]
     return f"nn.{cls.__name__}({held}, tensors={tensors}, children={children}, pre_hooks={hooks})"
+
+
+def numbers_as_parameters(call, cls):
+    """(`call` with its float arguments written as the names of the
+    parameters they are given to, [(name, number)]): `StochasticDepth(p,
+    'row')` and [('p', 0.055)]. A file built with such a call takes them as
+    constructor arguments, so modules built alike but for a number (a drop
+    rate per block, a scale) are one file. Only a call of the class itself
+    (not a parametrization, weight norm or pruning wrapped around it) and
+    numbers whose parameter has a name; (call, []) where none."""
+    try:
+        tree = ast.parse(call, mode="eval")
+    except SyntaxError:
+        return call, []
+    node = tree.body
+    while (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "to"
+           and isinstance(node.func.value, ast.Call)):
+        node = node.func.value  # converted: nn.Linear(4, 4).to(torch.float16)
+    if not isinstance(node, ast.Call) or ast.unparse(node.func) not in (cls.__name__, f"nn.{cls.__name__}"):
+        return call, []
+    names = parameter_names(cls)
+    found = []
+
+    def named(expr, name):
+        try:
+            value = ast.literal_eval(expr)
+        except ValueError:
+            return expr
+        if type(value) is not float or not name or not name.isidentifier() or keyword.iskeyword(name) \
+                or name in ("self", "nn", "torch", "F") or any(n == name for n, _ in found):
+            return expr
+        found.append((name, value))
+        return ast.Name(id=name, ctx=ast.Load())
+
+    node.args = [named(a, names[i] if i < len(names) else None) for i, a in enumerate(node.args)]
+    for k in node.keywords:
+        k.value = named(k.value, k.arg)
+    return (ast.unparse(tree), found) if found else (call, [])
+
+
+def parameter_names(cls):
+    """The names of a module class's constructor parameters that take a
+    value by position, in order."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def call_values(call):
+    """(callee, [positional values], {keyword: value}) of a constructor call
+    of plain values (`StochasticDepth(0.055, 'row')`), else None."""
+    try:
+        node = ast.parse(call or "", mode="eval").body
+        if not isinstance(node, ast.Call):
+            return None
+        return (ast.unparse(node.func), [ast.literal_eval(a) for a in node.args],
+                {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg})
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _reparametrized(module, text):

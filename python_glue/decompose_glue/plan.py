@@ -10,7 +10,6 @@ import copy
 import datetime
 import gc
 import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import time
 
 import torch.fx as fx
 
-from . import capture, codegen, coverage, hf, naming, repo, trace, verify
+from . import capture, codegen, coverage, hf, modsrc, naming, repo, trace, verify
 from .codegen import LEVEL_DIRS, Rendered, json_text
 from .emit import Names, literal
 from .levels import KERNEL, LEVEL_NAMES, MODEL, Component, build_tree, is_compute, op_name
@@ -103,41 +102,18 @@ def _differing_constructor_arguments(r, owner):
         return
     pairs = []
     for m, t in zip(mine, theirs):
-        a, b = _call_arguments(r.module_calls.get(m.target)), _call_arguments(owner.module_calls.get(t.target))
+        a, b = modsrc.call_values(r.module_calls.get(m.target)), modsrc.call_values(owner.module_calls.get(t.target))
         if a is None or b is None or a[0] != b[0]:
             return
         pairs.append((m, a, b))
     for node, (_, args, kwargs), (_, other_args, other_kwargs) in pairs:
-        names = _parameter_names(node)
+        names = modsrc.parameter_names(type(node.graph.owning_module.get_submodule(node.target)))
         named = [(names[i] if i < len(names) else f"arg{i}", x, y)
                  for i, (x, y) in enumerate(zip(args, other_args))]
         named += [(k, v, other_kwargs.get(k)) for k, v in kwargs.items()]
         for name, x, y in named:
             if x != y:
                 yield from filter(None, [_argument_name(name, x)])
-
-
-def _call_arguments(call):
-    """(callee, [positional values], {keyword: value}) of a constructor call
-    of plain values (`StochasticDepth(0.055, 'row')`), else None."""
-    try:
-        node = ast.parse(call or "", mode="eval").body
-        if not isinstance(node, ast.Call):
-            return None
-        return (ast.unparse(node.func), [ast.literal_eval(a) for a in node.args],
-                {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg})
-    except (SyntaxError, ValueError):
-        return None
-
-
-def _parameter_names(node):
-    """The names of the constructor parameters of the module `node` calls."""
-    try:
-        cls = type(node.graph.owning_module.get_submodule(node.target))
-        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    except (AttributeError, TypeError, ValueError):
-        return []
-    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def _argument_name(name, value):

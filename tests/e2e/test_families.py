@@ -57,6 +57,7 @@ EXPECTED = {
     "pruned_mlp": ((1, 0, 2, 4), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     "parametrized": ((1, 0, 3, 7), "symbolic"),
+    "drop_path_blocks": ((1, 0, 4, 7), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -217,6 +218,26 @@ class Families(unittest.TestCase):
         self.assertIn("self.linear = nn.utils.parametrizations.orthogonal(nn.Linear(8, 8, bias=False), 'weight', "
                       "orthogonal_map='matrix_exp', use_trivialization=True)", mix)
         self.assertTrue(mapping["mix.parametrizations.weight.0.base"].endswith(".parametrizations.weight.0.base"))
+
+    def test_modules_built_alike_but_for_a_number_are_one_kernel_file(self):
+        out = self.runs["drop_path_blocks"][1]
+        scale = _text(os.path.join(out, "level_0_kernel", "residual_scale_fp32.py"))
+        self.assertIn("    def __init__(self, scale: float):\n        super().__init__()\n"
+                      "        self.residual_scale = ResidualScale(scale)\n", scale)
+        self.assertIn("  - scale: 1.0, 0.5, 0.3333333333333333, 0.25\n", scale)
+        drop = _text(os.path.join(out, "level_0_kernel", "stochastic_depth_fp32.py"))
+        self.assertIn("self.stochastic_depth = StochasticDepth(p, 'row')", drop)
+        # each instance is built with its own: the steps and the composition passed on these numbers
+        composition = _text(os.path.join(out, "verification", "composition_test.py"))
+        for i, value in enumerate(("1.0", "0.5", "0.3333333333333333", "0.25")):
+            self.assertIn(f"self.blocks_{i}_scale = ResidualScaleFp32(scale={value})", composition)
+        refactored = _text(os.path.join(out, "steps", "step_2_layer_norm_linear_relu_residual_scale_stochastic_depth_"
+                                             "16x16_fp32_scale_0p5_to_kernels", "refactored.py"))
+        self.assertIn("self.blocks_1_scale = ResidualScaleFp32(scale=0.5)", refactored)
+        # the fusions around them are still one file per number, named by it
+        fusions = sorted(os.listdir(os.path.join(out, "level_1_fusion")))
+        self.assertEqual(fusions[1:], [f"layer_norm_linear_relu_residual_scale_stochastic_depth_16x16_fp32_scale_{v}.py"
+                                       for v in ("0p25", "0p333333", "0p5")])
 
     def test_a_batch_given_as_a_dict_and_a_leaf_that_returns_one_are_recorded(self):
         out = self.runs["untraceable/dict_batch"][1]
