@@ -57,16 +57,13 @@ def _first_shape(r, side):
     return list(shapes[0]) if shapes else None
 
 
-def _differing_arguments(r, owner):
-    """Names of the arguments that tell `r` from `owner`, in order: where
-    the ops of one are called as the other's with another value, each such
-    argument that is not a tensor (Swin's torch.roll by -3 and by +3:
+def _differing_op_arguments(r, owner):
+    """Names of the arguments that tell `r` from `owner` where the ops of
+    one are called as the other's with another value: each such argument
+    that is not a tensor (Swin's torch.roll by -3 and by +3:
     `shifts_neg3_neg3`; its window attention fusions, shifted by 4 and by
-    none: `shift_size_4_4`), by name (a keyword) or position; then where
-    their modules are built alike but with another value, each such
-    constructor argument (torchvision's StochasticDepth at each block's drop
-    rate, alone or in a fusion: `p_0p055`; a LayerNorm's eps), by keyword or
-    by its parameter's name. Those that make no short name are left out."""
+    none: `shift_size_4_4`), by name (a keyword) or position, in order.
+    Those that make no short name are left out."""
     mine = [n for n in r.component.nodes if n.op in ("call_function", "call_method")]
     theirs = [n for n in owner.component.nodes if n.op in ("call_function", "call_method")]
     if mine and len(mine) == len(theirs) and all(a.target == b.target for a, b in zip(mine, theirs)):
@@ -82,7 +79,13 @@ def _differing_arguments(r, owner):
                     yield f"{taken[key]}_{type(x).__name__}"
                 elif not (_holds_node(x) or _holds_node(y) or x == y or key in taken):
                     yield from filter(None, [_argument_name(name, x)])
-    yield from _differing_constructor_arguments(r, owner)
+
+
+def _one_op(r):
+    """Whether a workload is one op of torch's (a function or a method) and
+    no module."""
+    calls = [n for n in r.component.nodes if n.op in ("call_function", "call_method", "call_module")]
+    return len(calls) == 1 and calls[0].op != "call_module"
 
 
 def _holds_node(value):
@@ -94,7 +97,9 @@ def _holds_node(value):
 
 def _differing_constructor_arguments(r, owner):
     """The constructor arguments of `r`'s modules that differ from those of
-    `owner`'s, as names, where the two build modules of one class each, in
+    `owner`'s, as names (torchvision's StochasticDepth at each block's drop
+    rate, in a fusion: `p_0p055`; a LayerNorm's eps), by keyword or by its
+    parameter's name, where the two build modules of one class each, in
     one order, from plain values."""
     mine = [n for n in r.component.nodes if n.op == "call_module"]
     theirs = [n for n in owner.component.nodes if n.op == "call_module"]
@@ -130,22 +135,25 @@ def _argument_name(name, value):
 
 def _told_apart(base, r, owner, body, used):
     """A stem for a second workload whose name `base` the workload `owner`
-    holds. A workload whose ops are called, or whose modules are built,
-    with another value says which (_differing_arguments). Else the first of
-    the shapes it takes, gives or holds that no workload named `base` so far
-    has (an activation's without its batch dimension, as names write
-    shapes, else whole; a weight's whole), where the name does not hold it
-    already: a stage's downsampling block takes what the others take and
-    differs in what it gives; Swin V2's logit-scale clamps differ in their
-    weight, one per head count. Where neither tells them apart, the ops one
-    runs and the other does not (_ops_apart); else its text."""
+    holds. One op called with another value says which (`shifts_3_3`).
+    Else the first of the shapes it takes, gives or holds that no workload
+    named `base` so far has (an activation's without its batch dimension,
+    as names write shapes, else whole; a weight's whole), where the name
+    does not hold it already: a stage's downsampling block takes what the
+    others take and differs in what it gives; Swin V2's logit-scale clamps
+    differ in their weight, one per head count. Else an argument of its ops
+    (_differing_op_arguments), else of its modules' constructors, that
+    differs (_differing_constructor_arguments): Swin's blocks by shift and
+    by drop rate; else the ops one runs and the other does not
+    (_ops_apart); else its text."""
     def forms(shape, side):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
 
-    for argument in _differing_arguments(r, owner):
-        if f"{base}_{argument}" not in used:
-            return f"{base}_{argument}"
+    if _one_op(r) and _one_op(owner):
+        for argument in _differing_op_arguments(r, owner):
+            if f"{base}_{argument}" not in used:
+                return f"{base}_{argument}"
     # a shape names it only where no workload of this name has that shape too
     peers = [u for stem, u in used.items() if stem == base or stem.startswith(f"{base}_")]
     for side in ("in", "out", "w"):
@@ -157,6 +165,12 @@ def _told_apart(base, r, owner, body, used):
             stem = f"{base}_{side}{signature}"
             if signature and signature != other and signature not in base.split("_") and stem not in used:
                 return stem
+    for argument in _differing_op_arguments(r, owner):
+        if f"{base}_{argument}" not in used:
+            return f"{base}_{argument}"
+    for argument in _differing_constructor_arguments(r, owner):
+        if f"{base}_{argument}" not in used:
+            return f"{base}_{argument}"
     ops = _ops_apart(r, owner)
     if ops and f"{base}_{ops}" not in used:
         return f"{base}_{ops}"
