@@ -298,7 +298,7 @@ def numbers_as_parameters(call, cls):
     def named(expr, name):
         try:
             value = ast.literal_eval(expr)
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # literal_eval's own
             return expr
         if type(value) is not float or not name or not name.isidentifier() or keyword.iskeyword(name) \
                 or name in ("self", "nn", "torch", "F") or any(n == name for n, _ in found):
@@ -331,7 +331,7 @@ def call_values(call):
             return None
         return (ast.unparse(node.func), [ast.literal_eval(a) for a in node.args],
                 {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg})
-    except (SyntaxError, ValueError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
 
 

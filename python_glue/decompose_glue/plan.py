@@ -150,12 +150,13 @@ def _told_apart(base, r, owner, body, used):
         whole = "x".join(str(d) for d in shape)
         return [whole] if side == "w" else [naming.shape_signature(shape), whole]
 
-    if _one_op(r) and _one_op(owner):
-        for argument in _differing_op_arguments(r, owner):
-            if f"{base}_{argument}" not in used:
-                return f"{base}_{argument}"
+    def unused(parts):
+        return next((f"{base}_{p}" for p in parts if p and f"{base}_{p}" not in used), None)
+
+    if _one_op(r) and _one_op(owner) and (stem := unused(_differing_op_arguments(r, owner))):
+        return stem
     # a shape names it only where no workload of this name has that shape too
-    peers = [u for stem, u in used.items() if stem == base or stem.startswith(f"{base}_")]
+    peers = [u for name, u in used.items() if name == base or name.startswith(f"{base}_")]
     for side in ("in", "out", "w"):
         mine, theirs = _first_shape(r, side), _first_shape(owner, side)
         if mine is None or any(mine == _first_shape(u, side) for u in peers):
@@ -165,15 +166,10 @@ def _told_apart(base, r, owner, body, used):
             stem = f"{base}_{side}{signature}"
             if signature and signature != other and signature not in base.split("_") and stem not in used:
                 return stem
-    for argument in _differing_op_arguments(r, owner):
-        if f"{base}_{argument}" not in used:
-            return f"{base}_{argument}"
-    for argument in _differing_constructor_arguments(r, owner):
-        if f"{base}_{argument}" not in used:
-            return f"{base}_{argument}"
-    ops = _ops_apart(r, owner)
-    if ops and f"{base}_{ops}" not in used:
-        return f"{base}_{ops}"
+    stem = (unused(_differing_op_arguments(r, owner)) or unused(_differing_constructor_arguments(r, owner))
+            or unused([_ops_apart(r, owner)]))
+    if stem:
+        return stem
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
 
 
