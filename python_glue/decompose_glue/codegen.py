@@ -659,7 +659,7 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
         f"Component: {title}",
         f"Source: {source}",
         f"Abstraction Level: {LEVEL_NAMES[level]} (level {level})",
-        f"Parent: {', '.join(parents)}",
+        f"Parent: {', '.join(parents[:8])}{f' ... ({len(parents)} in all)' if len(parents) > 8 else ''}",
         f"Instances in the model: {len(rendered_list)}",
     ]
     if children:

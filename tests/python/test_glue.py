@@ -680,6 +680,28 @@ class KernelNames(unittest.TestCase):
                          ["scaled_fp32_in16"])
 
 
+class Headers(unittest.TestCase):
+    def test_a_kernel_of_many_parents_names_the_first_eight(self):
+        # EfficientNetV2-S's StochasticDepth file has 35 parent fusions: one line named them all
+        reply = plan_of(textwrap.dedent("""\
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fcs = nn.ModuleList(nn.Linear(8 + i, 9 + i) for i in range(10))
+
+                def forward(self, x):
+                    for fc in self.fcs:
+                        x = torch.relu(fc(x))
+                    return x
+            """))
+        self.assertTrue(reply["ok"], reply)
+        relu = next(f["content"] for f in reply["files"] if f["path"] == "level_0_kernel/relu_fp32.py")
+        parent = next(line for line in relu.split("\n") if line.startswith("Parent: "))
+        self.assertTrue(parent.startswith("Parent: linear_relu_8x9_fp32, "), parent)
+        self.assertTrue(parent.endswith(", linear_relu_15x16_fp32 ... (10 in all)"), parent)
+        self.assertEqual(parent.count(", "), 7)
+
+
 class LooseWeights(unittest.TestCase):
     """A weight that is no torch.nn module's (an attention projection, a
     position table) is written drawn through torch.nn.init: the same numbers
