@@ -105,8 +105,9 @@ def _refuse_unbuildable(model_file, model):
     """Say which module no file could rebuild: a TorchScript module runs its
     ops inside TorchScript, where neither a symbolic trace nor a recorded
     run sees them, a quantized one keeps its weights packed in a
-    TorchScript object, and torch's orthogonal parametrization is made from
-    a weight no file is given."""
+    TorchScript object, and a parametrization of torch's that files do not
+    rebuild (one a later torch adds: modsrc._TORCH_PARAMETRIZATIONS lists
+    those they do) would leave a file computing another weight."""
     for name, module in model.named_modules():
         what = f"its submodule {name}" if name else "the model"
         if isinstance(module, torch.jit.ScriptModule):

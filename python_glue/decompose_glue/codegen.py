@@ -470,9 +470,9 @@ def render_component(component, gm, records):
         attrs = _attr_names(_targets(component), "m", _held_targets(component))
     r.names = Names(_value_names(component, r.inputs, attrs, gm), attrs)
     follow_device(r, component.nodes)
-    r.op_list = [op_name(n, gm) for n in component.nodes if is_compute(n, gm)]
-
     compute = [n for n in component.nodes if is_compute(n, gm)]
+    r.op_list = [op_name(n, gm) for n in compute]
+
     # A kernel of one module of a library's or the model's own class. torch.nn's
     # are read by their settings (modsrc.settings), whatever the spelling of
     # their call: nn.LayerNorm(16) and nn.LayerNorm(16, eps=1e-05) are one file.
@@ -717,18 +717,14 @@ def _merged_imports(lines):
     """Import lines, one `from` line per module: the classes of one library
     module that a file imports (FrozenBatchNorm2d and Permute of
     torchvision.ops.misc) are one line."""
-    merged, names = [], {}  # merged holds lines, and a module's list of names in place of its line
+    names = {}  # a `from` line's module, or any other line as it is -> the names it imports
     for line in lines:
         match = re.fullmatch(r"from ([\w.]+) import ([\w, ]+)", line)
-        if match is None:
-            merged.append(line)
-            continue
-        module, imported = match.groups()
-        if module not in names:
-            names[module] = [module]
-            merged.append(names[module])
-        names[module] += [n for n in imported.split(", ") if n not in names[module][1:]]
-    return [f"from {m[0]} import {', '.join(m[1:])}" if isinstance(m, list) else m for m in merged]
+        key = match.group(1) if match else line
+        taken = names.setdefault(key, [])
+        if match:
+            taken += [n for n in match.group(2).split(", ") if n not in taken]
+    return [f"from {key} import {', '.join(taken)}" if taken else key for key, taken in names.items()]
 
 
 # ---- refactored parents ---------------------------------------------------

@@ -274,6 +274,10 @@ def settings(module):
     return f"nn.{cls.__name__}({held}, tensors={tensors}, children={children}, pre_hooks={hooks})"
 
 
+# What ast.literal_eval raises on an expression that is no plain value
+_NOT_LITERAL = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
+
+
 def numbers_as_parameters(call, cls):
     """(`call` with its float arguments written as the names of the
     parameters they are given to, [(name, number)]): `StochasticDepth(p,
@@ -298,7 +302,7 @@ def numbers_as_parameters(call, cls):
     def named(expr, name):
         try:
             value = ast.literal_eval(expr)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # literal_eval's own
+        except _NOT_LITERAL:
             return expr
         if type(value) is not float or not name or not name.isidentifier() or keyword.iskeyword(name) \
                 or name in ("self", "nn", "torch", "F") or any(n == name for n, _ in found):
@@ -331,7 +335,7 @@ def call_values(call):
             return None
         return (ast.unparse(node.func), [ast.literal_eval(a) for a in node.args],
                 {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg})
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    except _NOT_LITERAL:
         return None
 
 

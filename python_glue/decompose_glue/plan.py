@@ -72,13 +72,19 @@ def _differing_op_arguments(r, owner):
         # integer tensor stays one, x * 2.0 does not): other_int
         taken = {key: name for key, name, _ in r.settings}
         for a, b in zip(mine, theirs):
-            named = [(i, f"arg{i}", x, y) for i, (x, y) in enumerate(zip(a.args, b.args))]
-            named += [(k, k, v, b.kwargs.get(k)) for k, v in a.kwargs.items()]
-            for key, name, x, y in named:
+            for key, name, x, y in _argument_pairs(a.args, a.kwargs, b.args, b.kwargs):
                 if key in taken and type(x) != type(y):
                     yield f"{taken[key]}_{type(x).__name__}"
                 elif not (_holds_node(x) or _holds_node(y) or x == y or key in taken):
                     yield from filter(None, [_argument_name(name, x)])
+
+
+def _argument_pairs(args, kwargs, other_args, other_kwargs, names=()):
+    """(key, name, value, other value) for each argument of two calls of one
+    callee: by position, named by `names` where it has one (else arg<i>),
+    then by keyword."""
+    pairs = [(i, names[i] if i < len(names) else f"arg{i}", x, y) for i, (x, y) in enumerate(zip(args, other_args))]
+    return pairs + [(k, k, v, other_kwargs.get(k)) for k, v in kwargs.items()]
 
 
 def _one_op(r):
@@ -112,11 +118,8 @@ def _differing_constructor_arguments(r, owner):
             return
         pairs.append((m, a, b))
     for node, (_, args, kwargs), (_, other_args, other_kwargs) in pairs:
-        names = modsrc.parameter_names(type(node.graph.owning_module.get_submodule(node.target)))
-        named = [(names[i] if i < len(names) else f"arg{i}", x, y)
-                 for i, (x, y) in enumerate(zip(args, other_args))]
-        named += [(k, v, other_kwargs.get(k)) for k, v in kwargs.items()]
-        for name, x, y in named:
+        cls = modsrc.unparametrized_class(node.graph.owning_module.get_submodule(node.target))
+        for _, name, x, y in _argument_pairs(args, kwargs, other_args, other_kwargs, modsrc.parameter_names(cls)):
             if x != y:
                 yield from filter(None, [_argument_name(name, x)])
 
