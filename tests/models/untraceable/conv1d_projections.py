@@ -1,4 +1,4 @@
-"""GPT-2's projections as transformers writes them: Conv1D, a library's own leaf (weight [in, out], addmm) rather than nn.Linear, in fused-QKV attention blocks whose split is unpacked (untraceable symbolically)."""
+"""GPT-2's projections as transformers writes them: Conv1D, a library's own leaf (weight [in, out], addmm) rather than nn.Linear, in fused-QKV attention blocks whose split is unpacked (untraceable symbolically: the ids are checked against the context size, `if ids.size(-1) > self.n_positions`)."""
 import math
 
 import torch
@@ -61,13 +61,16 @@ class Block(nn.Module):
 
 
 class Model(nn.Module):
-    def __init__(self, vocab_size, d_model, n_heads, n_layers):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, n_positions):
         super().__init__()
+        self.n_positions = n_positions
         self.wte = nn.Embedding(vocab_size, d_model)
         self.h = nn.ModuleList(Block(d_model, n_heads) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
 
     def forward(self, ids):
+        if ids.size(-1) > self.n_positions:
+            raise ValueError(f"{ids.size(-1)} tokens, but a context of {self.n_positions}")
         x = self.wte(ids)
         for block in self.h:
             x = block(x)
@@ -79,4 +82,4 @@ def get_inputs():
 
 
 def get_init_inputs():
-    return [50, 32, 4, 2]
+    return [50, 32, 4, 2, 16]

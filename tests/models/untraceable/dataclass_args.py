@@ -1,4 +1,4 @@
-"""Research code's ModelArgs (untraceable: the forward unpacks x.shape): a dataclass of settings handed to a leaf rotary-embedding module, whose file must build the record again to build the module."""
+"""Research code's ModelArgs (untraceable: the forward unpacks x.shape and asserts its length against max_seq): a dataclass of settings handed to a leaf rotary-embedding module, whose file must build the record again to build the module."""
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +40,7 @@ class Model(nn.Module):
 
     def forward(self, x):
         b, t, d = x.shape
+        assert t <= self.args.max_seq, f"{t} tokens, but max_seq is {self.args.max_seq}"
         q, k, v = self.qkv(x).view(b, t, 3, self.args.n_heads, d // self.args.n_heads).permute(2, 0, 3, 1, 4)
         q, k = self.rot(q), self.rot(k)
         att = torch.softmax(q @ k.transpose(-1, -2) / (d // self.args.n_heads) ** 0.5, dim=-1)

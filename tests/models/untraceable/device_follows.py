@@ -1,4 +1,4 @@
-"""Tensors made in forward on the device of its input (untraceable: torch.fx cannot pass a traced `x.device` to a factory): a start state, a causal mask, and Swin V2's learned logit scale moved to the input's device and clamped by a tensor made there; generated files must make them beside their own inputs, not on the CPU the recording ran on."""
+"""Tensors made in forward on the device of its input (untraceable: one sequence or a batch of them is taken, `if x.dim() == 2`; torch.fx before 2.x cannot pass a traced `x.device` to a factory either): a start state, a causal mask, and Swin V2's learned logit scale moved to the input's device and clamped by a tensor made there; generated files must make them beside their own inputs, not on the CPU the recording ran on."""
 import torch
 import torch.nn as nn
 
@@ -10,6 +10,8 @@ class Model(nn.Module):
         self.logit_scale = nn.Parameter(torch.log(10 * torch.ones(1)))
 
     def forward(self, x):
+        if x.dim() == 2:
+            x = x[None]
         b, t, d = x.shape
         state = torch.zeros(b, d, device=x.device)
         mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()

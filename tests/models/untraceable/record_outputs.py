@@ -1,4 +1,4 @@
-"""Outputs in records (untraceable: torch.fx cannot pass a dataclass out of a graph): a classifier that returns a dataclass holding its logits and a namedtuple of two intermediate features, the way model libraries return ModelOutput objects."""
+"""Outputs in records (untraceable: `if not return_dict` branches on an argument; torch.fx before 2.x cannot pass a dataclass out of a graph either): a classifier that returns a dataclass holding its logits and a namedtuple of two intermediate features, the way model libraries return ModelOutput objects."""
 import collections
 from dataclasses import dataclass
 
@@ -21,10 +21,13 @@ class Model(nn.Module):
         self.fc2 = nn.Linear(dim, dim)
         self.head = nn.Linear(dim, classes)
 
-    def forward(self, x):
+    def forward(self, x, return_dict=True):
         early = torch.relu(self.fc1(x))
         late = torch.tanh(self.fc2(early)) + early
-        return Output(logits=self.head(late), features=Features(early, late))
+        logits = self.head(late)
+        if not return_dict:
+            return logits, Features(early, late)
+        return Output(logits=logits, features=Features(early, late))
 
 
 batch_size = 2

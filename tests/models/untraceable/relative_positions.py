@@ -1,4 +1,4 @@
-"""Relative positions as Funnel Transformer makes them (untraceable: an arange whose ends are numbers held in 0-dim tensors, pos[0] - pos[-1], sizes what follows): the relative ids index a learned table, added to attention scores."""
+"""Relative positions as Funnel Transformer makes them (untraceable: lengths read with len(); an arange whose ends are numbers held in 0-dim tensors, pos[0] - pos[-1], sizes what follows): the relative ids index a learned table, added to attention scores."""
 import torch
 import torch.nn as nn
 
@@ -10,8 +10,8 @@ class Model(nn.Module):
         self.rel_emb = nn.Embedding(2 * seq - 1, 1)
 
     def forward(self, x):
-        seq = x.shape[1]
-        pos = torch.arange(0, seq, 1.0, dtype=x.dtype, device=x.device)
+        pos = torch.arange(0, x.shape[1], 1.0, dtype=x.dtype, device=x.device)
+        seq = len(pos)
         max_dist, min_dist = pos[-1] - pos[0], pos[0] - pos[-1]
         rel = torch.arange(max_dist, min_dist - 1, -1, dtype=torch.long, device=x.device)
         index = rel[None, :] + torch.arange(seq, device=x.device)[:, None]

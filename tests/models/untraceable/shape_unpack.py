@@ -1,4 +1,4 @@
-"""HuggingFace-style shape unpacking (untraceable: `b, t, d = x.shape`, then t used in torch.arange and b/t in view): position embedding, multi-head attention with a causal mask, linear output."""
+"""HuggingFace-style shape unpacking (untraceable: `b, t, d = x.shape`, t checked against the position table, then used in torch.arange and b/t in view): position embedding, multi-head attention with a causal mask, linear output."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -14,6 +14,8 @@ class Model(nn.Module):
 
     def forward(self, x):
         b, t, d = x.shape
+        if t > self.pos.num_embeddings:
+            raise ValueError(f"{t} tokens, but only {self.pos.num_embeddings} positions")
         positions = torch.arange(t, device=x.device)
         x = x + self.pos(positions)[None]
         q, k, v = self.qkv(x).split(d, dim=-1)
