@@ -5,10 +5,14 @@ parent's refactored model. So the reference for every step below the root is
 already computed while its parent's refactored model runs: each child there
 is wrapped, and when it is called its own step's refactored model runs on
 the same inputs, with the child's own weights (shared, never copied), and
-the two outputs are compared on the spot. Per trial the model runs once for
-the reference and each level's refactored models run once: T x (L + 1)
-forward passes for T trials over L levels, where checking each step on its
-own costs 2 x T x L plus a model build per step.
+the two outputs are compared on the spot. A child's inputs are copied before
+it runs only while it may write into them: once a call shows that both its
+models leave them as they were, the step takes its parent's own tensors, and
+every later call checks by their version counters that neither model wrote
+into them. Per trial the model runs once for the reference and each level's
+refactored models run once: T x (L + 1) forward passes for T trials over L
+levels, where checking each step on its own costs 2 x T x L plus a model
+build per step.
 
 The inputs of a step below the root are the activations its component sees
 inside the model on the model's inputs for the trial's seed, at the model's
@@ -34,7 +38,7 @@ from .loader import BadInput, _one_line, weights_left_uninitialised
 from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, keep_for_composition, own, plan_transfer, read_weight_map,
-                     take_planned, tensors, tolerance, transfer_report, trial_seeds)
+                     take_planned, tensors, tolerance, transfer_report, trial_seeds, versions)
 
 
 def _sha1(path):
@@ -94,6 +98,7 @@ class _Step:
         self.planned_references = set()  # trials whose reference came from the plan
         self.rtol_used = self.atol_used = None
         self.recorded = recorded     # its files come from a recorded graph (verify_steps)
+        self.copies_inputs = True    # until a call shows that its original leaves them as they were
 
     def load(self):
         """Build the refactored model; returns {child class: file} it imports."""
@@ -139,8 +144,10 @@ class _Step:
         if error and not entry["error"]:
             entry["error"] = error
 
-    def check(self, instance, inputs, expected, rng, run):
-        """Run this step's refactored model where its original just ran."""
+    def check(self, instance, inputs, expected, rng, run, unchanged=None):
+        """Run this step's refactored model where its original just ran.
+        `unchanged`: the versions of `inputs` where the original left its
+        own as they were, which the refactored model must do too."""
         if self.error:
             return
         if self.mapping is None:
@@ -152,6 +159,12 @@ class _Step:
             got = self.run_refactored(args, kwargs, watch=run.trial == 0 and self.anticheat is None)
         except Exception as e:
             self.record(run.trial, False, math.inf, error=_one_line(e))
+            return
+        if unchanged is not None and versions(inputs) != unchanged:
+            self.copies_inputs = True  # its parent's tensors are not its to write into
+            self.record(run.trial, False, math.inf, error=(
+                "the refactored model changes its inputs in place, and the original leaves them as "
+                "they were: the parent would read them changed"))
             return
         self.compare(run.trial, expected, got, run.rtol, run.atol)
 
@@ -238,11 +251,26 @@ def _wrap(instance, step, run):
     def checked(*args, **kwargs):
         if not run.active:
             return forward(*args, **kwargs)
-        inputs = clone_inputs((list(args), kwargs))  # before forward can change them in place
+        given = (list(args), kwargs)
+        # The refactored model must take the inputs the original took. They
+        # are copied before the original runs only while it may change them
+        # in place: the first call copies them and shows whether either does.
+        copied = step.copies_inputs
+        inputs = clone_inputs(given) if copied else given
+        before = versions(given)
         rng = torch.get_rng_state()
         out = forward(*args, **kwargs)
         after = torch.get_rng_state()
-        step.check(instance, inputs, out, rng, run)
+        if versions(given) == before:
+            step.copies_inputs = False
+            step.check(instance, inputs, out, rng, run, unchanged=versions(inputs))
+        elif copied:
+            step.check(instance, inputs, out, rng, run)
+        else:
+            step.copies_inputs = True
+            step.record(run.trial, False, math.inf, error=(
+                "the original changed its inputs in place on this call and not on its first, so the "
+                "inputs it took were not kept to run the refactored model on"))
         torch.set_rng_state(after)  # the parent goes on as if only its child ran
         return out
 

@@ -445,5 +445,134 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(results[0]["numerical_comparison"]["max_diff_across_trials"], 0.0)
 
 
+    def test_a_kernel_that_writes_into_what_the_model_only_reads_fails_its_step(self):
+        # tanh_ computes tanh's numbers, into the head's input, which the
+        # model reads again: the step passed on a copy, the composition failed
+        path = os.path.join(self.tmp, "model.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(TANH_HEAD)
+        names, requests = materialise(path, os.path.join(self.tmp, "out"))
+        folders = [os.path.join(os.path.dirname(r["refactored"]), "children") for r in requests]
+        k = next(i for i, d in enumerate(folders) if "tanh_fp32.py" in os.listdir(d) and i > 0)
+        kernel = os.path.join(folders[k], "tanh_fp32.py")
+        with open(kernel, encoding="utf-8") as f:
+            text = f.read()
+        with open(kernel, "w", encoding="utf-8") as f:
+            f.write(text.replace("torch.tanh(", "torch.tanh_("))
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual(results[k]["status"], "FAIL")
+        errors = [t.get("error", "") for t in results[k]["numerical_comparison"]["trials"]]
+        self.assertTrue(all("changes its inputs in place" in e for e in errors), errors)
+        self.assertEqual([r["status"] for i, r in enumerate(results) if i != k], ["PASS"] * (len(results) - 1))
+
+
+TANH_HEAD = """
+import torch
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x):
+        return self.norm(self.proj(torch.tanh(x) * 2.0 + 1.0))
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = Head()
+        self.second = Head()
+
+    def forward(self, x):
+        return self.second(self.first(x)) + x
+
+
+def get_inputs():
+    return [torch.randn(2, 8)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+class _Checks:
+    """A step as the wrapper sees it: what it was handed on each call."""
+
+    def __init__(self):
+        self.copies_inputs = True
+        self.calls, self.errors = [], []
+
+    def check(self, instance, inputs, out, rng, run, unchanged=None):
+        self.calls.append((inputs, unchanged))
+
+    def record(self, trial, ok, max_diff, details=None, error=None):
+        self.errors.append(error)
+
+
+class _WritesLater(nn.Module):
+    """Changes its input in place from its second call on."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls > 1:
+            x.mul_(2)
+        return x + 1
+
+
+class InputCopies(unittest.TestCase):
+    def wrapped(self, module):
+        step, run = _Checks(), verify_tree._Pass(None, None)
+        run.active = True
+        verify_tree._wrap(module, step, run)
+        return step
+
+    def test_inputs_are_copied_only_until_a_call_shows_they_stay_as_they_were(self):
+        xs = [torch.randn(2, 4) for _ in range(3)]
+        module = nn.Linear(4, 4)
+        step = self.wrapped(module)
+        for x in xs:
+            module(x)
+        (first, unchanged_first), *later = step.calls
+        self.assertIsNot(first[0][0], xs[0])  # the first call's are a copy
+        self.assertTrue(torch.equal(first[0][0], xs[0]))
+        self.assertEqual(unchanged_first, verify.versions(first))
+        for (inputs, unchanged), x in zip(later, xs[1:]):
+            self.assertIs(inputs[0][0], x)  # then the parent's own, watched
+            self.assertEqual(unchanged, verify.versions(([x], {})))
+        self.assertEqual(step.errors, [])
+
+    def test_a_component_that_writes_into_its_inputs_keeps_being_copied(self):
+        module = nn.ReLU(inplace=True)
+        step = self.wrapped(module)
+        xs = [torch.randn(2, 4) for _ in range(3)]
+        kept = [x.clone() for x in xs]
+        for x in xs:
+            module(x)
+        self.assertEqual(len(step.calls), 3)
+        for (inputs, unchanged), x in zip(step.calls, kept):
+            self.assertTrue(torch.equal(inputs[0][0], x))  # as they were before relu_
+            self.assertIsNone(unchanged)
+        self.assertTrue(step.copies_inputs)
+
+    def test_a_write_its_first_call_did_not_make_is_an_error_not_a_comparison(self):
+        module = _WritesLater()
+        step = self.wrapped(module)
+        for _ in range(3):
+            module(torch.randn(2, 4))
+        self.assertEqual(len(step.calls), 2)  # the first, and the third (copied again)
+        self.assertEqual(len(step.errors), 1)
+        self.assertIn("not on its first", step.errors[0])
+        self.assertIsNone(step.calls[1][1])
+
+
 if __name__ == "__main__":
     unittest.main()
