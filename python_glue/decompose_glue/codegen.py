@@ -321,9 +321,10 @@ class Rendered:
         self.op_list = []
         self.takes_device = False  # forward(..., device=None): see follow_device
         self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
-        self.settings = []       # (argument, name, number): a kernel's constructor arguments: an op's
-                                 # (value_settings) or its module's, whose argument is ("module", name)
-        self.module_calls = {}   # module path -> the call its file builds it with
+        self.settings = []       # (argument, name, number): its constructor arguments: a one-op
+                                 # kernel's op's (value_settings), or a number its modules are built
+                                 # with, whose argument is ("module", module path, parameter name)
+        self.module_calls = {}   # module path -> the call the model built it with
 
 
 def _attr_safe(base):
@@ -486,13 +487,16 @@ def render_component(component, gm, records):
                 call, constants, codes = modsrc.constructor(module, records)
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
-            if n is one_module:
-                # a kernel's module built with a number (a drop rate, a scale)
-                # takes it as a constructor argument: one file for every rate
+            r.module_calls[n.target] = call  # as the model built it, numbers and all
+            if n is one_module or (component.level in (FUSION, LAYER) and not modsrc.is_torch_nn(type(module))):
+                # a module built with a number (a drop rate, a scale) takes it
+                # as a constructor argument of the file: one file for every
+                # rate, and each parent builds its instance with its own
                 named, numbers = modsrc.numbers_as_parameters(call, modsrc.unparametrized_class(module))
-                if numbers and not any(name in attrs.values() for name, _ in numbers):
+                taken = {*attrs.values(), *r.constants, *(name for _, name, _ in r.settings)}
+                if numbers and not any(name in taken for name, _ in numbers):
                     call = named
-                    r.settings = [(("module", name), name, value) for name, value in numbers]
+                    r.settings += [(("module", n.target, name), name, value) for name, value in numbers]
             for name, text in constants.items():
                 if r.constants.setdefault(name, text) != text:
                     raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")
@@ -503,7 +507,6 @@ def render_component(component, gm, records):
                 if extra not in r.extra_sources:
                     r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
-            r.module_calls[n.target] = call
             workload_lines.append(f"self.{attrs[n.target]} = {modsrc.settings(module) or call}")
             for key, t in trace.state(module).items():
                 r.local_keys[f"{n.target}.{key}"] = f"{attrs[n.target]}.{key}"
@@ -871,18 +874,22 @@ def refactored_source(parent, gm, parent_names, parent_keys, step, python, input
             seen.add(r.stem)
             module = f"{import_dir}.{r.stem}" if import_dir else r.stem
             child_imports.append(f"from {module} import Model as {naming.class_alias(r.stem)}")
-    init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}({_settings_source(r)})"
+    init_lines = [f"self.{child_attrs[id(r)]} = {naming.class_alias(r.stem)}({_settings_source(r, parent)})"
                   for r in parent.children]
     # every name the returned expression reads stays alive until the return
     body = forward_lines(parent, gm, child_attrs, parent_names, keep=set(re.findall(r"\w+", result)))
-    source = _module_source(init_lines, args, body, result, input_exprs, out_shapes, cls=class_name)
+    source = _module_source(init_lines, args, body, result, input_exprs, out_shapes, cls=class_name,
+                            settings=[(name, value) for _, name, value in parent.settings])
     source = source.replace("model = Model(", f"model = {class_name}(")
     return source, child_imports, weight_map(parent, child_attrs, parent_keys)
 
 
-def _settings_source(r):
-    """A child's constructor arguments, as its parent writes them."""
-    return ", ".join(f"{name}={literal(value, Names())}" for _, name, value in r.settings)
+def _settings_source(r, parent=None):
+    """A child's constructor arguments, as its parent writes them: the
+    number, or the parent's own argument where the parent takes the number
+    its module is built with (a block's drop rate, passed to its fusion)."""
+    passed = {key: name for key, name, _ in parent.settings} if parent is not None else {}
+    return ", ".join(f"{name}={passed.get(key) or literal(value, Names())}" for key, name, value in r.settings)
 
 
 def json_text(value):

@@ -142,8 +142,10 @@ def _child_instances(path, class_names):
     if cls is None:
         raise BadInput(path, f"no class {' or '.join(class_names)} defined")
     counts = collections.Counter()
+    # a refactored parent takes the numbers its children are built with
+    init = getattr(module, "get_init_inputs", None)
     with weights_left_uninitialised():  # only the children's classes are read
-        model = cls()
+        model = cls(*(init() if callable(init) else ()))
     for child in model.children():
         counts[os.path.realpath(inspect.getfile(type(child)))] += 1
     return counts

@@ -106,7 +106,8 @@ def _differing_constructor_arguments(r, owner):
     `owner`'s, as names (torchvision's StochasticDepth at each block's drop
     rate, in a fusion: `p_0p055`; a LayerNorm's eps), by keyword or by its
     parameter's name, where the two build modules of one class each, in
-    one order, from plain values."""
+    one order, from plain values. A number the file takes as a constructor
+    argument tells no file apart."""
     mine = [n for n in r.component.nodes if n.op == "call_module"]
     theirs = [n for n in owner.component.nodes if n.op == "call_module"]
     if len(mine) != len(theirs):
@@ -117,10 +118,11 @@ def _differing_constructor_arguments(r, owner):
         if a is None or b is None or a[0] != b[0]:
             return
         pairs.append((m, a, b))
+    taken = {key[1:] for key, _, _ in r.settings if isinstance(key, tuple)}
     for node, (_, args, kwargs), (_, other_args, other_kwargs) in pairs:
         cls = modsrc.unparametrized_class(node.graph.owning_module.get_submodule(node.target))
         for _, name, x, y in _argument_pairs(args, kwargs, other_args, other_kwargs, modsrc.parameter_names(cls)):
-            if x != y:
+            if x != y and (node.target, name) not in taken:
                 yield from filter(None, [_argument_name(name, x)])
 
 
@@ -594,7 +596,7 @@ class Plan:
             node.update(_shapes(first.inputs, first.outputs, first.names))
             node["parameter_shapes"] = first.weight_shapes
             if first.settings:
-                # a kernel's constructor arguments, per instance in model_paths' order
+                # its constructor arguments, per instance in model_paths' order
                 node["instance_init_inputs"] = [[v for _, _, v in r.settings] for r in members]
             nodes.append(node)
         return nodes

@@ -27,7 +27,9 @@ the caller reads the results in step order and stops at the first that fails.
 
 import contextlib
 import datetime
+import functools
 import hashlib
+import inspect
 import math
 import sys
 
@@ -73,6 +75,46 @@ def _put(root, name, tensor):
         module.__dict__[attr] = tensor
 
 
+def _takes_arguments(cls):
+    """Whether a child file's class is built with arguments: the numbers its
+    modules are built with (a drop rate), which each instance has its own."""
+    init = cls.__dict__.get("__init__")
+    if init is None:
+        return False
+    try:
+        return len(inspect.signature(init).parameters) > 1
+    except (TypeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _recording_arguments(classes, records):
+    """While it lasts, each instance of `classes` that is built leaves in
+    `records` {id(instance): {parameter: value}}, what it was built with."""
+    saved = []
+    for cls in classes:
+        original = cls.__dict__["__init__"]
+        signature = inspect.signature(original)
+
+        @functools.wraps(original)
+        def init(self, *args, _original=original, _signature=signature, **kwargs):
+            records[id(self)] = dict(list(_signature.bind(self, *args, **kwargs).arguments.items())[1:])
+            _original(self, *args, **kwargs)
+
+        cls.__init__ = init
+        saved.append((cls, original))
+    try:
+        yield
+    finally:
+        for cls, original in saved:
+            cls.__init__ = original
+
+
+def _key(arguments):
+    """A set of constructor arguments as a dict key (by text: a value may be a list)."""
+    return tuple(sorted((name, repr(value)) for name, value in arguments.items()))
+
+
 class _Pass:
     """What the wrapped children need to know about the run they are in."""
 
@@ -99,13 +141,22 @@ class _Step:
         self.rtol_used = self.atol_used = None
         self.recorded = recorded     # its files come from a recorded graph (verify_steps)
         self.copies_inputs = True    # until a call shows that its original leaves them as they were
+        self.refactored_file = None
+        self.arguments = None        # what the refactored model in use was built with (_key)
+        self.builds = {}             # _key(arguments) -> a refactored model built with them
+        self.built_with = {}         # id(child of a build) -> {parameter: value} it was built with
+        self.link = None             # wraps a build's children for their own steps (verify_steps)
 
     def load(self):
         """Build the refactored model; returns {child class: file} it imports."""
         try:
-            refactored_file = _load(self.refactored_path, "refactored", ("RefactoredModel", "Model"))
-            with weights_left_uninitialised():  # every weight is bound from the original's
-                self.refactored = refactored_file.build(seed=1)
+            self.refactored_file = _load(self.refactored_path, "refactored", ("RefactoredModel", "Model"))
+            children = _children_files()
+            built = {}
+            # every weight is bound from the original's
+            with weights_left_uninitialised(), _recording_arguments(
+                    [c for c in children if _takes_arguments(c)], built):
+                self.refactored = self.refactored_file.build(seed=1)
             self.original_sha = _sha1(self.original_path)
         except BadInput as e:
             self.error = f"{e.path}: {e.message}"
@@ -113,7 +164,31 @@ class _Step:
         except OSError as e:
             self.error = f"{self.original_path}: cannot read: {e}"
             return {}
-        return _children_files()
+        try:
+            init = inspect.signature(self.refactored_file.cls.__init__)
+            given = init.bind(None, *self.refactored_file.get_init_inputs()).arguments
+            self.arguments = _key(dict(list(given.items())[1:]))
+        except (TypeError, ValueError):
+            self.arguments = None  # unknown: an instance's arguments build a model of their own
+        self.builds[self.arguments] = self.refactored
+        self.built_with = built
+        return children
+
+    def use(self, arguments):
+        """Make the refactored model the one built with `arguments`, the
+        numbers the instance just compared was built with: built once for
+        each set of them, its children wrapped for their own steps."""
+        key = _key(arguments)
+        if key == self.arguments:
+            return
+        model = self.builds.get(key)
+        if model is None:
+            classes = [c for c in _classes_of(self.refactored) if _takes_arguments(c)]
+            with weights_left_uninitialised(), _recording_arguments(classes, self.built_with):
+                model = self.refactored_file.cls(**arguments).eval()
+            self.builds[key] = model
+            self.link(self, model)
+        self.refactored, self.arguments = model, key
 
     def prepare(self, original):
         """Weight map and its report, from the first instance of the original;
@@ -144,12 +219,20 @@ class _Step:
         if error and not entry["error"]:
             entry["error"] = error
 
-    def check(self, instance, inputs, expected, rng, run, unchanged=None):
+    def check(self, instance, inputs, expected, rng, run, unchanged=None, arguments=None):
         """Run this step's refactored model where its original just ran.
         `unchanged`: the versions of `inputs` where the original left its
-        own as they were, which the refactored model must do too."""
+        own as they were, which the refactored model must do too.
+        `arguments`: what the instance was built with, where it takes any."""
         if self.error:
             return
+        if arguments:
+            try:
+                self.use(arguments)
+            except Exception as e:
+                self.record(run.trial, False, math.inf, error=f"building the refactored model with "
+                            f"{arguments}: {_one_line(e)}")
+                return
         if self.mapping is None:
             self.prepare(instance)
         self.bind(instance)
@@ -244,8 +327,9 @@ class _Step:
         return result
 
 
-def _wrap(instance, step, run):
-    """Make a child check its own step each time its parent calls it."""
+def _wrap(instance, step, run, arguments=None):
+    """Make a child check its own step each time its parent calls it;
+    `arguments`: what the child was built with, where it takes any."""
     forward = instance.forward
 
     def checked(*args, **kwargs):
@@ -263,9 +347,9 @@ def _wrap(instance, step, run):
         after = torch.get_rng_state()
         if versions(given) == before:
             step.copies_inputs = False
-            step.check(instance, inputs, out, rng, run, unchanged=versions(inputs))
+            step.check(instance, inputs, out, rng, run, unchanged=versions(inputs), arguments=arguments)
         elif copied:
-            step.check(instance, inputs, out, rng, run)
+            step.check(instance, inputs, out, rng, run, arguments=arguments)
         else:
             step.copies_inputs = True
             step.record(run.trial, False, math.inf, error=(
@@ -295,17 +379,26 @@ def _unwrapped(model):
             module.__dict__["forward"] = wrapper
 
 
+def _classes_of(model):
+    return list(dict.fromkeys(type(m) for m in model.children()))
+
+
 def _link(steps, children, run):
-    """Wrap every child, in every refactored model, whose file is some step's original."""
+    """Wrap every child, in every refactored model, whose file is some step's
+    original; a model a step builds later (Step.use) is linked as it is built."""
     by_sha = {s.original_sha: s for s in steps[1:] if not s.error}
     sha_of = {cls: _sha1(path) for cls, path in children.items()}
-    for step in steps:
-        if step.refactored is None:
-            continue
-        for name, module in step.refactored.named_modules():
+
+    def link(step, model):
+        for name, module in model.named_modules():
             target = by_sha.get(sha_of.get(type(module))) if name else None
             if target is not None and target is not step:
-                _wrap(module, target, run)
+                _wrap(module, target, run, step.built_with.get(id(module)))
+
+    for step in steps:
+        step.link = link
+        if step.refactored is not None:
+            link(step, step.refactored)
 
 
 def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False, recorded=False):

@@ -57,7 +57,7 @@ EXPECTED = {
     "pruned_mlp": ((1, 0, 2, 4), "symbolic"),
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     "parametrized": ((1, 0, 3, 7), "symbolic"),
-    "drop_path_blocks": ((1, 0, 4, 7), "symbolic"),
+    "drop_path_blocks": ((1, 0, 1, 7), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -219,7 +219,7 @@ class Families(unittest.TestCase):
                       "orthogonal_map='matrix_exp', use_trivialization=True)", mix)
         self.assertTrue(mapping["mix.parametrizations.weight.0.base"].endswith(".parametrizations.weight.0.base"))
 
-    def test_modules_built_alike_but_for_a_number_are_one_kernel_file(self):
+    def test_modules_built_alike_but_for_a_number_are_one_file_at_every_level(self):
         out = self.runs["drop_path_blocks"][1]
         scale = _text(os.path.join(out, "level_0_kernel", "residual_scale_fp32.py"))
         self.assertIn("    def __init__(self, scale: float):\n        super().__init__()\n"
@@ -231,13 +231,27 @@ class Families(unittest.TestCase):
         composition = _text(os.path.join(out, "verification", "composition_test.py"))
         for i, value in enumerate(("1.0", "0.5", "0.3333333333333333", "0.25")):
             self.assertIn(f"self.blocks_{i}_scale = ResidualScaleFp32(scale={value})", composition)
-        refactored = _text(os.path.join(out, "steps", "step_2_layer_norm_linear_relu_residual_scale_stochastic_depth_"
-                                             "16x16_fp32_scale_0p5_to_kernels", "refactored.py"))
-        self.assertIn("self.blocks_1_scale = ResidualScaleFp32(scale=0.5)", refactored)
-        # the fusions around them are still one file per number, named by it
-        fusions = sorted(os.listdir(os.path.join(out, "level_1_fusion")))
-        self.assertEqual(fusions[1:], [f"layer_norm_linear_relu_residual_scale_stochastic_depth_16x16_fp32_scale_{v}.py"
-                                       for v in ("0p25", "0p333333", "0p5")])
+        # the blocks around them are one fusion file too, taking both numbers and
+        # handing them to their kernels; the model builds each block with its own
+        stem = "layer_norm_linear_relu_residual_scale_stochastic_depth_16x16_fp32"
+        self.assertEqual(os.listdir(os.path.join(out, "level_1_fusion")), [f"{stem}.py"])
+        fusion = _text(os.path.join(out, "level_1_fusion", f"{stem}.py"))
+        self.assertIn("    def __init__(self, scale: float, p: float):\n", fusion)
+        self.assertIn("self.residual_scale = ResidualScale(scale)", fusion)
+        self.assertEqual(self.nodes("drop_path_blocks", "fusion")[stem]["instance_init_inputs"],
+                         [[1.0, 0.0], [0.5, 0.0333333333333333], [0.333333333333333, 0.0666666666666667],
+                          [0.25, 0.1]])
+        refactored = _text(os.path.join(out, "steps", f"step_2_{stem}_to_kernels", "refactored.py"))
+        self.assertIn("    def __init__(self, scale: float, p: float):\n", refactored)
+        self.assertIn("self.blocks_0_scale = ResidualScaleFp32(scale=scale)", refactored)
+        self.assertIn("self.blocks_0_drop = StochasticDepthFp32(p=p)", refactored)
+        root = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
+        self.assertIn("= LayerNormLinearReluResidualScaleStochasticDepth16x16Fp32(scale=0.3333333333333333, "
+                      "p=0.06666666666666667)", root)
+        # its step is compared at every block, each built with that block's numbers
+        result = json.loads(_text(os.path.join(out, "steps", f"step_2_{stem}_to_kernels",
+                                               "verification_result.json")))
+        self.assertEqual([t["instances_compared"] for t in result["numerical_comparison"]["trials"]], [4, 4, 4])
 
     def test_a_batch_given_as_a_dict_and_a_leaf_that_returns_one_are_recorded(self):
         out = self.runs["untraceable/dict_batch"][1]

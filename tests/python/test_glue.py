@@ -335,6 +335,7 @@ class Naming(unittest.TestCase):
                 self.weight_shapes = {"w": weights} if weights else {}
                 self.component = levels.Component(levels.KERNEL, [], "kernel", "")  # no op node to compare
                 self.op_list = list(op_list)
+                self.settings = []
 
         owner = Instance([[]], [[3, 1, 1]], [3, 1, 1])
         # Swin V2's logit-scale clamps: a 0-dim input, outputs that differ only whole

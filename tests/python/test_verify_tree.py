@@ -26,6 +26,7 @@ from decompose_glue import api, loader, record, verify, verify_tree  # noqa: E40
 RESNET = os.path.join(ROOT, "tests", "models", "resnet_blocks.py")
 LSTM = os.path.join(ROOT, "tests", "models", "lstm.py")
 SHAPE_UNPACK = os.path.join(ROOT, "tests", "models", "untraceable", "shape_unpack.py")
+DROP_PATH = os.path.join(ROOT, "tests", "models", "drop_path_blocks.py")
 
 
 def materialise(model_path, folder):
@@ -445,6 +446,25 @@ class VerifyTree(unittest.TestCase):
         self.assertEqual(results[0]["numerical_comparison"]["max_diff_across_trials"], 0.0)
 
 
+    def test_a_step_is_checked_at_each_instance_as_built_with_its_numbers(self):
+        # four blocks, one fusion file taking each block's scale and drop rate
+        names, requests = materialise(DROP_PATH, self.tmp)
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual([r["status"] for r in results], ["PASS"] * len(results))
+        k = next(i for i, n in enumerate(names) if n.startswith("step_2_"))
+        self.assertEqual([t["instances_compared"] for t in results[k]["numerical_comparison"]["trials"]],
+                         [4, 4, 4])
+        # a refactored block that builds its scale with the first block's number
+        with open(requests[k]["refactored"], encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("ResidualScaleFp32(scale=scale)", text)
+        with open(requests[k]["refactored"], "w", encoding="utf-8") as f:
+            f.write(text.replace("ResidualScaleFp32(scale=scale)", "ResidualScaleFp32(scale=1.0)"))
+        results = verify_tree.verify_steps(requests)
+        self.assertEqual(results[k]["status"], "FAIL")
+        self.assertEqual(results[k]["fail_reason"], "numerical_mismatch")
+        self.assertEqual(results[0]["status"], "PASS")
+
     def test_a_kernel_that_writes_into_what_the_model_only_reads_fails_its_step(self):
         # tanh_ computes tanh's numbers, into the head's input, which the
         # model reads again: the step passed on a copy, the composition failed
@@ -507,7 +527,7 @@ class _Checks:
         self.copies_inputs = True
         self.calls, self.errors = [], []
 
-    def check(self, instance, inputs, out, rng, run, unchanged=None):
+    def check(self, instance, inputs, out, rng, run, unchanged=None, arguments=None):
         self.calls.append((inputs, unchanged))
 
     def record(self, trial, ok, max_diff, details=None, error=None):
