@@ -103,11 +103,10 @@ def _holds_node(value):
 
 def _differing_constructor_arguments(r, owner):
     """The constructor arguments of `r`'s modules that differ from those of
-    `owner`'s, as names (torchvision's StochasticDepth at each block's drop
-    rate, in a fusion: `p_0p055`; a LayerNorm's eps), by keyword or by its
-    parameter's name, where the two build modules of one class each, in
-    one order, from plain values. A number the file takes as a constructor
-    argument tells no file apart."""
+    `owner`'s, as names (a LayerNorm's eps: `eps_1eneg06`), by keyword or
+    by its parameter's name, where the two build modules of one class each,
+    in one order, from plain values. A number the file takes as a
+    constructor argument (a block's drop rate) tells no file apart."""
     mine = [n for n in r.component.nodes if n.op == "call_module"]
     theirs = [n for n in owner.component.nodes if n.op == "call_module"]
     if len(mine) != len(theirs):
