@@ -684,13 +684,21 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     if first.settings:
         lines += ["", "Constructor arguments (numbers it computes with; each instance is built",
                   "with its own, and get_init_inputs() holds the first instance's):"]
-        for i, (_, name, _) in enumerate(first.settings):
-            values = list(dict.fromkeys(literal(r.settings[i][2], Names()) for r in rendered_list))
-            shown = ", ".join(values[:12]) + (f", ... ({len(values)} values)" if len(values) > 12 else "")
-            lines.append(f"  - {name}: {shown}")
+        lines += [f"  - {name}: {shown}" for name, shown in settings_values(rendered_list)]
     lines += list(extra)
     lines += ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]
     return '"""\n' + "\n".join(lines) + '\n"""\n'
+
+
+def settings_values(rendered_list):
+    """[(name, its instances' distinct values as written, 12 at most)] of
+    the constructor arguments a file takes."""
+    shown = []
+    for i, (_, name, _) in enumerate(rendered_list[0].settings):
+        values = list(dict.fromkeys(literal(r.settings[i][2], Names()) for r in rendered_list))
+        more = f", ... ({len(values)} values)" if len(values) > 12 else ""
+        shown.append((name, ", ".join(values[:12]) + more))
+    return shown
 
 
 def component_file(title, rendered_list, level, source, python, note=()):

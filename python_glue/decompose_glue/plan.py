@@ -639,6 +639,16 @@ class Plan:
         for n in nodes:
             lines.append(f"| `{n['id']}` | {n['level']} | {n['instance_count']} | "
                          f"{self._instance_shapes(n)} | {list(n.get('output_shapes', {}).values())} |")
+        taking = [(stem, members) for stem, members in self.groups.items() if members[0].settings]
+        if taking:
+            lines += ["", "## Numbers its files take", "",
+                      "Instances built alike but for a number (a drop rate, a fill value) share a file that "
+                      "takes it as a constructor argument; each parent builds its instance with its own "
+                      "(`instance_init_inputs` in decomposition_tree.json).", ""]
+            for stem, members in taking:
+                numbers = "; ".join(f"{name}: {shown}" for name, shown in codegen.settings_values(members))
+                level = LEVEL_NAMES[self.group_level[stem]]
+                lines.append(f"- `{stem}` ({level}, {len(members)} instances): {numbers}")
         lines += ["", "## Data flow (model level)", ""]
         for e in self.data_flow():
             if e["parent"] == "root":

@@ -248,6 +248,9 @@ class Families(unittest.TestCase):
         root = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
         self.assertIn("= LayerNormLinearReluResidualScaleStochasticDepth16x16Fp32(scale=0.3333333333333333, "
                       "p=0.06666666666666667)", root)
+        analysis = _text(os.path.join(out, "decomposition_analysis.md"))
+        self.assertIn(f"- `{stem}` (fusion, 4 instances): scale: 1.0, 0.5, 0.3333333333333333, 0.25; p: 0.0, ",
+                      analysis)
         # its step is compared at every block, each built with that block's numbers
         result = json.loads(_text(os.path.join(out, "steps", f"step_2_{stem}_to_kernels",
                                                "verification_result.json")))
