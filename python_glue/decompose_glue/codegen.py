@@ -492,11 +492,15 @@ def render_component(component, gm, records):
                 # a module built with a number (a drop rate, a scale) takes it
                 # as a constructor argument of the file: one file for every
                 # rate, and each parent builds its instance with its own
-                named, numbers = modsrc.numbers_as_parameters(call, modsrc.unparametrized_class(module))
+                cls = modsrc.unparametrized_class(module)
                 taken = {*attrs.values(), *r.constants, *(name for _, name, _ in r.settings)}
-                if numbers and not any(name in taken for name, _ in numbers):
-                    call = named
-                    r.settings += [(("module", n.target, name), name, value) for name, value in numbers]
+                for prefix in ("", f"{attrs[n.target]}_"):  # a second module's p: stochastic_depth_p
+                    named, numbers = modsrc.numbers_as_parameters(call, cls, prefix)
+                    if numbers and not any(name in taken for name, _ in numbers):
+                        call = named
+                        r.settings += [(("module", n.target, name[len(prefix):]), name, value)
+                                       for name, value in numbers]
+                        break
             for name, text in constants.items():
                 if r.constants.setdefault(name, text) != text:
                     raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")

@@ -278,14 +278,16 @@ def settings(module):
 _NOT_LITERAL = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
 
 
-def numbers_as_parameters(call, cls):
+def numbers_as_parameters(call, cls, prefix=""):
     """(`call` with its float arguments written as the names of the
     parameters they are given to, [(name, number)]): `StochasticDepth(p,
     'row')` and [('p', 0.055)]. A file built with such a call takes them as
     constructor arguments, so modules built alike but for a number (a drop
     rate per block, a scale) are one file. Only a call of the class itself
     (not a parametrization, weight norm or pruning wrapped around it) and
-    numbers whose parameter has a name; (call, []) where none."""
+    numbers whose parameter has a name; (call, []) where none. `prefix`
+    goes before each name (`stochastic_depth_p`, where the file has a `p`
+    already)."""
     try:
         tree = ast.parse(call, mode="eval")
     except SyntaxError:
@@ -305,10 +307,10 @@ def numbers_as_parameters(call, cls):
         except _NOT_LITERAL:
             return expr
         if type(value) is not float or not name or not name.isidentifier() or keyword.iskeyword(name) \
-                or name in ("self", "nn", "torch", "F") or any(n == name for n, _ in found):
+                or name in ("self", "nn", "torch", "F") or any(n == prefix + name for n, _ in found):
             return expr
-        found.append((name, value))
-        return ast.Name(id=name, ctx=ast.Load())
+        found.append((prefix + name, value))
+        return ast.Name(id=prefix + name, ctx=ast.Load())
 
     node.args = [named(a, names[i] if i < len(names) else None) for i, a in enumerate(node.args)]
     for k in node.keywords:

@@ -681,6 +681,63 @@ class KernelNames(unittest.TestCase):
                          ["scaled_fp32_in16"])
 
 
+class ModuleNumbers(unittest.TestCase):
+    def test_a_fusions_modules_that_name_their_numbers_alike_take_them_apart(self):
+        # a block scales by its own p and drops at a rate StochasticDepth also calls p:
+        # the second is the fusion's stochastic_depth_p, and the blocks are one file
+        text = textwrap.dedent("""\
+            import torch
+            import torch.nn as nn
+            from torchvision.ops import StochasticDepth
+
+
+            class Scale(nn.Module):
+                def __init__(self, p):
+                    super().__init__()
+                    self.p = p
+
+                def forward(self, x):
+                    return x * self.p
+
+
+            class Block(nn.Module):
+                def __init__(self, a, b):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 8)
+                    self.one = Scale(a)
+                    self.two = StochasticDepth(b, "row")
+
+                def forward(self, x):
+                    return x + self.two(self.one(torch.relu(self.fc(x))))
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = nn.Sequential(*[Block(1.0 / (i + 1), 0.05 * i) for i in range(3)])
+
+                def forward(self, x):
+                    return self.blocks(x)
+
+
+            def get_inputs():
+                return [torch.randn(2, 8)]
+
+
+            def get_init_inputs():
+                return []
+            """)
+        reply = plan_of_file(text)
+        self.assertTrue(reply["ok"], reply)
+        fusions = [f for f in reply["files"] if f["path"].startswith("level_1_fusion/")]
+        self.assertEqual(len(fusions), 1, [f["path"] for f in fusions])
+        self.assertIn("    def __init__(self, p: float, stochastic_depth_p: float):\n", fusions[0]["content"])
+        self.assertIn("self.stochastic_depth = StochasticDepth(stochastic_depth_p, 'row')", fusions[0]["content"])
+        step = next(s for s in reply["steps"] if s["name"].startswith("step_2_"))
+        refactored = next(f["content"] for f in step["files"] if f["path"].endswith("/refactored.py"))
+        self.assertIn("= StochasticDepthFp32(p=stochastic_depth_p)", refactored)
+
+
 class Headers(unittest.TestCase):
     def test_a_kernel_of_many_parents_names_the_first_eight(self):
         # EfficientNetV2-S's StochasticDepth file has 35 parent fusions: one line named them all
