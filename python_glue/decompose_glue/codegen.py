@@ -474,11 +474,13 @@ def render_component(component, gm, records):
     compute = [n for n in component.nodes if is_compute(n, gm)]
     r.op_list = [op_name(n, gm) for n in compute]
 
-    # A kernel of one module of a library's or the model's own class. torch.nn's
-    # are read by their settings (modsrc.settings), whatever the spelling of
-    # their call: nn.LayerNorm(16) and nn.LayerNorm(16, eps=1e-05) are one file.
-    one_module = compute[0] if (component.level == KERNEL and len(compute) == 1 and compute[0].op == "call_module"
-                                and not modsrc.is_torch_nn(type(gm.get_submodule(compute[0].target)))) else None
+    # The modules of a fusion or layer, or of a kernel that is one module, take
+    # the numbers they are built with as the file's constructor arguments,
+    # where their class is a library's or the model's own. torch.nn's are
+    # read by their settings (modsrc.settings), whatever the spelling of their
+    # call: nn.LayerNorm(16) and nn.LayerNorm(16, eps=1e-05) are one file.
+    numbers_taken = component.level in (FUSION, LAYER) or (
+        component.level == KERNEL and len(compute) == 1 and compute[0].op == "call_module")
     init_lines, workload_lines = [], []
     for n in component.nodes:
         if n.op == "call_module" and attrs[n.target] not in [l.split(" =")[0][5:] for l in init_lines]:
@@ -488,7 +490,7 @@ def render_component(component, gm, records):
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
             r.module_calls[n.target] = call  # as the model built it, numbers and all
-            if n is one_module or (component.level in (FUSION, LAYER) and not modsrc.is_torch_nn(type(module))):
+            if numbers_taken and not modsrc.is_torch_nn(type(module)):
                 # a module built with a number (a drop rate, a scale) takes it
                 # as a constructor argument of the file: one file for every
                 # rate, and each parent builds its instance with its own

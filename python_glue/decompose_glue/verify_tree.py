@@ -142,6 +142,7 @@ class _Step:
         self.recorded = recorded     # its files come from a recorded graph (verify_steps)
         self.copies_inputs = True    # until a call shows that its original leaves them as they were
         self.refactored_file = None
+        self.taking = []             # its children's classes that are built with arguments
         self.arguments = None        # what the refactored model in use was built with (_key)
         self.builds = {}             # _key(arguments) -> a refactored model built with them
         self.built_with = {}         # id(child of a build) -> {parameter: value} it was built with
@@ -152,10 +153,10 @@ class _Step:
         try:
             self.refactored_file = _load(self.refactored_path, "refactored", ("RefactoredModel", "Model"))
             children = _children_files()
+            self.taking = [c for c in children if _takes_arguments(c)]
             built = {}
             # every weight is bound from the original's
-            with weights_left_uninitialised(), _recording_arguments(
-                    [c for c in children if _takes_arguments(c)], built):
+            with weights_left_uninitialised(), _recording_arguments(self.taking, built):
                 self.refactored = self.refactored_file.build(seed=1)
             self.original_sha = _sha1(self.original_path)
         except BadInput as e:
@@ -183,8 +184,7 @@ class _Step:
             return
         model = self.builds.get(key)
         if model is None:
-            classes = [c for c in _classes_of(self.refactored) if _takes_arguments(c)]
-            with weights_left_uninitialised(), _recording_arguments(classes, self.built_with):
+            with weights_left_uninitialised(), _recording_arguments(self.taking, self.built_with):
                 model = self.refactored_file.cls(**arguments).eval()
             self.builds[key] = model
             self.link(self, model)
@@ -377,10 +377,6 @@ def _unwrapped(model):
     finally:
         for module, wrapper in taken:
             module.__dict__["forward"] = wrapper
-
-
-def _classes_of(model):
-    return list(dict.fromkeys(type(m) for m in model.children()))
 
 
 def _link(steps, children, run):
