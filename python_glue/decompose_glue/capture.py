@@ -41,7 +41,8 @@ def device_of(args, kwargs):
 def canonical(gm, device):
     """The graph every later pass reads, however it was traced; `device` is
     the run's (device_of)."""
-    return attention.expand(trace.fold_tensor_reads(trace.inline_plumbing_modules(gm), device))
+    gm = trace.read_after_writes(trace.inline_plumbing_modules(gm))
+    return attention.expand(trace.fold_tensor_reads(gm, device))
 
 
 def _integer_tensors(value):
@@ -207,7 +208,8 @@ def _trace(model_file, model, inputs, check):
     it reproduces that output: the root step is that check too, and a graph
     that missed an op fails there.
     """
-    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": []}
+    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
+             "unused": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
     try:
@@ -231,10 +233,11 @@ def _trace(model_file, model, inputs, check):
             # at trace time and kept as an anonymous constant: its op is lost.
             notes["symbolic_error"] = ("the symbolic trace folded tensors made in forward into "
                                        f"constants ({', '.join(folded)})")
-        elif not check and values_on_meta(gm, *inputs.lend()):
-            notes["checked"] = False
-            return canonical(gm, device), "symbolic", notes, expected
         else:
+            notes["unused"] = trace.remove_unused(gm)
+            if not check and values_on_meta(gm, *inputs.lend()):
+                notes["checked"] = False
+                return canonical(gm, device), "symbolic", notes, expected
             notes["symbolic_error"] = mismatch(gm, expected, inputs)
             if notes["symbolic_error"] is None:
                 return canonical(gm, device), "symbolic", notes, expected

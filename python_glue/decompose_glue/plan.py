@@ -678,6 +678,9 @@ class Plan:
                          f"it is that {LEVEL_NAMES[c.level]}, not a layer of its own")
             elif c.level == 1:
                 d.append(f"fusion `{r.stem}`: a straight chain {' -> '.join(r.op_list)}")
+        if self.trace_notes["unused"]:
+            d.append("left out, as no output reads what they compute (a file of theirs would be "
+                     "checked against nothing): " + ", ".join(f"`{u}`" for u in self.trace_notes["unused"]))
         seen = []
         for x in d:
             if x not in seen:
@@ -704,14 +707,15 @@ class Plan:
                 "the model on inputs of the shapes above.")
 
     def _trace_log(self):
+        unused = {"computed_but_unused": self.trace_notes["unused"]}
         if self.trace_method == "symbolic":
             return {"method": "symbolic", "note": "torch.fx symbolic tracing: the graph keeps "
                     "the model's own code paths; no value was fixed to the example inputs",
                     "checked": ("by running the graph against the model" if self.trace_notes["checked"]
                                 else "by the root step (the graph's shapes were read on the meta "
                                      "device; had the root step failed, the model would have been "
-                                     "traced again and the graph run against it)")}
-        return {"method": "recorded", "symbolic_error": self.trace_notes["symbolic_error"],
+                                     "traced again and the graph run against it)"), **unused}
+        return {"method": "recorded", "symbolic_error": self.trace_notes["symbolic_error"], **unused,
                 "note": "traced by running the model on the inputs of get_inputs() (seed 0): "
                         "control flow and Python values read from tensors are fixed to those "
                         "inputs; the generated files reproduce the model on inputs of these "

@@ -25,7 +25,8 @@ from torch.overrides import TorchFunctionMode
 
 from . import ops
 from .tensorpatch import tensor_methods
-from .trace import containers_held, describe, describe_node, graph_module, is_kernel_module, keep_sizes, state
+from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, keep_sizes,
+                    remove_unused, state)
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -223,6 +224,7 @@ class _Recorder(TorchFunctionMode):
         if not _has_tensor(value):
             if name in _READS or not isinstance(value, (torch.Size, int)):
                 self._note(name, value)
+                self._mark_read(args)
             return value
         gargs, gkwargs = self.arg(args), self.arg(kwargs)
         if name in _DUNDERS:
@@ -272,6 +274,14 @@ class _Recorder(TorchFunctionMode):
 
     def _read_device(self, value):
         return isinstance(value, torch.device) and self.devices_read.get(id(value)) is value
+
+    def _mark_read(self, args):
+        """The nodes of tensors whose values Python read: no output needs
+        them, and trace.remove_unused drops them without a word."""
+        for a in args:
+            node = self.node_of.get(id(a)) if isinstance(a, torch.Tensor) else None
+            if node is not None:
+                node.meta["read"] = True
 
     def _note(self, name, value):
         if name in _READS and name not in ("dim", "size", "numel"):
@@ -439,11 +449,11 @@ def record(model, args, kwargs, opened=()):
     finally:
         nn.Module.__call__ = original_call
     recorder.graph.output(recorder.arg(output))
-    _remove_dead(recorder.graph)
     gm = graph_module(model, recorder.graph, type(model).__name__)
     for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
         node.meta.update(src.meta)
-    return gm, {"specialised": recorder.specialised, "opened": sorted(opened)}, output
+    unused = remove_unused(gm)
+    return gm, {"specialised": recorder.specialised, "opened": sorted(opened), "unused": unused}, output
 
 
 def _parameter_names(model):
@@ -453,14 +463,3 @@ def _parameter_names(model):
     except (TypeError, ValueError):
         return []
     return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-
-def _remove_dead(graph):
-    """Drop values computed only to be read into Python (a branch's test)."""
-    changed = True
-    while changed:
-        changed = False
-        for node in reversed(list(graph.nodes)):
-            if node.op not in ("output", "placeholder") and not node.users:
-                graph.erase_node(node)
-                changed = True

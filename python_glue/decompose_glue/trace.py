@@ -12,6 +12,7 @@ node produces (`meta["value"]`, see `describe`).
 import dataclasses
 import importlib
 import inspect
+import operator
 
 import torch
 import torch.fx as fx
@@ -445,6 +446,106 @@ def fetch(model, target):
         else:
             value = getattr(value, part)
     return value
+
+
+# Ops that draw from the random generator: one whose value nothing reads
+# still moves the generator, and the draws after it would differ.
+_DRAWS = frozenset({"rand", "randn", "randint", "rand_like", "randn_like", "randint_like", "randperm",
+                    "bernoulli", "normal", "multinomial", "poisson", "dropout", "dropout1d", "dropout2d",
+                    "dropout3d", "alpha_dropout", "feature_alpha_dropout", "rrelu", "gumbel_softmax"})
+
+
+def _writes_into_its_input(node, gm):
+    """Whether `node` writes its value into its first argument and returns
+    it: x.relu_(), x += y, F.relu(x, inplace=True), nn.ReLU(inplace=True)."""
+    if not node.args or not isinstance(node.args[0], fx.Node):
+        return False
+    if node.op == "call_module":
+        return getattr(fetch(gm, node.target), "inplace", False) is True
+    if node.op not in ("call_function", "call_method"):
+        return False
+    name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+    return (node.target in ops.IN_PLACE_OPERATORS or node.kwargs.get("inplace") is True
+            or (name.endswith("_") and not name.endswith("__")))
+
+
+def read_after_writes(gm):
+    """Make the readers of a tensor after an op wrote into it read that op's
+    node, as a recording binds them (record.py): the same value, now with
+    the write in the chain it belongs to. In fx's graph of `x.relu_(); y =
+    x * 2` the multiply reads x, and the write is a node nothing reads, so
+    that the same model cut two ways gave two trees."""
+    position = {node: k for k, node in enumerate(gm.graph.nodes)}
+    changed = False
+    for node in list(gm.graph.nodes):
+        if _writes_into_its_input(node, gm):
+            written = node.args[0]
+            for user in list(written.users):
+                if position[user] > position[node]:
+                    user.replace_input_with(written, node)
+                    changed = True
+    if changed:
+        gm.recompile()
+    return gm
+
+
+def _acts_beside_its_value(node, gm):
+    """Whether running `node` does more than make its value: writes into a
+    tensor (x.mul_(2), whose readers read x, not it), draws random numbers,
+    updates running statistics, or checks (torch._assert)."""
+    if _writes_into_its_input(node, gm):
+        return True
+    if node.op == "call_module":
+        m = fetch(gm, node.target)
+        return m.training and (isinstance(m, nn.modules.dropout._DropoutNd)
+                               or next(m.buffers(recurse=False), None) is not None)
+    if node.op not in ("call_function", "call_method"):
+        return False
+    target = node.target
+    if (target in (operator.setitem, ops.setitem)
+            or target in getattr(fx.node, "_side_effectful_functions", {torch._assert})):
+        return True
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    return node.kwargs.get("out") is not None or name in _DRAWS
+
+
+def remove_unused(gm):
+    """Erase the nodes whose value no output reads, and say which of them
+    the model computed for nothing.
+
+    Such a node can be no kernel: a file of it would be checked against
+    nothing. A node read into Python (a branch's test, marked `read` by the
+    recorder), and one read only by such nodes, is expected and not said;
+    the others are: the compute ops among them, by module path or node
+    name with their op (["fc (linear)"]). Nodes that act beside their value
+    (_acts_beside_its_value) stay, read or not. Symbolic and recorded
+    graphs go through this alike, so a model gets one tree however it was
+    traced (fx keeps a dead op; recording drops what feeds nothing)."""
+    graph = gm.graph
+    to_python = set()
+    for node in reversed(graph.nodes):
+        if node.meta.get("read") or (node.users and all(u in to_python for u in node.users)):
+            to_python.add(node)
+    order = {node: k for k, node in enumerate(graph.nodes)}
+    unused, erased_any = [], False
+    erased = True
+    while erased:
+        erased = False
+        for node in reversed(list(graph.nodes)):
+            if node.op in ("output", "placeholder") or node.users:
+                continue
+            if node not in to_python:
+                if _acts_beside_its_value(node, gm):
+                    continue
+                op = (ops.module_op(fetch(gm, node.target)) if node.op == "call_module"
+                      else ops.function_op(node.target) if node.op != "get_attr" else "get_attr")
+                if ops.is_compute_name(op):
+                    unused.append((order[node], f"{node.target if node.op == 'call_module' else node.name} ({op})"))
+            graph.erase_node(node)
+            erased = erased_any = True
+    if erased_any:
+        gm.recompile()
+    return [said for _, said in sorted(unused)]
 
 
 def graph_module(model, graph, class_name):

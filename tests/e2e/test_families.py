@@ -58,6 +58,7 @@ EXPECTED = {
     "carried_state": ((1, 0, 1, 4), "symbolic"),
     "parametrized": ((1, 0, 3, 7), "symbolic"),
     "drop_path_blocks": ((1, 0, 1, 7), "symbolic"),
+    "unused_head": ((0, 0, 1, 3), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -81,6 +82,7 @@ EXPECTED = {
     "untraceable/box_detector": ((1, 3, 4, 18), "recorded"),
     "untraceable/packed_lengths": ((1, 0, 1, 11), "recorded"),
     "untraceable/dict_batch": ((1, 1, 4, 14), "recorded"),
+    "untraceable/unused_head": ((0, 0, 1, 3), "recorded"),
 }
 
 # Families whose forward reads a device off a tensor (`device=x.device`).
@@ -387,6 +389,20 @@ class Families(unittest.TestCase):
         self.assertIn("tracing again, checked", proc.stderr)
         log = self.trace_log("untraceable/tensor_check")
         self.assertEqual(log["symbolic_error"], "the symbolic trace does not reproduce the eager output")
+
+    def test_what_no_output_reads_is_left_out_and_said_however_the_model_was_traced(self):
+        # fx kept the dead head of KernelBench's LSTMHn as a kernel and a
+        # recording dropped it unsaid; and fx's multiply read the state
+        # around the ReLU written into it. Now both cut the model alike.
+        for name in ("unused_head", "untraceable/unused_head"):
+            with self.subTest(name):
+                self.assertEqual(self.trace_log(name)["computed_but_unused"], ["fc (linear)"])
+                notes = _text(os.path.join(self.runs[name][1], "decomposition_analysis.md"))
+                self.assertIn("no output reads what they compute", notes)
+        self.assertEqual(set(self.tree("unused_head")["nodes"]), set(self.tree("untraceable/unused_head")["nodes"]))
+        root = self.tree("unused_head")["nodes"]["root"]
+        self.assertEqual((root["path"], root["children"]),
+                         ("level_1_fusion/lstm_relu_mul_8x16_l2_fp32.py", ["lstm_8x16_l2_fp32", "relu_fp32", "mul_fp32"]))
 
     def test_a_mask_is_drawn_with_the_models_count_so_what_it_selects_has_the_models_shape(self):
         # torch.nonzero of an expert's column of the one-hot routing mask:

@@ -1,0 +1,33 @@
+"""An LSTM whose classifier head runs but is not returned, as in KernelBench's LSTMHn, which returns the last hidden state; the ReLU written into that state is read through the state, not through its own result."""
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self, features, hidden, classes):
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(hidden, classes)
+
+    def forward(self, x, h0, c0):
+        result = self.lstm(x, (h0, c0))
+        logits = self.fc(result[0][:, -1, :])  # noqa: F841 (the model's dead head)
+        state = result[1][0]
+        state.relu_()
+        return state * 2
+
+
+batch_size = 2
+steps = 5
+features = 8
+hidden = 16
+classes = 4
+
+
+def get_inputs():
+    return [torch.randn(batch_size, steps, features), torch.randn(2, batch_size, hidden),
+            torch.randn(2, batch_size, hidden)]
+
+
+def get_init_inputs():
+    return [features, hidden, classes]
