@@ -7,10 +7,10 @@ a snapshot folder that holds its config.json; it is built from that config
 with random weights, never from the network (HF_HUB_OFFLINE). The wrapper
 writes the config out as a dict (CONFIG) and the changes the run makes to it
 (CHANGES: the job's, a smaller model's {"num_hidden_layers": 2}, and
-return_dict and use_cache off), so that it needs neither the cache nor the
-folder; the model's code stays the installed transformers'. Its forward
-returns a tuple of tensors and keeps no cache, which is what a kernel
-engineer runs.
+use_cache off), so that it needs neither the cache nor the folder; the
+model's code stays the installed transformers'. Its forward keeps no cache
+and returns the model's output as a tuple of tensors, which is what a
+kernel engineer runs.
 """
 
 import copy
@@ -31,8 +31,11 @@ from .repo import COMPARE, MAIN, input_source
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 # What every wrapper runs with, where its config has the field, unless the
-# job's changes say otherwise.
-RUN_WITH = {"use_cache": False, "return_dict": False}
+# job's changes say otherwise. Not return_dict: newer transformers read
+# `.last_hidden_state` off their inner model's output whatever the config
+# says (GPT2LMHeadModel), so the wrapper turns the outer output into a tuple
+# itself (wrapper_source).
+RUN_WITH = {"use_cache": False}
 
 # How the changes apply to a config, in the run, in the wrapper and in
 # verify_wrapper.py alike, after the config is built (as transformers'
@@ -243,8 +246,8 @@ def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, trans
         "out so that this file needs neither the network nor the model's files (fields left out have "
         "the config class's defaults), and CHANGES what the run changes in it; the model's code is "
         f"the installed transformers' ({transformers.__version__} made this file). Weights are random. "
-        "use_cache and return_dict are off where the config has them: the forward returns a tuple of "
-        "tensors and keeps no cache. "
+        "use_cache is off where the config has it, and the forward returns the model's output as a "
+        "tuple of tensors (those return_dict=False gives) and keeps no cache. "
         "steps/step_0_preparation/verify_wrapper.py proves this file equal to the model transformers "
         f"builds from {ref} itself.", 76)
     made = ", ".join(input_source(inputs[k], where) for k in names)
@@ -254,6 +257,9 @@ def wrapper_source(ref, name, cls_name, config, changes, concrete, inputs, trans
     build = (f"transformers.{cls_name}.from_config(config)" if cls_name != concrete.__name__
              else f"transformers.{cls_name}(config)")
     named = concrete.__name__ if cls_name == concrete.__name__ else f"{concrete.__name__} ({cls_name})"
+    # a ModelOutput's fields that are not None, as return_dict=False gives
+    # them; where the job's changes turn return_dict off, the model's own
+    as_tuple = "" if changes.get("return_dict", True) is False else ".to_tuple()"
     text = f'''"""
 {name}: transformers' {named} of {ref}, as one self-contained file.
 
@@ -276,7 +282,7 @@ class Model(nn.Module):
         self.model = {build}
 
     def forward(self, {", ".join(names)}):
-        return self.model({", ".join(f"{k}={k}" for k in names)})
+        return self.model({", ".join(f"{k}={k}" for k in names)}){as_tuple}
 
 
 def get_inputs():

@@ -94,8 +94,11 @@ class WithTransformers(unittest.TestCase):
                       "        self.model = transformers.AutoModelForCausalLM.from_config(config)", wrapper)
         self.assertIn("transformers' GPT2LMHeadModel (AutoModelForCausalLM)", wrapper)
         self.assertIn("'n_layer': 2,", wrapper)  # config.json's, changed after it is built
-        self.assertIn("CHANGES = {'use_cache': False, 'return_dict': False, 'n_layer': 3}", wrapper)
-        self.assertIn("def forward(self, input_ids):", wrapper)
+        # return_dict stays on in the config: newer transformers' GPT2LMHeadModel reads
+        # .last_hidden_state off its inner model's output, which that would make a tuple
+        self.assertIn("CHANGES = {'use_cache': False, 'n_layer': 3}", wrapper)
+        self.assertIn("def forward(self, input_ids):\n        return self.model(input_ids=input_ids).to_tuple()\n",
+                      wrapper)
         with open(os.path.join(out, "decomposition_tree.json")) as f:
             tree = json.load(f)
         layers = [n for n in tree["nodes"].values() if n["level"] == "layer"]

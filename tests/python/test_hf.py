@@ -61,9 +61,10 @@ class ChangesTest(unittest.TestCase):
     def test_the_run_settings_apply_where_the_config_has_them_and_the_job_wins(self):
         # a ViT config has no use_cache; XLNet's turns use_cache into
         # use_mems_eval when built, so the changes apply after it is built
-        self.assertEqual(hf.run_changes(Config(return_dict=True), {}), {"return_dict": False})
+        self.assertEqual(hf.run_changes(Config(return_dict=True), {}), {})
+        self.assertEqual(hf.run_changes(Config(return_dict=True, use_cache=True), {}), {"use_cache": False})
         self.assertEqual(hf.run_changes(Config(return_dict=True, use_cache=True), {"use_cache": True}),
-                         {"use_cache": True, "return_dict": False})
+                         {"use_cache": True})
 
 
 class TextAndImages:
