@@ -12,11 +12,11 @@ import glob
 import importlib.util
 import os
 import sys
-import time
 import unittest
 
 import torch
 import torch.fx
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from newer_fx import newer_fx  # noqa: E402
@@ -27,7 +27,10 @@ TRACEABLE_DIR = os.path.join(ROOT, "tests", "models")
 UNTRACEABLE_DIR = os.path.join(ROOT, "tests", "models", "untraceable")
 EXAMPLES_DIR = os.path.join(ROOT, "workspace", "data", "examples")
 
-MAX_FORWARD_S = 0.5
+# A forward's work, counted (ForwardWork), not timed: a timed bound failed
+# on a loaded machine with models far inside it (torch 2.11, 15 test
+# processes on 16 cores: 0.6 to 4.4 s against 0.5).
+MAX_FORWARD_WORK = 20_000_000
 MAX_PARAM_BYTES = 4 * 1024 * 1024
 
 
@@ -67,6 +70,28 @@ def build(path, seed=0):
 def run_forward(model, args, kwargs):
     with torch.no_grad():
         return model(*args, **kwargs)
+
+
+class ForwardWork(TorchDispatchMode):
+    """The work of the ops a forward runs: multiply-adds of matrix products
+    and convolutions, and for every other op the elements it writes."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        if name in ("mm", "bmm", "addmm", "baddbmm"):
+            left = args[0] if name in ("mm", "bmm") else args[1]
+            self.count += out.numel() * left.shape[-1]
+        elif name == "convolution":
+            weight = args[1]
+            self.count += out.numel() * weight[0].numel()
+        else:
+            self.count += sum(t.numel() for t in _tensors(out))
+        return out
 
 
 def _tensors(out):
@@ -132,15 +157,13 @@ class TestModels(unittest.TestCase):
                 size += sum(b.numel() * b.element_size() for b in model.buffers())
                 self.assertLess(size, MAX_PARAM_BYTES)
 
-    def test_forward_time(self):
+    def test_forward_work(self):
         for path in ALL:
             with self.subTest(file=_rel(path)):
                 model, args, kwargs = build(path)
-                run_forward(model, args, kwargs)  # warm-up
-                start = time.perf_counter()
-                run_forward(model, args, kwargs)
-                elapsed = time.perf_counter() - start
-                self.assertLess(elapsed, MAX_FORWARD_S, "forward took %.3f s" % elapsed)
+                with ForwardWork() as work:
+                    run_forward(model, args, kwargs)
+                self.assertLess(work.count, MAX_FORWARD_WORK)
 
     def test_traceable(self):
         """tests/models and the examples trace with torch.fx, and the graph gives eager's output."""
