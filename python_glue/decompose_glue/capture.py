@@ -42,7 +42,7 @@ def canonical(gm, device):
     """The graph every later pass reads, however it was traced; `device` is
     the run's (device_of)."""
     gm = trace.read_after_writes(trace.inline_plumbing_modules(gm))
-    return attention.expand(trace.fold_tensor_reads(gm, device))
+    return attention.expand(trace.fold_sizes(trace.fold_tensor_reads(gm, device)))
 
 
 def _integer_tensors(value):

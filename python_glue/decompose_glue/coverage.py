@@ -98,6 +98,7 @@ def _symbolic_graph(model_file, args, kwargs):
         if any(n.op == "get_attr" and n.target.startswith("_tensor_constant") for n in gm.graph.nodes):
             return None
         _record_kinds(gm, args, kwargs)
+        trace.remove_unused(gm)  # as the pipeline counts: a value no output reads covers nothing
     except Exception:
         return None
     return capture.canonical(gm, capture.device_of(args, kwargs))

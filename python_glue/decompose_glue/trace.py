@@ -369,6 +369,53 @@ def fold_tensor_reads(gm, device):
     return gm
 
 
+# Arithmetic on numbers: a size read off a tensor stays one through them.
+_ON_NUMBERS = frozenset({operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv,
+                         operator.truediv, operator.mod, operator.neg, operator.pow})
+
+
+def _reads_a_size(node):
+    """`x.size()`, `x.size(1)`, `x.shape`, `x.dim()`, `x.numel()`."""
+    return ((node.op == "call_method" and node.target in ("size", "dim", "numel"))
+            or (node.op == "call_function" and node.target is getattr and len(node.args) == 2
+                and node.args[1] in ("shape", "ndim")))
+
+
+def fold_sizes(gm):
+    """Write the numbers a symbolic graph reads off its tensors' shapes
+    (`t = x.size(1)`, `x.shape[-1] // 2`) as what they are in this run, as
+    recording a run writes them: the files are of these shapes. Without it,
+    a slice of a weight by the input's length (`self.bias[:, :, :t, :t]`,
+    GPT's causal mask, a position table) read a number from the parent, so
+    it was a kernel of its own that takes an int, where the recorded graph
+    slices the weight inside the kernel that reads it. Uses the nodes'
+    recorded values (meta["value"]); a number without one stays a node."""
+    sized = {}  # in graph order
+    for node in gm.graph.nodes:
+        inputs = node.all_input_nodes
+        if _reads_a_size(node) or (node.op == "call_function" and node.target in _ON_NUMBERS and inputs
+                                   and all(a in sized for a in inputs)):
+            sized[node] = None
+    changed = False
+    for node in sized:
+        desc = node.meta.get("value", {})
+        if desc.get("kind") != "const":
+            continue
+        value = torch.Size(desc["value"]) if desc.get("type") == "Size" else desc["value"]
+        for user in list(node.users):
+            swap = lambda a: value if a is node else a  # noqa: E731
+            user.args = fx.node.map_aggregate(user.args, swap)
+            user.kwargs = fx.node.map_aggregate(user.kwargs, swap)
+            changed = True
+    for node in reversed(list(sized)):
+        if not node.users:
+            gm.graph.erase_node(node)
+            changed = True
+    if changed:
+        gm.recompile()
+    return gm
+
+
 def tensor_attributes(model):
     """{qualified name: tensor} for tensors kept as plain module attributes.
 
@@ -517,8 +564,9 @@ def remove_unused(gm):
     nothing. A node read into Python (a branch's test, marked `read` by the
     recorder), and one read only by such nodes, is expected and not said;
     the others are: the compute ops among them, by module path or node
-    name with their op (["fc (linear)"]). Nodes that act beside their value
-    (_acts_beside_its_value) stay, read or not. Symbolic and recorded
+    name with their op (["fc (linear)"]). A node that acts beside its value
+    (_acts_beside_its_value) stays unless only Python read it: the graph
+    holds what that read gave, as it was. Symbolic and recorded
     graphs go through this alike, so a model gets one tree however it was
     traced (fx keeps a dead op; recording drops what feeds nothing)."""
     graph = gm.graph

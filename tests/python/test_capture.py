@@ -5,6 +5,7 @@ run wherever meta cannot stand for one.
 Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
 """
 
+import operator
 import os
 import sys
 import unittest
@@ -92,10 +93,6 @@ class ValuesOnMeta(unittest.TestCase):
         self.assertEqual(notes["symbolic_error"], "the symbolic trace does not reproduce the eager output")
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class WhereFxFollowsMore(unittest.TestCase):
     def test_the_untraceable_models_are_recorded_by_the_pipelines_tracer(self):
         # torch 2.x's fx unpacks shapes, returns dataclasses and takes traced
@@ -112,3 +109,32 @@ class WhereFxFollowsMore(unittest.TestCase):
                     inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
                     _, method, _, _ = capture.trace_model(model_file, model, inputs)
                     self.assertEqual(method, "recorded")
+
+
+class _SlicesByLength(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mask", torch.tril(torch.ones(16, 16)))
+
+    def forward(self, x):
+        t = x.size(1)
+        return x.masked_fill(self.mask[:t, :t] == 0, 0.0).view(x.shape[0], -1)
+
+
+class SizesReadOffTensors(unittest.TestCase):
+    def test_a_weight_sliced_by_the_inputs_length_is_sliced_by_a_number(self):
+        # as a recording writes it: without this the slice read its bound
+        # from the parent, and was a kernel of its own that takes an int
+        model, x = _SlicesByLength(), torch.randn(2, 10, 10)
+        gm = trace.symbolic(model)
+        trace.record_values(gm, (x,), {})
+        gm = trace.fold_sizes(gm)
+        self.assertEqual([n for n in gm.graph.nodes if n.target in ("size", getattr)], [])
+        sliced = next(n for n in gm.graph.nodes if n.target is operator.getitem)
+        self.assertEqual(sliced.args[1], (slice(None, 10, None), slice(None, 10, None)))
+        self.assertEqual(next(n for n in gm.graph.nodes if n.target == "view").args[1:], (2, -1))
+        self.assertTrue(torch.equal(gm(x), model(x)))
+
+
+if __name__ == "__main__":
+    unittest.main()
