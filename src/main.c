@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
+#include "heap.h"
 #include "host.h"
 #include "mcp.h"
 #include "paths.h"
@@ -91,6 +92,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    heap_keep_freed();
     lazy_host lh = {NULL, 0};
     glue g = {call_host, &lh};
     run_env env = {out, stderr, &g, DECOMPOSE_PYTHON_EXE, NULL};

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "heap.h"
 #include "util.h"
 
 enum {
@@ -393,6 +394,7 @@ int mcp_serve(FILE *in, const run_env *env) {
         }
         json_decref(reply);
         json_decref(msg);
+        heap_give_back();  /* a run's tensors are kept for reuse while it lasts, not between requests */
     }
     free(line);
     return rc;
