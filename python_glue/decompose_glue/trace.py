@@ -403,9 +403,8 @@ def fold_sizes(gm):
             continue
         value = torch.Size(desc["value"]) if desc.get("type") == "Size" else desc["value"]
         for user in list(node.users):
-            swap = lambda a: value if a is node else a  # noqa: E731
-            user.args = fx.node.map_aggregate(user.args, swap)
-            user.kwargs = fx.node.map_aggregate(user.kwargs, swap)
+            user.args = fx.node.map_aggregate(user.args, lambda a: value if a is node else a)
+            user.kwargs = fx.node.map_aggregate(user.kwargs, lambda a: value if a is node else a)
             changed = True
     for node in reversed(list(sized)):
         if not node.users:
