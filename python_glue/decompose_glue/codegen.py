@@ -567,11 +567,29 @@ def value_settings(r, gm, attrs):
     if r.component.level != KERNEL or len(compute) != 1 or compute[0].op == "call_module":
         return {}
     node = compute[0]
-    found = ops.value_arguments(node, op_name(node, gm))
+    op = op_name(node, gm)
+    found = ops.value_arguments(node, op)
     if any(name in attrs.values() for _, name, _ in found):
         return {}  # a weight of that name: the number stays written out
+    if _floating_in_and_out(node):
+        # x * 2 and x * 0.5 are one workload: with a floating tensor in and
+        # no integer tensor out, an int computes as the float it equals
+        found = [(key, name, float(v) if type(v) is int else v) for key, name, v in found]
     r.settings = found
     return {node: {key: Expression(f"self.{name}") for key, name, _ in found}} if found else {}
+
+
+def _floating_in_and_out(node):
+    """Whether the first tensor `node` reads is floating point or complex,
+    and what it makes is too, or a mask (x > 0): not an integer tensor
+    (torch.full_like(x, 3, dtype=torch.int64)), nor a tensor whose dtype
+    follows the number (torch.full, which reads no tensor)."""
+    floating = ("float", "bfloat", "complex")
+    read = next((leaves[0] for a in node.all_input_nodes
+                 if (leaves := _tensor_leaves(a.meta.get("value", {})))), None)
+    made = _tensor_leaves(node.meta.get("value", {}))
+    return (read is not None and read["dtype"].startswith(floating)
+            and bool(made) and all(t["dtype"].startswith(floating + ("bool",)) for t in made))
 
 
 def _anonymous(text, loose_names):

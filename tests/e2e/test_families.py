@@ -48,7 +48,7 @@ EXPECTED = {
     "weight_shared": ((1, 0, 2, 4), "symbolic"),
     "embedding_bag_spectral": ((1, 0, 1, 4), "symbolic"),
     "torch_encoder": ((1, 1, 4, 12), "recorded"),
-    "multihead_attention": ((1, 1, 2, 11), "symbolic"),
+    "multihead_attention": ((1, 1, 2, 10), "symbolic"),
     "inplace_input": ((1, 0, 1, 4), "symbolic"),
     "causal_attention_sizes": ((1, 0, 1, 6), "symbolic"),
     "segmentation_head": ((1, 2, 3, 10), "symbolic"),

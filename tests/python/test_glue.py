@@ -504,14 +504,18 @@ class Workloads(unittest.TestCase):
                     y = self.fc(x)
                     labels = [torch.full_like(y, k, dtype=torch.int64) for k in (1, 2, 3)]
                     low = y.clamp(min=-1.0, max=1.0) + y.clamp(min=-0.5, max=0.5)
-                    return low * 0.5 + y * 0.25 + y * 2, torch.stack(labels)
+                    return low * 0.5 + y * 0.25 + y * 2, torch.stack(labels) * 2
             """))
         kernels = {n["id"]: n["instance_count"] for n in reply["nodes"] if n["level"] == "kernel"}
         self.assertEqual(kernels.get("full_like_4x8_fp32_i64"), 3, kernels)
         self.assertEqual(kernels.get("clamp_fp32"), 2, kernels)
-        # a float and an int are two files: x * 2 of an int tensor stays an int
-        self.assertEqual(sorted(n for k, n in kernels.items() if k.startswith("mul")), [1, 2], kernels)
+        # y * 2 of a float tensor computes as y * 2.0: one file with y * 0.5; an
+        # int tensor's x * 2 stays an int, another file
+        self.assertEqual({k: n for k, n in kernels.items() if k.startswith("mul")},
+                         {"mul_fp32": 3, "mul_i64": 1}, kernels)
         files = {os.path.basename(f["path"]): f["content"] for f in reply["files"]}
+        self.assertIn("def __init__(self, other: float):", files["mul_fp32.py"])
+        self.assertIn("def __init__(self, other: int):", files["mul_i64.py"])
         full = files["full_like_4x8_fp32_i64.py"]
         self.assertIn("    def __init__(self, fill_value: int):\n        super().__init__()\n"
                       "        self.fill_value = fill_value\n", full)
@@ -522,7 +526,7 @@ class Workloads(unittest.TestCase):
         # each instance built with its own, in the steps and the composition
         refactored = next(f["content"] for s in reply["steps"] for f in s["files"]
                           if f["path"].endswith("refactored.py") and "step_1_" in f["path"])
-        for text in ("FullLike4x8Fp32I64(fill_value=3)", "ClampFp32(min=-0.5, max=0.5)", "MulFp32OtherInt(other=2)"):
+        for text in ("FullLike4x8Fp32I64(fill_value=3)", "ClampFp32(min=-0.5, max=0.5)", "MulFp32(other=2.0)"):
             self.assertIn(text, refactored)
             self.assertIn(text, files["composition_test.py"])
 
