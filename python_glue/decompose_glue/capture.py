@@ -12,7 +12,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import attention, fastpath, memory, meta, modsrc, record, trace, verify
+from . import attention, fastpath, memory, meta, modsrc, ops, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -48,7 +48,7 @@ def canonical(gm, device):
 def _integer_tensors(value):
     """Whether a described value (trace.describe) holds an integer tensor."""
     if value.get("kind") == "tensor":
-        return not value["dtype"].startswith(("float", "bfloat", "bool", "complex"))
+        return not value["dtype"].startswith(ops.FLOATING_DTYPES + ("bool",))
     return any(_integer_tensors(v) for v in trace.items_of(value))
 
 

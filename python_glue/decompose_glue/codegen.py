@@ -584,12 +584,11 @@ def _floating_in_and_out(node):
     and what it makes is too, or a mask (x > 0): not an integer tensor
     (torch.full_like(x, 3, dtype=torch.int64)), nor a tensor whose dtype
     follows the number (torch.full, which reads no tensor)."""
-    floating = ("float", "bfloat", "complex")
     read = next((leaves[0] for a in node.all_input_nodes
                  if (leaves := _tensor_leaves(a.meta.get("value", {})))), None)
     made = _tensor_leaves(node.meta.get("value", {}))
-    return (read is not None and read["dtype"].startswith(floating)
-            and bool(made) and all(t["dtype"].startswith(floating + ("bool",)) for t in made))
+    return (read is not None and read["dtype"].startswith(ops.FLOATING_DTYPES)
+            and bool(made) and all(t["dtype"].startswith(ops.FLOATING_DTYPES + ("bool",)) for t in made))
 
 
 def _anonymous(text, loose_names):

@@ -42,6 +42,15 @@ UNINITIALISED = frozenset({"empty", "empty_like", "new_empty", "empty_strided"})
 # `x += y` and its kin: the operator writes into its left operand.
 IN_PLACE_OPERATORS = frozenset({operator.iadd, operator.isub, operator.imul, operator.itruediv})
 
+# How dtype_name spells the floating point and complex dtypes.
+FLOATING_DTYPES = ("float", "bfloat", "complex")
+
+
+def is_in_place_name(name):
+    """x.add_(y), torch.relu_(x): a trailing underscore, not a dunder's,
+    names an op that writes into its first argument."""
+    return name.endswith("_") and not name.endswith("__")
+
 # Attributes of a tensor that describe it and hold none of its data.
 TENSOR_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "device"})
 

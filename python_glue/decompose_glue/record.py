@@ -303,7 +303,7 @@ def _same_memory(a, b):
 
 def _writes_in_place(name):
     """x.add_(y), x += y, x.copy_(y): the op writes into its first argument."""
-    return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
+    return ops.is_in_place_name(name) or name in _IN_PLACE_DUNDERS
 
 
 def _code_constants(model):

@@ -501,6 +501,11 @@ _DRAWS = frozenset({"rand", "randn", "randint", "rand_like", "randn_like", "rand
                     "dropout3d", "alpha_dropout", "feature_alpha_dropout", "rrelu", "gumbel_softmax"})
 
 
+def _callee_name(node):
+    """The name a call_function or call_method node calls: relu_, add."""
+    return node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+
+
 def _writes_into_its_input(node, gm):
     """Whether `node` writes its value into its first argument and returns
     it: x.relu_(), x += y, F.relu(x, inplace=True), nn.ReLU(inplace=True)."""
@@ -510,9 +515,8 @@ def _writes_into_its_input(node, gm):
         return getattr(fetch(gm, node.target), "inplace", False) is True
     if node.op not in ("call_function", "call_method"):
         return False
-    name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
     return (node.target in ops.IN_PLACE_OPERATORS or node.kwargs.get("inplace") is True
-            or (name.endswith("_") and not name.endswith("__")))
+            or ops.is_in_place_name(_callee_name(node)))
 
 
 def read_after_writes(gm):
@@ -551,8 +555,7 @@ def _acts_beside_its_value(node, gm):
     if (target in (operator.setitem, ops.setitem)
             or target in getattr(fx.node, "_side_effectful_functions", {torch._assert})):
         return True
-    name = target if isinstance(target, str) else getattr(target, "__name__", "")
-    return node.kwargs.get("out") is not None or name in _DRAWS
+    return node.kwargs.get("out") is not None or _callee_name(node) in _DRAWS
 
 
 def remove_unused(gm):
@@ -573,26 +576,24 @@ def remove_unused(gm):
     for node in reversed(graph.nodes):
         if node.meta.get("read") or (node.users and all(u in to_python for u in node.users)):
             to_python.add(node)
-    order = {node: k for k, node in enumerate(graph.nodes)}
-    unused, erased_any = [], False
-    erased = True
-    while erased:
-        erased = False
-        for node in reversed(list(graph.nodes)):
-            if node.op in ("output", "placeholder") or node.users:
+    # One pass from the output back: a node's readers come after it, so
+    # each is decided before it, and a chain that feeds nothing goes whole.
+    unused, erased = [], False
+    for node in reversed(list(graph.nodes)):
+        if node.op in ("output", "placeholder") or node.users:
+            continue
+        if node not in to_python:
+            if _acts_beside_its_value(node, gm):
                 continue
-            if node not in to_python:
-                if _acts_beside_its_value(node, gm):
-                    continue
-                op = (ops.module_op(fetch(gm, node.target)) if node.op == "call_module"
-                      else ops.function_op(node.target) if node.op != "get_attr" else "get_attr")
-                if ops.is_compute_name(op):
-                    unused.append((order[node], f"{node.target if node.op == 'call_module' else node.name} ({op})"))
-            graph.erase_node(node)
-            erased = erased_any = True
-    if erased_any:
+            op = (ops.module_op(fetch(gm, node.target)) if node.op == "call_module"
+                  else ops.function_op(node.target) if node.op != "get_attr" else "get_attr")
+            if ops.is_compute_name(op):
+                unused.append(f"{node.target if node.op == 'call_module' else node.name} ({op})")
+        graph.erase_node(node)
+        erased = True
+    if erased:
         gm.recompile()
-    return [said for _, said in sorted(unused)]
+    return unused[::-1]
 
 
 def graph_module(model, graph, class_name):
