@@ -257,13 +257,36 @@ def constructor(module, records):
     return call, constants, codes + [c for c in classes_source(classes + [cls]) if c not in codes]
 
 
+def computes_as(cls):
+    """The torch.nn class whose code an instance of `cls` runs: `cls`, or
+    the torch.nn class a subclass derives from where the subclass changes
+    only how an instance is built (its own classes define __init__, static
+    and class methods, and class attributes the torch.nn class does not
+    read): torchvision's Conv3DSimple(in, out, midplanes) is an nn.Conv3d,
+    whatever its midplanes. None for any other class, nn.Module's direct
+    subclasses among them."""
+    base = next((k for k in cls.__mro__ if k is not nn.Module and is_torch_nn(k)), None)
+    if base is None:
+        return None
+    for klass in cls.__mro__[:cls.__mro__.index(base)]:
+        for name, value in vars(klass).items():
+            if name == "__init__" or isinstance(value, (staticmethod, classmethod)):
+                continue
+            if callable(value) or isinstance(value, property):
+                return None
+            if hasattr(base, name) and not (name.startswith("__") and name.endswith("__")):
+                return None  # Python's own (__module__, copy's __slotnames__) are not read
+    return base
+
+
 def settings(module):
     """A torch.nn module as its class and every setting it holds, or None for
     other classes: two modules built with other spellings of one call
     (nn.Conv2d(16, 16, 3, padding=1) and nn.Conv2d(16, 16, 3, stride=1,
-    padding=1)) compute the same and read the same here."""
-    cls = type(module)
-    if not is_torch_nn(cls):
+    padding=1)) compute the same and read the same here, and so do the
+    instances of a subclass that only builds one (computes_as)."""
+    cls = computes_as(type(module))
+    if cls is None:
         return None
     held = sorted((k, repr(v)) for k, v in vars(module).items()
                   if not k.startswith("_") and k != "training")

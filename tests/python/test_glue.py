@@ -401,6 +401,16 @@ def plan_of_file(text):
         return json.loads(api.plan(json.dumps({"model_path": path})))
 
 
+class SimpleConvForTest(nn.Conv1d):
+    def __init__(self, channels, midplanes):
+        super().__init__(channels, channels, 3, padding=1)
+
+
+class ScaledConvForTest(nn.Conv1d):
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
 class Workloads(unittest.TestCase):
     def test_weights_of_other_names_and_one_shape_are_one_workload(self):
         # CaiT's layer scales gamma_1 and gamma_2: one mul kernel file, each instance its own weight
@@ -491,6 +501,56 @@ class Workloads(unittest.TestCase):
 
     def test_only_torch_nn_modules_have_settings(self):
         self.assertIsNone(modsrc.settings(ConvBnRelu()))
+
+    def test_a_subclass_that_only_builds_a_torch_nn_module_is_that_module(self):
+        # torchvision's Conv3DSimple(in, out, midplanes) is an nn.Conv3d whatever its midplanes
+        reply = plan_of_file(textwrap.dedent("""
+            import torch
+            import torch.nn as nn
+
+
+            class SimpleConv(nn.Conv1d):
+                def __init__(self, channels, midplanes, stride=1):
+                    super().__init__(channels, channels, 3, stride=stride, padding=1, bias=False)
+
+                @staticmethod
+                def stride_of(stride):
+                    return stride
+
+
+            class Scaled(nn.Conv1d):
+                def forward(self, x):
+                    return super().forward(x) * 2
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.a = SimpleConv(8, 20)
+                    self.b = SimpleConv(8, 36, 1)
+                    self.c = nn.Conv1d(8, 8, 3, padding=1, bias=False)
+                    self.d = Scaled(8, 8, 3, padding=1, bias=False)
+
+                def forward(self, x):
+                    return self.d(self.c(torch.relu(self.b(torch.relu(self.a(x))))))
+
+
+            def get_inputs():
+                return [torch.randn(2, 8, 16)]
+
+
+            def get_init_inputs():
+                return []
+            """))
+        self.assertTrue(reply["ok"], reply)
+        kernels = {n["id"]: n["instance_count"] for n in reply["nodes"]
+                   if n["level"] == "kernel" and n["id"].startswith("conv1d")}
+        # a, b and c run nn.Conv1d's code alone: one file; d computes more: its own
+        self.assertEqual(sorted(kernels.values()), [1, 3], kernels)
+        self.assertIs(modsrc.computes_as(SimpleConvForTest), nn.Conv1d)
+        for cls in (ScaledConvForTest, ConvBnRelu, nn.Module):
+            self.assertIsNone(modsrc.computes_as(cls), cls)
+        self.assertIs(modsrc.computes_as(nn.Conv1d), nn.Conv1d)
 
     def test_numbers_an_op_computes_with_are_constructor_arguments_of_one_file(self):
         # SSDlite fills one label tensor per class: one kernel, each instance its own label
