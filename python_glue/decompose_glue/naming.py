@@ -120,7 +120,12 @@ def shape_signature(shape):
 
 
 def layer_name(base, inputs):
+    """A layer's kind and the shape and dtype of the first floating tensor it
+    takes, else of its first tensor: what it computes on, not the mask or
+    the ids that come before it (which torch 2.x's TransformerEncoderLayer
+    takes first)."""
     tensors = [a for a in inputs if a.meta.get("value", {}).get("kind") == "tensor"]
+    tensors = [a for a in tensors if a.meta["value"]["dtype"].startswith(ops.FLOATING_DTYPES)] or tensors
     sig = shape_signature(tensors[0].meta["value"]["shape"]) if tensors else ""
     dtype = ops.dtype_code(getattr(__import__("torch"), tensors[0].meta["value"]["dtype"])) if tensors else ""
     return _join(ops.snake(base), sig, dtype)

@@ -12,6 +12,7 @@ import gc
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -76,7 +77,7 @@ def _differing_op_arguments(r, owner):
                 if key in taken and type(x) != type(y):
                     yield f"{taken[key]}_{type(x).__name__}"
                 elif not (_holds_node(x) or _holds_node(y) or x == y or key in taken):
-                    yield from filter(None, [_argument_name(name, x)])
+                    yield from filter(None, [_argument_name(name, x, y)])
 
 
 def _argument_pairs(args, kwargs, other_args, other_kwargs, names=()):
@@ -122,12 +123,18 @@ def _differing_constructor_arguments(r, owner):
         cls = modsrc.unparametrized_class(node.graph.owning_module.get_submodule(node.target))
         for _, name, x, y in _argument_pairs(args, kwargs, other_args, other_kwargs, modsrc.parameter_names(cls)):
             if x != y and (node.target, name) not in taken:
-                yield from filter(None, [_argument_name(name, x)])
+                yield from filter(None, [_argument_name(name, x, y)])
 
 
-def _argument_name(name, value):
+def _argument_name(name, value, other=None):
     """`p_0p055`, `shifts_neg3_neg3`: an argument and its value as a short
-    name part, or None where it makes no short one."""
+    name part, or None where it makes no short one. A text is named by its
+    words the `other` text has not: MViT's einsum equations
+    `bythwc,hkc->bythwk` and `bythwc,wkc->bythwk` are `arg0_hkc` and
+    `arg0_wkc`."""
+    if isinstance(value, str) and isinstance(other, str):
+        theirs = re.findall(r"[A-Za-z0-9]+", other)
+        value = "_".join(w for w in re.findall(r"[A-Za-z0-9]+", value) if w not in theirs) or value
     if isinstance(value, (tuple, list)):
         value = "_".join(str(v) for v in value)
     elif isinstance(value, float):
@@ -171,7 +178,7 @@ def _told_apart(base, r, owner, body, used):
             if signature and signature != other and signature not in base.split("_") and stem not in used:
                 return stem
     stem = (unused(_differing_op_arguments(r, owner)) or unused(_differing_constructor_arguments(r, owner))
-            or unused([_ops_apart(r, owner)]))
+            or unused([_ops_apart(r, owner)]) or unused([_weights_apart(r, owner)]))
     if stem:
         return stem
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
@@ -181,10 +188,23 @@ def _ops_apart(r, owner):
     """`with_tril` or `no_tril`: the compute ops one of two workloads of one
     name runs and the other does not (gpt-oss's sliding-window attention
     block against its full one). None where both run the same kinds."""
-    mine, theirs = dict.fromkeys(r.op_list), dict.fromkeys(owner.op_list)
-    extra = [op for op in mine if op not in theirs]
-    missing = [op for op in theirs if op not in mine]
-    for word, found in (("with", extra), ("no", missing)):
+    return _with_or_no(dict.fromkeys(r.op_list), dict.fromkeys(owner.op_list))
+
+
+def _weights_apart(r, owner):
+    """`with_bias` or `no_bias`: the weights one of two workloads of one name
+    holds and the other does not, by their modules' names for them (WaveRNN's
+    nn.Conv1d(128, 128, 1) beside its nn.Conv1d(128, 128, 1, bias=False)).
+    None where both hold weights of the same names."""
+    def names(rendered):
+        return dict.fromkeys(key.rsplit(".", 1)[-1] for key in rendered.weight_shapes)
+    return _with_or_no(names(r), names(owner))
+
+
+def _with_or_no(mine, theirs):
+    """`with_<what mine has>`, else `no_<what theirs has>`, of two ordered
+    collections, as a short name part; None where neither has more."""
+    for word, found in (("with", [x for x in mine if x not in theirs]), ("no", [x for x in theirs if x not in mine])):
         text = naming.identifier(f"{word}_{'_'.join(found[:2])}") if found else ""
         if text and len(text) <= 24:
             return text
@@ -388,8 +408,10 @@ class Plan:
             else:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
             base = naming.identifier(base.replace("-", "neg"))  # a module name: dim-1 -> dimneg1
-            if c.level == KERNEL and ("inplace=True" in first.body or "('inplace', 'True')" in body):
-                # Writes into its input: not the same workload as the out-of-place op.
+            if c.level == KERNEL and ("inplace=True" in first.body or "('inplace', 'True')" in body
+                                      or trace.writes_into_its_input(node, self.gm)):
+                # Writes into its input (x.masked_fill_(m, v) too): not the same
+                # workload as the out-of-place op.
                 base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)
             stem = base if base not in used else _told_apart(base, first, used[base], body, used)
             used[stem] = first

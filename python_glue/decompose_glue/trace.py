@@ -506,7 +506,7 @@ def _callee_name(node):
     return node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
 
 
-def _writes_into_its_input(node, gm):
+def writes_into_its_input(node, gm):
     """Whether `node` writes its value into its first argument and returns
     it: x.relu_(), x += y, F.relu(x, inplace=True), nn.ReLU(inplace=True)."""
     if not node.args or not isinstance(node.args[0], fx.Node):
@@ -528,7 +528,7 @@ def read_after_writes(gm):
     position = {node: k for k, node in enumerate(gm.graph.nodes)}
     changed = False
     for node in list(gm.graph.nodes):
-        if _writes_into_its_input(node, gm):
+        if writes_into_its_input(node, gm):
             written = node.args[0]
             for user in list(written.users):
                 if position[user] > position[node]:
@@ -543,7 +543,7 @@ def _acts_beside_its_value(node, gm):
     """Whether running `node` does more than make its value: writes into a
     tensor (x.mul_(2), whose readers read x, not it), draws random numbers,
     updates running statistics, or checks (torch._assert)."""
-    if _writes_into_its_input(node, gm):
+    if writes_into_its_input(node, gm):
         return True
     if node.op == "call_module":
         m = fetch(gm, node.target)

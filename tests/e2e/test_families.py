@@ -85,6 +85,14 @@ EXPECTED = {
     "untraceable/unused_head": ((0, 0, 1, 3), "recorded"),
 }
 
+# torch 2.x's own functions run other ops than 1.13's (measured on 2.11):
+# pack_padded_sequence takes a tensor of lengths without torch.as_tensor, one
+# kernel fewer; MultiheadAttention makes its padding mask a float mask with
+# zeros_like and masked_fill_ (F._canonical_mask), two more.
+if not torch.__version__.startswith("1."):
+    EXPECTED.update({"untraceable/packed_lengths": ((1, 0, 1, 10), "recorded"),
+                     "untraceable/dict_batch": ((1, 1, 4, 16), "recorded")})
+
 # Families whose forward reads a device off a tensor (`device=x.device`).
 READS_DEVICES = ("untraceable/device_follows", "untraceable/shape_unpack", "untraceable/optional_args",
                  "carried_state")
@@ -333,7 +341,7 @@ class Families(unittest.TestCase):
         self.assertIn("= nn.utils.rnn.PackedSequence(", refactored)
         # pack_padded_sequence inverts its order by scatter_ into torch.empty_like:
         # no value of that uninitialised memory (it changed from run to run) sizes the draw
-        scatter = _text(os.path.join(out, "level_0_kernel", "scatter_3_3_3_i64.py"))
+        scatter = _text(os.path.join(out, "level_0_kernel", "scatter_inplace_3_3_3_i64.py"))
         self.assertIn("return [torch.randint(0, 1, (3,), dtype=torch.int64), ", scatter)
 
     def test_an_embedding_bag_takes_its_offsets_and_a_spectral_norm_is_rebuilt(self):
@@ -398,7 +406,7 @@ class Families(unittest.TestCase):
     def test_what_no_output_reads_is_left_out_and_said_however_the_model_was_traced(self):
         # fx kept the dead head of KernelBench's LSTMHn as a kernel and a
         # recording dropped it unsaid; and fx's multiply read the state
-        # around the ReLU written into it. Now both cut the model alike.
+        # around the ReLU written into it (x.relu_(): relu_inplace). Now both cut the model alike.
         for name in ("unused_head", "untraceable/unused_head"):
             with self.subTest(name):
                 self.assertEqual(self.trace_log(name)["computed_but_unused"], ["fc (linear)"])
@@ -407,7 +415,7 @@ class Families(unittest.TestCase):
         self.assertEqual(set(self.tree("unused_head")["nodes"]), set(self.tree("untraceable/unused_head")["nodes"]))
         root = self.tree("unused_head")["nodes"]["root"]
         self.assertEqual((root["path"], root["children"]),
-                         ("level_1_fusion/lstm_relu_mul_8x16_l2_fp32.py", ["lstm_8x16_l2_fp32", "relu_fp32", "mul_fp32"]))
+                         ("level_1_fusion/lstm_relu_mul_8x16_l2_fp32.py", ["lstm_8x16_l2_fp32", "relu_inplace_fp32", "mul_fp32"]))
 
     def test_a_mask_is_drawn_with_the_models_count_so_what_it_selects_has_the_models_shape(self):
         # torch.nonzero of an expert's column of the one-hot routing mask:

@@ -744,6 +744,47 @@ class KernelNames(unittest.TestCase):
         self.assertEqual([k for k in scaled if k.startswith(("scaled_fp32_in", "scaled_fp32_out"))],
                          ["scaled_fp32_in16"])
 
+    def test_kernels_of_one_shape_are_named_by_the_weight_or_the_word_one_has(self):
+        # WaveRNN's 1x1 convs with and without a bias; MViT's einsums over h and over w;
+        # a masked_fill_ beside a masked_fill
+        reply = plan_of_file(textwrap.dedent("""\
+            import torch
+            import torch.nn as nn
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.a = nn.Conv1d(8, 8, 1, bias=False)
+                    self.b = nn.Conv1d(8, 8, 1)
+                    self.rel = nn.Parameter(torch.randn(4, 3, 8))
+
+                def forward(self, x, y):
+                    h = torch.einsum("bhwc,hkc->bhwk", y, self.rel)
+                    w = torch.einsum("bhwc,wkc->bhwk", y, self.rel)
+                    low = torch.zeros_like(x).masked_fill_(x > 0, -1.0)  # torch 2.x's attention mask
+                    return self.b(torch.relu(self.a(x))) + low.masked_fill(x < -1, 2.0), h + w
+
+
+            def get_inputs():
+                return [torch.randn(2, 8, 16), torch.randn(2, 4, 4, 8)]
+
+
+            def get_init_inputs():
+                return []
+            """))
+        self.assertTrue(reply["ok"], reply)
+        kernels = sorted(f["path"][len("level_0_kernel/"):-3] for f in reply["files"]
+                         if f["path"].startswith("level_0_kernel/"))
+        self.assertIn("conv1d_8x8_k1s1p0_fp32", kernels)
+        self.assertIn("conv1d_8x8_k1s1p0_fp32_with_bias", kernels)
+        einsums = [k for k in kernels if k.startswith("einsum")]
+        self.assertEqual(len(einsums), 2, kernels)
+        self.assertTrue(einsums[1].endswith("_arg0_wkc"), einsums)
+        # a write into its input is another workload, and says so
+        self.assertEqual([k for k in kernels if k.startswith("masked_fill")],
+                         ["masked_fill_fp32", "masked_fill_inplace_fp32"])
+
 
 class ModuleNumbers(unittest.TestCase):
     def test_a_fusions_modules_that_name_their_numbers_alike_take_them_apart(self):
