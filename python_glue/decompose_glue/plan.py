@@ -178,7 +178,8 @@ def _told_apart(base, r, owner, body, used):
             if signature and signature != other and signature not in base.split("_") and stem not in used:
                 return stem
     stem = (unused(_differing_op_arguments(r, owner)) or unused(_differing_constructor_arguments(r, owner))
-            or unused([_ops_apart(r, owner)]) or unused([_weights_apart(r, owner)]))
+            or unused([_ops_apart(r, owner)]) or unused([_weights_apart(r, owner)])
+            or unused([_buffers_apart(r, owner)]))
     if stem:
         return stem
     return f"{base}_{hashlib.sha1(body.encode()).hexdigest()[:6]}"
@@ -195,10 +196,23 @@ def _weights_apart(r, owner):
     """`with_bias` or `no_bias`: the weights one of two workloads of one name
     holds and the other does not, by their modules' names for them (WaveRNN's
     nn.Conv1d(128, 128, 1) beside its nn.Conv1d(128, 128, 1, bias=False)).
-    None where both hold weights of the same names."""
+    None where both hold weights of the same names. The model's own
+    tensors are named apart by _buffers_apart."""
     def names(rendered):
-        return dict.fromkeys(key.rsplit(".", 1)[-1] for key in rendered.weight_shapes)
+        return dict.fromkeys(key.rsplit(".", 1)[-1] for key in rendered.weight_shapes
+                             if key not in rendered.loose_names)
     return _with_or_no(names(r), names(owner))
+
+
+def _buffers_apart(r, owner):
+    """`wh_pairs_2`: the model's name for the first tensor of its own that
+    one of two workloads of one name computes with and the other does not:
+    a buffer written out value by value is part of the workload (loose.py),
+    so SSD's anchor tables, one per feature map, are kernels apart. None
+    where it has none the other has not, or its name is long."""
+    theirs = set(owner.loose_names)
+    found = next((naming.identifier(n) for n in r.loose_names if n not in theirs), "")
+    return found if found and len(found) <= 24 else None
 
 
 def _with_or_no(mine, theirs):

@@ -336,6 +336,7 @@ class Naming(unittest.TestCase):
                 self.component = levels.Component(levels.KERNEL, [], "kernel", "")  # no op node to compare
                 self.op_list = list(op_list)
                 self.settings = []
+                self.loose_names = []
 
         owner = Instance([[]], [[3, 1, 1]], [3, 1, 1])
         # Swin V2's logit-scale clamps: a 0-dim input, outputs that differ only whole
@@ -784,6 +785,36 @@ class KernelNames(unittest.TestCase):
         # a write into its input is another workload, and says so
         self.assertEqual([k for k in kernels if k.startswith("masked_fill")],
                          ["masked_fill_fp32", "masked_fill_inplace_fp32"])
+
+    def test_kernels_apart_by_the_values_of_a_table_they_read_are_named_by_the_table(self):
+        # SSD's anchor tables, one per feature map: before, clamp_2x2_fp32_<hash>
+        reply = plan_of_file(textwrap.dedent("""\
+            import torch
+            import torch.nn as nn
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 4)
+                    self.tables = [torch.tensor([[0.5, 2.0], [1.5, 3.5]]), torch.tensor([[4.0, 0.25], [2.5, 1.0]])]
+
+                def forward(self, x):
+                    y = self.fc(x)
+                    return [y + t.clamp(min=0.0, max=3.0).sum() for t in self.tables]
+
+
+            def get_inputs():
+                return [torch.randn(2, 4)]
+
+
+            def get_init_inputs():
+                return []
+            """))
+        self.assertTrue(reply["ok"], reply)
+        kernels = sorted(f["path"][len("level_0_kernel/"):-3] for f in reply["files"]
+                         if f["path"].startswith("level_0_kernel/clamp"))
+        self.assertEqual(kernels, ["clamp_2x2_fp32", "clamp_2x2_fp32_tables_1"])
 
 
 class ModuleNumbers(unittest.TestCase):
