@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 
+import torch
 import torch.fx as fx
 
 from . import capture, codegen, coverage, hf, modsrc, naming, repo, trace, verify
@@ -202,6 +203,12 @@ def _weights_apart(r, owner):
         return dict.fromkeys(key.rsplit(".", 1)[-1] for key in rendered.weight_shapes
                              if key not in rendered.loose_names)
     return _with_or_no(names(r), names(owner))
+
+
+def _has_out_of_place(op):
+    """Whether torch has `op` as an op that makes a new tensor: masked_fill
+    beside masked_fill_, not copy beside copy_."""
+    return hasattr(torch.Tensor, op) or hasattr(torch, op)
 
 
 def _buffers_apart(r, owner):
@@ -423,9 +430,11 @@ class Plan:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
             base = naming.identifier(base.replace("-", "neg"))  # a module name: dim-1 -> dimneg1
             if c.level == KERNEL and ("inplace=True" in first.body or "('inplace', 'True')" in body
-                                      or trace.writes_into_its_input(node, self.gm)):
+                                      or (trace.writes_into_its_input(node, self.gm)
+                                          and _has_out_of_place(first.op_list[0]))):
                 # Writes into its input (x.masked_fill_(m, v) too): not the same
-                # workload as the out-of-place op.
+                # workload as the out-of-place op. An op that only writes
+                # (x.copy_(y), x.zero_()) has no other to be told from.
                 base = base.replace(f"{first.op_list[0]}_", f"{first.op_list[0]}_inplace_", 1)
             stem = base if base not in used else _told_apart(base, first, used[base], body, used)
             used[stem] = first

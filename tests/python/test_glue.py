@@ -764,7 +764,8 @@ class KernelNames(unittest.TestCase):
                     h = torch.einsum("bhwc,hkc->bhwk", y, self.rel)
                     w = torch.einsum("bhwc,wkc->bhwk", y, self.rel)
                     low = torch.zeros_like(x).masked_fill_(x > 0, -1.0)  # torch 2.x's attention mask
-                    return self.b(torch.relu(self.a(x))) + low.masked_fill(x < -1, 2.0), h + w
+                    kept = torch.empty_like(x).copy_(x * 3)  # copy_ has no out-of-place op
+                    return self.b(torch.relu(self.a(x))) + low.masked_fill(x < -1, 2.0) + kept, h + w
 
 
             def get_inputs():
@@ -785,6 +786,7 @@ class KernelNames(unittest.TestCase):
         # a write into its input is another workload, and says so
         self.assertEqual([k for k in kernels if k.startswith("masked_fill")],
                          ["masked_fill_fp32", "masked_fill_inplace_fp32"])
+        self.assertIn("copy_2x8x16_2x8x16_fp32", kernels)
 
     def test_kernels_apart_by_the_values_of_a_table_they_read_are_named_by_the_table(self):
         # SSD's anchor tables, one per feature map: before, clamp_2x2_fp32_<hash>
