@@ -262,25 +262,22 @@ def _module_classes():
     return seen
 
 
-def build_recording_init_args(model_file, seed=0):
-    """Build the model while recording each submodule's constructor arguments.
-
-    Generated files rebuild leaf modules from the arguments the user's code
-    passed (`nn.Conv2d(3, 64, kernel_size=3, padding=1)`), which no module
-    attribute holds in general. Every nn.Module class's own __init__ is
-    wrapped for the duration of the build, then restored.
-    Returns (model, {id(module): (args, kwargs, module)}).
-    """
-    records = {}
+@contextlib.contextmanager
+def recording_init_arguments(records, classes=None):
+    """While it lasts, each module that is built leaves in `records`
+    {id(module): (args, kwargs, module)}: what its outermost __init__ was
+    called with, also for a class with no __init__ of its own
+    (torchvision's LayerNorm2d is built through nn.LayerNorm.__init__).
+    The __init__ of each of `classes` is wrapped, then restored; by default
+    of every nn.Module class there is, and of every one defined meanwhile (a
+    library that imports its modeling code on first use, as transformers'
+    lazy modules do, defines its blocks inside Model.__init__)."""
     patched = []
     building = set()
 
-    def wrap(cls, original):
+    def wrap(original):
         @functools.wraps(original)
         def init(self, *args, **kwargs):
-            # The outermost __init__ to run got the constructor's arguments,
-            # also for a class that has none of its own (torchvision's
-            # LayerNorm2d is built through nn.LayerNorm.__init__).
             outermost = id(self) not in building
             building.add(id(self))
             original(self, *args, **kwargs)
@@ -293,14 +290,12 @@ def build_recording_init_args(model_file, seed=0):
         if original is None or not callable(original):
             return
         try:
-            setattr(cls, "__init__", wrap(cls, original))
+            setattr(cls, "__init__", wrap(original))
         except (TypeError, AttributeError):
             return
         patched.append((cls, original))
 
-    # Classes defined while the model is built are wrapped as they are
-    # defined: a library that imports its modeling code on first use
-    # (transformers' lazy modules) defines its blocks inside Model.__init__.
+    every = classes is None
     had_hook = "__init_subclass__" in nn.Module.__dict__
     own_hook = nn.Module.__dict__.get("__init_subclass__")
 
@@ -311,18 +306,33 @@ def build_recording_init_args(model_file, seed=0):
             super(nn.Module, cls).__init_subclass__(**kwargs)
         patch(cls)
 
-    for cls in _module_classes():
+    for cls in _module_classes() if every else classes:
         patch(cls)
-    nn.Module.__init_subclass__ = classmethod(defined)
+    if every:
+        nn.Module.__init_subclass__ = classmethod(defined)
     try:
-        model = model_file.build(seed)
+        yield records
     finally:
-        if had_hook:
-            nn.Module.__init_subclass__ = own_hook
-        else:
-            del nn.Module.__init_subclass__
+        if every:
+            if had_hook:
+                nn.Module.__init_subclass__ = own_hook
+            else:
+                del nn.Module.__init_subclass__
         for cls, original in patched:
             setattr(cls, "__init__", original)
+
+
+def build_recording_init_args(model_file, seed=0):
+    """Build the model while recording each submodule's constructor arguments.
+
+    Generated files rebuild leaf modules from the arguments the user's code
+    passed (`nn.Conv2d(3, 64, kernel_size=3, padding=1)`), which no module
+    attribute holds in general.
+    Returns (model, {id(module): (args, kwargs, module)}).
+    """
+    records = {}
+    with recording_init_arguments(records):
+        model = model_file.build(seed)
     for module in model.modules():
         # A class with no __init__ of its own (a Swish with only a forward)
         # is built through nn.Module's, which takes no arguments.

@@ -27,7 +27,6 @@ the caller reads the results in step order and stops at the first that fails.
 
 import contextlib
 import datetime
-import functools
 import hashlib
 import inspect
 import math
@@ -36,7 +35,7 @@ import sys
 import torch
 
 from . import anticheat, fastpath, trace
-from .loader import BadInput, _one_line, weights_left_uninitialised
+from .loader import BadInput, _one_line, recording_init_arguments, weights_left_uninitialised
 from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, keep_for_composition, own, plan_transfer, read_weight_map,
@@ -87,27 +86,17 @@ def _takes_arguments(cls):
         return False
 
 
-@contextlib.contextmanager
-def _recording_arguments(classes, records):
-    """While it lasts, each instance of `classes` that is built leaves in
-    `records` {id(instance): {parameter: value}}, what it was built with."""
-    saved = []
-    for cls in classes:
-        original = cls.__dict__["__init__"]
-        signature = inspect.signature(original)
-
-        @functools.wraps(original)
-        def init(self, *args, _original=original, _signature=signature, **kwargs):
-            records[id(self)] = dict(list(_signature.bind(self, *args, **kwargs).arguments.items())[1:])
-            _original(self, *args, **kwargs)
-
-        cls.__init__ = init
-        saved.append((cls, original))
-    try:
-        yield
-    finally:
-        for cls, original in saved:
-            cls.__init__ = original
+def _bound_arguments(recorded):
+    """{id(module): {parameter: value}}: each recorded call to a module's
+    constructor (loader.recording_init_arguments) bound to its parameters."""
+    bound = {}
+    for key, (args, kwargs, module) in recorded.items():
+        try:
+            arguments = inspect.signature(type(module).__init__).bind(module, *args, **kwargs).arguments
+        except (TypeError, ValueError):
+            continue  # built through another class's __init__: its own numbers are not known
+        bound[key] = dict(list(arguments.items())[1:])
+    return bound
 
 
 def _key(arguments):
@@ -154,9 +143,8 @@ class _Step:
             self.refactored_file = _load(self.refactored_path, "refactored", ("RefactoredModel", "Model"))
             children = _children_files()
             self.taking = [c for c in children if _takes_arguments(c)]
-            built = {}
             # every weight is bound from the original's
-            with weights_left_uninitialised(), _recording_arguments(self.taking, built):
+            with weights_left_uninitialised(), recording_init_arguments({}, self.taking) as built:
                 self.refactored = self.refactored_file.build(seed=1)
             self.original_sha = _sha1(self.original_path)
         except BadInput as e:
@@ -172,7 +160,7 @@ class _Step:
         except (TypeError, ValueError):
             self.arguments = None  # unknown: an instance's arguments build a model of their own
         self.builds[self.arguments] = self.refactored
-        self.built_with = built
+        self.built_with = _bound_arguments(built)
         return children
 
     def use(self, arguments):
@@ -184,8 +172,9 @@ class _Step:
             return
         model = self.builds.get(key)
         if model is None:
-            with weights_left_uninitialised(), _recording_arguments(self.taking, self.built_with):
+            with weights_left_uninitialised(), recording_init_arguments({}, self.taking) as built:
                 model = self.refactored_file.cls(**arguments).eval()
+            self.built_with.update(_bound_arguments(built))
             self.builds[key] = model
             self.link(self, model)
         self.refactored, self.arguments = model, key
