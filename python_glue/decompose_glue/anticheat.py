@@ -44,6 +44,7 @@ import torch
 import torch.nn as nn
 
 from . import ops, trace
+from .verify import seed_forward
 from .tensorpatch import tensor_methods
 
 # TorchFunctionMode is in torch.overrides from 1.13 on, 2.x included.
@@ -1101,12 +1102,12 @@ def _watched_run(model, args, kwargs):
     return output, watch
 
 
-def runtime_violations(model, args, kwargs, plain=None, seed=0):
+def runtime_violations(model, args, kwargs, plain=None):
     """Torch calls that forward makes while no child runs, other than plumbing;
     and a forward whose output changes when it is watched.
 
     `plain`, when given, is the output of an unwatched run the caller already
-    made on these inputs after torch.manual_seed(seed) (the step gate's first
+    made on these inputs after verify.seed_forward() (the step gate's first
     trial): it is not run again."""
     if _MODE_BASE is None:
         return [{"check": "runtime", "op": "TorchFunctionMode", "count": 1,
@@ -1121,13 +1122,13 @@ def runtime_violations(model, args, kwargs, plain=None, seed=0):
         plain_error = None
         if plain is None:
             try:
-                torch.manual_seed(seed)
+                seed_forward()
                 plain = model(*_clone(args), **_clone(kwargs))
             except Exception as e:
                 plain, plain_error = None, e
             restore()
         try:
-            torch.manual_seed(seed)
+            seed_forward()
             watched, watch = _watched_run(model, _clone(args), _clone(kwargs))
             watched_error = None
         except Exception as e:
@@ -1195,9 +1196,9 @@ def report(static, owned, runtime):
 
 # ---- all three ------------------------------------------------------------
 
-def check(refactored_path, model, args, kwargs, plain=None, seed=0):
+def check(refactored_path, model, args, kwargs, plain=None):
     """The three checks on one refactored file and the model built from it
-    (`plain` and `seed`: see runtime_violations)."""
+    (`plain`: see runtime_violations)."""
     static, owned = structure_violations(refactored_path, model)
-    runtime = runtime_violations(model, args, kwargs, plain, seed)
+    runtime = runtime_violations(model, args, kwargs, plain)
     return report(static, owned, runtime)

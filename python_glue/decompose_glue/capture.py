@@ -92,7 +92,7 @@ def mismatch(gm, expected, inputs):
     """None where `gm`, run on `inputs` (LentInputs), gives `expected`, else
     why not, in one line. Its nodes' values are recorded from that run."""
     try:
-        torch.manual_seed(FORWARD_SEED)
+        verify.seed_forward()
         with fastpath.off():
             got = trace.record_values(gm, *inputs.lend())
     except Exception as e:
@@ -219,7 +219,7 @@ def _trace(model_file, model, inputs, check):
         notes["symbolic_error"] = _one_line(e)[:300]
     expected = None
     if gm is not None:
-        torch.manual_seed(FORWARD_SEED)
+        verify.seed_forward()
         args, kwargs = inputs.lend()
         with fastpath.off(), memory.PeakOfRun() as eager:  # the path the graph spells out (fastpath.py)
             expected = verify.own(run_forward(model_file, model, args, kwargs), (args, kwargs))
@@ -245,7 +245,7 @@ def _trace(model_file, model, inputs, check):
     opened = set()
     try:
         while True:
-            torch.manual_seed(FORWARD_SEED)
+            verify.seed_forward()
             args, kwargs = inputs.lend()
             try:
                 with memory.PeakOfRun() as eager:
@@ -259,7 +259,7 @@ def _trace(model_file, model, inputs, check):
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed
             restore()
-            torch.manual_seed(FORWARD_SEED)
+            verify.seed_forward()
             run_forward(model_file, model, *inputs.lend())
         raise BadInput(model_file.path, "cannot trace the model, symbolically ("
                        + notes["symbolic_error"] + ") nor by running it: " + why

@@ -104,8 +104,10 @@ def _tensors(value):
 def run_tests():
     torch.manual_seed(0)
     model = Model(*get_init_inputs()).eval()
+    {drawn}
+    torch.manual_seed({forward_seed})  # every forward's seed, as the steps ran them
     with torch.no_grad():
-        output = model(*get_inputs(){kwargs})
+        output = model({call})
     shapes = [tuple(t.shape) for t in _tensors(output)]
     expected = [tuple(s) for s in get_expected_output_shape()]
     if {mismatch}:
@@ -132,13 +134,18 @@ _ANY_LENGTH = ("len(shapes) != len(expected) or any(\n"
                "            for s, e in zip(shapes, expected))")
 
 
-def contract(out_shapes, kwargs=""):
-    """A file's self-test: the expected output shapes and run_tests()."""
+def contract(out_shapes, has_kwargs=False):
+    """A file's self-test: the expected output shapes and run_tests(), which
+    runs the forward from the seed of every forward of the pipeline
+    (verify.seed_forward): a shape the model draws (HuBERT's masked frames)
+    comes out as it was."""
     shapes = "[" + ", ".join("(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
                               for shape in out_shapes) + "]"
     records = _RECORD_FIELDS if getattr(out_shapes, "records", False) else ""
     free = any(d == -1 for shape in out_shapes for d in shape)
-    return CONTRACT.format(shapes=shapes, kwargs=kwargs, records=records,
+    drawn, call = (("inputs, kwargs = get_inputs(), get_input_kwargs()", "*inputs, **kwargs") if has_kwargs
+                   else ("inputs = get_inputs()", "*inputs"))
+    return CONTRACT.format(shapes=shapes, drawn=drawn, call=call, forward_seed=FIRST_SEED, records=records,
                            mismatch=_ANY_LENGTH if free else "shapes != expected")
 
 
@@ -949,6 +956,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "level_0_kernel"))
 
 ORIGINAL = os.path.join(HERE, {original!r})
 SEEDS = {seeds}
+FORWARD_SEED = {forward_seed}  # every forward's, whatever the seed of its inputs (seed_forward)
 RTOL = {rtol}
 ATOL = {atol}
 CHUNK = 1 << 24  # elements compared at a time
@@ -1002,6 +1010,17 @@ def weights_not_drawn():
     finally:
         for n, fn in saved.items():
             setattr(nn.init, n, fn)
+
+
+def seed_forward():
+    """torch's, Python's and numpy's generators from FORWARD_SEED, as every
+    run of the steps: what the model draws and reads into Python (how many
+    spans HuBERT's pretraining masks) the kernels hold as the values it was."""
+    torch.manual_seed(FORWARD_SEED)
+    random.seed(FORWARD_SEED)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(FORWARD_SEED)
 
 
 def fast_paths_off():
@@ -1142,11 +1161,11 @@ def run_composition(reference=None, original=None, inputs=None):
             else:
                 restore()
                 before = versions((args, kwargs))
-                torch.manual_seed(seed)
+                seed_forward()
                 expected = own(_tensors(original(*args, **kwargs)), (args, kwargs))
                 if versions((args, kwargs)) != before:  # the original changed an input in place
                     args, kwargs = draw(seed)
-            torch.manual_seed(seed)
+            seed_forward()
             got = _tensors(composed(*args, **kwargs))
             del args, kwargs
         rtol, atol = RTOL, ATOL
@@ -1202,7 +1221,7 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
                        num_trials, rtol, atol, out_shapes, held=False):
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
     original keeps in containers."""
-    block = imports(python, body, ("contextlib", "importlib.util", "os"))
+    block = imports(python, body, ("contextlib", "importlib.util", "os", "random"))
     return COMPOSITION.format(
         held=_HELD_STATE if held else "",
         held_walk=_HELD_WALK.format(depth=trace.CONTAINER_DEPTH) if held else "",
@@ -1210,7 +1229,7 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=_RECORD_FIELDS if out_shapes.records else "",
         kernel_imports="\n".join(kernel_imports), original=original,
-        seeds=[FIRST_SEED + num_trials - 1], rtol=rtol, atol=atol,
+        seeds=[FIRST_SEED + num_trials - 1], forward_seed=FIRST_SEED, rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")
 
 

@@ -235,7 +235,7 @@ def _with_or_no(mine, theirs):
 def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, what):
     with open(model_file.path, encoding="utf-8") as f:
         source = _strip_main_block(f.read())
-    contract = codegen.contract(out_shapes, ", **get_input_kwargs()" if has_kwargs else "")
+    contract = codegen.contract(out_shapes, has_kwargs)
     header = '"""\n' + "\n".join([f"Component: {title}"] + header_lines +
                                   ["", f"Run: {python} {title}.py   (prints PASS or FAIL; exit code 0 or 1)"]) + '\n"""\n'
     guard = ("import sys\n\ntry:\n    import torch\nexcept ImportError:\n"

@@ -14,6 +14,8 @@ import io
 import json
 import math
 import os
+import random
+import sys
 
 import torch
 
@@ -27,6 +29,22 @@ FIRST_SEED = 42
 def trial_seeds(num_trials):
     """The seeds of a gate's trials, the first trial's first."""
     return [FIRST_SEED + i for i in range(num_trials)]
+
+
+def seed_forward():
+    """Seed a forward pass, of the model or of a part of its tree, alike in
+    every trial: torch's, Python's and numpy's global generators from
+    FIRST_SEED, the seed the model is traced with. A trial's own seed draws
+    its inputs. What a model draws and reads into Python (HuBERT's
+    pretraining masks: how many spans, int(... + torch.rand(1))) a
+    recording holds as the values they were, so the runs that check it draw
+    the same again, on each trial's new inputs; torch's random ops in the
+    files run from that seed on both sides."""
+    torch.manual_seed(FIRST_SEED)
+    random.seed(FIRST_SEED)
+    numpy = sys.modules.get("numpy")  # a model that draws from numpy has imported it
+    if numpy is not None:
+        numpy.random.seed(FIRST_SEED)
 
 # Per file, what the root step's last trial leaves for the composition test,
 # which runs on that trial's seed: the original model the step ran, the

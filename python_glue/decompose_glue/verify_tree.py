@@ -39,7 +39,7 @@ from .loader import BadInput, _one_line, recording_init_arguments, weights_left_
 from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
                      compare, keep_for_composition, own, plan_transfer, read_weight_map,
-                     take_planned, tensors, tolerance, transfer_report, trial_seeds, versions)
+                     seed_forward, take_planned, tensors, tolerance, transfer_report, trial_seeds, versions)
 
 
 def _sha1(path):
@@ -443,11 +443,11 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=Fals
                 if expected is not None:
                     root.planned_references.add(i)
                 else:
-                    torch.manual_seed(seed)
+                    seed_forward()
                     args, kwargs = inputs.lend()
                     expected = own(original(*args, **kwargs), (args, kwargs))
                     del args, kwargs
-                torch.manual_seed(seed)
+                seed_forward()
                 run.active = True
                 try:
                     got = root.run_refactored(*inputs.lend(), watch=i == 0)
