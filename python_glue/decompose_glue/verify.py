@@ -46,6 +46,7 @@ def seed_forward():
     if numpy is not None:
         numpy.random.seed(FIRST_SEED)
 
+
 # Per file, what the root step's last trial leaves for the composition test,
 # which runs on that trial's seed: the original model the step ran, the
 # trial's inputs (LentInputs) and the model's output on them. The test would
