@@ -497,6 +497,7 @@ def render_component(component, gm, records):
             except modsrc.SourceError as e:
                 raise CodegenError(str(e)) from None
             r.module_calls[n.target] = call  # as the model built it, numbers and all
+            named = False
             if numbers_taken and not modsrc.is_torch_nn(type(module)):
                 # a module built with a number (a drop rate, a scale) takes it
                 # as a constructor argument of the file: one file for every
@@ -504,9 +505,9 @@ def render_component(component, gm, records):
                 cls = modsrc.unparametrized_class(module)
                 taken = {*attrs.values(), *r.constants, *(name for _, name, _ in r.settings)}
                 for prefix in ("", f"{attrs[n.target]}_"):  # a second module's p: stochastic_depth_p
-                    named, numbers = modsrc.numbers_as_parameters(call, cls, prefix)
+                    with_names, numbers = modsrc.numbers_as_parameters(call, cls, prefix)
                     if numbers and not any(name in taken for name, _ in numbers):
-                        call = named
+                        call, named = with_names, True
                         r.settings += [(("module", n.target, name[len(prefix):]), name, value)
                                        for name, value in numbers]
                         break
@@ -520,7 +521,9 @@ def render_component(component, gm, records):
                 if extra not in r.extra_sources:
                     r.extra_sources.append(extra)
             init_lines.append(f"self.{attrs[n.target]} = {call}")
-            workload_lines.append(f"self.{attrs[n.target]} = {modsrc.settings(module) or call}")
+            # a module whose numbers the file takes is its call with their
+            # names: its settings (a torch.nn subclass's) would hold the numbers
+            workload_lines.append(f"self.{attrs[n.target]} = {call if named else modsrc.settings(module) or call}")
             for key, t in trace.state(module).items():
                 r.local_keys[f"{n.target}.{key}"] = f"{attrs[n.target]}.{key}"
                 r.weight_shapes[f"{attrs[n.target]}.{key}"] = list(t.shape)

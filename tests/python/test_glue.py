@@ -553,6 +553,42 @@ class Workloads(unittest.TestCase):
             self.assertIsNone(modsrc.computes_as(cls), cls)
         self.assertIs(modsrc.computes_as(nn.Conv1d), nn.Conv1d)
 
+    def test_a_torch_nn_subclass_whose_float_the_file_takes_is_one_file_for_every_value(self):
+        # read by its base's settings, the drop rate the file takes would tell the instances apart
+        reply = plan_of_file(textwrap.dedent("""
+            import torch
+            import torch.nn as nn
+
+
+            class Drop(nn.Dropout):
+                def __init__(self, rate):
+                    super().__init__(rate)
+
+
+            class Model(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.a = nn.Linear(8, 8)
+                    self.da = Drop(0.1)
+                    self.b = nn.Linear(8, 8)
+                    self.db = Drop(0.2)
+
+                def forward(self, x):
+                    return self.db(self.b(torch.relu(self.da(self.a(x)))))
+
+
+            def get_inputs():
+                return [torch.randn(2, 8)]
+
+
+            def get_init_inputs():
+                return []
+            """))
+        self.assertTrue(reply["ok"], reply)
+        kernels = {n["id"]: n["instance_count"] for n in reply["nodes"]
+                   if n["level"] == "kernel" and n["id"].startswith("drop")}
+        self.assertEqual(kernels, {"drop_fp32": 2})
+
     def test_numbers_an_op_computes_with_are_constructor_arguments_of_one_file(self):
         # SSDlite fills one label tensor per class: one kernel, each instance its own label
         reply = plan_of(textwrap.dedent("""
