@@ -813,11 +813,16 @@ int pipeline_run(const cli_args *a, const run_env *env) {
     if (plan_and_verify(&r, 0, &err) != 0) goto done;
     if (r.failed_step && r.failed_step == r.steps[0].name &&
         json_is_false(json_object_get(r.plan, "trace_checked"))) {
-        /* The symbolic graph was left to the root step to check; it may be
-         * what failed. Trace again, this time running the graph against
-         * the model (and recording the model instead where they differ). */
-        progress(&r, "decompose: the root step failed on a symbolic trace that was not run on its "
-                 "own; tracing again, checked");
+        /* The trace was left to the root step to check; it may be what
+         * failed. Trace again, checked: a symbolic graph run against the
+         * model (and the model recorded instead where they differ); a
+         * recording made on every trial's inputs, the library functions
+         * whose reads differ between them kept whole. */
+        const char *method = json_string_value(json_object_get(r.plan, "trace_method"));
+        int recorded = method && strcmp(method, "recorded") == 0;
+        progress(&r, "decompose: the root step failed on a %s that was not checked on %s; "
+                 "tracing again, checked", recorded ? "recording" : "symbolic trace",
+                 recorded ? "the other trials' inputs" : "its own");
         forget_attempt(&r);
         if (plan_and_verify(&r, 1, &err) != 0) goto done;
     }

@@ -177,13 +177,14 @@ def _torchscript_functions_hint(model):
             "torch.fx nor a recorded run can see: remove their @torch.jit.script)")
 
 
-def trace_model(model_file, model, inputs, check=True):
+def trace_model(model_file, model, inputs, check=True, trial_seeds=()):
     """(GraphModule, method, notes, eager output): _trace, refusing a model
     with a module no file can rebuild (_refuse_unbuildable) or a hook that
-    changes what a module takes or gives (_hooks_watched)."""
+    changes what a module takes or gives (_hooks_watched). A checked
+    recording is checked on the inputs of `trial_seeds`."""
     _refuse_unbuildable(model_file, model)
     with _hooks_watched(model) as changed:
-        traced = _trace(model_file, model, inputs, check)
+        traced = _trace(model_file, model, inputs, check, trial_seeds)
     if changed:
         raise BadInput(model_file.path, f"a forward hook on {changed[0]} changes what it takes or gives, "
                        "and decompose does not carry hooks into the files it writes: do what it does "
@@ -191,7 +192,7 @@ def trace_model(model_file, model, inputs, check=True):
     return traced
 
 
-def _trace(model_file, model, inputs, check):
+def _trace(model_file, model, inputs, check, trial_seeds):
     """(GraphModule, method, notes, eager output): symbolic tracing, else
     recording a real run, on `inputs` (verify.LentInputs).
 
@@ -206,10 +207,12 @@ def _trace(model_file, model, inputs, check):
     forward on these inputs and its output is the eager output: the model
     runs once for both. A recorded graph is not run again here to see that
     it reproduces that output: the root step is that check too, and a graph
-    that missed an op fails there.
+    that missed an op fails there. With `check`, the model is first recorded
+    on every trial's inputs, and the library functions whose reads differ
+    between them are recorded as one call each (_kept_whole).
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
-             "unused": []}
+             "unused": [], "kept_whole": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
     try:
@@ -242,14 +245,16 @@ def _trace(model_file, model, inputs, check):
             if notes["symbolic_error"] is None:
                 return canonical(gm, device), "symbolic", notes, expected
         restore()
-    opened = set()
+    opened, whole = set(), []
     try:
+        if check and len(trial_seeds) > 1:
+            whole = _kept_whole(model_file, model, trial_seeds, opened, restore)
         while True:
             verify.seed_forward()
             args, kwargs = inputs.lend()
             try:
                 with memory.PeakOfRun() as eager:
-                    gm, recorded, output = record.record(model, args, kwargs, opened)
+                    gm, recorded, output = record.record(model, args, kwargs, opened, whole)
                 break
             except record.Reopen as again:  # rare: a leaf module gave back an ImageList
                 opened.add(again.path)
@@ -269,5 +274,31 @@ def _trace(model_file, model, inputs, check):
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
     del output, args, kwargs
     notes.update(recorded)
+    notes["kept_whole"] = [f"{fn.__module__}.{fn.__qualname__}" for fn in whole]
+    # A recording that read values may hold them where the other trials'
+    # inputs differ: that it was not checked for them says a failing root
+    # step is worth a second, checked attempt (_kept_whole).
+    notes["checked"] = bool(check or not notes["specialised"] or len(trial_seeds) < 2)
     restore()
     return canonical(gm, device), "recorded", notes, expected
+
+
+def _kept_whole(model_file, model, trial_seeds, opened, restore):
+    """The library functions to record as one call each: those whose reads
+    of values into Python differ between the trials' inputs (a loop over
+    detections), found by recording the model on each trial's inputs."""
+    runs = []
+    for seed in trial_seeds:
+        inputs = verify.LentInputs(model_file, seed)
+        while True:
+            verify.seed_forward()
+            try:
+                _, recorded, _ = record.record(model, *inputs.lend(), opened, watch_reads=True)
+                break
+            except record.Reopen as again:
+                opened.add(again.path)
+            finally:
+                restore()
+        runs.append(recorded["reads"])
+        del recorded, inputs
+    return record.varying_reads(runs)

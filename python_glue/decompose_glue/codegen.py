@@ -14,6 +14,7 @@ import keyword
 import math
 import re
 import sys
+import textwrap
 
 import torch
 import torch.fx as fx
@@ -196,13 +197,22 @@ def value_sized_lengths(nodes, gm):
     gets other lengths there, and what follows in it too."""
     found, members = set(), set(nodes)
     for n in nodes:
-        name = op_name(n, gm) if n.op in ("call_function", "call_method") else ""
-        if name not in ops.VALUE_SIZED and not (name == "where" and len(n.args) + len(n.kwargs) == 1):
+        if not trace.is_value_sized(n):
             continue
+        masks = trace.masks_indexing(n)
+        if masks and all(_drawn_with_its_count(m, members) for m in masks):
+            continue  # x[mask], the mask drawn with the model's count of set entries
+        name = op_name(n, gm)
         if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
                                                             for a in n.all_input_nodes):
             continue  # a mask the file draws with the model's count of set entries
-        found.update(t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"])
+        lengths = {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
+        if n.meta.get("kept_whole"):
+            # only the lengths none of its inputs has (the boxes
+            # remove_small_boxes keeps), not a batch it passes on
+            lengths -= {d for a in n.all_input_nodes for t in _tensor_leaves(a.meta.get("value", {}))
+                        for d in t["shape"]}
+        found.update(lengths)
     return found
 
 
@@ -251,8 +261,8 @@ def input_expr(desc):
             # a mask with the model's count of set entries, at random places
             mask = f"(torch.randperm({numel}) < {desc['nonzero']}).reshape({shape})"
             return mask if dtype == "bool" else f"{mask}.to(torch.{dtype})"
-        if "values" in desc:  # lengths or batch sizes an op runs by (record._keep_values)
-            return f"torch.tensor({desc['values']!r}, dtype=torch.{dtype})"
+        if "values" in desc:  # lengths an op runs by, boxes a kept-whole function reads
+            return f"torch.tensor({values_literal(desc['values'])}, dtype=torch.{dtype})"
         if "value" in desc:  # a number in a 0-dim tensor: the model's own
             number = repr(desc["value"]) if math.isfinite(desc["value"]) else f"float('{desc['value']}')"
             return f"torch.tensor({number})" if dtype == "float32" else \
@@ -284,6 +294,21 @@ def input_expr(desc):
             return f"torch.Size({desc['value']!r})"
         return repr(desc["value"])
     raise CodegenError(f"cannot make an input of kind {kind}")
+
+
+def values_literal(values, width=96):
+    """A list of a tensor's values as source a person can read: on one line
+    where it fits, else a row per line (100 boxes' corners), a long row
+    wrapped."""
+    text = repr(values)
+    if len(text) <= width:
+        return text
+    rows = values if values and isinstance(values[0], list) else None
+    if rows is None:
+        lines = textwrap.wrap(text[1:-1], width, break_on_hyphens=False)
+    else:
+        lines = [line for row in rows for line in textwrap.wrap(repr(row) + ",", width, break_on_hyphens=False)]
+    return "[\n" + "\n".join(" " * 8 + line for line in lines) + "\n    ]"
 
 
 def _describe_lines(nodes, names):
@@ -430,7 +455,8 @@ def _op_attr_names(component, gm):
 def _value_names(component, inputs, attrs, gm):
     """Local variable names: from attributes and ops, not from the model's
     global node names, so that identical blocks render to identical text."""
-    used = set()
+    called = {n.target.__name__ for n in component.nodes if n.meta.get("kept_whole")}
+    used = set(called)  # a local named as a function the file calls by its name would hide it
     values = {}
     for i, n in enumerate(inputs):
         values[n] = "x" if len(inputs) == 1 else f"x{i}"
@@ -441,7 +467,8 @@ def _value_names(component, inputs, attrs, gm):
         elif n.op == "call_module":
             values[n] = _unique(attrs[n.target], used)
         else:
-            values[n] = _unique(naming.identifier(op_name(n, gm)), used)
+            base = naming.identifier(op_name(n, gm))
+            values[n] = _unique(f"{base}_out" if base in called else base, used)
     return values
 
 
@@ -480,6 +507,20 @@ def render_component(component, gm, records):
     follow_device(r, component.nodes)
     compute = [n for n in component.nodes if is_compute(n, gm)]
     r.op_list = [op_name(n, gm) for n in compute]
+    for fn in dict.fromkeys(n.target for n in component.nodes if n.meta.get("kept_whole")):
+        # a function recorded as one call (record._kept_whole), imported from
+        # its library or copied from the model's file, and wrapped so that a
+        # symbolic trace of this file keeps it one op too
+        try:
+            codes = modsrc.classes_source([fn])
+        except modsrc.SourceError as e:
+            raise CodegenError(str(e)) from None
+        for code in codes:
+            r.extra_imports += [line for line in code.imports if line not in r.extra_imports]
+            if code.text and code.text not in r.extra_sources:
+                r.extra_sources.append(code.text)
+        r.extra_sources.append("# one op, as the model's recording kept it: what it runs depends on values it\n"
+                               f"# reads into Python, so torch.fx keeps it one call\ntorch.fx.wrap(\"{fn.__name__}\")")
 
     # The modules of a fusion or layer, or of a kernel that is one module, take
     # the numbers they are built with as the file's constructor arguments,

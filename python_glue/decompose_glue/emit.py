@@ -206,6 +206,8 @@ def node_line(node, names, written=None):
         if target in ops.IN_PLACE_OPERATORS:
             return f"{a} {symbol}= {b}\n{out} = {a}"
         return f"{out} = {a} {symbol} {b}"
+    if node.meta.get("kept_whole"):  # imported by its name, which torch.fx.wrap keeps one op
+        return f"{out} = {target.__name__}({_call_args(args, kwargs, names)})"
     return f"{out} = {_qualified_function(target)}({_call_args(args, kwargs, names)})"
 
 

@@ -79,10 +79,12 @@ def _value_kind(node):
 
 
 def produces_tensors(node):
-    value = node.meta.get("value", {})
-    if value.get("kind") == "tensor":
-        return True
-    return any(v.get("kind") == "tensor" for v in items_of(value))
+    return _holds_tensor(node.meta.get("value", {}))
+
+
+def _holds_tensor(desc):
+    """At any depth: keypointrcnn_inference gives a tuple of lists of tensors."""
+    return desc.get("kind") == "tensor" or any(_holds_tensor(v) for v in items_of(desc))
 
 
 def _operands(node):

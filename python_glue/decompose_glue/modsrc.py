@@ -503,7 +503,7 @@ def _definition(text, node):
 
 
 def classes_source(classes):
-    """The Code of these classes, one per module they come from."""
+    """The Code of these classes or functions, one per module they come from."""
     by_module = {}
     for cls in classes:
         by_module.setdefault(cls.__module__, [])

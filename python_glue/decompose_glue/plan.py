@@ -371,7 +371,8 @@ class Plan:
         self.timings["load"] = time.perf_counter() - t
         t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
-            self.model_file, self.model, self.inputs, check=bool(self.request.get("check_trace")))
+            self.model_file, self.model, self.inputs, check=bool(self.request.get("check_trace")),
+            trial_seeds=verify.trial_seeds(self.request.get("num_trials") or 3))
         self.root = build_tree(self.gm, self.model, self.trace_notes["opened"])
         if not self.root.children:
             # Every tree has a root step (a one-op model's proves its one
@@ -671,7 +672,7 @@ class Plan:
         lines = [f"# Decomposition of {self.name}", "",
                  f"Source: `{self.source_path}`  ",
                  f"Traced with torch.fx {self.trace_method} tracing on the inputs of `get_inputs()` "
-                 f"(seed 0).", "",
+                 f"(seed {capture.FORWARD_SEED}).", "",
                  "## Architecture", ""]
         lines.append(f"`{self.name}` runs {len(self.root_r.op_list)} compute ops; its tree starts at "
                      f"the {LEVEL_NAMES[self.root.level]} level. Unique files per level: "
@@ -761,11 +762,16 @@ class Plan:
                                      "device; had the root step failed, the model would have been "
                                      "traced again and the graph run against it)"), **unused}
         return {"method": "recorded", "symbolic_error": self.trace_notes["symbolic_error"], **unused,
-                "note": "traced by running the model on the inputs of get_inputs() (seed 0): "
+                "note": f"traced by running the model on the inputs of get_inputs() (seed {capture.FORWARD_SEED}): "
                         "control flow and Python values read from tensors are fixed to those "
                         "inputs; the generated files reproduce the model on inputs of these "
                         "shapes and values like them",
                 "values_fixed_by_the_inputs": self.trace_notes["specialised"],
+                "functions_kept_whole": [
+                    {"function": name, "why": "the values it reads into Python (a loop's length, "
+                     "a box's corners) differ between the trials' inputs: recorded as one call, "
+                     "one kernel, it runs on any of them"}
+                    for name in self.trace_notes["kept_whole"]],
                 "leaf_modules_opened": [
                     {"path": path, "why": "its call takes or gives an object that holds tensors "
                      "(not a tensor, tuple, list, dict or dataclass), which no kernel file can "

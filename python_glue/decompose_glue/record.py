@@ -12,7 +12,9 @@ were on these inputs: the graph reproduces the model on inputs like them, and
 `specialised` lists each value that was fixed.
 """
 
+import contextlib
 import dataclasses
+import functools
 import operator
 import re
 import sys
@@ -25,8 +27,9 @@ from torch.overrides import TorchFunctionMode
 
 from . import ops
 from .tensorpatch import tensor_methods
-from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, keep_sizes,
-                    remove_unused, state)
+from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
+                    keep_sizes, remove_unused, state)
+from .verify import _storage, tensors
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -65,6 +68,11 @@ _IN_PLACE_DUNDERS = frozenset(name for name, (target, _) in _DUNDERS.items() if 
 # Reading a Python value out of a tensor fixes control flow to this input.
 _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__len__",
           "__iter__", "numel", "dim", "size", "__format__", "__repr__", "__array__"}
+# Reads of a tensor's sizes, and what one stands for in `reads` where that
+# tensor's length is read from values (is_value_sized): the trials may all
+# keep 100 detections, and a file's own inputs none.
+_SIZE_READS = {"size", "shape", "__len__", "numel"}
+LENGTH_FROM_VALUES = "a length read from values"
 
 
 class RecordError(Exception):
@@ -88,9 +96,12 @@ _PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, comp
 
 
 class _Recorder(TorchFunctionMode):
-    def __init__(self, model):
+    def __init__(self, model, watch_reads=False):
         super().__init__()
         self.graph = fx.Graph()
+        # With watch_reads, every Python value read off a tensor (shapes
+        # too) with the library function it was read in (_holder).
+        self.reads = [] if watch_reads else None
         self.node_of = {}        # id(tensor) -> node, while that tensor lives
         self.alive = {}          # id(tensor) -> weak reference, for the same tensors
         self.busy = 0            # > 0 inside a recorded call or a kernel module
@@ -118,8 +129,25 @@ class _Recorder(TorchFunctionMode):
             node.meta["value"] = describe_node(node, value)
         finally:
             self.busy -= 1
+        if self.reads is not None:
+            inherited = set()
+            for a in node.all_input_nodes:
+                inherited |= a.meta.get("value_sized", set())
+            # what is made from a value-sized tensor is counted by its first
+            # length too: keep[:100] has min(kept, 100) rows
+            lengths = {t.shape[0] for t in tensors(value) if t.dim()} if inherited or is_value_sized(node) else set()
+            _keep_lengths(node, lengths | inherited, value)
         self._bind(value, node)
         return node
+
+    def _reads_value_sized(self, tensor, name, value):
+        """Whether a size read off `tensor` is a length read from values
+        (what nms kept, and what was made from it): one that no trial's
+        inputs need to change for a recording to hold it wrong."""
+        node = self.node_of.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
+        lengths = node.meta.get("value_sized", set()) if node is not None else set()
+        read = tuple(tensor.shape) if name == "numel" else tuple(value) if isinstance(value, tuple) else (value,)
+        return any(v in lengths for v in read)
 
     def _bind(self, value, node):
         if isinstance(value, torch.Tensor):
@@ -138,6 +166,7 @@ class _Recorder(TorchFunctionMode):
                 if isinstance(v, (torch.Tensor, tuple, list, dict)):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
                     item.meta["scope"] = tuple(self.scope)
+                    _keep_lengths(item, node.meta.get("value_sized", set()), v)
                     self.busy += 1
                     try:
                         item.meta["value"] = describe(v)
@@ -222,6 +251,9 @@ class _Recorder(TorchFunctionMode):
             self.devices_read[id(value)] = value
             return value
         if not _has_tensor(value):
+            if self.reads is not None and name != "device":
+                sized = name in _SIZE_READS and args and self._reads_value_sized(args[0], name, value)
+                self.reads.append((_holder(sys._getframe(1)), name, LENGTH_FROM_VALUES if sized else value))
             if name in _READS or not isinstance(value, (torch.Size, int)):
                 self._note(name, value)
                 self._mark_read(args)
@@ -289,6 +321,159 @@ class _Recorder(TorchFunctionMode):
             self.specialised.append(f"{name}() read {text}")
 
 
+def _keep_lengths(node, lengths, value):
+    """node.meta["value_sized"]: the lengths read from values (is_value_sized)
+    that what `node` made still has."""
+    kept = {d for t in tensors(value) for d in t.shape if d in lengths}
+    if kept:
+        node.meta["value_sized"] = kept
+
+
+def _holder(frame):
+    """The function to keep whole where a value read at `frame` changes with
+    the inputs: the outermost module-level function (not torch's) between
+    the read and the module method that called it. torchvision's
+    paste_masks_in_image loops once per detection and reads each box's
+    corners as ints; as one call it runs on any detections. A file imports
+    a library's by name and copies one of the model's own files. None where
+    the read is in a module's own method."""
+    found = None
+    while frame is not None:
+        code = frame.f_code
+        if code.co_varnames[:1] == ("self",) and isinstance(frame.f_locals.get("self"), nn.Module):
+            break
+        fn = frame.f_globals.get(code.co_name)
+        # the function by its module-level name: a decorated one (functools.wraps) by its wrapper
+        own = getattr(fn, "__wrapped__", fn)
+        if getattr(own, "__code__", None) is code and _keepable_module(frame.f_globals.get("__name__")):
+            found = fn
+        frame = frame.f_back
+    return found
+
+
+def _keepable_module(name):
+    """Whether a module's functions can be kept whole: one whose source a
+    file can import or copy (modsrc.classes_source), not torch's (its
+    functions are the ops themselves) nor this package's."""
+    module = sys.modules.get(name or "")
+    return (module is not None and bool(getattr(module, "__file__", None))
+            and name.split(".")[0] not in ("torch", "decompose_glue", "__main__"))
+
+
+def varying_reads(runs):
+    """The functions (_holder) whose reads differ between runs on different
+    inputs, each run's `reads` as the recorder lists them, or read a length
+    that values gave (LENGTH_FROM_VALUES): what a recording would fix to one
+    input's values and another input takes another way."""
+    by_run = []
+    for reads in runs:
+        seen = {}
+        for holder, name, value in reads:
+            if holder is not None:
+                seen.setdefault(holder, []).append((name, value))
+        by_run.append(seen)
+    holders = {h for seen in by_run for h in seen}
+    return sorted((h for h in holders if any(seen.get(h) != by_run[0].get(h) for seen in by_run[1:])
+                   or any(v is LENGTH_FROM_VALUES for seen in by_run for _, v in seen.get(h, ()))),
+                  key=lambda h: (h.__module__, h.__qualname__))
+
+
+@contextlib.contextmanager
+def _kept_whole(recorder, functions):
+    """Each of `functions` recorded as one call_function node, wherever a
+    module holds it by name (transform.py imports paste_masks_in_image
+    from roi_heads): the ops inside run unrecorded."""
+    def one_node(fn):
+        @functools.wraps(fn)
+        def call(*a, **k):
+            if recorder.busy or _opaque(a) or _opaque(k):  # no node can carry an ImageList
+                return fn(*a, **k)
+            gargs, gkwargs = recorder.arg(a), recorder.arg(k)
+            taken = tensors((a, k))
+            recorder.busy += 1
+            try:
+                with _ValuesRead(taken) as watch:
+                    value = fn(*a, **k)
+            finally:
+                recorder.busy -= 1
+            if not _has_tensor(value):  # what it computed, Python read: no node needs it
+                return value
+            if _opaque(value):
+                raise RecordError(f"{fn.__module__}.{fn.__qualname__}, whose reads of values change with "
+                                  "the inputs, gives back an object that holds tensors (not a tensor, "
+                                  "tuple, list, dict or dataclass), which no kernel file can give")
+            node = recorder._node("call_function", fn, tuple(gargs), gkwargs, value)
+            node.meta["kept_whole"] = True
+            for i in sorted(watch.read):
+                t, node = taken[i], recorder.node_of.get(id(taken[i]))
+                if node is not None and node.op != "get_attr" and t.numel() <= _KEPT_VALUES:
+                    # a file that takes it makes it as it was: a box drawn
+                    # at random has no inside to paste a mask into
+                    node.meta["value"]["values"] = _rounded(t.tolist()) if t.is_floating_point() else t.tolist()
+            return value
+        return call
+
+    wrappers = {id(fn): (fn, one_node(fn)) for fn in functions}
+    swapped = []
+    for module in list(sys.modules.values()) if wrappers else ():
+        names = getattr(module, "__dict__", None)
+        if not isinstance(names, dict):
+            continue
+        for name, value in list(names.items()):
+            held = wrappers.get(id(value))
+            if held is not None and held[0] is value:
+                names[name] = held[1]
+                swapped.append((names, name, value))
+    try:
+        yield
+    finally:
+        for names, name, value in swapped:
+            names[name] = value
+
+
+# A tensor whose values a kept-whole function reads, up to this many values
+# (torchvision's 100 detected boxes), keeps them.
+_KEPT_VALUES = 4096
+
+
+class _ValuesRead(TorchFunctionMode):
+    """Which of `taken` (a call's input tensors) the call reads values of
+    into Python, through the tensors it makes from them: a box's corners
+    read as ints, not the masks pasted into them. Followed by storage, so
+    that a view is made from what its base was (basic indexing skips
+    torch-function modes in 1.13)."""
+
+    def __init__(self, taken):
+        super().__init__()
+        self.sources = {}  # storage -> the inputs its tensors were made from
+        for i, t in enumerate(taken):
+            self.sources.setdefault(_storage(t), set()).add(i)
+        self.kept = []  # what was made, alive while the call runs: no storage is reused
+        self.read = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        value = func(*args, **kwargs)
+        sources = set()
+        for t in tensors((args, kwargs)):
+            sources |= self.sources.get(_storage(t), set())
+        if _has_tensor(value):
+            for t in tensors(value):
+                self.sources.setdefault(_storage(t), set()).update(sources)
+                self.kept.append(t)
+        elif getattr(func, "__name__", "") in _READS - {"dim", "size", "numel", "__len__"}:
+            self.read |= sources
+        return value
+
+
+def _rounded(values):
+    """A float32 tensor's values to 9 significant digits: as short as
+    written text can be and still make the same float32s."""
+    if isinstance(values, list):
+        return [_rounded(v) for v in values]
+    return float(f"{values:.9g}")
+
+
 def _forget(recorder_ref, key):
     recorder = recorder_ref()
     if recorder is not None:
@@ -348,9 +533,13 @@ def _is_tensor_method(func):
     return name is not None and getattr(torch.Tensor, name, None) is func
 
 
-def record(model, args, kwargs, opened=()):
+def record(model, args, kwargs, opened=(), whole=(), watch_reads=False):
     """(GraphModule, notes, output) recorded from one forward pass on the
     given inputs; the output is the model's own.
+
+    Each function in `whole` is one node (_kept_whole). With `watch_reads`,
+    notes["reads"] lists every value read into Python, with the function it
+    was read in, for varying_reads.
 
     A leaf module is one kernel (its call one node), unless its call takes
     or gives an object that holds tensors and is none of a tensor, a tuple,
@@ -359,7 +548,7 @@ def record(model, args, kwargs, opened=()):
     notes["opened"]. Inputs are seen before the call; an output only after
     it, and then Reopen asks the caller to record again with the path in
     `opened`."""
-    recorder = _Recorder(model)
+    recorder = _Recorder(model, watch_reads)
     opened = set(opened)
     original_call = nn.Module.__call__
 
@@ -444,7 +633,8 @@ def record(model, args, kwargs, opened=()):
 
     nn.Module.__call__ = call
     try:
-        with tensor_methods(__getitem__=getitem, __setitem__=setitem), torch.no_grad(), recorder:
+        with tensor_methods(__getitem__=getitem, __setitem__=setitem), _kept_whole(recorder, whole), \
+                torch.no_grad(), recorder:
             output = model(*args, **kwargs)
     finally:
         nn.Module.__call__ = original_call
@@ -453,7 +643,10 @@ def record(model, args, kwargs, opened=()):
     for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
         node.meta.update(src.meta)
     unused = remove_unused(gm)
-    return gm, {"specialised": recorder.specialised, "opened": sorted(opened), "unused": unused}, output
+    notes = {"specialised": recorder.specialised, "opened": sorted(opened), "unused": unused}
+    if watch_reads:
+        notes["reads"] = recorder.reads
+    return gm, notes, output
 
 
 def _parameter_names(model):

@@ -228,6 +228,24 @@ def sizes_argument(op):
     return _SIZES_AT.get(ops.function_op(op))
 
 
+def masks_indexing(node):
+    """The boolean tensors `node` indexes by (boxes[keep]): as many rows
+    as the mask has set entries."""
+    if node.op != "call_function" or node.target is not operator.getitem or len(node.args) < 2:
+        return []
+    index = node.args[1] if isinstance(node.args[1], (tuple, list)) else (node.args[1],)
+    return [i for i in index if isinstance(i, fx.Node) and i.meta.get("value", {}).get("dtype") == "bool"]
+
+
+def is_value_sized(node):
+    """Whether the length of what `node` makes is read from values: nms,
+    nonzero, x[mask], a library function a recording kept whole because its
+    reads of values change with the inputs (record._kept_whole)."""
+    name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
+    return (name in ops.VALUE_SIZED or (name == "where" and len(node.args) + len(node.kwargs) == 1)
+            or bool(masks_indexing(node)) or bool(node.meta.get("kept_whole")))
+
+
 def keep_sizes(node, op, args):
     """Where `op` takes sizes at an argument, that argument's node, and the
     tensor it was copied from, keep their values (describe's "values"): a

@@ -84,6 +84,10 @@ EXPECTED = {
     "untraceable/dict_batch": ((1, 1, 4, 14), "recorded"),
     "untraceable/unused_head": ((0, 0, 1, 3), "recorded"),
     "untraceable/random_count": ((1, 0, 1, 6), "recorded"),
+    # torchvision's paste_masks_in_image and roi_align kept whole, one kernel each
+    "untraceable/mask_paste": ((1, 1, 4, 14), "recorded"),
+    # its own pool_runs, a loop over sizes read from values, kept whole
+    "untraceable/own_loop": ((1, 0, 2, 7), "recorded"),
 }
 
 # torch 2.x's own functions run other ops than 1.13's (measured on 2.11):
@@ -329,6 +333,31 @@ class Families(unittest.TestCase):
         # the bounds it keeps two deep in a dict of lists are named by their keys
         with open(os.path.join(out, "steps", "step_1_model_to_layers", "weight_map.json")) as f:
             self.assertIn("bounds.image.1", json.load(f))
+
+    def test_a_loop_over_what_the_inputs_kept_is_one_kernel_after_a_checked_recording(self):
+        proc, out = self.runs["untraceable/mask_paste"]
+        # recorded on the first trial's boxes, the root step fails on the
+        # second's; recorded again on every trial's inputs, it passes
+        self.assertIn("failed on a recording that was not checked on the other trials' inputs; "
+                      "tracing again, checked", proc.stderr)
+        self.assertEqual([f["function"] for f in self.trace_log("untraceable/mask_paste")["functions_kept_whole"]],
+                         ["torchvision.models.detection.roi_heads.paste_masks_in_image",
+                          "torchvision.ops.roi_align.roi_align"])
+        paste = _text(os.path.join(out, "level_0_kernel", "paste_masks_in_image_10x1x7x7_10x4_fp32.py"))
+        self.assertIn("from torchvision.models.detection.roi_heads import paste_masks_in_image\n", paste)
+        self.assertIn('\ntorch.fx.wrap("paste_masks_in_image")\n', paste)
+        self.assertIn("paste_masks_in_image_out = paste_masks_in_image(x0, x1, (32, 32), padding=1)", paste)
+        # the boxes it reads as ints are the model's, and so are as many
+        # masks pasted; the masks are drawn
+        self.assertIn("return [torch.randn(10, 1, 7, 7), torch.tensor([\n        [", paste)
+        self.assertIn("return [(10, 1, 32, 32)]", paste)
+        # a function of the model's own file is copied into its kernel's file
+        proc, out = self.runs["untraceable/own_loop"]
+        self.assertIn("tracing again, checked", proc.stderr)
+        pool = _text(os.path.join(out, "level_0_kernel", "pool_runs_1x12x16_4_fp32.py"))
+        self.assertIn("\n\ndef pool_runs(x, lengths):\n", pool)
+        self.assertIn('\ntorch.fx.wrap("pool_runs")\n', pool)
+        self.assertIn("pool_runs_out = pool_runs(x0, x1)", pool)
 
     def test_an_rnn_on_a_packed_sequence_takes_its_batch_sizes_as_they_were(self):
         out = self.runs["untraceable/packed_lengths"][1]

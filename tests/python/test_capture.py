@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
-from decompose_glue import capture, trace, verify  # noqa: E402
+from decompose_glue import capture, record, trace, verify  # noqa: E402
 from decompose_glue.loader import load_model_file  # noqa: E402
 from newer_fx import newer_fx  # noqa: E402
 
@@ -134,6 +134,52 @@ class SizesReadOffTensors(unittest.TestCase):
         self.assertEqual(sliced.args[1], (slice(None, 10, None), slice(None, 10, None)))
         self.assertEqual(next(n for n in gm.graph.nodes if n.target == "view").args[1:], (2, -1))
         self.assertTrue(torch.equal(gm(x), model(x)))
+
+
+class LibraryFunctionsKeptWhole(unittest.TestCase):
+    """torchvision's paste_masks_in_image loops once per box and reads each
+    box's corners as ints: a recording of one input's boxes holds them."""
+
+    def setUp(self):
+        self.model_file = load_model_file(os.path.join(MODELS, "untraceable", "mask_paste.py"))
+        self.model = self.model_file.build()
+        self.inputs = verify.LentInputs(self.model_file, capture.FORWARD_SEED)
+        self.seeds = verify.trial_seeds(3)
+
+    def kept(self, gm):
+        return [n for n in gm.graph.nodes if n.meta.get("kept_whole")]
+
+    def test_unchecked_it_is_recorded_op_by_op_and_says_so(self):
+        gm, method, notes, _ = capture.trace_model(self.model_file, self.model, self.inputs, check=False,
+                                                   trial_seeds=self.seeds)
+        self.assertEqual((method, notes["checked"], notes["kept_whole"]), ("recorded", False, []))
+        self.assertEqual(self.kept(gm), [])
+        self.assertIn("interpolate", [n.target.__name__ for n in gm.graph.nodes if n.op == "call_function"])
+
+    def test_checked_on_the_trials_inputs_it_is_one_call_that_runs_on_any_boxes(self):
+        gm, method, notes, expected = capture.trace_model(self.model_file, self.model, self.inputs,
+                                                          trial_seeds=self.seeds)
+        # roi_align's Python wrapper reads the shape of the boxes it is given,
+        # as many as the scores kept: a length no trial needs to change
+        self.assertEqual(notes["kept_whole"], ["torchvision.models.detection.roi_heads.paste_masks_in_image",
+                                               "torchvision.ops.roi_align.roi_align"])
+        paste = next(n for n in self.kept(gm) if n.target.__name__ == "paste_masks_in_image")
+        masks, boxes = paste.args[:2]
+        # the boxes, whose corners it reads, keep their values; the masks are drawn
+        self.assertEqual(len(boxes.meta["value"]["values"]), boxes.meta["value"]["shape"][0])
+        self.assertNotIn("values", masks.meta["value"])
+        for seed in self.seeds:
+            args, kwargs = self.model_file.inputs(seed=seed)
+            verify.seed_forward()
+            want = self.model(*args, **kwargs)
+            got = gm(*args, **kwargs)
+            self.assertEqual([t.shape for t in got], [t.shape for t in want])
+            self.assertTrue(all(torch.equal(a, b) for a, b in zip(got, want)))
+
+    def test_reads_that_do_not_change_keep_nothing_whole(self):
+        same = [(len, "__int__", 3), (None, "item", 0.5)]
+        self.assertEqual(record.varying_reads([same, list(same)]), [])
+        self.assertEqual(record.varying_reads([same, [(len, "__int__", 4), (None, "item", 0.7)]]), [len])
 
 
 if __name__ == "__main__":
