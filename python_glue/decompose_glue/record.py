@@ -29,7 +29,7 @@ from . import ops
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
                     keep_sizes, remove_unused, state)
-from .verify import _storage, tensors
+from .verify import storage_address, tensors
 
 # Tensor dunders recorded as the operator a person writes.
 _DUNDERS = {
@@ -100,7 +100,7 @@ class _Recorder(TorchFunctionMode):
         super().__init__()
         self.graph = fx.Graph()
         # With watch_reads, every Python value read off a tensor (shapes
-        # too) with the library function it was read in (_holder).
+        # too), with the function to keep whole it was read in (_holder).
         self.reads = [] if watch_reads else None
         self.node_of = {}        # id(tensor) -> node, while that tensor lives
         self.alive = {}          # id(tensor) -> weak reference, for the same tensors
@@ -405,11 +405,11 @@ def _kept_whole(recorder, functions):
             node = recorder._node("call_function", fn, tuple(gargs), gkwargs, value)
             node.meta["kept_whole"] = True
             for i in sorted(watch.read):
-                t, node = taken[i], recorder.node_of.get(id(taken[i]))
-                if node is not None and node.op != "get_attr" and t.numel() <= _KEPT_VALUES:
+                t, source = taken[i], recorder.node_of.get(id(taken[i]))
+                if source is not None and source.op != "get_attr" and t.numel() <= _KEPT_VALUES:
                     # a file that takes it makes it as it was: a box drawn
                     # at random has no inside to paste a mask into
-                    node.meta["value"]["values"] = _rounded(t.tolist()) if t.is_floating_point() else t.tolist()
+                    source.meta["value"]["values"] = _rounded(t.tolist()) if t.is_floating_point() else t.tolist()
             return value
         return call
 
@@ -447,7 +447,7 @@ class _ValuesRead(TorchFunctionMode):
         super().__init__()
         self.sources = {}  # storage -> the inputs its tensors were made from
         for i, t in enumerate(taken):
-            self.sources.setdefault(_storage(t), set()).add(i)
+            self.sources.setdefault(storage_address(t), set()).add(i)
         self.kept = []  # what was made, alive while the call runs: no storage is reused
         self.read = set()
 
@@ -456,10 +456,10 @@ class _ValuesRead(TorchFunctionMode):
         value = func(*args, **kwargs)
         sources = set()
         for t in tensors((args, kwargs)):
-            sources |= self.sources.get(_storage(t), set())
+            sources |= self.sources.get(storage_address(t), set())
         if _has_tensor(value):
             for t in tensors(value):
-                self.sources.setdefault(_storage(t), set()).update(sources)
+                self.sources.setdefault(storage_address(t), set()).update(sources)
                 self.kept.append(t)
         elif getattr(func, "__name__", "") in _READS - {"dim", "size", "numel", "__len__"}:
             self.read |= sources

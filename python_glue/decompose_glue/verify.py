@@ -166,7 +166,8 @@ def versions(value):
     return [t._version for t in tensors(value)]
 
 
-def _storage(t):
+def storage_address(t):
+    """Where a tensor's memory starts: its views' and its own alike."""
     return (t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()).data_ptr()
 
 
@@ -174,8 +175,8 @@ def own(output, inputs):
     """`output`, copied only where it shares memory with an input: a
     reference that is a view of the inputs must not change when a later run
     changes them."""
-    held = {_storage(t) for t in tensors(inputs) if t.numel()}
-    if any(t.numel() and _storage(t) in held for t in tensors(output)):
+    held = {storage_address(t) for t in tensors(inputs) if t.numel()}
+    if any(t.numel() and storage_address(t) in held for t in tensors(output)):
         return clone_inputs(output)
     return output
 
