@@ -176,6 +176,19 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
             self.assertEqual([t.shape for t in got], [t.shape for t in want])
             self.assertTrue(all(torch.equal(a, b) for a, b in zip(got, want)))
 
+    def test_a_function_of_the_models_own_file_is_kept_whole_too(self):
+        model_file = load_model_file(os.path.join(MODELS, "untraceable", "own_loop.py"))
+        model = model_file.build()
+        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+        gm, _, notes, _ = capture.trace_model(model_file, model, inputs, trial_seeds=self.seeds)
+        (pool,) = self.kept(gm)
+        self.assertEqual(pool.target.__name__, "pool_runs")
+        self.assertEqual(notes["kept_whole"], [f"{pool.target.__module__}.pool_runs"])
+        # the sizes it slices by are the model's; the rows are drawn
+        rows, sizes = pool.args
+        self.assertEqual(sum(sizes.meta["value"]["values"]), 12)
+        self.assertNotIn("values", rows.meta["value"])
+
     def test_reads_that_do_not_change_keep_nothing_whole(self):
         same = [(len, "__int__", 3), (None, "item", 0.5)]
         self.assertEqual(record.varying_reads([same, list(same)]), [])
