@@ -12,6 +12,7 @@ import inspect
 import json
 import keyword
 import math
+import operator
 import re
 import sys
 import textwrap
@@ -193,27 +194,38 @@ class OutputShapes(list):
 
 def value_sized_lengths(nodes, gm):
     """The lengths that the nodes' value-sized ops (ops.VALUE_SIZED: nms,
-    nonzero) gave on the model's own inputs: a file drawing other inputs
-    gets other lengths there, and what follows in it too."""
-    found, members = set(), set(nodes)
+    nonzero) gave on the model's own inputs, and what follows from them
+    keeps (a slice of them: the first 100 detections): a file drawing other
+    inputs gets other lengths there."""
+    members, lengths_of = set(nodes), {}
     for n in nodes:
-        if not trace.is_value_sized(n):
-            continue
-        masks = trace.masks_indexing(n)
-        if masks and all(_drawn_with_its_count(m, members) for m in masks):
-            continue  # x[mask], the mask drawn with the model's count of set entries
-        name = op_name(n, gm)
-        if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
-                                                            for a in n.all_input_nodes):
-            continue  # a mask the file draws with the model's count of set entries
-        lengths = {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
-        if n.meta.get("kept_whole"):
-            # only the lengths none of its inputs has (the boxes
-            # remove_small_boxes keeps), not a batch it passes on
-            lengths -= {d for a in n.all_input_nodes for t in _tensor_leaves(a.meta.get("value", {}))
-                        for d in t["shape"]}
-        found.update(lengths)
-    return found
+        dims = {d for t in _tensor_leaves(n.meta.get("value", {})) for d in t["shape"]}
+        inherited = set().union(*(lengths_of.get(a, set()) for a in n.all_input_nodes))
+        lengths = (inherited & dims) | _own_value_sized_lengths(n, gm, members)
+        if inherited and n.op == "call_function" and n.target is operator.getitem:
+            lengths |= {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
+        if lengths:
+            lengths_of[n] = lengths
+    return set().union(*lengths_of.values())
+
+
+def _own_value_sized_lengths(n, gm, members):
+    if not trace.is_value_sized(n):
+        return set()
+    masks = trace.masks_indexing(n)
+    if masks and all(_drawn_with_its_count(m, members) for m in masks):
+        return set()  # x[mask], the mask drawn with the model's count of set entries
+    name = op_name(n, gm)
+    if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
+                                                        for a in n.all_input_nodes):
+        return set()  # a mask the file draws with the model's count of set entries
+    lengths = {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
+    if n.meta.get("kept_whole"):
+        # only the lengths none of its inputs has (the boxes
+        # remove_small_boxes keeps), not a batch it passes on
+        lengths -= {d for a in n.all_input_nodes for t in _tensor_leaves(a.meta.get("value", {}))
+                    for d in t["shape"]}
+    return lengths
 
 
 def _holds_record(desc):
