@@ -219,13 +219,9 @@ def _own_value_sized_lengths(n, gm, members):
     if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
                                                         for a in n.all_input_nodes):
         return set()  # a mask the file draws with the model's count of set entries
-    lengths = {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
-    if n.meta.get("kept_whole"):
-        # only the lengths none of its inputs has (the boxes
-        # remove_small_boxes keeps), not a batch it passes on
-        lengths -= {d for a in n.all_input_nodes for t in _tensor_leaves(a.meta.get("value", {}))
-                    for d in t["shape"]}
-    return lengths
+    # a kept-whole function's too, whatever it was given: remove_small_boxes
+    # keeps all 10 boxes of the model and 5 of a draw
+    return {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
 
 
 def _holds_record(desc):

@@ -347,10 +347,10 @@ class Families(unittest.TestCase):
         self.assertIn("from torchvision.models.detection.roi_heads import paste_masks_in_image\n", paste)
         self.assertIn('\ntorch.fx.wrap("paste_masks_in_image")\n', paste)
         self.assertIn("paste_masks_in_image_out = paste_masks_in_image(x0, x1, (32, 32), padding=1)", paste)
-        # the boxes it reads as ints are the model's, and so are as many
-        # masks pasted; the masks are drawn
+        # the boxes it reads as ints are the model's; the masks are drawn;
+        # a kept-whole function's lengths may be read from values
         self.assertIn("return [torch.randn(10, 1, 7, 7), torch.tensor([\n        [", paste)
-        self.assertIn("return [(10, 1, 32, 32)]", paste)
+        self.assertIn("return [(-1, 1, 32, 32)]", paste)
         # a function of the model's own file is copied into its kernel's file
         proc, out = self.runs["untraceable/own_loop"]
         self.assertIn("tracing again, checked", proc.stderr)
