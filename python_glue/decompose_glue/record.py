@@ -373,9 +373,16 @@ def varying_reads(runs):
                 seen.setdefault(holder, []).append((name, value))
         by_run.append(seen)
     holders = {h for seen in by_run for h in seen}
-    return sorted((h for h in holders if any(seen.get(h) != by_run[0].get(h) for seen in by_run[1:])
+    return sorted((h for h in holders if any(not _same(seen.get(h), by_run[0].get(h)) for seen in by_run[1:])
                    or any(v is LENGTH_FROM_VALUES for seen in by_run for _, v in seen.get(h, ()))),
                   key=lambda h: (h.__module__, h.__qualname__))
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError, RuntimeError):  # a numpy array read (__array__) compares elementwise
+        return repr(a) == repr(b)
 
 
 @contextlib.contextmanager

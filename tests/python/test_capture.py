@@ -14,6 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import numpy  # noqa: E402
 import torch  # noqa: E402
 
 from decompose_glue import capture, record, trace, verify  # noqa: E402
@@ -193,6 +194,9 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
         same = [(len, "__int__", 3), (None, "item", 0.5)]
         self.assertEqual(record.varying_reads([same, list(same)]), [])
         self.assertEqual(record.varying_reads([same, [(len, "__int__", 4), (None, "item", 0.7)]]), [len])
+        arrays = [[(len, "__array__", numpy.zeros(2))], [(len, "__array__", numpy.ones(2))]]
+        self.assertEqual(record.varying_reads(arrays), [len])
+        self.assertEqual(record.varying_reads([arrays[0], arrays[0]]), [])
 
 
 if __name__ == "__main__":
