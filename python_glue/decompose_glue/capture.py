@@ -212,7 +212,7 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     between them are recorded as one call each (_kept_whole).
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
-             "unused": [], "kept_whole": []}
+             "unused": [], "kept_whole": [], "methods_reading_differently": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
     try:
@@ -248,7 +248,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     opened, whole = set(), []
     try:
         if check and len(trial_seeds) > 1:
-            whole = _kept_whole(model_file, model, trial_seeds, opened, restore)
+            whole, notes["methods_reading_differently"] = _kept_whole(model_file, model, trial_seeds, opened,
+                                                                      restore)
         while True:
             verify.seed_forward()
             args, kwargs = inputs.lend()
@@ -284,9 +285,10 @@ def _trace(model_file, model, inputs, check, trial_seeds):
 
 
 def _kept_whole(model_file, model, trial_seeds, opened, restore):
-    """The library functions to record as one call each: those whose reads
-    of values into Python differ between the trials' inputs (a loop over
-    detections), found by recording the model on each trial's inputs."""
+    """(functions, methods) of record.varying_reads, from the model
+    recorded on each trial's inputs: the functions to record as one call
+    each (a loop over detections), and the module methods whose reads of
+    values differ between the trials, which nothing keeps whole."""
     runs = []
     for seed in trial_seeds:
         inputs = verify.LentInputs(model_file, seed)

@@ -772,6 +772,12 @@ class Plan:
                      "a box's corners) differ between the trials' inputs: recorded as one call, "
                      "one kernel, it runs on any of them"}
                     for name in self.trace_notes["kept_whole"]],
+                "methods_reading_differently": [
+                    {"method": name, "why": "the values it reads into Python differ between the trials' "
+                     "inputs, and no module-level function holds the reads: the graph holds the first "
+                     "trial's, and a loop or branch here that follows them fails the other trials; "
+                     "a module-level function that holds it would be kept whole"}
+                    for name in self.trace_notes["methods_reading_differently"]],
                 "leaf_modules_opened": [
                     {"path": path, "why": "its call takes or gives an object that holds tensors "
                      "(not a tensor, tuple, list, dict or dataclass), which no kernel file can "

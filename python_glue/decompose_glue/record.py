@@ -335,13 +335,14 @@ def _holder(frame):
     the read and the module method that called it. torchvision's
     paste_masks_in_image loops once per detection and reads each box's
     corners as ints; as one call it runs on any detections. A file imports
-    a library's by name and copies one of the model's own files. None where
-    the read is in a module's own method."""
+    a library's by name and copies one of the model's own files. Where no
+    function holds the read, the method's name ("RoIHeads.forward"), which
+    nothing can keep whole."""
     found = None
     while frame is not None:
         code = frame.f_code
         if code.co_varnames[:1] == ("self",) and isinstance(frame.f_locals.get("self"), nn.Module):
-            break
+            return found or f"{type(frame.f_locals['self']).__name__}.{code.co_name}"
         fn = frame.f_globals.get(code.co_name)
         # the function by its module-level name: a decorated one (functools.wraps) by its wrapper
         own = getattr(fn, "__wrapped__", fn)
@@ -361,10 +362,12 @@ def _keepable_module(name):
 
 
 def varying_reads(runs):
-    """The functions (_holder) whose reads differ between runs on different
-    inputs, each run's `reads` as the recorder lists them, or read a length
-    that values gave (LENGTH_FROM_VALUES): what a recording would fix to one
-    input's values and another input takes another way."""
+    """(functions, methods) from each run's `reads` as the recorder lists
+    them, runs on different inputs: the functions (_holder) whose reads
+    differ between the runs, or read a length that values gave
+    (LENGTH_FROM_VALUES), which a recording keeps whole; the module methods
+    whose reads differ, which a recording holds as the first run read them
+    (a loop there follows the first input's values)."""
     by_run = []
     for reads in runs:
         seen = {}
@@ -373,9 +376,11 @@ def varying_reads(runs):
                 seen.setdefault(holder, []).append((name, value))
         by_run.append(seen)
     holders = {h for seen in by_run for h in seen}
-    return sorted((h for h in holders if any(not _same(seen.get(h), by_run[0].get(h)) for seen in by_run[1:])
-                   or any(v is LENGTH_FROM_VALUES for seen in by_run for _, v in seen.get(h, ()))),
-                  key=lambda h: (h.__module__, h.__qualname__))
+    differ = {h for h in holders if any(not _same(seen.get(h), by_run[0].get(h)) for seen in by_run[1:])}
+    functions = [h for h in holders if not isinstance(h, str) and (
+        h in differ or any(v is LENGTH_FROM_VALUES for seen in by_run for _, v in seen.get(h, ())))]
+    methods = [h for h in differ if isinstance(h, str)]
+    return sorted(functions, key=lambda h: (h.__module__, h.__qualname__)), sorted(methods)
 
 
 def _same(a, b):

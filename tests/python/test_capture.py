@@ -137,6 +137,14 @@ class SizesReadOffTensors(unittest.TestCase):
         self.assertTrue(torch.equal(gm(x), model(x)))
 
 
+class _CountsInForward(torch.nn.Module):
+    def forward(self, x):
+        total = x[0]
+        for _ in range(int((x > 0).sum())):
+            total = total * 0.5 + x[0]
+        return total
+
+
 class LibraryFunctionsKeptWhole(unittest.TestCase):
     """torchvision's paste_masks_in_image loops once per box and reads each
     box's corners as ints: a recording of one input's boxes holds them."""
@@ -190,13 +198,26 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
         self.assertEqual(sum(sizes.meta["value"]["values"]), 12)
         self.assertNotIn("values", rows.meta["value"])
 
+    def test_a_loop_in_a_modules_method_is_named_where_nothing_keeps_it_whole(self):
+        model, runs = _CountsInForward(), []
+        for x in (torch.tensor([1.0, -1.0, 2.0]), torch.tensor([1.0, 3.0, 2.0])):
+            _, notes, _ = record.record(model, (x,), {}, watch_reads=True)
+            runs.append(notes["reads"])
+        self.assertEqual(record.varying_reads(runs), ([], ["_CountsInForward.forward"]))
+
     def test_reads_that_do_not_change_keep_nothing_whole(self):
         same = [(len, "__int__", 3), (None, "item", 0.5)]
-        self.assertEqual(record.varying_reads([same, list(same)]), [])
-        self.assertEqual(record.varying_reads([same, [(len, "__int__", 4), (None, "item", 0.7)]]), [len])
+        self.assertEqual(record.varying_reads([same, list(same)]), ([], []))
+        self.assertEqual(record.varying_reads([same, [(len, "__int__", 4), (None, "item", 0.7)]]), ([len], []))
         arrays = [[(len, "__array__", numpy.zeros(2))], [(len, "__array__", numpy.ones(2))]]
-        self.assertEqual(record.varying_reads(arrays), [len])
-        self.assertEqual(record.varying_reads([arrays[0], arrays[0]]), [])
+        self.assertEqual(record.varying_reads(arrays), ([len], []))
+        self.assertEqual(record.varying_reads([arrays[0], arrays[0]]), ([], []))
+        # a length read from values keeps a function whole, not a method,
+        # which only reads that differ name
+        sized = [(len, "size", record.LENGTH_FROM_VALUES), ("Heads.forward", "size", record.LENGTH_FROM_VALUES)]
+        self.assertEqual(record.varying_reads([sized, sized]), ([len], []))
+        loop = [[("Heads.forward", "__int__", 3)], [("Heads.forward", "__int__", 5)]]
+        self.assertEqual(record.varying_reads(loop), ([], ["Heads.forward"]))
 
 
 if __name__ == "__main__":
