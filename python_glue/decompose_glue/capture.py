@@ -275,13 +275,22 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
     del output, args, kwargs
     notes.update(recorded)
-    notes["kept_whole"] = [f"{fn.__module__}.{fn.__qualname__}" for fn in whole]
+    notes["kept_whole"] = [_function_name(fn) for fn in whole]
     # A recording that read values may hold them where the other trials'
     # inputs differ: that it was not checked for them says a failing root
     # step is worth a second, checked attempt (_kept_whole).
     notes["checked"] = bool(check or not notes["specialised"] or len(trial_seeds) < 2)
     restore()
     return canonical(gm, device), "recorded", notes, expected
+
+
+def _function_name(fn):
+    """A library's function by its import path; one of the model's files by
+    that file's path: the name it was loaded under is the glue's own."""
+    module = sys.modules.get(fn.__module__)
+    if modsrc.is_bundled(module) or fn.__module__.startswith("_decompose_file_"):
+        return f"{module.__file__}: {fn.__qualname__}"
+    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def _kept_whole(model_file, model, trial_seeds, opened, restore):

@@ -273,6 +273,12 @@ def _output_leaves(gm):
                                     codegen.value_sized_lengths(gm.graph.nodes, gm))
 
 
+
+def _each_with_why(key, names, why):
+    """[{key: name, "why": why}] for a list in decomposition_log.json."""
+    return [{key: name, "why": why} for name in names]
+
+
 class Plan:
     """Everything rendered for one model; `reply()` is the api answer."""
 
@@ -767,22 +773,21 @@ class Plan:
                         "inputs; the generated files reproduce the model on inputs of these "
                         "shapes and values like them",
                 "values_fixed_by_the_inputs": self.trace_notes["specialised"],
-                "functions_kept_whole": [
-                    {"function": name, "why": "the values it reads into Python (a loop's length, "
-                     "a box's corners) differ between the trials' inputs: recorded as one call, "
-                     "one kernel, it runs on any of them"}
-                    for name in self.trace_notes["kept_whole"]],
-                "methods_reading_differently": [
-                    {"method": name, "why": "the values it reads into Python differ between the trials' "
-                     "inputs, and no module-level function holds the reads: the graph holds the first "
-                     "trial's, and a loop or branch here that follows them fails the other trials; "
-                     "a module-level function that holds it would be kept whole"}
-                    for name in self.trace_notes["methods_reading_differently"]],
-                "leaf_modules_opened": [
-                    {"path": path, "why": "its call takes or gives an object that holds tensors "
-                     "(not a tensor, tuple, list, dict or dataclass), which no kernel file can "
-                     "take or give: its ops are recorded one by one"}
-                    for path in self.trace_notes["opened"]]}
+                "functions_kept_whole": _each_with_why(
+                    "function", self.trace_notes["kept_whole"],
+                    "the values it reads into Python (a loop's length, a box's corners) differ between "
+                    "the trials' inputs: recorded as one call, one kernel, it runs on any of them"),
+                "methods_reading_differently": _each_with_why(
+                    "method", self.trace_notes["methods_reading_differently"],
+                    "the values it reads into Python differ between the trials' inputs, and no "
+                    "module-level function holds the reads: the graph holds the first trial's, and a "
+                    "loop or branch here that follows them fails the other trials; a module-level "
+                    "function that holds it would be kept whole"),
+                "leaf_modules_opened": _each_with_why(
+                    "path", self.trace_notes["opened"],
+                    "its call takes or gives an object that holds tensors (not a tensor, tuple, list, "
+                    "dict or dataclass), which no kernel file can take or give: its ops are recorded "
+                    "one by one")}
 
     def reply(self):
         nodes = self.nodes()

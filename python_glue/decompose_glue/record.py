@@ -127,16 +127,17 @@ class _Recorder(TorchFunctionMode):
         self.busy += 1  # describing a value (its min and max) is not the model's work
         try:
             node.meta["value"] = describe_node(node, value)
+            if self.reads is not None:
+                inherited = set()
+                for a in node.all_input_nodes:
+                    inherited |= a.meta.get("value_sized", set())
+                # what is made from a value-sized tensor is counted by its
+                # first length too: keep[:100] has min(kept, 100) rows
+                made = inherited or is_value_sized(node)
+                _keep_lengths(node, inherited | ({t.shape[0] for t in tensors(value) if t.dim()} if made else set()),
+                              value)
         finally:
             self.busy -= 1
-        if self.reads is not None:
-            inherited = set()
-            for a in node.all_input_nodes:
-                inherited |= a.meta.get("value_sized", set())
-            # what is made from a value-sized tensor is counted by its first
-            # length too: keep[:100] has min(kept, 100) rows
-            lengths = {t.shape[0] for t in tensors(value) if t.dim()} if inherited or is_value_sized(node) else set()
-            _keep_lengths(node, lengths | inherited, value)
         self._bind(value, node)
         return node
 
@@ -166,9 +167,9 @@ class _Recorder(TorchFunctionMode):
                 if isinstance(v, (torch.Tensor, tuple, list, dict)):
                     item = self.graph.create_node("call_function", operator.getitem, (node, i))
                     item.meta["scope"] = tuple(self.scope)
-                    _keep_lengths(item, node.meta.get("value_sized", set()), v)
                     self.busy += 1
                     try:
+                        _keep_lengths(item, node.meta.get("value_sized", set()), v)
                         item.meta["value"] = describe(v)
                         if isinstance(value, nn.utils.rnn.PackedSequence) and i > 0 and v is not None:
                             # batch sizes and orders: a file that takes one makes it as it was
@@ -252,7 +253,11 @@ class _Recorder(TorchFunctionMode):
             return value
         if not _has_tensor(value):
             if self.reads is not None and name != "device":
-                sized = name in _SIZE_READS and args and self._reads_value_sized(args[0], name, value)
+                self.busy += 1  # reading the tensor's sizes again is not the model's work
+                try:
+                    sized = name in _SIZE_READS and args and self._reads_value_sized(args[0], name, value)
+                finally:
+                    self.busy -= 1
                 self.reads.append((_holder(sys._getframe(1)), name, LENGTH_FROM_VALUES if sized else value))
             if name in _READS or not isinstance(value, (torch.Size, int)):
                 self._note(name, value)
