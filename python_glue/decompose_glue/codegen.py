@@ -9,6 +9,7 @@ parent's nodes with each child's nodes replaced by one call to the child.
 
 import builtins
 import inspect
+import itertools
 import json
 import keyword
 import math
@@ -515,7 +516,12 @@ def render_component(component, gm, records):
     follow_device(r, component.nodes)
     compute = [n for n in component.nodes if is_compute(n, gm)]
     r.op_list = [op_name(n, gm) for n in compute]
-    for fn in dict.fromkeys(n.target for n in component.nodes if n.meta.get("kept_whole")):
+    kept = list(dict.fromkeys(n.target for n in component.nodes if n.meta.get("kept_whole")))
+    for a, b in itertools.combinations(kept, 2):
+        if a.__name__ == b.__name__:  # each is called by its bare name
+            raise CodegenError(f"two functions kept whole in one component are named {a.__name__} "
+                               f"({a.__module__} and {b.__module__})")
+    for fn in kept:
         # a function recorded as one call (record._kept_whole), imported from
         # its library or copied from the model's file, and wrapped so that a
         # symbolic trace of this file keeps it one op too
