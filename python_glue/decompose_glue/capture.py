@@ -247,20 +247,14 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         restore()
     opened, whole = set(), []
     try:
-        if check and len(trial_seeds) > 1:
+        gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore)
+        reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
+        if check and len(trial_seeds) > 1 and reads_values:
             whole, notes["methods_reading_differently"] = _kept_whole(model_file, model, trial_seeds, opened,
                                                                       restore)
-        while True:
-            verify.seed_forward()
-            args, kwargs = inputs.lend()
-            try:
-                with memory.PeakOfRun() as eager:
-                    gm, recorded, output = record.record(model, args, kwargs, opened, whole)
-                break
-            except record.Reopen as again:  # rare: a leaf module gave back an ImageList
-                opened.add(again.path)
-                del args, kwargs
+            if whole:  # recorded again, each of them one call; the first run's output is the eager one
                 restore()
+                gm, recorded = _record_once(model, inputs, opened, restore, whole)[:2]
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed
@@ -276,10 +270,10 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     del output, args, kwargs
     notes.update(recorded)
     notes["kept_whole"] = [_function_name(fn) for fn in whole]
-    # A recording that read values may hold them where the other trials'
-    # inputs differ: that it was not checked for them says a failing root
-    # step is worth a second, checked attempt (_kept_whole).
-    notes["checked"] = bool(check or not notes["specialised"] or len(trial_seeds) < 2)
+    # A recording that read values, or sizes that values gave (nms), may hold
+    # them where the other trials' inputs differ: that it was not checked
+    # for them says a failing root step is worth a second, checked attempt.
+    notes["checked"] = bool(check or not reads_values or len(trial_seeds) < 2)
     restore()
     return canonical(gm, device), "recorded", notes, expected
 
@@ -293,6 +287,23 @@ def _function_name(fn):
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False):
+    """record.record on `inputs` from the forward seed, again with a leaf
+    module opened wherever one gave back an ImageList; with the eager run's
+    inputs and memory peak."""
+    while True:
+        verify.seed_forward()
+        args, kwargs = inputs.lend()
+        try:
+            with memory.PeakOfRun() as eager:
+                gm, recorded, output = record.record(model, args, kwargs, opened, whole, watch_reads)
+            return gm, recorded, output, args, kwargs, eager
+        except record.Reopen as again:  # rare: a leaf module gave back an ImageList
+            opened.add(again.path)
+            del args, kwargs
+            restore()
+
+
 def _kept_whole(model_file, model, trial_seeds, opened, restore):
     """(functions, methods) of record.varying_reads, from the model
     recorded on each trial's inputs: the functions to record as one call
@@ -300,16 +311,9 @@ def _kept_whole(model_file, model, trial_seeds, opened, restore):
     values differ between the trials, which nothing keeps whole."""
     runs = []
     for seed in trial_seeds:
-        inputs = verify.LentInputs(model_file, seed)
-        while True:
-            verify.seed_forward()
-            try:
-                _, recorded, _ = record.record(model, *inputs.lend(), opened, watch_reads=True)
-                break
-            except record.Reopen as again:
-                opened.add(again.path)
-            finally:
-                restore()
+        restore()
+        recorded = _record_once(model, verify.LentInputs(model_file, seed), opened, restore, watch_reads=True)[1]
         runs.append(recorded["reads"])
-        del recorded, inputs
+        del recorded
+    restore()
     return record.varying_reads(runs)

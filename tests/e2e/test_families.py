@@ -350,6 +350,12 @@ class Families(unittest.TestCase):
         # a kept-whole function's lengths may be read from values
         self.assertIn("return [torch.randn(10, 1, 7, 7), torch.tensor([\n        [", paste)
         self.assertIn("return [(-1, 1, 32, 32)]", paste)
+        # counted again on its own, the model keeps the same function whole
+        model = os.path.join(FAMILIES, "untraceable", "mask_paste.py")
+        counted = subprocess.run([BIN, "extract-ops", "--model", model, "--decomp-dir", out, "--json"],
+                                 capture_output=True, text=True, timeout=300)
+        self.assertEqual(counted.returncode, 0, counted.stderr)
+        self.assertEqual(json.loads(counted.stdout)["coverage"]["coverage_pct"], 100.0)
         # a function of the model's own file is copied into its kernel's file
         proc, out = self.runs["untraceable/own_loop"]
         self.assertIn("tracing again, checked", proc.stderr)
