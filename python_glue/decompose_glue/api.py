@@ -62,13 +62,13 @@ def verify_request(request):
     """One step on its own: the same gate as a step of a whole run, on the
     inputs of the original's get_inputs()."""
     result = verify_tree.verify_steps([request], request.get("rtol"), request.get("atol"),
-                                      request.get("num_trials") or 3)[0]
+                                      request.get("num_trials") or verify.NUM_TRIALS)[0]
     return {"status": result["status"], "result": result}
 
 
 def verify_steps_request(request):
     results = verify_tree.verify_steps(request["steps"], request.get("rtol"), request.get("atol"),
-                                       request.get("num_trials") or 3,
+                                       request.get("num_trials") or verify.NUM_TRIALS,
                                        keep_outputs=bool(request.get("keep_outputs")),
                                        recorded=bool(request.get("recorded")))
     return {"results": [{"status": r["status"], "result": r} for r in results]}

@@ -253,7 +253,6 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             whole, notes["methods_reading_differently"] = _kept_whole(model_file, model, trial_seeds, opened,
                                                                       restore)
             if whole:  # recorded again, each of them one call; the first run's output is the eager one
-                restore()
                 gm, recorded = _record_once(model, inputs, opened, restore, whole)[:2]
     except Exception as e:
         why = _one_line(e)

@@ -76,7 +76,7 @@ def _trace_counts(path):
     model = model_file.build()
     # checked on the default trials' inputs, as a run checks a recording whose
     # root step fails: the functions it keeps whole are one op each here too
-    gm, method, _, _ = capture.trace_model(model_file, model, inputs, trial_seeds=verify.trial_seeds(3))
+    gm, method, _, _ = capture.trace_model(model_file, model, inputs, trial_seeds=verify.trial_seeds(verify.NUM_TRIALS))
     counted = (*node_counts(graph_nodes(gm), gm), method)
     # The one count that holds the file's weights drawn for real, in the
     # cycles a GraphModule makes: they go now (api.extract_ops does not

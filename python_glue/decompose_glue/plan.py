@@ -273,7 +273,6 @@ def _output_leaves(gm):
                                     codegen.value_sized_lengths(gm.graph.nodes, gm))
 
 
-
 def _each_with_why(key, names, why):
     """[{key: name, "why": why}] for a list in decomposition_log.json."""
     return [{key: name, "why": why} for name in names]
@@ -341,7 +340,7 @@ class Plan:
             result = copy.deepcopy(result)
         else:
             _PREPARED.clear()
-            seeds = verify.trial_seeds(self.request.get("num_trials") or 3)
+            seeds = verify.trial_seeds(self.num_trials)
             rtol, atol = verify.tolerance([], self.request.get("rtol"), self.request.get("atol"))
             wrapper_rel = f"{LEVEL_DIRS[MODEL]}/{self.name}.py"
             check = verify_text(wrapper_rel, seeds, rtol, atol)
@@ -358,6 +357,10 @@ class Plan:
             bad = next(t for t in result["trials"] if not t["pass"])
             raise BadInput(self.source_path, f"the self-contained wrapper does not reproduce {original} "
                            f"(seed {bad['seed']}, max diff {bad['max_diff']})")
+
+    @property
+    def num_trials(self):
+        return self.request.get("num_trials") or verify.NUM_TRIALS
 
     def clean_up(self):
         if self.scratch:
@@ -378,7 +381,7 @@ class Plan:
         t = time.perf_counter()
         self.gm, self.trace_method, self.trace_notes, self.expected = capture.trace_model(
             self.model_file, self.model, self.inputs, check=bool(self.request.get("check_trace")),
-            trial_seeds=verify.trial_seeds(self.request.get("num_trials") or 3))
+            trial_seeds=verify.trial_seeds(self.num_trials))
         self.root = build_tree(self.gm, self.model, self.trace_notes["opened"])
         if not self.root.children:
             # Every tree has a root step (a one-op model's proves its one
@@ -616,8 +619,7 @@ class Plan:
         self.files.append({"path": "verification/composition_test.py",
                            "content": codegen.composition_source(
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
-                               imports, body, wmap, original, self.request.get("num_trials") or 3, rtol, atol,
-                               out_shapes,
+                               imports, body, wmap, original, self.num_trials, rtol, atol, out_shapes,
                                held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap))})
 
     def groups_of_level(self, level):

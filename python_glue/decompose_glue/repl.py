@@ -33,7 +33,8 @@ def namespace(model_path, output_dir):
     model_file = load_model_file(model_path)
     model = model_file.build()
     inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
-    gm, method, _, output = capture.trace_model(model_file, model, inputs, trial_seeds=verify.trial_seeds(3))
+    gm, method, _, output = capture.trace_model(model_file, model, inputs,
+                                                 trial_seeds=verify.trial_seeds(verify.NUM_TRIALS))
     args, kwargs = inputs.lend()
     tree_path = os.path.join(output_dir, "decomposition_tree.json")
     tree = None

@@ -24,6 +24,8 @@ from .trace import state
 from .loader import BadInput, _one_line, load_model_file
 
 FIRST_SEED = 42
+# The trials a gate runs where none are asked for (--num-trials).
+NUM_TRIALS = 3
 
 
 def trial_seeds(num_trials):

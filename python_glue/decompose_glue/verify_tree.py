@@ -38,7 +38,7 @@ from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, recording_init_arguments, weights_left_uninitialised
 from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
-                     compare, keep_for_composition, own, plan_transfer, read_weight_map,
+                     compare, keep_for_composition, NUM_TRIALS, own, plan_transfer, read_weight_map,
                      seed_forward, take_planned, tensors, tolerance, transfer_report, trial_seeds, versions)
 
 
@@ -386,7 +386,7 @@ def _link(steps, children, run):
             link(step, step.refactored)
 
 
-def verify_steps(requests, rtol=None, atol=None, num_trials=3, keep_outputs=False, recorded=False):
+def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_outputs=False, recorded=False):
     """verification_result.json objects for the steps of one decomposition,
     the root's first, in the order given. `recorded`: the files come from a
     graph recorded on the first trial's inputs (its errors on other trials
