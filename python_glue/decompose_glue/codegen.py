@@ -13,7 +13,6 @@ import itertools
 import json
 import keyword
 import math
-import operator
 import re
 import sys
 import textwrap
@@ -175,12 +174,6 @@ def interface(component, gm):
     return inputs, outputs
 
 
-def _tensor_leaves(desc):
-    if desc.get("kind") == "tensor":
-        return [desc]
-    return [t for d in trace.items_of(desc) for t in _tensor_leaves(d)]
-
-
 class OutputShapes(list):
     """The shape of every tensor in these values (described), in order;
     `records` says whether some are a dataclass's fields, which a file's
@@ -189,7 +182,7 @@ class OutputShapes(list):
 
     def __init__(self, descs, free=()):
         super().__init__([-1 if d in free else d for d in t["shape"]]
-                         for d in descs for t in _tensor_leaves(d))
+                         for d in descs for t in trace.tensor_leaves(d))
         self.records = any(_holds_record(d) for d in descs)
 
 
@@ -200,11 +193,8 @@ def value_sized_lengths(nodes, gm):
     inputs gets other lengths there."""
     members, lengths_of = set(nodes), {}
     for n in nodes:
-        dims = {d for t in _tensor_leaves(n.meta.get("value", {})) for d in t["shape"]}
         inherited = set().union(*(lengths_of.get(a, set()) for a in n.all_input_nodes))
-        lengths = (inherited & dims) | _own_value_sized_lengths(n, gm, members)
-        if inherited and n.op == "call_function" and n.target is operator.getitem:
-            lengths |= {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
+        lengths = trace.lengths_from_values(n, inherited, _own_value_sized_lengths(n, gm, members))
         if lengths:
             lengths_of[n] = lengths
     return set().union(*lengths_of.values())
@@ -222,7 +212,7 @@ def _own_value_sized_lengths(n, gm, members):
         return set()  # a mask the file draws with the model's count of set entries
     # a kept-whole function's too, whatever it was given: remove_small_boxes
     # keeps all 10 boxes of the model and 5 of a draw
-    return {t["shape"][0] for t in _tensor_leaves(n.meta.get("value", {})) if t["shape"]}
+    return {t["shape"][0] for t in trace.tensor_leaves(n.meta.get("value", {})) if t["shape"]}
 
 
 def _holds_record(desc):
@@ -329,7 +319,7 @@ def _describe_lines(nodes, names):
         elif desc.get("kind") == "const":
             lines.append(f"  - {names.of(n)}: {desc['value']!r}")
         else:
-            shapes = [(t["shape"], t["dtype"]) for t in _tensor_leaves(desc)]
+            shapes = [(t["shape"], t["dtype"]) for t in trace.tensor_leaves(desc)]
             kind = desc.get("kind")
             if kind == "packed":
                 kind = "PackedSequence (data, batch sizes, orders)"
@@ -650,8 +640,8 @@ def _floating_in_and_out(node):
     (torch.full_like(x, 3, dtype=torch.int64)), nor a tensor whose dtype
     follows the number (torch.full, which reads no tensor)."""
     read = next((leaves[0] for a in node.all_input_nodes
-                 if (leaves := _tensor_leaves(a.meta.get("value", {})))), None)
-    made = _tensor_leaves(node.meta.get("value", {}))
+                 if (leaves := trace.tensor_leaves(a.meta.get("value", {})))), None)
+    made = trace.tensor_leaves(node.meta.get("value", {}))
     return (read is not None and read["dtype"].startswith(ops.FLOATING_DTYPES)
             and bool(made) and all(t["dtype"].startswith(ops.FLOATING_DTYPES + ("bool",)) for t in made))
 
@@ -707,7 +697,7 @@ def _functional_workload(component, gm):
         bound.apply_defaults()
         settings = dict(list(bound.arguments.items())[1:])
     dtypes = [t["dtype"] for n in node.all_input_nodes + [node]
-              for t in _tensor_leaves(n.meta.get("value", {}))]
+              for t in trace.tensor_leaves(n.meta.get("value", {}))]
     return f"F.{op}({sorted((k, repr(v)) for k, v in settings.items())}) -> {dtypes}"
 
 

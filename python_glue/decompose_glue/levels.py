@@ -23,7 +23,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from . import ops
-from .trace import INLINED_MODULES, is_container, is_kernel_module, items_of
+from .trace import INLINED_MODULES, is_container, is_kernel_module, tensor_leaves
 
 MODEL, LAYER, FUSION, KERNEL = 3, 2, 1, 0
 LEVEL_NAMES = {MODEL: "model", LAYER: "layer", FUSION: "fusion", KERNEL: "kernel"}
@@ -79,12 +79,7 @@ def _value_kind(node):
 
 
 def produces_tensors(node):
-    return _holds_tensor(node.meta.get("value", {}))
-
-
-def _holds_tensor(desc):
-    """At any depth: keypointrcnn_inference gives a tuple of lists of tensors."""
-    return desc.get("kind") == "tensor" or any(_holds_tensor(v) for v in items_of(desc))
+    return bool(tensor_leaves(node.meta.get("value", {})))
 
 
 def _operands(node):

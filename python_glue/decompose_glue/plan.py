@@ -819,7 +819,7 @@ def _shapes(inputs, outputs, names):
     d = {"input_shapes": {}, "input_dtypes": {}, "output_shapes": {}, "output_dtypes": {}}
     for kind, nodes in (("input", inputs), ("output", outputs)):
         for n in nodes:
-            for i, t in enumerate(codegen._tensor_leaves(n.meta.get("value", {}))):
+            for i, t in enumerate(trace.tensor_leaves(n.meta.get("value", {}))):
                 key = names.of(n) if i == 0 else f"{names.of(n)}[{i}]"
                 d[f"{kind}_shapes"][key] = t["shape"]
                 d[f"{kind}_dtypes"][key] = t["dtype"]

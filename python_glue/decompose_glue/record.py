@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode
 from . import ops
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
-                    keep_sizes, remove_unused, state)
+                    keep_sizes, lengths_from_values, remove_unused, state)
 from .verify import storage_address, tensors
 
 # Tensor dunders recorded as the operator a person writes.
@@ -128,14 +128,7 @@ class _Recorder(TorchFunctionMode):
         try:
             node.meta["value"] = describe_node(node, value)
             if self.reads is not None:
-                inherited = set()
-                for a in node.all_input_nodes:
-                    inherited |= a.meta.get("value_sized", set())
-                # what is made from a value-sized tensor is counted by its
-                # first length too: keep[:100] has min(kept, 100) rows
-                made = inherited or is_value_sized(node)
-                _keep_lengths(node, inherited | ({t.shape[0] for t in tensors(value) if t.dim()} if made else set()),
-                              value)
+                _keep_lengths(node, _lengths_of_inputs(node), value if is_value_sized(node) else None)
         finally:
             self.busy -= 1
         self._bind(value, node)
@@ -169,8 +162,8 @@ class _Recorder(TorchFunctionMode):
                     item.meta["scope"] = tuple(self.scope)
                     self.busy += 1
                     try:
-                        _keep_lengths(item, node.meta.get("value_sized", set()), v)
                         item.meta["value"] = describe(v)
+                        _keep_lengths(item, node.meta.get("value_sized", set()))
                         if isinstance(value, nn.utils.rnn.PackedSequence) and i > 0 and v is not None:
                             # batch sizes and orders: a file that takes one makes it as it was
                             item.meta["value"]["values"] = v.tolist()
@@ -326,12 +319,18 @@ class _Recorder(TorchFunctionMode):
             self.specialised.append(f"{name}() read {text}")
 
 
-def _keep_lengths(node, lengths, value):
-    """node.meta["value_sized"]: the lengths read from values (is_value_sized)
-    that what `node` made still has."""
-    kept = {d for t in tensors(value) for d in t.shape if d in lengths}
-    if kept:
-        node.meta["value_sized"] = kept
+def _lengths_of_inputs(node):
+    return set().union(*(a.meta.get("value_sized", set()) for a in node.all_input_nodes))
+
+
+def _keep_lengths(node, inherited, made_by_values=None):
+    """node.meta["value_sized"]: the lengths read from values that what
+    `node` made has (trace.lengths_from_values); `made_by_values`, the value
+    of a value-sized op (nms), gives its own first lengths."""
+    own = {t.shape[0] for t in tensors(made_by_values) if t.dim()} if made_by_values is not None else ()
+    lengths = lengths_from_values(node, inherited, own)
+    if lengths:
+        node.meta["value_sized"] = lengths
 
 
 def _holder(frame):

@@ -228,6 +228,26 @@ def sizes_argument(op):
     return _SIZES_AT.get(ops.function_op(op))
 
 
+def tensor_leaves(desc):
+    """The described tensors inside a described value (describe), in order,
+    at any depth: keypointrcnn_inference gives a tuple of lists of them."""
+    if desc.get("kind") == "tensor":
+        return [desc]
+    return [t for d in items_of(desc) for t in tensor_leaves(d)]
+
+
+def lengths_from_values(node, inherited, own=()):
+    """The lengths read from values (is_value_sized) that what `node` made
+    has: `own`, those of `inherited` (its inputs') its tensors still have,
+    and the first length of a slice or selection of a tensor that has one
+    (keep[:100] keeps min(kept, 100))."""
+    shapes = [t["shape"] for t in tensor_leaves(node.meta.get("value", {}))]
+    lengths = {d for shape in shapes for d in shape if d in inherited} | set(own)
+    if inherited and node.op == "call_function" and node.target is operator.getitem:
+        lengths |= {shape[0] for shape in shapes if shape}
+    return lengths
+
+
 def masks_indexing(node):
     """The boolean tensors `node` indexes by (boxes[keep]): as many rows
     as the mask has set entries."""
