@@ -614,6 +614,21 @@ static void print_summary(run *r, double secs) {
 
 /* Plan, stage the files, verify every step and run the gates in order: the
  * steps part of a run. */
+/* After a failed root step of a recording checked on every trial's inputs:
+ * the methods whose reads of values differed between them and that nothing
+ * could keep whole (the model's own forward), the likely cause. */
+static void say_methods_reading_differently(run *r) {
+    json_t *methods = json_object_get(r->plan, "methods_reading_differently");
+    if (!json_is_true(json_object_get(r->plan, "trace_checked")) || json_array_size(methods) == 0) return;
+    size_t i;
+    json_t *m;
+    json_array_foreach(methods, i, m) {
+        progress(r, "decompose: %s reads values into Python that differ between the trials' inputs, "
+                 "and the recording holds the first trial's (decomposition_log.json: "
+                 "trace.methods_reading_differently)", json_string_value(m));
+    }
+}
+
 static int plan_and_verify(run *r, int check_trace, char **err) {
     if (do_plan(r, check_trace, err) != 0) return -1;
     if (!(r->stage = staging_open(r->out_dir, err))) return -1;
@@ -627,6 +642,7 @@ static int plan_and_verify(run *r, int check_trace, char **err) {
         if (strcmp(r->steps[k].status, "PASS") != 0) {
             r->failed_step = r->steps[k].name;
             progress(r, "decompose: stopped at %s: %s", r->failed_step, r->steps[k].reason);
+            if (k == 0) say_methods_reading_differently(r);
             if (drop_steps_after(r, k, err) != 0) return -1;
             break;
         }

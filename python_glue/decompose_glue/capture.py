@@ -208,11 +208,11 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     runs once for both. A recorded graph is not run again here to see that
     it reproduces that output: the root step is that check too, and a graph
     that missed an op fails there. With `check`, the model is first recorded
-    on every trial's inputs, and the library functions whose reads differ
-    between them are recorded as one call each (_kept_whole).
+    on every trial's inputs, and the functions and modules whose reads
+    differ between them are recorded as one call each (_kept_whole).
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
-             "unused": [], "kept_whole": [], "methods_reading_differently": []}
+             "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
     try:
@@ -245,15 +245,15 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             if notes["symbolic_error"] is None:
                 return canonical(gm, device), "symbolic", notes, expected
         restore()
-    opened, whole = set(), []
+    opened, whole, methods = set(), [], []
     try:
         gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore)
         reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
         if check and len(trial_seeds) > 1 and reads_values:
-            whole, notes["methods_reading_differently"] = _kept_whole(model_file, model, trial_seeds, opened,
-                                                                      restore)
-            if whole:  # recorded again, each of them one call; the first run's output is the eager one
-                gm, recorded = _record_once(model, inputs, opened, restore, whole)[:2]
+            whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore)
+            modules = {m.path: m.path in lengths_vary for m in methods if m.path}
+            if whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
+                gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules)[:2]
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed
@@ -269,6 +269,11 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     del output, args, kwargs
     notes.update(recorded)
     notes["kept_whole"] = [_function_name(fn) for fn in whole]
+    # a module opened (its call gives an ImageList) is recorded op by op: still its first trial's path
+    kept = [m for m in methods if m.path and m.path not in notes["opened"]
+            and not any(m.path.startswith(f"{other.path}.") for other in methods if other.path)]
+    notes["modules_kept_whole"] = [f"{m.path} ({m.method})" for m in kept]
+    notes["methods_reading_differently"] = [m.method for m in methods if m not in kept]
     # A recording that read values, or sizes that values gave (nms), may hold
     # them where the other trials' inputs differ: that it was not checked
     # for them says a failing root step is worth a second, checked attempt.
@@ -286,7 +291,7 @@ def _function_name(fn):
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False):
+def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, whole_modules=()):
     """record.record on `inputs` from the forward seed, again with a leaf
     module opened wherever one gave back an ImageList; with the eager run's
     inputs and memory peak."""
@@ -295,7 +300,8 @@ def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False):
         args, kwargs = inputs.lend()
         try:
             with memory.PeakOfRun() as eager:
-                gm, recorded, output = record.record(model, args, kwargs, opened, whole, watch_reads)
+                gm, recorded, output = record.record(model, args, kwargs, opened, whole, watch_reads,
+                                                     whole_modules)
             return gm, recorded, output, args, kwargs, eager
         except record.Reopen as again:  # rare: a leaf module gave back an ImageList
             opened.add(again.path)
@@ -304,15 +310,17 @@ def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False):
 
 
 def _kept_whole(model_file, model, trial_seeds, opened, restore):
-    """(functions, methods) of record.varying_reads, from the model
-    recorded on each trial's inputs: the functions to record as one call
-    each (a loop over detections), and the module methods whose reads of
-    values differ between the trials, which nothing keeps whole."""
-    runs = []
+    """(functions, methods, module paths) of record.varying_reads and
+    record.varying_lengths, from the model recorded on each trial's inputs:
+    the functions (a loop over detections) and the modules (a branch on a
+    mean) to record as one call each, and the modules whose output shapes
+    differ between the trials."""
+    runs, shapes = [], []
     for seed in trial_seeds:
         restore()
         recorded = _record_once(model, verify.LentInputs(model_file, seed), opened, restore, watch_reads=True)[1]
         runs.append(recorded["reads"])
+        shapes.append(recorded["module_shapes"])
         del recorded
     restore()
-    return record.varying_reads(runs)
+    return (*record.varying_reads(runs), record.varying_lengths(shapes))

@@ -454,7 +454,7 @@ def _op_attr_names(component, gm):
 def _value_names(component, inputs, attrs, gm):
     """Local variable names: from attributes and ops, not from the model's
     global node names, so that identical blocks render to identical text."""
-    called = {n.target.__name__ for n in component.nodes if n.meta.get("kept_whole")}
+    called = {n.target.__name__ for n in kept_functions(component.nodes)}
     used = set(called)  # a local named as a function the file calls by its name would hide it
     values = {}
     for i, n in enumerate(inputs):
@@ -469,6 +469,12 @@ def _value_names(component, inputs, attrs, gm):
             base = naming.identifier(op_name(n, gm))
             values[n] = _unique(f"{base}_out" if base in called else base, used)
     return values
+
+
+def kept_functions(nodes):
+    """The nodes that call a function a recording kept whole (a module
+    kept whole is a call_module node, built as any other)."""
+    return [n for n in nodes if n.op == "call_function" and n.meta.get("kept_whole")]
 
 
 def follow_device(r, nodes, signature_fixed=False):
@@ -506,7 +512,7 @@ def render_component(component, gm, records):
     follow_device(r, component.nodes)
     compute = [n for n in component.nodes if is_compute(n, gm)]
     r.op_list = [op_name(n, gm) for n in compute]
-    kept = list(dict.fromkeys(n.target for n in component.nodes if n.meta.get("kept_whole")))
+    kept = list(dict.fromkeys(n.target for n in kept_functions(component.nodes)))
     for a, b in itertools.combinations(kept, 2):
         if a.__name__ == b.__name__:  # each is called by its bare name
             raise CodegenError(f"two functions kept whole in one component are named {a.__name__} "
@@ -586,6 +592,16 @@ def render_component(component, gm, records):
             r.weight_shapes[attrs[n.target]] = list(value.shape)
             r.loose_names.append(attrs[n.target])
 
+    kept = list(dict.fromkeys(attrs[n.target] for n in component.nodes
+                              if n.op == "call_module" and n.meta.get("kept_whole")))
+    if kept:
+        # read by decompose's traces (trace.kept_whole_paths), as torch.fx.wrap's list of functions
+        each = "each is one op" if len(kept) > 1 else "is one op"
+        line = (f"# {', '.join(f'self.{name}' for name in kept)} {each}, as the model's recording kept it: "
+                "what it runs\n# depends on values it reads into Python (a branch, a loop's length)\n"
+                f"self.kept_whole = {tuple(kept)!r}")
+        init_lines.insert(0, line)
+        workload_lines.insert(0, line)
     if any(isinstance(key, tuple) for key, _, _ in r.settings):
         # its weights are part of its workload: a number may size them (a width multiplier)
         workload_lines.append(f"# weights: {sorted(r.weight_shapes.items())}")

@@ -23,7 +23,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from . import ops
-from .trace import INLINED_MODULES, is_container, is_kernel_module, tensor_leaves
+from .trace import INLINED_MODULES, is_container, is_kernel_module, kept_whole_paths, tensor_leaves
 
 MODEL, LAYER, FUSION, KERNEL = 3, 2, 1, 0
 LEVEL_NAMES = {MODEL: "model", LAYER: "layer", FUSION: "fusion", KERNEL: "kernel"}
@@ -189,17 +189,18 @@ def _with_attrs(nodes, position, gm):
 
 # ---- layers -------------------------------------------------------------
 
-def _is_kernel(module, opened):
-    """A kernel module, unless the recording opened it (record.record)."""
-    return is_kernel_module(module) and id(module) not in opened
+def _is_kernel(module, marked):
+    """A kernel module, unless the recording opened it or kept it whole
+    (record.record): `marked` maps those modules' ids to whether they are."""
+    return marked.get(id(module), is_kernel_module(module))
 
 
-def _is_flat(module, opened):
+def _is_flat(module, marked):
     kids = list(module.children())
-    return is_container(module) and bool(kids) and all(_is_kernel(k, opened) for k in kids)
+    return is_container(module) and bool(kids) and all(_is_kernel(k, marked) for k in kids)
 
 
-def _holds_stack(module, opened):
+def _holds_stack(module, marked):
     """Whether a module holds a stack of blocks (an encoder's ModuleList of
     transformer blocks), itself or in a module it holds (ViT's
     vit.encoder.layer): then the blocks are the layers, not the holder. A
@@ -212,47 +213,48 @@ def _holds_stack(module, opened):
             # size has. One block among other modules (an MBConv's
             # squeeze-excite among its convs) is not.
             kids = list(child.children())
-            blocks = [m for m in kids if _is_block(m, opened)]
+            blocks = [m for m in kids if _is_block(m, marked)]
             if len(blocks) >= 2 or (blocks and len(blocks) == len(kids)):
                 return True
-        elif not _is_kernel(child, opened) and _holds_stack(child, opened):
+        elif not _is_kernel(child, marked) and _holds_stack(child, marked):
             return True
     return False
 
 
-def _is_block(module, opened):
+def _is_block(module, marked):
     """A module big enough to be a layer of its own: two or more heavy ops
     (a residual block's convs, a transformer block's linears). A DenseNet
     conv unit (bn, relu, one conv) is a fusion inside its block."""
-    if _is_kernel(module, opened) or _is_flat(module, opened):
+    if _is_kernel(module, marked) or _is_flat(module, marked):
         return False
-    heavy = sum(1 for m in module.modules() if _is_kernel(m, opened) and ops.is_heavy_module(m))
+    heavy = sum(1 for m in module.modules() if _is_kernel(m, marked) and ops.is_heavy_module(m))
     return heavy >= 2
 
 
-def layer_paths(module, prefix="", opened=frozenset()):
+def layer_paths(module, prefix="", marked=None):
     """Module paths that are layers ("layer") or flat kernel containers
-    ("flat"). `opened`: ids of the leaf modules the recording opened."""
+    ("flat"). `marked`: _is_kernel's."""
+    marked = {} if marked is None else marked
     children = list(module.named_children())
-    if (len(children) == 1 and not is_container(module) and not _is_kernel(children[0][1], opened)
+    if (len(children) == 1 and not is_container(module) and not _is_kernel(children[0][1], marked)
             and not is_container(children[0][1])):
         # A wrapper (self.net = torchvision.models.googlenet()): its one child
         # is the whole model, and that model's blocks are the layers. A
         # ModuleList of one block is a stack of one, not a wrapper.
         name, child = children[0]
-        return layer_paths(child, prefix + name + ".", opened)
+        return layer_paths(child, prefix + name + ".", marked)
     found = []
     for name, child in module.named_children():
         path = prefix + name
-        if _is_kernel(child, opened) and not isinstance(child, nn.MultiheadAttention):
+        if _is_kernel(child, marked) and not isinstance(child, nn.MultiheadAttention):
             continue  # attention.expand spells an attention's call out: a layer
         if is_container(child):
-            if _is_flat(child, opened):
+            if _is_flat(child, marked):
                 found.append((path, "flat"))
             else:
-                found.extend(layer_paths(child, path + ".", opened))
-        elif _holds_stack(child, opened):
-            found.extend(layer_paths(child, path + ".", opened))
+                found.extend(layer_paths(child, path + ".", marked))
+        elif _holds_stack(child, marked):
+            found.extend(layer_paths(child, path + ".", marked))
         else:
             found.append((path, "layer"))
     return found
@@ -278,10 +280,10 @@ def _stages(nodes, gm):
     return stages
 
 
-def _layer_candidates(gm, model, nodes, position, opened):
+def _layer_candidates(gm, model, nodes, position, marked):
     """(kind, label, nodes, module class) per layer instance, in graph order."""
     candidates = []
-    for path, kind in layer_paths(model, "", opened):
+    for path, kind in layer_paths(model, "", marked):
         instances = {}
         for n in nodes:
             if n.op == "get_attr":
@@ -434,12 +436,15 @@ def _settle(component, gm):
 def build_tree(gm, model, opened=()):
     """The decomposition of a traced model, as a tree of Components.
     `opened`: paths of the leaf modules the recording opened."""
-    opened = {id(model.get_submodule(path)) for path in opened}
+    kept = kept_whole_paths(model) | {n.target for n in gm.graph.nodes
+                                      if n.op == "call_module" and n.meta.get("kept_whole")}
+    marked = {id(model.get_submodule(path)): False for path in opened}
+    marked.update({id(model.get_submodule(path)): True for path in kept})
     nodes = graph_nodes(gm)
     position = {n: i for i, n in enumerate(gm.graph.nodes)}
     root = Component(MODEL, nodes, "model", "")
     layers, in_layer = [], set()
-    for kind, label, members, cls in _layer_candidates(gm, model, nodes, position, opened):
+    for kind, label, members, cls in _layer_candidates(gm, model, nodes, position, marked):
         if any(n in in_layer for n in members):
             continue
         layer = Component(LAYER, _with_attrs(members, position, gm), kind, label)

@@ -779,12 +779,17 @@ class Plan:
                     "function", self.trace_notes["kept_whole"],
                     "the values it reads into Python (a loop's length, a box's corners) differ between "
                     "the trials' inputs: recorded as one call, one kernel, it runs on any of them"),
+                "modules_kept_whole": _each_with_why(
+                    "module", self.trace_notes["modules_kept_whole"],
+                    "a method it runs (named) reads values into Python that differ between the trials' "
+                    "inputs, and no module-level function holds the reads: recorded as one call, one "
+                    "kernel, it runs on any of them"),
                 "methods_reading_differently": _each_with_why(
                     "method", self.trace_notes["methods_reading_differently"],
-                    "the values it reads into Python differ between the trials' inputs, and no "
-                    "module-level function holds the reads: the graph holds the first trial's, and a "
-                    "loop or branch here that follows them fails the other trials; a module-level "
-                    "function that holds it would be kept whole"),
+                    "the values it reads into Python differ between the trials' inputs, in the model's "
+                    "own forward (which cannot be kept whole: nothing would be left to decompose) or in "
+                    "a module whose call takes or gives what no file can: the graph holds the first "
+                    "trial's, and a loop or branch here that follows them fails the other trials"),
                 "leaf_modules_opened": _each_with_why(
                     "path", self.trace_notes["opened"],
                     "its call takes or gives an object that holds tensors (not a tensor, tuple, list, "
@@ -798,6 +803,7 @@ class Plan:
         reply = {"ok": True, "model_name": self.name, "source_file": self.source_path,
                 "source_level": self.request.get("source_level") or "custom",
                 "trace_method": self.trace_method, "trace_checked": self.trace_notes["checked"],
+                "methods_reading_differently": self.trace_notes["methods_reading_differently"],
                 "root": "root", "nodes": nodes,
                 "data_flow": self.data_flow(), "files": self.files, "steps": self.steps,
                 "component_files": self.component_paths,

@@ -12,6 +12,7 @@ were on these inputs: the graph reproduces the model on inputs like them, and
 `specialised` lists each value that was fixed.
 """
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -28,7 +29,7 @@ from torch.overrides import TorchFunctionMode
 from . import ops
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
-                    keep_sizes, lengths_from_values, remove_unused, state)
+                    keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state)
 from .verify import storage_address, tensors
 
 # Tensor dunders recorded as the operator a person writes.
@@ -68,11 +69,15 @@ _IN_PLACE_DUNDERS = frozenset(name for name, (target, _) in _DUNDERS.items() if 
 # Reading a Python value out of a tensor fixes control flow to this input.
 _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__len__",
           "__iter__", "numel", "dim", "size", "__format__", "__repr__", "__array__"}
-# Reads of a tensor's sizes, and what one stands for in `reads` where that
-# tensor's length is read from values (is_value_sized): the trials may all
-# keep 100 detections, and a file's own inputs none.
+# Reads of a tensor's sizes.
 _SIZE_READS = {"size", "shape", "__len__", "numel"}
-LENGTH_FROM_VALUES = "a length read from values"
+
+
+class LengthFromValues(collections.namedtuple("LengthFromValues", "value")):
+    """A size read, in `reads`, off a tensor whose length values gave
+    (is_value_sized): a function that reads one is kept whole even where
+    the trials' reads agree (each kept 100 detections; a file's own inputs
+    may keep none)."""
 
 
 class RecordError(Exception):
@@ -102,6 +107,10 @@ class _Recorder(TorchFunctionMode):
         # With watch_reads, every Python value read off a tensor (shapes
         # too), with the function to keep whole it was read in (_holder).
         self.reads = [] if watch_reads else None
+        # ... and each module call's output shapes, by path, in call order:
+        # where a module kept whole gives the same on every input, its
+        # files check them all (varying_lengths)
+        self.module_shapes = {} if watch_reads else None
         self.node_of = {}        # id(tensor) -> node, while that tensor lives
         self.alive = {}          # id(tensor) -> weak reference, for the same tensors
         self.busy = 0            # > 0 inside a recorded call or a kernel module
@@ -251,7 +260,7 @@ class _Recorder(TorchFunctionMode):
                     sized = name in _SIZE_READS and args and self._reads_value_sized(args[0], name, value)
                 finally:
                     self.busy -= 1
-                self.reads.append((_holder(sys._getframe(1)), name, LENGTH_FROM_VALUES if sized else value))
+                self.reads.append((self._holder(sys._getframe(1)), name, LengthFromValues(value) if sized else value))
             if name in _READS or not isinstance(value, (torch.Size, int)):
                 self._note(name, value)
                 self._mark_read(args)
@@ -302,6 +311,16 @@ class _Recorder(TorchFunctionMode):
         finally:
             self.busy -= 1
 
+    def _holder(self, frame):
+        """_holder, where a method holds the read: MethodRead of the module
+        whose call is running, the one a recording can keep whole (a helper
+        method the parent calls on its child, not through the child's call,
+        runs inside the parent's)."""
+        holder = _holder(frame)
+        if isinstance(holder, str):
+            return MethodRead(self.scope[-1].rsplit("#", 1)[0] if self.scope else "", holder)
+        return holder
+
     def _read_device(self, value):
         return isinstance(value, torch.device) and self.devices_read.get(id(value)) is value
 
@@ -333,6 +352,13 @@ def _keep_lengths(node, inherited, made_by_values=None):
         node.meta["value_sized"] = lengths
 
 
+class MethodRead(collections.namedtuple("MethodRead", "path method")):
+    """A value read in a module's method ("Gate.forward"), held by the
+    module at `path` whose call was running: a recording keeps that module
+    whole, one call, where the reads differ between inputs. The model
+    itself ("") cannot be: nothing would be left to decompose."""
+
+
 def _holder(frame):
     """The function to keep whole where a value read at `frame` changes with
     the inputs: the outermost module-level function (not torch's) between
@@ -340,8 +366,7 @@ def _holder(frame):
     paste_masks_in_image loops once per detection and reads each box's
     corners as ints; as one call it runs on any detections. A file imports
     a library's by name and copies one of the model's own files. Where no
-    function holds the read, the method's name ("RoIHeads.forward"), which
-    nothing can keep whole."""
+    function holds the read, the method's name ("RoIHeads.forward")."""
     found = None
     while frame is not None:
         code = frame.f_code
@@ -369,9 +394,10 @@ def varying_reads(runs):
     """(functions, methods) from each run's `reads` as the recorder lists
     them, runs on different inputs: the functions (_holder) whose reads
     differ between the runs, or read a length that values gave
-    (LENGTH_FROM_VALUES), which a recording keeps whole; the module methods
-    whose reads differ, which a recording holds as the first run read them
-    (a loop there follows the first input's values)."""
+    (LengthFromValues); the MethodReads whose reads differ (a branch on a
+    mean, a loop over a count, a skip where a mask is empty). A recording
+    keeps each whole: held as the first run read them, they would fail the
+    others."""
     by_run = []
     for reads in runs:
         seen = {}
@@ -381,10 +407,20 @@ def varying_reads(runs):
         by_run.append(seen)
     holders = {h for seen in by_run for h in seen}
     differ = {h for h in holders if any(not _same(seen.get(h), by_run[0].get(h)) for seen in by_run[1:])}
-    functions = [h for h in holders if not isinstance(h, str) and (
-        h in differ or any(v is LENGTH_FROM_VALUES for seen in by_run for _, v in seen.get(h, ())))]
-    methods = [h for h in differ if isinstance(h, str)]
+    functions = [h for h in holders if not isinstance(h, MethodRead) and (
+        h in differ or any(isinstance(v, LengthFromValues) for seen in by_run for _, v in seen.get(h, ())))]
+    methods = [h for h in differ if isinstance(h, MethodRead)]
     return sorted(functions, key=lambda h: (h.__module__, h.__qualname__)), sorted(methods)
+
+
+def varying_lengths(runs):
+    """The module paths whose output shapes differ between `runs`, each
+    run's `module_shapes` as the recorder lists them: a module kept whole
+    that gives the same shapes on every input (an early exit's features)
+    keeps them in its files' expected shapes; one that does not (how many
+    detections) gives its first lengths as -1."""
+    paths = {p for shapes in runs for p in shapes}
+    return {p for p in paths if any(shapes.get(p) != runs[0].get(p) for shapes in runs[1:])}
 
 
 def _same(a, b):
@@ -419,13 +455,7 @@ def _kept_whole(recorder, functions):
                                   "the inputs, gives back an object that holds tensors (not a tensor, "
                                   "tuple, list, dict or dataclass), which no kernel file can give")
             node = recorder._node("call_function", fn, tuple(gargs), gkwargs, value)
-            node.meta["kept_whole"] = True
-            for i in sorted(watch.read):
-                t, source = taken[i], recorder.node_of.get(id(taken[i]))
-                if source is not None and source.op != "get_attr" and t.numel() <= _KEPT_VALUES:
-                    # a file that takes it makes it as it was: a box drawn
-                    # at random has no inside to paste a mask into
-                    source.meta["value"]["values"] = _rounded(t.tolist()) if t.is_floating_point() else t.tolist()
+            _keep_values_read(recorder, node, taken, watch.read)
             return value
         return call
 
@@ -450,6 +480,17 @@ def _kept_whole(recorder, functions):
 # A tensor whose values a kept-whole function reads, up to this many values
 # (torchvision's 100 detected boxes), keeps them.
 _KEPT_VALUES = 4096
+
+
+def _keep_values_read(recorder, node, taken, read):
+    """Mark `node` kept whole; of `taken`, its call's input tensors, those at
+    the indices in `read` (_ValuesRead) keep their values in every file that
+    takes them: a box drawn at random has no inside to paste a mask into."""
+    node.meta["kept_whole"] = True
+    for i in sorted(read):
+        t, source = taken[i], recorder.node_of.get(id(taken[i]))
+        if source is not None and source.op != "get_attr" and t.numel() <= _KEPT_VALUES:
+            source.meta["value"]["values"] = _rounded(t.tolist()) if t.is_floating_point() else t.tolist()
 
 
 class _ValuesRead(TorchFunctionMode):
@@ -549,11 +590,14 @@ def _is_tensor_method(func):
     return name is not None and getattr(torch.Tensor, name, None) is func
 
 
-def record(model, args, kwargs, opened=(), whole=(), watch_reads=False):
+def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_modules=()):
     """(GraphModule, notes, output) recorded from one forward pass on the
     given inputs; the output is the model's own.
 
-    Each function in `whole` is one node (_kept_whole). With `watch_reads`,
+    Each function in `whole` is one node (_kept_whole), and so is each call
+    of a module whose path is in `whole_modules` ({path: whether its output
+    lengths vary with the inputs}), or that the model names in its
+    `kept_whole` (trace.kept_whole_paths). With `watch_reads`,
     notes["reads"] lists every value read into Python, with the function it
     was read in, for varying_reads.
 
@@ -566,6 +610,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False):
     `opened`."""
     recorder = _Recorder(model, watch_reads)
     opened = set(opened)
+    whole_modules = {**dict.fromkeys(kept_whole_paths(model), True), **dict(whole_modules)}
     original_call = nn.Module.__call__
 
     def call(module, *a, **k):
@@ -576,7 +621,8 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False):
         recorder.calls[path] = n + 1
         recorder.scope.append(f"{path}#{n}")
         try:
-            if path and is_kernel_module(module) and path not in opened:
+            kept = path in whole_modules
+            if path and (kept or is_kernel_module(module)) and path not in opened:
                 if _opaque(a) or _opaque(k):
                     opened.add(path)
                     return original_call(module, *a, **k)
@@ -584,19 +630,31 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False):
                 # appends to the list it is given (torchvision's
                 # LastLevelMaxPool) would otherwise take its own result
                 gargs, gkwargs = tuple(recorder.arg(a)), recorder.arg(k)
+                taken = tensors((a, k)) if kept else []
                 recorder.busy += 1
                 try:
-                    value = original_call(module, *a, **k)
+                    with _ValuesRead(taken) if kept else contextlib.nullcontext() as watch:
+                        value = original_call(module, *a, **k)
                 finally:
                     recorder.busy -= 1
                 if _opaque(value):
                     raise Reopen(path)
                 node = recorder._node("call_module", path, gargs, gkwargs, value)
+                if kept:
+                    node.meta["lengths_vary"] = whole_modules[path]
+                    _keep_values_read(recorder, node, taken, watch.read)
                 keep_sizes(node, module, a)
                 if a and value is a[0]:  # nn.ReLU(inplace=True) on a slice
                     recorder.written_through(value, node)
                 return value
-            return original_call(module, *a, **k)
+            value = original_call(module, *a, **k)
+            if recorder.module_shapes is not None:
+                recorder.busy += 1  # reading its shapes is not the model's work
+                try:
+                    recorder.module_shapes.setdefault(path, []).append([tuple(t.shape) for t in tensors(value)])
+                finally:
+                    recorder.busy -= 1
+            return value
         finally:
             recorder.scope.pop()
 
@@ -661,7 +719,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False):
     unused = remove_unused(gm)
     notes = {"specialised": recorder.specialised, "opened": sorted(opened), "unused": unused}
     if watch_reads:
-        notes["reads"] = recorder.reads
+        notes["reads"], notes["module_shapes"] = recorder.reads, recorder.module_shapes
     return gm, notes, output
 
 

@@ -40,6 +40,20 @@ def is_kernel_module(module):
     return not any(True for _ in module.children())
 
 
+def kept_whole_paths(model):
+    """The paths of the modules that `model` or a module in it names in its
+    `kept_whole`: a file decompose writes names there each module whose
+    recording kept it one call (record.record: a branch on its input's
+    values), so that a trace of the file keeps it one call too, as
+    torch.fx.wrap keeps a function."""
+    found = set()
+    for prefix, module in model.named_modules():
+        names = getattr(module, "kept_whole", None)
+        if isinstance(names, (tuple, list)) and all(isinstance(name, str) for name in names):
+            found |= {f"{prefix}.{name}" if prefix else name for name in names}
+    return found
+
+
 class ScopeTracer(fx.Tracer):
     """symbolic tracing that keeps kernel modules whole and records scopes."""
 
@@ -50,9 +64,14 @@ class ScopeTracer(fx.Tracer):
         self._dc_scope = []
         self._dc_calls = {}
         self._dc_names = None
+        self._dc_kept = set()
+
+    def trace(self, root, concrete_args=None):
+        self._dc_kept = kept_whole_paths(root) if isinstance(root, nn.Module) else set()
+        return super().trace(root, concrete_args)
 
     def is_leaf_module(self, m, qualname):
-        return is_kernel_module(m)
+        return qualname in self._dc_kept or is_kernel_module(m)
 
     def getattr(self, attr, attr_val, parameter_proxy_cache):
         # fx proxies only parameters: a buffer (a causal mask) or a tensor
@@ -259,11 +278,13 @@ def masks_indexing(node):
 
 def is_value_sized(node):
     """Whether the length of what `node` makes is read from values: nms,
-    nonzero, x[mask], a library function a recording kept whole because its
-    reads of values change with the inputs (record._kept_whole)."""
+    nonzero, x[mask], a function or module a recording kept whole because
+    its reads of values change with the inputs (record._kept_whole), unless
+    the module gave the same shapes on every trial's inputs."""
     name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
     return (name in ops.VALUE_SIZED or (name == "where" and len(node.args) + len(node.kwargs) == 1)
-            or bool(masks_indexing(node)) or bool(node.meta.get("kept_whole")))
+            or bool(masks_indexing(node))
+            or bool(node.meta.get("kept_whole") and node.meta.get("lengths_vary", True)))
 
 
 def keep_sizes(node, op, args):

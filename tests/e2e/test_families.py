@@ -88,6 +88,8 @@ EXPECTED = {
     "untraceable/mask_paste": ((1, 1, 4, 15), "recorded"),
     # its own pool_runs, a loop over sizes read from values, kept whole
     "untraceable/own_loop": ((1, 0, 2, 7), "recorded"),
+    # its first stage, whose exit moves with the inputs, kept whole
+    "untraceable/early_exit": ((1, 0, 1, 5), "recorded"),
 }
 
 # torch 2.x's own functions run other ops than 1.13's (measured on 2.11):
@@ -363,6 +365,24 @@ class Families(unittest.TestCase):
         self.assertIn("\n\ndef pool_runs(x, lengths):\n", pool)
         self.assertIn('\ntorch.fx.wrap("pool_runs")\n', pool)
         self.assertIn("pool_runs_out = pool_runs(x0, x1)", pool)
+
+    def test_a_module_whose_exit_moves_with_the_inputs_is_one_kernel_after_a_checked_recording(self):
+        proc, out = self.runs["untraceable/early_exit"]
+        # the first stage exits after one layer on the first trial's inputs
+        # and after three on the second's: op by op, the root step fails
+        self.assertIn("tracing again, checked", proc.stderr)
+        self.assertEqual(self.trace_log("untraceable/early_exit")["modules_kept_whole"][0]["module"],
+                         "stages.0 (EarlyExitStage.forward)")
+        stage = _text(os.path.join(out, "level_0_kernel", "early_exit_stage_16x16_16_fp32.py"))
+        self.assertIn("\nclass EarlyExitStage(nn.Module):\n", stage)  # the model's own class, copied
+        self.assertIn("        self.kept_whole = ('early_exit_stage',)\n", stage)
+        self.assertIn("return [(4, 16)]", stage)  # the same shape on every trial's inputs
+        # counted on its own, the file's stage is one op, as the model's
+        model = os.path.join(FAMILIES, "untraceable", "early_exit.py")
+        counted = subprocess.run([BIN, "extract-ops", "--model", model, "--decomp-dir", out, "--json"],
+                                 capture_output=True, text=True, timeout=300)
+        self.assertEqual(counted.returncode, 0, counted.stderr)
+        self.assertEqual(json.loads(counted.stdout)["coverage"]["coverage_pct"], 100.0)
 
     def test_an_rnn_on_a_packed_sequence_takes_its_batch_sizes_as_they_were(self):
         out = self.runs["untraceable/packed_lengths"][1]

@@ -196,12 +196,12 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
         self.assertEqual(sum(sizes.meta["value"]["values"]), 12)
         self.assertNotIn("values", rows.meta["value"])
 
-    def test_a_loop_in_a_modules_method_is_named_where_nothing_keeps_it_whole(self):
+    def test_a_loop_in_the_models_own_forward_is_named_where_nothing_keeps_it_whole(self):
         model, runs = _CountsInForward(), []
         for x in (torch.tensor([1.0, -1.0, 2.0]), torch.tensor([1.0, 3.0, 2.0])):
             _, notes, _ = record.record(model, (x,), {}, watch_reads=True)
             runs.append(notes["reads"])
-        self.assertEqual(record.varying_reads(runs), ([], ["_CountsInForward.forward"]))
+        self.assertEqual(record.varying_reads(runs), ([], [record.MethodRead("", "_CountsInForward.forward")]))
 
     def test_reads_that_do_not_change_keep_nothing_whole(self):
         same = [(len, "__int__", 3), (None, "item", 0.5)]
@@ -210,13 +210,96 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
         arrays = [[(len, "__array__", numpy.zeros(2))], [(len, "__array__", numpy.ones(2))]]
         self.assertEqual(record.varying_reads(arrays), ([len], []))
         self.assertEqual(record.varying_reads([arrays[0], arrays[0]]), ([], []))
-        # a length read from values keeps a function whole, not a method,
-        # which only reads that differ name
-        sized = [(len, "size", record.LENGTH_FROM_VALUES), ("Heads.forward", "size", record.LENGTH_FROM_VALUES)]
+        # a length read from values keeps a function whole even where the
+        # trials agree; a module's method, where they differ
+        heads = record.MethodRead("roi_heads", "Heads.forward")
+        sized = [(len, "size", record.LengthFromValues(100)), (heads, "size", record.LengthFromValues(100))]
         self.assertEqual(record.varying_reads([sized, sized]), ([len], []))
-        loop = [[("Heads.forward", "__int__", 3)], [("Heads.forward", "__int__", 5)]]
-        self.assertEqual(record.varying_reads(loop), ([], ["Heads.forward"]))
+        skip = [[(heads, "numel", record.LengthFromValues(0))], [(heads, "numel", record.LengthFromValues(3))]]
+        self.assertEqual(record.varying_reads(skip), ([], [heads]))
+        loop = [[(heads, "__int__", 3)], [(heads, "__int__", 5)]]
+        self.assertEqual(record.varying_reads(loop), ([], [heads]))
 
+    def test_only_the_modules_whose_output_shapes_differ_vary_in_length(self):
+        runs = [{"stage": [[(4, 16)]], "boxes": [[(3, 4)]]}, {"stage": [[(4, 16)]], "boxes": [[(7, 4)]]}]
+        self.assertEqual(record.varying_lengths(runs), {"boxes"})
+        self.assertEqual(record.varying_lengths(runs[:1]), set())
+
+
+class _BranchOnMean(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(4, 4)
+        self.b = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.a(x).relu() if x.mean() > 0 else self.b(x).tanh()
+
+
+class _HoldsABranch(torch.nn.Module):
+    def __init__(self, kept_whole=None):
+        super().__init__()
+        self.inp = torch.nn.Linear(4, 4)
+        self.gate = _BranchOnMean()
+        if kept_whole is not None:
+            self.kept_whole = kept_whole
+
+    def forward(self, x):
+        return self.gate(self.inp(x))
+
+
+class ModulesKeptWhole(unittest.TestCase):
+    """A module whose method reads values that differ between the trials'
+    inputs (a branch, a loop's length) is recorded as one call."""
+
+    def setUp(self):
+        self.seeds = verify.trial_seeds(3)
+
+    def test_an_early_exit_stage_is_one_call_that_runs_on_any_input(self):
+        model_file = load_model_file(os.path.join(MODELS, "untraceable", "early_exit.py"))
+        model = model_file.build()
+        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+        gm, method, notes, _ = capture.trace_model(model_file, model, inputs, trial_seeds=self.seeds)
+        # the first stage exits after one layer on the first trial's inputs
+        # and runs all three on the second's; the second stage exits after
+        # one on all three, and its recording holds that
+        self.assertEqual(notes["modules_kept_whole"], ["stages.0 (EarlyExitStage.forward)"])
+        self.assertEqual(notes["methods_reading_differently"], [])
+        (stage,) = [n for n in gm.graph.nodes if n.meta.get("kept_whole")]
+        self.assertEqual((stage.op, stage.target, stage.meta["lengths_vary"]), ("call_module", "stages.0", False))
+        self.assertFalse(trace.is_value_sized(stage))  # its output has the batch's length on any input
+        self.assertIn("stages.1.layers.0", [n.target for n in gm.graph.nodes if n.op == "call_module"])
+        for seed in self.seeds:
+            args, kwargs = model_file.inputs(seed=seed)
+            self.assertTrue(torch.equal(gm(*args, **kwargs), model(*args, **kwargs)))
+        # unchecked, it is op by op, and the second trial's input exits elsewhere
+        unchecked = capture.trace_model(model_file, model, inputs, check=False, trial_seeds=self.seeds)[0]
+        args, kwargs = model_file.inputs(seed=self.seeds[1])
+        self.assertFalse(torch.equal(unchecked(*args, **kwargs), model(*args, **kwargs)))
+
+    def test_a_branch_in_the_models_own_forward_is_named_not_kept(self):
+        runs = []
+        for x in (torch.ones(4), -torch.ones(4)):
+            _, notes, _ = record.record(_BranchOnMean(), (x,), {}, watch_reads=True)
+            runs.append(notes["reads"])
+        self.assertEqual(record.varying_reads(runs), ([], [record.MethodRead("", "_BranchOnMean.forward")]))
+        runs = []
+        model = _HoldsABranch()
+        for x in (torch.ones(2, 4), -torch.ones(2, 4) * 100):
+            _, notes, _ = record.record(model, (x,), {}, watch_reads=True)
+            runs.append(notes["reads"])
+        self.assertEqual(record.varying_reads(runs)[1], [record.MethodRead("gate", "_BranchOnMean.forward")])
+
+    def test_a_model_that_names_a_module_kept_whole_is_traced_with_it_one_call(self):
+        # a kernel file decompose writes for a module kept whole names it so
+        model = _HoldsABranch(kept_whole=("gate",))
+        gm = trace.symbolic(model)  # no branch on a proxy: gate is not traced into
+        self.assertEqual([n.target for n in gm.graph.nodes if n.op == "call_module"], ["inp", "gate"])
+        recorded, _, _ = record.record(model, (torch.randn(2, 4),), {})
+        (gate,) = [n for n in recorded.graph.nodes if n.meta.get("kept_whole")]
+        self.assertEqual((gate.op, gate.target), ("call_module", "gate"))
+        self.assertEqual(trace.kept_whole_paths(torch.nn.Sequential(model)), {"0.gate"})
+        self.assertEqual(trace.kept_whole_paths(_HoldsABranch(kept_whole=True)), set())  # not a list of names
 
 if __name__ == "__main__":
     unittest.main()
