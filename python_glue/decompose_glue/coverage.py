@@ -32,8 +32,32 @@ def _text_key(text):
 
 
 def remember(text, nodes, gm, method):
-    """Record the counts of a file rendered from these nodes of a traced graph."""
-    _KNOWN[_text_key(text)] = (*node_counts(nodes, gm), method)
+    """Record the counts of a file rendered from these nodes of a traced
+    graph, the run's own, however a count would trace the file."""
+    for checked in (False, True):
+        _KNOWN[_text_key(text), checked] = (*node_counts(nodes, gm), method)
+
+
+def run_checked(*places):
+    """Whether the run whose decomposition_log.json is in one of `places`
+    (folders), or up to two folders above one (a step folder's), recorded
+    the model on every trial's inputs, keeping whole the functions and
+    modules whose reads of values differ between them: a count or a trace
+    made again of its model does the same, and keeps them whole too. False
+    where no log says so: the model's one recording, as a run makes first
+    and as a decomposition by hand follows."""
+    for place in places:
+        folder = os.path.abspath(place)
+        for _ in range(3):
+            path = os.path.join(folder, "decomposition_log.json")
+            if os.path.exists(path):
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        return json.load(f).get("trace", {}).get("checked_on_every_trial") is True
+                except (OSError, ValueError, AttributeError):
+                    return False
+            folder = os.path.dirname(folder)
+    return False
 
 
 def node_counts(nodes, gm):
@@ -47,22 +71,23 @@ def node_counts(nodes, gm):
     return counts, plumbing
 
 
-def count_ops(path):
+def count_ops(path, checked=True):
     """{op: count} of compute ops in a model file, and the trace method.
     A text counted once is not counted again (a kernel file is copied into
-    the children/ of every step that uses it)."""
+    the children/ of every step that uses it). A recording is `checked` on
+    the default trials' inputs (run_checked)."""
     try:
         with open(path, encoding="utf-8") as f:
-            key = _text_key(f.read())
+            key = _text_key(f.read()), checked
     except (OSError, UnicodeDecodeError):
         key = None
     if key not in _KNOWN:
-        _KNOWN[key] = _trace_counts(path)
+        _KNOWN[key] = _trace_counts(path, checked)
     counts, plumbing, method = _KNOWN[key]
     return collections.Counter(counts), collections.Counter(plumbing), method
 
 
-def _trace_counts(path):
+def _trace_counts(path, checked):
     model_file = load_model_file(path, class_names=("Model", "RefactoredModel"), require_init=False)
     shapes_only = _inputs_on_meta(model_file)
     if shapes_only is not None:
@@ -74,9 +99,10 @@ def _trace_counts(path):
     if gm is not None:
         return (*node_counts(graph_nodes(gm), gm), "symbolic")
     model = model_file.build()
-    # checked on the default trials' inputs, as a run checks a recording whose
-    # root step fails: the functions it keeps whole are one op each here too
-    gm, method, _, _ = capture.trace_model(model_file, model, inputs, trial_seeds=verify.trial_seeds(verify.NUM_TRIALS))
+    # checked, as a run checks a recording whose root step fails: the
+    # functions and modules it keeps whole are one op each here too
+    gm, method, _, _ = capture.trace_model(model_file, model, inputs, check=checked,
+                                           trial_seeds=verify.trial_seeds(verify.NUM_TRIALS))
     counted = (*node_counts(graph_nodes(gm), gm), method)
     # The one count that holds the file's weights drawn for real, in the
     # cycles a GraphModule makes: they go now (api.extract_ops does not
@@ -196,7 +222,11 @@ def compare_counts(original, decomposed):
 def extract_ops(model, decomp_dir=None, children=None):
     result = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               "model_file": str(model), "status": "UNKNOWN"}
-    original, plumbing, method = count_ops(model)
+    # the model as the run that wrote the folder traced it; a kernel file's
+    # recording checked, which keeps whole what it names (a kept function's
+    # file may not trace symbolically)
+    original, plumbing, method = count_ops(model, checked=run_checked(
+        *([decomp_dir] if decomp_dir else [os.path.dirname(os.path.abspath(model))])))
     result.update(extraction_method=method, original_compute_ops=dict(original),
                   original_plumbing_ops=dict(plumbing))
     if children:

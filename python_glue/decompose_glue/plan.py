@@ -770,6 +770,8 @@ class Plan:
                                      "device; had the root step failed, the model would have been "
                                      "traced again and the graph run against it)"), **unused}
         return {"method": "recorded", "symbolic_error": self.trace_notes["symbolic_error"], **unused,
+                # read by a count or a REPL made again on this folder (coverage.run_checked)
+                "checked_on_every_trial": self.trace_notes["checked"],
                 "note": f"traced by running the model on the inputs of get_inputs() (seed {capture.FORWARD_SEED}): "
                         "control flow and Python values read from tensors are fixed to those "
                         "inputs; the generated files reproduce the model on inputs of these "

@@ -13,7 +13,7 @@ import os
 import torch
 import torch.fx as fx
 
-from . import capture, verify
+from . import capture, coverage, verify
 from .loader import import_file, load_model_file
 
 BANNER = """decompose --repl: {model_path}
@@ -33,7 +33,7 @@ def namespace(model_path, output_dir):
     model_file = load_model_file(model_path)
     model = model_file.build()
     inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
-    gm, method, _, output = capture.trace_model(model_file, model, inputs,
+    gm, method, _, output = capture.trace_model(model_file, model, inputs, check=coverage.run_checked(output_dir),
                                                  trial_seeds=verify.trial_seeds(verify.NUM_TRIALS))
     args, kwargs = inputs.lend()
     tree_path = os.path.join(output_dir, "decomposition_tree.json")

@@ -133,6 +133,24 @@ class CountOpsTest(unittest.TestCase):
         self.assertEqual(counts["linear"], 2)
         self.assertEqual(left, [])
 
+    def test_the_model_is_counted_as_the_run_that_wrote_the_folder_traced_it(self):
+        # the early-exit stage whose exit moves with the inputs is one op
+        # where the run checked its recording on every trial's inputs (and
+        # kept it whole), its ops one by one where the run did not
+        model = os.path.join(ROOT, "tests", "models", "untraceable", "early_exit.py")
+        coverage._KNOWN.clear()
+        counts = {checked: coverage.count_ops(model, checked)[0] for checked in (False, True)}
+        self.assertEqual(counts[True]["early_exit_stage"], 1)
+        self.assertNotIn("early_exit_stage", counts[False])
+        steps = os.path.join(self.tmp.name, "steps", "step_1_model_to_layers")
+        os.makedirs(steps)
+        self.assertFalse(coverage.run_checked(self.tmp.name))  # no log: the plain recording
+        for checked in (True, False):
+            with open(os.path.join(self.tmp.name, "decomposition_log.json"), "w") as f:
+                f.write(f'{{"trace": {{"method": "recorded", "checked_on_every_trial": {str(checked).lower()}}}}}')
+            self.assertIs(coverage.run_checked(self.tmp.name), checked)
+            self.assertIs(coverage.run_checked(steps), checked)  # a step's original, two folders down
+
     def test_a_state_written_through_a_slice_counts_the_write_once(self):
         # self.cache[:, 4:9].copy_(...) then read: the read after the write
         # is a name for the written buffer, not an op of its own
