@@ -251,7 +251,11 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
         if check and len(trial_seeds) > 1 and reads_values:
             whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore)
-            modules = {m.path: m.path in lengths_vary for m in methods if m.path}
+            # every module of a class whose reads differed, also where this
+            # instance's agreed on the trials' inputs: the branch is the class's
+            kinds = {type(model.get_submodule(m.path)) for m in methods if m.path}
+            modules = {path: path in lengths_vary for path, module in model.named_modules()
+                       if path and type(module) in kinds}
             if whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
                 gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules)[:2]
     except Exception as e:
@@ -269,17 +273,33 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     del output, args, kwargs
     notes.update(recorded)
     notes["kept_whole"] = [_function_name(fn) for fn in whole]
-    # a module opened (its call gives an ImageList) is recorded op by op: still its first trial's path
-    kept = [m for m in methods if m.path and m.path not in notes["opened"]
-            and not any(m.path.startswith(f"{other.path}.") for other in methods if other.path)]
-    notes["modules_kept_whole"] = [f"{m.path} ({m.method})" for m in kept]
-    notes["methods_reading_differently"] = [m.method for m in methods if m not in kept]
+    notes["modules_kept_whole"], notes["methods_reading_differently"] = _modules_kept(gm, model, methods)
     # A recording that read values, or sizes that values gave (nms), may hold
     # them where the other trials' inputs differ: that it was not checked
     # for them says a failing root step is worth a second, checked attempt.
     notes["checked"] = bool(check or not reads_values or len(trial_seeds) < 2)
     restore()
     return canonical(gm, device), "recorded", notes, expected
+
+
+def _modules_kept(gm, model, methods):
+    """(["path (Class.method)"] of the modules `gm` holds as one call, the
+    methods of `methods` (MethodReads) that none of them holds): the model's
+    own forward, and a module opened because its call gives an ImageList,
+    still hold their first trial's path."""
+    kept = list(dict.fromkeys(n.target for n in gm.graph.nodes
+                              if n.op == "call_module" and n.meta.get("kept_whole")))
+    method_of = {}
+    for m in methods:
+        if m.path:
+            method_of.setdefault(type(model.get_submodule(m.path)), m.method)
+    named = []
+    for path in kept:
+        method = method_of.get(type(model.get_submodule(path)))
+        named.append(f"{path} ({method})" if method else path)  # else named by the model's kept_whole
+    held = [m.method for m in methods
+            if not any(m.path == path or m.path.startswith(f"{path}.") for path in kept)]
+    return named, list(dict.fromkeys(held))
 
 
 def _function_name(fn):

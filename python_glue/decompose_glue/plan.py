@@ -783,9 +783,9 @@ class Plan:
                     "the trials' inputs: recorded as one call, one kernel, it runs on any of them"),
                 "modules_kept_whole": _each_with_why(
                     "module", self.trace_notes["modules_kept_whole"],
-                    "a method it runs (named) reads values into Python that differ between the trials' "
-                    "inputs, and no module-level function holds the reads: recorded as one call, one "
-                    "kernel, it runs on any of them"),
+                    "a method of its class (named) reads values into Python that differ between the "
+                    "trials' inputs, here or in another module of the class, and no module-level "
+                    "function holds the reads: recorded as one call, one kernel, it runs on any of them"),
                 "methods_reading_differently": _each_with_why(
                     "method", self.trace_notes["methods_reading_differently"],
                     "the values it reads into Python differ between the trials' inputs, in the model's "

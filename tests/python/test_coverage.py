@@ -134,13 +134,13 @@ class CountOpsTest(unittest.TestCase):
         self.assertEqual(left, [])
 
     def test_the_model_is_counted_as_the_run_that_wrote_the_folder_traced_it(self):
-        # the early-exit stage whose exit moves with the inputs is one op
+        # each early-exit stage (one exit moves with the inputs) is one op
         # where the run checked its recording on every trial's inputs (and
         # kept it whole), its ops one by one where the run did not
         model = os.path.join(ROOT, "tests", "models", "untraceable", "early_exit.py")
         coverage._KNOWN.clear()
         counts = {checked: coverage.count_ops(model, checked)[0] for checked in (False, True)}
-        self.assertEqual(counts[True]["early_exit_stage"], 1)
+        self.assertEqual(counts[True]["early_exit_stage"], 2)
         self.assertNotIn("early_exit_stage", counts[False])
         steps = os.path.join(self.tmp.name, "steps", "step_1_model_to_layers")
         os.makedirs(steps)
