@@ -254,7 +254,7 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             # every module of a class whose reads differed, also where this
             # instance's agreed on the trials' inputs: the branch is the class's
             kinds = {type(model.get_submodule(m.path)) for m in methods if m.path}
-            modules = {path: path in lengths_vary for path, module in model.named_modules()
+            modules = {path: lengths_vary.get(path, set()) for path, module in model.named_modules()
                        if path and type(module) in kinds}
             if whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
                 gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules)[:2]
@@ -333,7 +333,7 @@ def _kept_whole(model_file, model, trial_seeds, opened, restore):
     """(functions, methods, module paths) of record.varying_reads and
     record.varying_lengths, from the model recorded on each trial's inputs:
     the functions (a loop over detections) and the modules (a branch on a
-    mean) to record as one call each, and the modules whose output shapes
+    mean) to record as one call each, and where the modules' output lengths
     differ between the trials."""
     runs, shapes = [], []
     for seed in trial_seeds:

@@ -210,9 +210,13 @@ def _own_value_sized_lengths(n, gm, members):
     if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
                                                         for a in n.all_input_nodes):
         return set()  # a mask the file draws with the model's count of set entries
-    # a kept-whole function's too, whatever it was given: remove_small_boxes
-    # keeps all 10 boxes of the model and 5 of a draw
-    return {t["shape"][0] for t in trace.tensor_leaves(n.meta.get("value", {})) if t["shape"]}
+    leaves = trace.tensor_leaves(n.meta.get("value", {}))
+    places = n.meta.get("lengths_vary", True)
+    if places is not True:  # a module kept whole: where its lengths differed between the trials
+        return {leaves[i]["shape"][d] for i, d in places if i < len(leaves) and d < len(leaves[i]["shape"])}
+    # a kept-whole function's first lengths, whatever it was given:
+    # remove_small_boxes keeps all 10 boxes of the model and 5 of a draw
+    return {t["shape"][0] for t in leaves if t["shape"]}
 
 
 def _holds_record(desc):
@@ -767,8 +771,9 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     lines += ["", "Input Shapes:"] + (_describe_lines(first.inputs, first.names) or ["  (none)"])
     lines += ["", "Output Shapes:"] + (_describe_lines(first.outputs, first.names) or ["  (none)"])
     if any(d in first.free_lengths for shape in leaf_shapes(first.outputs) for d in shape):
-        lines += ["  (-1 in get_expected_output_shape(): a length read from the values, as nms",
-                  "  reads how many boxes it keeps; the model's own inputs gave the one above)"]
+        lines += ["  (-1 in get_expected_output_shape(): a length the values give, as how many",
+                  "  boxes nms keeps, or how many steps a decoder runs until each sequence ends;",
+                  "  the model's own inputs gave the one above)"]
     shapes = instance_input_shapes(rendered_list)
     if len(shapes) > 1:
         lines += ["", "Input shapes of other instances (get_inputs() holds the first):"]

@@ -414,13 +414,28 @@ def varying_reads(runs):
 
 
 def varying_lengths(runs):
-    """The module paths whose output shapes differ between `runs`, each
-    run's `module_shapes` as the recorder lists them: a module kept whole
-    that gives the same shapes on every input (an early exit's features)
-    keeps them in its files' expected shapes; one that does not (how many
-    detections) gives its first lengths as -1."""
-    paths = {p for shapes in runs for p in shapes}
-    return {p for p in paths if any(shapes.get(p) != runs[0].get(p) for shapes in runs[1:])}
+    """{module path: where its output lengths differ between `runs`}, each
+    run's `module_shapes` as the recorder lists them: the (output, dim)
+    places whose lengths differ (a decoder's steps until every sequence
+    ended), or True where its calls or their outputs' ranks differ. A module
+    kept whole keeps the other lengths in its files' expected shapes (an
+    early exit's features: all of them)."""
+    found = {}
+    for path in {p for shapes in runs for p in shapes}:
+        calls = [shapes.get(path) for shapes in runs]
+        if any(c is None for c in calls) or len({len(c) for c in calls}) > 1:
+            found[path] = True
+            continue
+        places = set()
+        for outputs in zip(*calls):  # one call, in each run
+            if len({len(o) for o in outputs}) > 1 or len({tuple(map(len, o)) for o in outputs}) > 1:
+                places = True
+                break
+            for i, shapes in enumerate(zip(*outputs)):
+                places |= {(i, d) for d in range(len(shapes[0])) if len({s[d] for s in shapes}) > 1}
+        if places:
+            found[path] = places
+    return found
 
 
 def _same(a, b):
@@ -595,8 +610,9 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     given inputs; the output is the model's own.
 
     Each function in `whole` is one node (_kept_whole), and so is each call
-    of a module whose path is in `whole_modules` ({path: whether its output
-    lengths vary with the inputs}), or that the model names in its
+    of a module whose path is in `whole_modules` ({path: where its output
+    lengths vary with the inputs, as varying_lengths says}), or that the model
+    names in its
     `kept_whole` (trace.kept_whole_paths). With `watch_reads`,
     notes["reads"] lists every value read into Python, with the function it
     was read in, for varying_reads.

@@ -280,7 +280,8 @@ def is_value_sized(node):
     """Whether the length of what `node` makes is read from values: nms,
     nonzero, x[mask], a function or module a recording kept whole because
     its reads of values change with the inputs (record._kept_whole), unless
-    the module gave the same shapes on every trial's inputs."""
+    the module gave the same shapes on every trial's inputs (lengths_vary:
+    the places that differed, True where not known)."""
     name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
     return (name in ops.VALUE_SIZED or (name == "where" and len(node.args) + len(node.kwargs) == 1)
             or bool(masks_indexing(node))

@@ -90,6 +90,8 @@ EXPECTED = {
     "untraceable/own_loop": ((1, 0, 2, 7), "recorded"),
     # its stages, whose exits move with the inputs, kept whole
     "untraceable/early_exit": ((1, 1, 0, 3), "recorded"),
+    # its decoder, which stops when every sequence ended, kept whole
+    "untraceable/greedy_decode": ((1, 0, 1, 3), "recorded"),
 }
 
 # torch 2.x's own functions run other ops than 1.13's (measured on 2.11):
@@ -383,6 +385,13 @@ class Families(unittest.TestCase):
                                  capture_output=True, text=True, timeout=300)
         self.assertEqual(counted.returncode, 0, counted.stderr)
         self.assertEqual(json.loads(counted.stdout)["coverage"]["coverage_pct"], 100.0)
+        # a decoder's steps differ between the trials (8, 6 and 7): that length
+        # is -1 in its file, the batch and the vocabulary are not
+        proc, out = self.runs["untraceable/greedy_decode"]
+        self.assertEqual(self.trace_log("untraceable/greedy_decode")["modules_kept_whole"][0]["module"],
+                         "decoder (GreedyDecoder.forward)")
+        decoder = _text(os.path.join(out, "level_0_kernel", "greedy_decoder_7x16_48x16_fp32.py"))
+        self.assertIn("return [(3, -1, 7)]", decoder)
 
     def test_an_rnn_on_a_packed_sequence_takes_its_batch_sizes_as_they_were(self):
         out = self.runs["untraceable/packed_lengths"][1]

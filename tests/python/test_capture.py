@@ -220,10 +220,17 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
         loop = [[(heads, "__int__", 3)], [(heads, "__int__", 5)]]
         self.assertEqual(record.varying_reads(loop), ([], [heads]))
 
-    def test_only_the_modules_whose_output_shapes_differ_vary_in_length(self):
-        runs = [{"stage": [[(4, 16)]], "boxes": [[(3, 4)]]}, {"stage": [[(4, 16)]], "boxes": [[(7, 4)]]}]
-        self.assertEqual(record.varying_lengths(runs), {"boxes"})
-        self.assertEqual(record.varying_lengths(runs[:1]), set())
+    def test_a_modules_lengths_vary_where_its_output_shapes_differ(self):
+        # a stage's features, a list of boxes and their scores, a decoder's steps
+        runs = [{"stage": [[(4, 16)]], "boxes": [[(3, 4), (3,)]], "decoder": [[(3, 5, 5)]]},
+                {"stage": [[(4, 16)]], "boxes": [[(7, 4), (7,)]], "decoder": [[(3, 2, 5)]]}]
+        self.assertEqual(record.varying_lengths(runs), {"boxes": {(0, 0), (1, 0)}, "decoder": {(0, 1)}})
+        self.assertEqual(record.varying_lengths(runs[:1]), {})
+        # called a different number of times, or giving another rank: not known where
+        looped = [{"cell": [[(3, 16)]] * 2}, {"cell": [[(3, 16)]] * 5}]
+        ranked = [{"head": [[(3, 16)]]}, {"head": [[(3, 4, 4)]]}]
+        self.assertEqual(record.varying_lengths(looped), {"cell": True})
+        self.assertEqual(record.varying_lengths(ranked), {"head": True})
 
 
 class _BranchOnMean(torch.nn.Module):
@@ -268,7 +275,7 @@ class ModulesKeptWhole(unittest.TestCase):
         self.assertEqual(notes["methods_reading_differently"], [])
         stages = [n for n in gm.graph.nodes if n.meta.get("kept_whole")]
         self.assertEqual([(n.op, n.target, n.meta["lengths_vary"]) for n in stages],
-                         [("call_module", "stages.0", False), ("call_module", "stages.1", False)])
+                         [("call_module", "stages.0", set()), ("call_module", "stages.1", set())])
         self.assertFalse(trace.is_value_sized(stages[0]))  # its output has the batch's length on any input
         for seed in self.seeds:
             args, kwargs = model_file.inputs(seed=seed)
