@@ -247,10 +247,15 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         restore()
     opened, whole, methods = set(), [], []
     try:
-        gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore)
+        # checked, this run on the first trial's inputs is also the first of
+        # _kept_whole's runs, which watch the values read
+        watch = check and len(trial_seeds) > 1 and trial_seeds[0] == FORWARD_SEED
+        gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore, watch_reads=watch)
+        first = (recorded.pop("reads", None), recorded.pop("module_shapes", None))
         reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
         if check and len(trial_seeds) > 1 and reads_values:
-            whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore)
+            whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore,
+                                                       first if watch else None)
             # every module of a class whose reads differed, also where this
             # instance's agreed on the trials' inputs: the branch is the class's
             kinds = {type(model.get_submodule(m.path)) for m in methods if m.path}
@@ -329,14 +334,15 @@ def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, wh
             restore()
 
 
-def _kept_whole(model_file, model, trial_seeds, opened, restore):
+def _kept_whole(model_file, model, trial_seeds, opened, restore, first=None):
     """(functions, methods, module paths) of record.varying_reads and
     record.varying_lengths, from the model recorded on each trial's inputs:
     the functions (a loop over detections) and the modules (a branch on a
     mean) to record as one call each, and where the modules' output lengths
-    differ between the trials."""
-    runs, shapes = [], []
-    for seed in trial_seeds:
+    differ between the trials. `first`: the reads and module shapes of a
+    recording on the first trial's inputs made already."""
+    runs, shapes = ([first[0]], [first[1]]) if first else ([], [])
+    for seed in trial_seeds[len(runs):]:
         restore()
         recorded = _record_once(model, verify.LentInputs(model_file, seed), opened, restore, watch_reads=True)[1]
         runs.append(recorded["reads"])
