@@ -322,6 +322,18 @@ class BadInput(unittest.TestCase):
                                             before="TABLE = torch.linspace(0.0, 1.0, 256)"),
                          "forward uses TABLE (a module-level tensor of the model's code, shape [256])")
 
+    def test_a_branch_on_values_in_the_models_own_forward_is_named(self):
+        # the third trial's inputs take the other branch; no module holds it
+        # to keep whole: the run fails, not as bad input, and says which method
+        path = self._module_model(["self.fc = nn.Linear(8, 8)"],
+                                  "return torch.relu(self.fc(x)) if x.mean() > 0 else torch.tanh(self.fc(x))",
+                                  inputs="torch.randn(2, 8)")
+        proc = run(path, "-o", self.out)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("tracing again, checked", proc.stderr)
+        self.assertIn("decompose: Model.forward reads values into Python that differ between the trials' inputs, "
+                      "and the recording holds the first trial's", proc.stderr)
+
     def test_nothing_to_decompose(self):
         self._assert_bad(self._module_model([], "return x.transpose(0, 1).reshape(8, 4)", inputs="torch.randn(4, 8)"),
                          "no compute op to decompose")
