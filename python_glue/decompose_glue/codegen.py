@@ -596,14 +596,14 @@ def render_component(component, gm, records):
             r.weight_shapes[attrs[n.target]] = list(value.shape)
             r.loose_names.append(attrs[n.target])
 
-    kept = list(dict.fromkeys(attrs[n.target] for n in component.nodes
-                              if n.op == "call_module" and n.meta.get("kept_whole")))
-    if kept:
+    kept_modules = list(dict.fromkeys(attrs[n.target] for n in component.nodes
+                                      if n.op == "call_module" and n.meta.get("kept_whole")))
+    if kept_modules:
         # read by decompose's traces (trace.kept_whole_paths), as torch.fx.wrap's list of functions
-        each = "each is one op" if len(kept) > 1 else "is one op"
-        line = (f"# {', '.join(f'self.{name}' for name in kept)} {each}, as the model's recording kept it: "
-                "what it runs\n# depends on values it reads into Python (a branch, a loop's length)\n"
-                f"self.kept_whole = {tuple(kept)!r}")
+        each = "each is one op" if len(kept_modules) > 1 else "is one op"
+        line = (f"# {', '.join(f'self.{name}' for name in kept_modules)} {each}, as the model's recording "
+                "kept it: what it runs\n# depends on values it reads into Python (a branch, a loop's length)\n"
+                f"self.kept_whole = {tuple(kept_modules)!r}")
         init_lines.insert(0, line)
         workload_lines.insert(0, line)
     if any(isinstance(key, tuple) for key, _, _ in r.settings):
