@@ -624,7 +624,8 @@ static void say_methods_reading_differently(run *r) {
     json_t *m;
     json_array_foreach(methods, i, m) {
         progress(r, "decompose: %s reads values into Python that differ between the trials' inputs, "
-                 "and the recording holds the first trial's (decomposition_log.json: "
+                 "and the recording holds the first trial's: moved into a submodule, that branch or loop "
+                 "would be kept whole, one kernel (decomposition_log.json: "
                  "trace.methods_reading_differently)", json_string_value(m));
     }
 }

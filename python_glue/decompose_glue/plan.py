@@ -791,7 +791,8 @@ class Plan:
                     "the values it reads into Python differ between the trials' inputs, in the model's "
                     "own forward (which cannot be kept whole: nothing would be left to decompose) or in "
                     "a module whose call takes or gives what no file can: the graph holds the first "
-                    "trial's, and a loop or branch here that follows them fails the other trials"),
+                    "trial's, and a loop or branch here that follows them fails the other trials; moved "
+                    "into a submodule, it would be kept whole"),
                 "leaf_modules_opened": _each_with_why(
                     "path", self.trace_notes["opened"],
                     "its call takes or gives an object that holds tensors (not a tensor, tuple, list, "
