@@ -439,9 +439,8 @@ class Plan:
             else:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
             base = naming.identifier(base.replace("-", "neg"))  # a module name: dim-1 -> dimneg1
-            if c.level == KERNEL and ("inplace=True" in first.body or "('inplace', 'True')" in body
-                                      or (trace.writes_into_its_input(node, self.gm)
-                                          and _has_out_of_place(first.op_list[0]))):
+            if c.level == KERNEL and (trace.takes_inplace(node, self.gm) or (
+                    trace.writes_into_its_input(node, self.gm) and _has_out_of_place(first.op_list[0]))):
                 # Writes into its input (x.masked_fill_(m, v) too): not the same
                 # workload as the out-of-place op. An op that only writes
                 # (x.copy_(y), x.zero_()) has no other to be told from.

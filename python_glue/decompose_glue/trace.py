@@ -10,6 +10,7 @@ node produces (`meta["value"]`, see `describe`).
 """
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import operator
@@ -571,12 +572,38 @@ def writes_into_its_input(node, gm):
     it: x.relu_(), x += y, F.relu(x, inplace=True), nn.ReLU(inplace=True)."""
     if not node.args or not isinstance(node.args[0], fx.Node):
         return False
+    if takes_inplace(node, gm):
+        return True
+    if node.op not in ("call_function", "call_method"):
+        return False
+    return node.target in ops.IN_PLACE_OPERATORS or ops.is_in_place_name(_callee_name(node))
+
+
+def takes_inplace(node, gm):
+    """Whether `node` is told to write into its input by an `inplace`
+    argument, by name or by position (F.relu(x, True)), or a module's own
+    (nn.ReLU(inplace=True))."""
     if node.op == "call_module":
         return getattr(fetch(gm, node.target), "inplace", False) is True
     if node.op not in ("call_function", "call_method"):
         return False
-    return (node.target in ops.IN_PLACE_OPERATORS or node.kwargs.get("inplace") is True
-            or ops.is_in_place_name(_callee_name(node)))
+    if "inplace" in node.kwargs:
+        return node.kwargs["inplace"] is True
+    try:
+        at = _inplace_position(node.target) if node.op == "call_function" else None
+    except TypeError:  # an unhashable callable object
+        at = None
+    return at is not None and len(node.args) > at and node.args[at] is True
+
+
+@functools.lru_cache(maxsize=None)
+def _inplace_position(target):
+    """The position of a function's `inplace` parameter, or None."""
+    try:
+        names = list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature: torch.relu_
+        return None
+    return names.index("inplace") if "inplace" in names else None
 
 
 def read_after_writes(gm):
