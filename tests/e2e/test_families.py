@@ -355,11 +355,7 @@ class Families(unittest.TestCase):
         self.assertIn("return [torch.randn(10, 1, 7, 7), torch.tensor([\n        [", paste)
         self.assertIn("return [(-1, 1, 32, 32)]", paste)
         # counted again on its own, the model keeps the same function whole
-        model = os.path.join(FAMILIES, "untraceable", "mask_paste.py")
-        counted = subprocess.run([BIN, "extract-ops", "--model", model, "--decomp-dir", out, "--json"],
-                                 capture_output=True, text=True, timeout=300)
-        self.assertEqual(counted.returncode, 0, counted.stderr)
-        self.assertEqual(json.loads(counted.stdout)["coverage"]["coverage_pct"], 100.0)
+        self.assert_counted_alone_in_full("untraceable/mask_paste")
         # a function of the model's own file is copied into its kernel's file
         proc, out = self.runs["untraceable/own_loop"]
         self.assertIn("tracing again, checked", proc.stderr)
@@ -380,11 +376,7 @@ class Families(unittest.TestCase):
         self.assertIn("        self.kept_whole = ('early_exit_stage',)\n", stage)
         self.assertIn("return [(4, 16)]", stage)  # the same shape on every trial's inputs
         # counted on its own, the file's stage is one op, as the model's
-        model = os.path.join(FAMILIES, "untraceable", "early_exit.py")
-        counted = subprocess.run([BIN, "extract-ops", "--model", model, "--decomp-dir", out, "--json"],
-                                 capture_output=True, text=True, timeout=300)
-        self.assertEqual(counted.returncode, 0, counted.stderr)
-        self.assertEqual(json.loads(counted.stdout)["coverage"]["coverage_pct"], 100.0)
+        self.assert_counted_alone_in_full("untraceable/early_exit")
         # a decoder's steps differ between the trials (8, 6 and 7): that length
         # is -1 in its file, the batch and the vocabulary are not
         proc, out = self.runs["untraceable/greedy_decode"]
@@ -449,6 +441,15 @@ class Families(unittest.TestCase):
         kernel = next(iter(self.nodes("untraceable/data_dependent", "kernel").values()))
         with open(os.path.join(self.runs["untraceable/data_dependent"][1], kernel["path"])) as f:
             self.assertIn("control flow is fixed to those inputs", f.read())
+
+    def assert_counted_alone_in_full(self, name):
+        """`decompose extract-ops` on the family's finished folder, in a
+        process of its own, counts it at 100%."""
+        model = os.path.join(FAMILIES, name + ".py")
+        counted = subprocess.run([BIN, "extract-ops", "--model", model, "--decomp-dir", self.runs[name][1],
+                                  "--json"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(counted.returncode, 0, counted.stderr)
+        self.assertEqual(json.loads(counted.stdout)["coverage"]["coverage_pct"], 100.0)
 
     def trace_log(self, name):
         with open(os.path.join(self.runs[name][1], "decomposition_log.json")) as f:
