@@ -612,8 +612,6 @@ static void print_summary(run *r, double secs) {
     fflush(f);
 }
 
-/* Plan, stage the files, verify every step and run the gates in order: the
- * steps part of a run. */
 /* After a failed root step of a recording checked on every trial's inputs:
  * the methods whose reads of values differed between them and that nothing
  * could keep whole (the model's own forward), the likely cause. */
@@ -630,6 +628,8 @@ static void say_methods_reading_differently(run *r) {
     }
 }
 
+/* Plan, stage the files, verify every step and run the gates in order: the
+ * steps part of a run. */
 static int plan_and_verify(run *r, int check_trace, char **err) {
     if (do_plan(r, check_trace, err) != 0) return -1;
     if (!(r->stage = staging_open(r->out_dir, err))) return -1;
@@ -833,8 +833,8 @@ int pipeline_run(const cli_args *a, const run_env *env) {
         /* The trace was left to the root step to check; it may be what
          * failed. Trace again, checked: a symbolic graph run against the
          * model (and the model recorded instead where they differ); a
-         * recording made on every trial's inputs, the library functions
-         * whose reads differ between them kept whole. */
+         * recording made on every trial's inputs, the functions and
+         * modules whose reads differ between them kept whole. */
         const char *method = json_string_value(json_object_get(r.plan, "trace_method"));
         int recorded = method && strcmp(method, "recorded") == 0;
         progress(&r, "decompose: the root step failed on a %s that was not checked on %s; "

@@ -247,13 +247,14 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         restore()
     opened, whole, methods = set(), [], []
     try:
+        checking = check and len(trial_seeds) > 1
         # checked, this run on the first trial's inputs is also the first of
         # _kept_whole's runs, which watch the values read
-        watch = check and len(trial_seeds) > 1 and trial_seeds[0] == FORWARD_SEED
+        watch = checking and trial_seeds[0] == FORWARD_SEED
         gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore, watch_reads=watch)
         first = (recorded.pop("reads", None), recorded.pop("module_shapes", None))
         reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
-        if check and len(trial_seeds) > 1 and reads_values:
+        if checking and reads_values:
             whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore,
                                                        first if watch else None)
             # every module of a class whose reads differed, also where this
@@ -292,8 +293,7 @@ def _modules_kept(gm, model, methods):
     methods of `methods` (MethodReads) that none of them holds): the model's
     own forward, and a module opened because its call gives an ImageList,
     still hold their first trial's path."""
-    kept = list(dict.fromkeys(n.target for n in gm.graph.nodes
-                              if n.op == "call_module" and n.meta.get("kept_whole")))
+    kept = list(dict.fromkeys(n.target for n in trace.kept_whole_calls(gm.graph.nodes, "call_module")))
     method_of = {}
     for m in methods:
         if m.path:

@@ -458,7 +458,7 @@ def _op_attr_names(component, gm):
 def _value_names(component, inputs, attrs, gm):
     """Local variable names: from attributes and ops, not from the model's
     global node names, so that identical blocks render to identical text."""
-    called = {n.target.__name__ for n in kept_functions(component.nodes)}
+    called = {n.target.__name__ for n in trace.kept_whole_calls(component.nodes, "call_function")}
     used = set(called)  # a local named as a function the file calls by its name would hide it
     values = {}
     for i, n in enumerate(inputs):
@@ -475,10 +475,16 @@ def _value_names(component, inputs, attrs, gm):
     return values
 
 
-def kept_functions(nodes):
-    """The nodes that call a function a recording kept whole (a module
-    kept whole is a call_module node, built as any other)."""
-    return [n for n in nodes if n.op == "call_function" and n.meta.get("kept_whole")]
+def _take_code(r, codes, extras=()):
+    """Add to `r` what the classes or functions it copies or imports need
+    (modsrc.Code): their import lines, then `extras` (config constants) and
+    their text, each once."""
+    for line in (i for code in codes for i in code.imports):
+        if line not in r.extra_imports:
+            r.extra_imports.append(line)
+    for extra in [*extras, *(code.text for code in codes if code.text)]:
+        if extra not in r.extra_sources:
+            r.extra_sources.append(extra)
 
 
 def follow_device(r, nodes, signature_fixed=False):
@@ -516,7 +522,7 @@ def render_component(component, gm, records):
     follow_device(r, component.nodes)
     compute = [n for n in component.nodes if is_compute(n, gm)]
     r.op_list = [op_name(n, gm) for n in compute]
-    kept = list(dict.fromkeys(n.target for n in kept_functions(component.nodes)))
+    kept = list(dict.fromkeys(n.target for n in trace.kept_whole_calls(component.nodes, "call_function")))
     for a, b in itertools.combinations(kept, 2):
         if a.__name__ == b.__name__:  # each is called by its bare name
             raise CodegenError(f"two functions kept whole in one component are named {a.__name__} "
@@ -529,10 +535,7 @@ def render_component(component, gm, records):
             codes = modsrc.classes_source([fn])
         except modsrc.SourceError as e:
             raise CodegenError(str(e)) from None
-        for code in codes:
-            r.extra_imports += [line for line in code.imports if line not in r.extra_imports]
-            if code.text and code.text not in r.extra_sources:
-                r.extra_sources.append(code.text)
+        _take_code(r, codes)
         r.extra_sources.append("# one op, as the model's recording kept it: what it runs depends on values it\n"
                                f"# reads into Python, so torch.fx keeps it one call\ntorch.fx.wrap(\"{fn.__name__}\")")
 
@@ -569,12 +572,7 @@ def render_component(component, gm, records):
             for name, text in constants.items():
                 if r.constants.setdefault(name, text) != text:
                     raise CodegenError(f"{type(module).__name__}: two configs of one class in one component")
-            for line in [i for code in codes for i in code.imports]:
-                if line not in r.extra_imports:
-                    r.extra_imports.append(line)
-            for extra in [*constants.values(), *(code.text for code in codes if code.text)]:
-                if extra not in r.extra_sources:
-                    r.extra_sources.append(extra)
+            _take_code(r, codes, constants.values())
             init_lines.append(f"self.{attrs[n.target]} = {call}")
             # a module whose numbers the file takes is its call with their
             # names: its settings (a torch.nn subclass's) would hold the numbers
@@ -596,8 +594,8 @@ def render_component(component, gm, records):
             r.weight_shapes[attrs[n.target]] = list(value.shape)
             r.loose_names.append(attrs[n.target])
 
-    kept_modules = list(dict.fromkeys(attrs[n.target] for n in component.nodes
-                                      if n.op == "call_module" and n.meta.get("kept_whole")))
+    kept_modules = list(dict.fromkeys(attrs[n.target]
+                                      for n in trace.kept_whole_calls(component.nodes, "call_module")))
     if kept_modules:
         # read by decompose's traces (trace.kept_whole_paths), as torch.fx.wrap's list of functions
         each = "each is one op" if len(kept_modules) > 1 else "is one op"

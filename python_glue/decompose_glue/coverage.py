@@ -38,25 +38,24 @@ def remember(text, nodes, gm, method):
         _KNOWN[_text_key(text), checked] = (*node_counts(nodes, gm), method)
 
 
-def run_checked(*places):
-    """Whether the run whose decomposition_log.json is in one of `places`
-    (folders), or up to two folders above one (a step folder's), recorded
+def run_checked(folder):
+    """Whether the run whose decomposition_log.json is in `folder`, or up to
+    two folders above it (a step folder's), recorded
     the model on every trial's inputs, keeping whole the functions and
     modules whose reads of values differ between them: a count or a trace
     made again of its model does the same, and keeps them whole too. False
     where no log says so: the model's one recording, as a run makes first
     and as a decomposition by hand follows."""
-    for place in places:
-        folder = os.path.abspath(place)
-        for _ in range(3):
-            path = os.path.join(folder, "decomposition_log.json")
-            if os.path.exists(path):
-                try:
-                    with open(path, encoding="utf-8") as f:
-                        return json.load(f).get("trace", {}).get("checked_on_every_trial") is True
-                except (OSError, ValueError, AttributeError):
-                    return False
-            folder = os.path.dirname(folder)
+    folder = os.path.abspath(folder)
+    for _ in range(3):
+        path = os.path.join(folder, "decomposition_log.json")
+        if os.path.exists(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    return json.load(f).get("trace", {}).get("checked_on_every_trial") is True
+            except (OSError, ValueError, AttributeError):
+                return False
+        folder = os.path.dirname(folder)
     return False
 
 
@@ -99,8 +98,8 @@ def _trace_counts(path, checked):
     if gm is not None:
         return (*node_counts(graph_nodes(gm), gm), "symbolic")
     model = model_file.build()
-    # checked, as a run checks a recording whose root step fails: the
-    # functions and modules it keeps whole are one op each here too
+    # checked where asked, as a run checks a recording whose root step
+    # fails: the functions and modules it keeps whole are one op each here too
     gm, method, _, _ = capture.trace_model(model_file, model, inputs, check=checked,
                                            trial_seeds=verify.trial_seeds(verify.NUM_TRIALS))
     counted = (*node_counts(graph_nodes(gm), gm), method)
@@ -225,8 +224,8 @@ def extract_ops(model, decomp_dir=None, children=None):
     # the model as the run that wrote the folder traced it; a kernel file's
     # recording checked, which keeps whole what it names (a kept function's
     # file may not trace symbolically)
-    original, plumbing, method = count_ops(model, checked=run_checked(
-        *([decomp_dir] if decomp_dir else [os.path.dirname(os.path.abspath(model))])))
+    original, plumbing, method = count_ops(
+        model, checked=run_checked(decomp_dir or os.path.dirname(os.path.abspath(model))))
     result.update(extraction_method=method, original_compute_ops=dict(original),
                   original_plumbing_ops=dict(plumbing))
     if children:

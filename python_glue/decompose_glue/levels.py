@@ -23,7 +23,8 @@ import torch.fx as fx
 import torch.nn as nn
 
 from . import ops
-from .trace import INLINED_MODULES, is_container, is_kernel_module, kept_whole_paths, tensor_leaves
+from .trace import (INLINED_MODULES, is_container, is_kernel_module, kept_whole_calls, kept_whole_paths,
+                    tensor_leaves)
 
 MODEL, LAYER, FUSION, KERNEL = 3, 2, 1, 0
 LEVEL_NAMES = {MODEL: "model", LAYER: "layer", FUSION: "fusion", KERNEL: "kernel"}
@@ -436,8 +437,7 @@ def _settle(component, gm):
 def build_tree(gm, model, opened=()):
     """The decomposition of a traced model, as a tree of Components.
     `opened`: paths of the leaf modules the recording opened."""
-    kept = kept_whole_paths(model) | {n.target for n in gm.graph.nodes
-                                      if n.op == "call_module" and n.meta.get("kept_whole")}
+    kept = kept_whole_paths(model) | {n.target for n in kept_whole_calls(gm.graph.nodes, "call_module")}
     marked = {id(model.get_submodule(path)): False for path in opened}
     marked.update({id(model.get_submodule(path)): True for path in kept})
     nodes = graph_nodes(gm)

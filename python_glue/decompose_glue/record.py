@@ -611,9 +611,9 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
 
     Each function in `whole` is one node (_kept_whole), and so is each call
     of a module whose path is in `whole_modules` ({path: where its output
-    lengths vary with the inputs, as varying_lengths says}), or that the model
-    names in its
-    `kept_whole` (trace.kept_whole_paths). With `watch_reads`,
+    lengths vary with the inputs, as varying_lengths says}), or that the
+    model names in its `kept_whole` (trace.kept_whole_paths). With
+    `watch_reads`,
     notes["reads"] lists every value read into Python, with the function it
     was read in, for varying_reads.
 

@@ -55,6 +55,12 @@ def kept_whole_paths(model):
     return found
 
 
+def kept_whole_calls(nodes, op):
+    """The nodes of `op` ("call_function" or "call_module") that call a
+    function or a module a recording kept whole (record.record)."""
+    return [n for n in nodes if n.op == op and n.meta.get("kept_whole")]
+
+
 class ScopeTracer(fx.Tracer):
     """symbolic tracing that keeps kernel modules whole and records scopes."""
 
