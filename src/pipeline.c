@@ -262,6 +262,10 @@ static int verify_all(run *r, char **err) {
     json_object_set_new(req, "keep_outputs", json_true());
     const char *method = json_string_value(json_object_get(r->plan, "trace_method"));
     json_object_set_new(req, "recorded", json_boolean(method && strcmp(method, "recorded") == 0));
+    /* A trace left to the root step to check is traced again where the
+     * root fails (pipeline_run): the rest of that pass would be thrown away. */
+    json_object_set_new(req, "stop_when_root_fails",
+                        json_boolean(json_is_false(json_object_get(r->plan, "trace_checked"))));
     progress(r, "decompose: verifying %zu steps", r->nsteps);
     double t = now();
     json_t *reply = NULL;

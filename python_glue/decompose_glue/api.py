@@ -70,7 +70,8 @@ def verify_steps_request(request):
     results = verify_tree.verify_steps(request["steps"], request.get("rtol"), request.get("atol"),
                                        request.get("num_trials") or verify.NUM_TRIALS,
                                        keep_outputs=bool(request.get("keep_outputs")),
-                                       recorded=bool(request.get("recorded")))
+                                       recorded=bool(request.get("recorded")),
+                                       stop_when_root_fails=bool(request.get("stop_when_root_fails")))
     return {"results": [{"status": r["status"], "result": r} for r in results]}
 
 

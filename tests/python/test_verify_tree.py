@@ -383,6 +383,39 @@ class VerifyTree(unittest.TestCase):
                 self.assertIn("IndexError: tuple index out of range", trials[1]["error"])
                 self.assertEqual("trace.values_fixed_by_the_inputs" in trials[1]["error"], recorded)
 
+    def test_a_root_step_left_to_check_the_trace_stops_at_its_first_failing_trial(self):
+        # Where the plan did not check its graph, a failing root step has it
+        # traced again (pipeline.c): the rest of the pass would be thrown
+        # away. A recording runs the second trial's inputs first, the first
+        # it was not made on.
+        names, requests = materialise(RESNET, self.tmp)
+        children = os.path.join(os.path.dirname(requests[0]["refactored"]), "children")
+        layer = os.path.join(children, sorted(f for f in os.listdir(children) if f.endswith(".py"))[0])
+        rewrite_return(layer, "{} + 1e-3")
+        for recorded, first in ((False, 0), (True, 1)):
+            with self.subTest(recorded=recorded):
+                results = verify_tree.verify_steps(requests, recorded=recorded, stop_when_root_fails=True)
+                trials = results[0]["numerical_comparison"]["trials"]
+                self.assertEqual([t["trial"] for t in trials if "instances_compared" in t], [first])
+                self.assertEqual(results[0]["status"], "FAIL")
+                # the trials not run say so, and name no error (a failing
+                # step's reason is its first trial with one)
+                skipped = [t for t in trials if "instances_compared" not in t]
+                self.assertEqual([("not_run" in t, "error" in t) for t in skipped], [(True, False)] * 2)
+        trials = verify_tree.verify_steps(requests)[0]["numerical_comparison"]["trials"]
+        self.assertEqual([t.get("instances_compared") for t in trials], [1, 1, 1])
+
+    def test_a_recording_that_passes_runs_every_trial_and_keeps_the_last_for_the_composition(self):
+        names, requests = materialise(RESNET, self.tmp)
+        results = verify_tree.verify_steps(requests, keep_outputs=True, recorded=True,
+                                           stop_when_root_fails=True)
+        self.assertEqual([r["status"] for r in results], ["PASS"] * len(names))
+        trials = results[0]["numerical_comparison"]["trials"]
+        self.assertEqual([t["seed"] for t in trials], [42, 43, 44])
+        self.assertIn("made while tracing", trials[0].get("reference", ""))  # the plan's run, still used
+        (kept,) = verify._KEPT_FOR_COMPOSITION.values()
+        self.assertEqual(kept[1], 44)
+
     def test_a_wrong_child_deep_in_the_tree_fails_its_own_step_only(self):
         names, requests = materialise(RESNET, self.tmp)
         k = next(i for i, n in enumerate(names) if n.startswith("step_3_"))
