@@ -13,6 +13,7 @@ import itertools
 import json
 import keyword
 import math
+import operator
 import re
 import sys
 import textwrap
@@ -177,30 +178,42 @@ def interface(component, gm):
 class OutputShapes(list):
     """The shape of every tensor in these values (described), in order;
     `records` says whether some are a dataclass's fields, which a file's
-    self-test must then open. A length in `free` is written -1: one an op
-    read from values (value_sized_lengths)."""
+    self-test must then open. `free`: for each value, the places (tensor,
+    dim) written -1, whose length was read from values (value_sized_places)."""
 
-    def __init__(self, descs, free=()):
-        super().__init__([-1 if d in free else d for d in t["shape"]]
-                         for d in descs for t in trace.tensor_leaves(d))
+    def __init__(self, descs, free=None):
+        free = free or [set()] * len(descs)
+        super().__init__([-1 if (i, k) in at else d for k, d in enumerate(t["shape"])]
+                         for desc, at in zip(descs, free)
+                         for i, t in enumerate(trace.tensor_leaves(desc)))
         self.records = any(_holds_record(d) for d in descs)
 
 
-def value_sized_lengths(nodes, gm):
-    """The lengths that the nodes' value-sized ops (ops.VALUE_SIZED: nms,
-    nonzero) gave on the model's own inputs, and what follows from them
-    keeps (a slice of them: the first 100 detections): a file drawing other
-    inputs gets other lengths there."""
-    members, lengths_of = set(nodes), {}
+def value_sized_places(nodes, gm):
+    """{node: {(tensor, dim)}}: where the tensors each of the nodes makes
+    have a length read from values, which a file drawing other inputs gets
+    otherwise. Their own, where a value-sized op made them (ops.VALUE_SIZED:
+    nms, nonzero; a function or module a recording kept whole); and a length
+    one of their inputs had, where they still have it, and a slice's or
+    selection's first (keep[:100] keeps min(kept, 100)). A length is
+    followed by its value from a node to the nodes that read it, but placed
+    at the node's own positions: another output whose fixed length happens
+    to be equal keeps it."""
+    members, lengths_of, places = set(nodes), {}, {}
     for n in nodes:
         inherited = set().union(*(lengths_of.get(a, set()) for a in n.all_input_nodes))
-        lengths = trace.lengths_from_values(n, inherited, _own_value_sized_lengths(n, gm, members))
-        if lengths:
-            lengths_of[n] = lengths
-    return set().union(*lengths_of.values())
+        shapes = [t["shape"] for t in trace.tensor_leaves(n.meta.get("value", {}))]
+        at = {(i, k) for i, shape in enumerate(shapes) for k, d in enumerate(shape) if d in inherited}
+        if inherited and n.op == "call_function" and n.target is operator.getitem:
+            at |= {(i, 0) for i, shape in enumerate(shapes) if shape}
+        at |= _own_value_sized_places(n, gm, members, shapes)
+        if at:
+            places[n] = at
+            lengths_of[n] = {shapes[i][k] for i, k in at}
+    return places
 
 
-def _own_value_sized_lengths(n, gm, members):
+def _own_value_sized_places(n, gm, members, shapes):
     if not trace.is_value_sized(n):
         return set()
     masks = trace.masks_indexing(n)
@@ -210,22 +223,23 @@ def _own_value_sized_lengths(n, gm, members):
     if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
                                                         for a in n.all_input_nodes):
         return set()  # a mask the file draws with the model's count of set entries
-    leaves = trace.tensor_leaves(n.meta.get("value", {}))
     places = n.meta.get("lengths_vary", True)
     if places is not True:  # a module kept whole: where its lengths differed between the trials
-        return {leaves[i]["shape"][d] for i, d in places if i < len(leaves) and d < len(leaves[i]["shape"])}
+        return {(i, k) for i, k in places if i < len(shapes) and k < len(shapes[i])}
     # a kept-whole function's first lengths, whatever it was given:
     # remove_small_boxes keeps all 10 boxes of the model and 5 of a draw
-    return {t["shape"][0] for t in leaves if t["shape"]}
+    return {(i, 0) for i, shape in enumerate(shapes) if shape}
 
 
 def _holds_record(desc):
     return desc.get("kind") == "record" or any(_holds_record(d) for d in trace.items_of(desc))
 
 
-def leaf_shapes(nodes, free=()):
-    """The shape of every tensor the nodes hold, in order; -1 for a length in `free`."""
-    return OutputShapes([n.meta.get("value", {}) for n in nodes], free)
+def leaf_shapes(nodes, free=None):
+    """The shape of every tensor the nodes hold, in order; -1 at a node's
+    places in `free` (value_sized_places)."""
+    free = free or {}
+    return OutputShapes([n.meta.get("value", {}) for n in nodes], [free.get(n, set()) for n in nodes])
 
 
 def _drawn_with_its_count(node, members):
@@ -355,7 +369,7 @@ class Rendered:
         self.children = []
         self.op_list = []
         self.takes_device = False  # forward(..., device=None): see follow_device
-        self.free_lengths = set()  # output lengths read from values (value_sized_lengths)
+        self.free_places = {}    # where its nodes' lengths are read from values (value_sized_places)
         self.settings = []       # (argument, name, number): its constructor arguments: a one-op
                                  # kernel's op's (value_settings), or a number its modules are built
                                  # with, whose argument is ("module", module path, parameter name)
@@ -617,8 +631,8 @@ def render_component(component, gm, records):
     result = ", ".join(r.names.of(n) for n in r.outputs)
     args = forward_arguments(r)
     inputs = [input_expr(n.meta.get("value", {})) for n in r.inputs]
-    r.free_lengths = value_sized_lengths(component.nodes, gm)
-    outputs = leaf_shapes(r.outputs, r.free_lengths)
+    r.free_places = value_sized_places(component.nodes, gm)
+    outputs = leaf_shapes(r.outputs, r.free_places)
     r.body = _module_source(init_lines, args, body_lines, result, inputs, outputs,
                             settings=[(n, v) for _, n, v in r.settings])
     # the numbers' types, not their values: one file for every fill value
@@ -768,7 +782,7 @@ def file_header(title, rendered_list, level, source, python, children=(), extra=
     lines.append(f"Model paths: {', '.join(paths[:8])}{' ...' if len(paths) > 8 else ''}")
     lines += ["", "Input Shapes:"] + (_describe_lines(first.inputs, first.names) or ["  (none)"])
     lines += ["", "Output Shapes:"] + (_describe_lines(first.outputs, first.names) or ["  (none)"])
-    if any(d in first.free_lengths for shape in leaf_shapes(first.outputs) for d in shape):
+    if any(first.free_places.get(n) for n in first.outputs):
         lines += ["  (-1 in get_expected_output_shape(): a length the values give, as how many",
                   "  boxes nms keeps, or how many steps a decoder runs until each sequence ends;",
                   "  the model's own inputs gave the one above)"]

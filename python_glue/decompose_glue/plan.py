@@ -270,7 +270,7 @@ def _output_leaves(gm):
     found = []
     fx.node.map_aggregate(out.args[0], found.append)
     return out, codegen.leaf_shapes([a for a in found if isinstance(a, fx.Node)],
-                                    codegen.value_sized_lengths(gm.graph.nodes, gm))
+                                    codegen.value_sized_places(gm.graph.nodes, gm))
 
 
 def _each_with_why(key, names, why):
@@ -549,7 +549,7 @@ class Plan:
             args = codegen.forward_arguments(parent)
             input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in parent.inputs]
             out_shapes = codegen.leaf_shapes(parent.outputs,
-                                             codegen.value_sized_lengths(parent.component.nodes, gm))
+                                             codegen.value_sized_places(parent.component.nodes, gm))
         body, imports, wmap = codegen.refactored_source(
             parent, gm, parent.names, parent_keys, step_name, self.python, input_exprs, out_shapes, result, args)
         children = list(dict.fromkeys(r.stem for r in parent.children))

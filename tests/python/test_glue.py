@@ -1189,7 +1189,35 @@ class Inputs(unittest.TestCase):
         self.assertEqual(codegen.input_expr(huge), "torch.randint(0, 2, (32768, 32768)).bool()")
 
 
+class Repeats(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 3)])
+
+    def forward(self, x):
+        for i in range(40):
+            x = self.features[i % 2](x + 1)[:, :]
+            x = torch.sum(x, 0, keepdim=True).expand(2, 3) if i % 10 == 0 else x
+        return x
+
+
 class Recording(unittest.TestCase):
+    def test_a_recordings_node_names_are_the_ones_fx_gives(self):
+        # the recorder starts fx's search for a free name where it would end
+        # (record._Recorder._create), and must end on the same names
+        from decompose_glue import record
+        gm = record.record(Repeats(), [torch.ones(2, 3)], {})[0]
+        plain = torch.fx.Graph()
+        for n in gm.graph.nodes:
+            if n.op == "placeholder":
+                plain.placeholder(n.name)
+            elif n.op != "output":
+                plain.create_node(n.op, n.target, ())
+        names = [n.name for n in gm.graph.nodes if n.op != "output"]
+        self.assertEqual(names, [n.name for n in plain.nodes])
+        self.assertIn("sum_4", names)        # a builtin's name is never a node's
+        self.assertIn("features_39", names)  # a module path that ends in a number, as fx names it
+
     def test_a_tensor_kept_in_a_list_attribute_is_named_where_it_is(self):
         from decompose_glue import record
 
@@ -1361,6 +1389,33 @@ class Recording(unittest.TestCase):
         call = next(n for n in gm.graph.nodes if n.target == "extra")
         self.assertEqual(len(call.args[0]), 1)  # the list before the call
         self.assertEqual(call.args[1], ["conv"])
+
+
+class KeptAndFixed(nn.Module):
+    def forward(self, x, y):
+        kept = torch.nonzero(x > 0)   # as many rows as x has positive entries: 3 here
+        return kept[:2], kept, y * 2  # y's 3 rows are fixed, whatever x holds
+
+
+class ValueSizedPlaces(unittest.TestCase):
+    def test_a_length_read_from_values_is_free_where_it_is_not_where_an_equal_one_is_fixed(self):
+        x = torch.tensor([1.0, -1.0, 2.0, 3.0, -4.0])
+        gm = traced(KeptAndFixed(), x, torch.ones(3, 3))
+        places = codegen.value_sized_places(list(gm.graph.nodes), gm)
+        out = next(n for n in gm.graph.nodes if n.op == "output")
+        shapes = codegen.leaf_shapes(list(out.args[0]), places)
+        # the slice's first length follows nonzero's; y's 3 rows, as many as
+        # nonzero kept on these inputs, are not freed with them
+        self.assertEqual(shapes, [[-1, 1], [-1, 1], [3, 3]])
+        self.assertEqual(codegen.leaf_shapes(list(out.args[0])), [[2, 1], [3, 1], [3, 3]])
+
+    def test_a_module_kept_whole_frees_only_the_places_that_differed_between_the_trials(self):
+        gm = traced(KeptAndFixed(), torch.tensor([1.0, 2.0, -3.0]), torch.ones(3, 3))
+        mul = by_op(gm, "mul")[0]
+        mul.meta.update(kept_whole=True, lengths_vary={(0, 1)})  # as record() marks one
+        places = codegen.value_sized_places(list(gm.graph.nodes), gm)
+        self.assertEqual(places[mul], {(0, 1)})
+        self.assertEqual(codegen.leaf_shapes([mul], places), [[3, -1]])
 
 
 class Compare(unittest.TestCase):
