@@ -134,10 +134,11 @@ class _Recorder(TorchFunctionMode):
     def _create(self, op, target, args=(), kwargs=None, name=None):
         """graph.create_node, naming the node as fx does, from where fx's
         search would end. torch 1.13's Graph tries a name's base, base_1,
-        base_2, ... from the first each time: quadratic in a name's uses,
-        3 s of Mask R-CNN's 25,000-node recording and 17 s for 6,000
-        getitems and 6,000 adds. Every name this graph gave a base so far is
-        taken, so the search can start at their count (fx still checks it)."""
+        base_2, ... from the first each time: quadratic in a name's uses
+        (17 s for 6,000 getitems and 6,000 adds; 0.81 s of naming in Mask
+        R-CNN's plan, 0.08 s with this). Every name this graph gave a base
+        so far is taken, so the search can start at their count (fx still
+        checks it)."""
         if name is None and hasattr(self.graph, "_target_to_str"):
             base = re.sub(r"[^0-9a-zA-Z_]+", "_", self.graph._target_to_str(target))
             if base and not base[0].isdigit() and not re.fullmatch(r".*_\d+", base):

@@ -442,6 +442,8 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
         root.error = f"{e.path}: {e.message}"
     if root.error:
         return results()
+    if planned and planned[1] not in seeds:
+        planned = None  # its inputs and output serve no trial: not held through the pass
     _link(steps, children, run)
 
     # The root shares the original's weights: no second copy of the model.
