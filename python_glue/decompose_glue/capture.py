@@ -6,6 +6,7 @@ the original are the ops of the graph the files were generated from.
 
 import contextlib
 import copy
+import hashlib
 import sys
 
 import torch
@@ -246,14 +247,26 @@ def _trace(model_file, model, inputs, check, trial_seeds):
                 return canonical(gm, device), "symbolic", notes, expected
         restore()
     opened, whole, methods = set(), [], []
+    key = _file_key(model_file)
+    earlier = _FIRST_RECORDING.pop(key, None) if check else None
+    _FIRST_RECORDING.clear()
     try:
         checking = check and len(trial_seeds) > 1
-        # checked, this run on the first trial's inputs is also the first of
-        # _kept_whole's runs, which watch the values read
-        watch = checking and trial_seeds[0] == FORWARD_SEED
-        gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore, watch_reads=watch)
-        first = (recorded.pop("reads", None), recorded.pop("module_shapes", None))
-        reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
+        # this run on the first trial's inputs watches the values read: it
+        # is the first of _kept_whole's runs, now or in a checked retry
+        watch = len(trial_seeds) > 0 and trial_seeds[0] == FORWARD_SEED
+        if checking and watch and earlier is not None:
+            first, seen_opened = earlier  # this model on these inputs, recorded by the unchecked attempt
+            opened |= seen_opened
+            reads_values = True
+        else:
+            earlier = None
+            gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore,
+                                                                     watch_reads=watch)
+            first = (recorded.pop("reads", None), recorded.pop("module_shapes", None))
+            reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
+            if not check and watch and reads_values:
+                _FIRST_RECORDING[key] = (first, set(opened))
         if checking and reads_values:
             whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore,
                                                        first if watch else None)
@@ -262,7 +275,10 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             kinds = {type(model.get_submodule(m.path)) for m in methods if m.path}
             modules = {path: lengths_vary.get(path, set()) for path, module in model.named_modules()
                        if path and type(module) in kinds}
-            if whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
+            if earlier is not None:  # the graph and the eager output come from this recording
+                gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore, whole,
+                                                                         whole_modules=modules)
+            elif whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
                 gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules)[:2]
     except Exception as e:
         why = _one_line(e)
@@ -286,6 +302,22 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     notes["checked"] = bool(check or not reads_values or len(trial_seeds) < 2)
     restore()
     return canonical(gm, device), "recorded", notes, expected
+
+
+# What an unchecked recording of a model on the first trial's inputs saw
+# (its reads of values and module shapes, the modules it opened), for the
+# checked retry that follows where the root step fails (pipeline.c): the
+# model reads the same there, and is recorded once less. One entry, keyed by
+# the file and its text (_file_key); any trace takes it out.
+_FIRST_RECORDING = {}
+
+
+def _file_key(model_file):
+    try:
+        with open(model_file.path, "rb") as f:
+            return model_file.path, hashlib.sha1(f.read()).hexdigest()
+    except OSError:
+        return model_file.path, None
 
 
 def _modules_kept(gm, model, methods):

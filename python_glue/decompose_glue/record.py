@@ -415,19 +415,31 @@ def varying_reads(runs):
     mean, a loop over a count, a skip where a mask is empty). A recording
     keeps each whole: held as the first run read them, they would fail the
     others."""
-    by_run = []
+    by_run, latest = [], {}
     for reads in runs:
         seen = {}
         for holder, name, value in reads:
             if holder is not None:
-                seen.setdefault(holder, []).append((name, value))
+                key = _holder_key(holder)
+                latest[key] = holder  # the last run's: the model as it is now
+                seen.setdefault(key, []).append((name, value))
         by_run.append(seen)
-    holders = {h for seen in by_run for h in seen}
-    differ = {h for h in holders if any(not _same(seen.get(h), by_run[0].get(h)) for seen in by_run[1:])}
-    functions = [h for h in holders if not isinstance(h, MethodRead) and (
-        h in differ or any(isinstance(v, LengthFromValues) for seen in by_run for _, v in seen.get(h, ())))]
-    methods = [h for h in differ if isinstance(h, MethodRead)]
+    keys = {k for seen in by_run for k in seen}
+    differ = {k for k in keys if any(not _same(seen.get(k), by_run[0].get(k)) for seen in by_run[1:])}
+    functions = [latest[k] for k in keys if not isinstance(latest[k], MethodRead) and (
+        k in differ or any(isinstance(v, LengthFromValues) for seen in by_run for _, v in seen.get(k, ())))]
+    methods = [latest[k] for k in differ if isinstance(latest[k], MethodRead)]
     return sorted(functions, key=lambda h: (h.__module__, h.__qualname__)), sorted(methods)
+
+
+def _holder_key(holder):
+    """A holder as the same code in another import of the model's file: a
+    run's first recording is read again by its checked retry, which imports
+    the file anew (capture.first_recording)."""
+    if isinstance(holder, MethodRead):
+        return holder
+    code = getattr(getattr(holder, "__wrapped__", holder), "__code__", None)  # as _holder found it
+    return (code.co_filename, code.co_firstlineno, holder.__qualname__) if code is not None else holder
 
 
 def varying_lengths(runs):

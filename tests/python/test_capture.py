@@ -7,8 +7,10 @@ Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/pyt
 
 import operator
 import os
+import re
 import sys
 import unittest
+from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python_glue"))
@@ -284,6 +286,43 @@ class ModulesKeptWhole(unittest.TestCase):
         unchecked = capture.trace_model(model_file, model, inputs, check=False, trial_seeds=self.seeds)[0]
         args, kwargs = model_file.inputs(seed=self.seeds[1])
         self.assertFalse(torch.equal(unchecked(*args, **kwargs), model(*args, **kwargs)))
+
+    def test_a_checked_retry_reads_the_unchecked_recording_of_the_first_trial(self):
+        # pipeline.c traces again, checked, where the root step of an
+        # unchecked recording fails: the model on the first trial's inputs
+        # read what that recording saw, and is recorded once less. The retry
+        # imports the file anew: the function that holds the reads (the
+        # file's own pool_runs) is another object with the same code.
+        path = os.path.join(MODELS, "untraceable", "own_loop.py")
+        recordings, real = [], record.record
+
+        def counted(*args, **kwargs):
+            recordings.append(bool(args[5] if len(args) > 5 else kwargs.get("watch_reads")))
+            return real(*args, **kwargs)
+
+        def traced(check):
+            model_file = load_model_file(path)
+            model = model_file.build()
+            inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+            recordings.clear()
+            with mock.patch.object(record, "record", counted):
+                gm, _, notes, expected = capture.trace_model(model_file, model, inputs, check=check,
+                                                             trial_seeds=self.seeds)
+            return gm, notes, expected, list(recordings)
+
+        unchecked = traced(False)
+        self.assertEqual((unchecked[1]["checked"], unchecked[3]), (False, [True]))  # it watched, for free
+        retry = traced(True)
+        self.assertEqual(retry[3], [True, True, False])  # the other trials watched, then the graph
+        alone = traced(True)  # no unchecked recording before it: the first trial is recorded too
+        self.assertEqual(alone[3], [True, True, True, False])
+        for gm, notes, expected, _ in (retry, alone):
+            self.assertEqual(len(notes["kept_whole"]), 1)
+            self.assertIn("own_loop.py: pool_runs", notes["kept_whole"][0])
+            self.assertTrue(torch.equal(expected, unchecked[2]))
+        def code(gm):  # each import of the file is a module of its own name
+            return re.sub(r"_decompose_file_\d+", "FILE", gm.code)
+        self.assertEqual(code(retry[0]), code(alone[0]))
 
     def test_a_branch_in_the_models_own_forward_is_named_not_kept(self):
         runs = []
