@@ -151,6 +151,34 @@ class CountOpsTest(unittest.TestCase):
             self.assertIs(coverage.run_checked(self.tmp.name), checked)
             self.assertIs(coverage.run_checked(steps), checked)  # a step's original, two folders down
 
+    def test_every_file_a_plan_writes_above_the_kernels_is_counted_from_its_graph(self):
+        # The plan knows the counts of what it renders: a step's count of a
+        # text it did not know would trace the model again (a recording, for
+        # Mask R-CNN four, 30 s). Here the copy of the model gains an import
+        # of the module its forward calls by its full name.
+        import json
+        from decompose_glue import api
+        path = os.path.join(self.tmp.name, "numpy_scale.py")
+        with open(path, "w") as f:
+            f.write(NUMPY_SCALE)
+        coverage._KNOWN.clear()
+        reply = json.loads(api.plan(json.dumps({"model_path": path, "model_name": "numpy_scale"})))
+        self.assertTrue(reply["ok"], reply.get("message"))
+        files = reply["files"] + [f for step in reply["steps"] for f in step["files"]]
+        texts = {f["path"]: f["content"] for f in files if f["path"].endswith(".py")
+                 and not f["path"].startswith("level_0_kernel/") and "/children/" not in f["path"]
+                 and not f["path"].endswith("/refactored.py") and not f["path"].startswith("verification/")}
+        self.assertIn("import numpy.linalg\n", texts["level_3_model/numpy_scale.py"])
+        with mock.patch.object(coverage, "_trace_counts", side_effect=AssertionError("traced again")):
+            for rel, text in texts.items():
+                with self.subTest(rel):
+                    written = os.path.join(self.tmp.name, "out", rel)
+                    os.makedirs(os.path.dirname(written), exist_ok=True)
+                    with open(written, "w", encoding="utf-8") as f:
+                        f.write(text)
+                    for checked in (False, True):
+                        coverage.count_ops(written, checked)
+
     def test_a_state_written_through_a_slice_counts_the_write_once(self):
         # self.cache[:, 4:9].copy_(...) then read: the read after the write
         # is a name for the written buffer, not an op of its own
@@ -192,3 +220,28 @@ CACHE_WRITE = textwrap.dedent('''
 
 if __name__ == "__main__":
     unittest.main()
+
+
+NUMPY_SCALE = textwrap.dedent('''
+    import numpy
+    import torch
+    import torch.nn as nn
+
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.out = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.fc(x)) * float(numpy.linalg.norm([3.0, 4.0])))
+
+
+    def get_inputs():
+        return [torch.randn(3, 4)]
+
+
+    def get_init_inputs():
+        return []
+    ''')
