@@ -249,7 +249,6 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     opened, whole, methods = set(), [], []
     key = _file_key(model_file)
     earlier = _FIRST_RECORDING.pop(key, None) if check else None
-    _FIRST_RECORDING.clear()
     try:
         checking = check and len(trial_seeds) > 1
         # this run on the first trial's inputs watches the values read: it
@@ -266,6 +265,7 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             first = (recorded.pop("reads", None), recorded.pop("module_shapes", None))
             reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
             if not check and watch and reads_values:
+                _FIRST_RECORDING.clear()
                 _FIRST_RECORDING[key] = (first, set(opened))
         if checking and reads_values:
             whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore,
@@ -308,7 +308,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
 # (its reads of values and module shapes, the modules it opened), for the
 # checked retry that follows where the root step fails (pipeline.c): the
 # model reads the same there, and is recorded once less. One entry, keyed by
-# the file and its text (_file_key); any trace takes it out.
+# the file and its text (_file_key): the counts of other files made between
+# the two (a failed root step's coverage) leave it.
 _FIRST_RECORDING = {}
 
 

@@ -312,6 +312,10 @@ class ModulesKeptWhole(unittest.TestCase):
 
         unchecked = traced(False)
         self.assertEqual((unchecked[1]["checked"], unchecked[3]), (False, [True]))  # it watched, for free
+        # the failed attempt's coverage counts other files before the retry
+        other = load_model_file(os.path.join(MODELS, "untraceable", "data_dependent.py"))
+        capture.trace_model(other, other.build(), verify.LentInputs(other, capture.FORWARD_SEED),
+                            trial_seeds=self.seeds)
         retry = traced(True)
         self.assertEqual(retry[3], [True, True, False])  # the other trials watched, then the graph
         alone = traced(True)  # no unchecked recording before it: the first trial is recorded too
