@@ -210,7 +210,10 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     it reproduces that output: the root step is that check too, and a graph
     that missed an op fails there. With `check`, the model is first recorded
     on every trial's inputs, and the functions and modules whose reads
-    differ between them are recorded as one call each (_kept_whole).
+    differ between them are recorded as one call each (_kept_whole); where
+    an unchecked recording of the same file came first (the pipeline's
+    retry), what it read on the first trial's inputs is taken from it
+    (_FIRST_RECORDING), and the first trial is recorded once, for the graph.
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
              "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
