@@ -7,6 +7,7 @@ the original are the ops of the graph the files were generated from.
 import contextlib
 import copy
 import hashlib
+import os
 import sys
 
 import torch
@@ -314,6 +315,14 @@ def _trace(model_file, model, inputs, check, trial_seeds):
 # the file and its text (_file_key): the counts of other files made between
 # the two (a failed root step's coverage) leave it.
 _FIRST_RECORDING = {}
+
+
+def forget_first_recordings(keep_path):
+    """A plan starts: an unchecked recording of another file than
+    `keep_path` (the model a retry plans again) has no retry to serve, and
+    its read holders would keep that file's module alive."""
+    for key in [k for k in _FIRST_RECORDING if k[0] != os.path.abspath(keep_path)]:
+        del _FIRST_RECORDING[key]
 
 
 def _file_key(model_file):

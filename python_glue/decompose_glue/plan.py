@@ -840,6 +840,7 @@ def _shapes(inputs, outputs, names):
 
 def make_plan(request):
     forget_last_run()
+    capture.forget_first_recordings(request["model_path"])
     verify.forget_kept_outputs()
     # What the last run left in reference cycles (its modules, the graphs its
     # coverage counted) goes before this model is built, not beside it.

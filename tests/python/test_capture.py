@@ -324,6 +324,13 @@ class ModulesKeptWhole(unittest.TestCase):
             self.assertEqual(len(notes["kept_whole"]), 1)
             self.assertIn("own_loop.py: pool_runs", notes["kept_whole"][0])
             self.assertTrue(torch.equal(expected, unchecked[2]))
+        # a plan of another model drops what no retry will take; its own retry's keeps it
+        traced(False)
+        capture.forget_first_recordings(path)
+        self.assertEqual([k[0] for k in capture._FIRST_RECORDING], [os.path.abspath(path)])
+        capture.forget_first_recordings(os.path.join(MODELS, "mlp.py"))
+        self.assertEqual(capture._FIRST_RECORDING, {})
+
         def code(gm):  # each import of the file is a module of its own name
             return re.sub(r"_decompose_file_\d+", "FILE", gm.code)
         self.assertEqual(code(retry[0]), code(alone[0]))
