@@ -13,7 +13,6 @@ import itertools
 import json
 import keyword
 import math
-import operator
 import re
 import sys
 import textwrap
@@ -193,9 +192,8 @@ def value_sized_places(nodes, gm):
     """{node: {(tensor, dim)}}: where the tensors each of the nodes makes
     have a length read from values, which a file drawing other inputs gets
     otherwise. Their own, where a value-sized op made them (ops.VALUE_SIZED:
-    nms, nonzero; a function or module a recording kept whole); and a length
-    one of their inputs had, where they still have it, and a slice's or
-    selection's first (keep[:100] keeps min(kept, 100)). A length is
+    nms, nonzero; a function or module a recording kept whole); and those
+    it took from its inputs' (trace.places_from_values). A length is
     followed by its value from a node to the nodes that read it, but placed
     at the node's own positions: another output whose fixed length happens
     to be equal keeps it."""
@@ -203,10 +201,7 @@ def value_sized_places(nodes, gm):
     for n in nodes:
         inherited = set().union(*(lengths_of.get(a, set()) for a in n.all_input_nodes))
         shapes = [t["shape"] for t in trace.tensor_leaves(n.meta.get("value", {}))]
-        at = {(i, k) for i, shape in enumerate(shapes) for k, d in enumerate(shape) if d in inherited}
-        if inherited and n.op == "call_function" and n.target is operator.getitem:
-            at |= {(i, 0) for i, shape in enumerate(shapes) if shape}
-        at |= _own_value_sized_places(n, gm, members, shapes)
+        at = trace.places_from_values(n, inherited) | _own_value_sized_places(n, gm, members, shapes)
         if at:
             places[n] = at
             lengths_of[n] = {shapes[i][k] for i, k in at}

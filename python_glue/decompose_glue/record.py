@@ -435,7 +435,7 @@ def varying_reads(runs):
 def _holder_key(holder):
     """A holder as the same code in another import of the model's file: a
     run's first recording is read again by its checked retry, which imports
-    the file anew (capture.first_recording)."""
+    the file anew (capture._FIRST_RECORDING)."""
     if isinstance(holder, MethodRead):
         return holder
     code = getattr(getattr(holder, "__wrapped__", holder), "__code__", None)  # as _holder found it

@@ -262,16 +262,23 @@ def tensor_leaves(desc):
     return [t for d in items_of(desc) for t in tensor_leaves(d)]
 
 
-def lengths_from_values(node, inherited, own=()):
-    """The lengths read from values (is_value_sized) that what `node` made
-    has: `own`, those of `inherited` (its inputs') its tensors still have,
-    and the first length of a slice or selection of a tensor that has one
-    (keep[:100] keeps min(kept, 100))."""
+def places_from_values(node, inherited):
+    """The places (tensor, dim) in what `node` made whose length it took
+    from its inputs' lengths read from values (`inherited`, is_value_sized):
+    where its tensors still have one of them, and the first of a slice or
+    selection of a tensor that has one (keep[:100] keeps min(kept, 100))."""
     shapes = [t["shape"] for t in tensor_leaves(node.meta.get("value", {}))]
-    lengths = {d for shape in shapes for d in shape if d in inherited} | set(own)
+    at = {(i, k) for i, shape in enumerate(shapes) for k, d in enumerate(shape) if d in inherited}
     if inherited and node.op == "call_function" and node.target is operator.getitem:
-        lengths |= {shape[0] for shape in shapes if shape}
-    return lengths
+        at |= {(i, 0) for i, shape in enumerate(shapes) if shape}
+    return at
+
+
+def lengths_from_values(node, inherited, own=()):
+    """The lengths read from values that what `node` made has: `own`, and
+    those at its places_from_values."""
+    shapes = [t["shape"] for t in tensor_leaves(node.meta.get("value", {}))]
+    return {shapes[i][k] for i, k in places_from_values(node, inherited)} | set(own)
 
 
 def masks_indexing(node):
