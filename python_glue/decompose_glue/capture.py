@@ -213,8 +213,11 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     on every trial's inputs, and the functions and modules whose reads
     differ between them are recorded as one call each (_kept_whole); where
     an unchecked recording of the same file came first (the pipeline's
-    retry), what it read on the first trial's inputs is taken from it
+    retry), what it read on the first two trials' inputs is taken from it
     (_FIRST_RECORDING), and the first trial is recorded once, for the graph.
+    Without `check`, a recording that read values is recorded on the second
+    trial's inputs too, and is checked after all where the two read
+    differently: the root step would fail on that trial.
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
              "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
@@ -259,21 +262,32 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         # is the first of _kept_whole's runs, now or in a checked retry
         watch = len(trial_seeds) > 0 and trial_seeds[0] == FORWARD_SEED
         if checking and watch and earlier is not None:
-            first, seen_opened = earlier  # this model on these inputs, recorded by the unchecked attempt
+            seen, seen_opened = earlier  # this model on these inputs, recorded by the unchecked attempt
             opened |= seen_opened
             reads_values = True
         else:
             earlier = None
             gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore,
                                                                      watch_reads=watch)
-            first = (recorded.pop("reads", None), recorded.pop("module_shapes", None))
+            seen = [(recorded.pop("reads", None), recorded.pop("module_shapes", None))] if watch else []
             reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
-            if not check and watch and reads_values:
-                _FIRST_RECORDING.clear()
-                _FIRST_RECORDING[key] = (first, set(opened))
+            if not check and watch and reads_values and len(trial_seeds) > 1:
+                # The second trial's reads, watched now, say whether the
+                # root step would fail there: where a function or a module
+                # read otherwise, the graph is checked here, with no plan
+                # and no root step thrown away (Mask R-CNN: 36 s). Reads
+                # that agree, and reads in the model's own forward, which
+                # no recording can keep whole (a count clamped to 8 reads
+                # other counts and passes), are left to the root step; a
+                # retry takes both runs.
+                seen += _watched_runs(model_file, model, trial_seeds[1:2], opened, restore)
+                differ = record.varying_reads([reads for reads, _ in seen], lengths_read=False)
+                checking = bool(differ[0]) or any(m.path for m in differ[1])
+                if not checking:
+                    _FIRST_RECORDING.clear()
+                    _FIRST_RECORDING[key] = (seen, set(opened))
         if checking and reads_values:
-            whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore,
-                                                       first if watch else None)
+            whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore, seen)
             # every module of a class whose reads differed, also where this
             # instance's agreed on the trials' inputs: the branch is the class's
             kinds = {type(model.get_submodule(m.path)) for m in methods if m.path}
@@ -303,15 +317,15 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     # A recording that read values, or sizes that values gave (nms), may hold
     # them where the other trials' inputs differ: that it was not checked
     # for them says a failing root step is worth a second, checked attempt.
-    notes["checked"] = bool(check or not reads_values or len(trial_seeds) < 2)
+    notes["checked"] = bool(check or checking or not reads_values or len(trial_seeds) < 2)
     restore()
     return canonical(gm, device), "recorded", notes, expected
 
 
-# What an unchecked recording of a model on the first trial's inputs saw
-# (its reads of values and module shapes, the modules it opened), for the
-# checked retry that follows where the root step fails (pipeline.c): the
-# model reads the same there, and is recorded once less. One entry, keyed by
+# What an unchecked recording of a model on the first two trials' inputs saw
+# (each run's reads of values and module shapes; the modules it opened), for
+# the checked retry that follows where the root step fails (pipeline.c): the
+# model reads the same there, and is recorded twice less. One entry, keyed by
 # the file and its text (_file_key): the counts of other files made between
 # the two (a failed root step's coverage) leave it.
 _FIRST_RECORDING = {}
@@ -379,19 +393,25 @@ def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, wh
             restore()
 
 
-def _kept_whole(model_file, model, trial_seeds, opened, restore, first=None):
+def _kept_whole(model_file, model, trial_seeds, opened, restore, seen=()):
     """(functions, methods, module paths) of record.varying_reads and
     record.varying_lengths, from the model recorded on each trial's inputs:
     the functions (a loop over detections) and the modules (a branch on a
     mean) to record as one call each, and where the modules' output lengths
-    differ between the trials. `first`: the reads and module shapes of a
-    recording on the first trial's inputs made already."""
-    runs, shapes = ([first[0]], [first[1]]) if first else ([], [])
-    for seed in trial_seeds[len(runs):]:
+    differ between the trials. `seen`: the (reads, module shapes) of the
+    recordings on the first trials' inputs made already."""
+    seen = list(seen) + _watched_runs(model_file, model, trial_seeds[len(seen):], opened, restore)
+    return (*record.varying_reads([reads for reads, _ in seen]),
+            record.varying_lengths([shapes for _, shapes in seen]))
+
+
+def _watched_runs(model_file, model, seeds, opened, restore):
+    """[(reads, module shapes)] of the model recorded on each seed's inputs."""
+    runs = []
+    for seed in seeds:
         restore()
         recorded = _record_once(model, verify.LentInputs(model_file, seed), opened, restore, watch_reads=True)[1]
-        runs.append(recorded["reads"])
-        shapes.append(recorded["module_shapes"])
+        runs.append((recorded["reads"], recorded["module_shapes"]))
         del recorded
     restore()
-    return (*record.varying_reads(runs), record.varying_lengths(shapes))
+    return runs

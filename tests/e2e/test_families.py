@@ -92,6 +92,8 @@ EXPECTED = {
     "untraceable/early_exit": ((1, 1, 0, 3), "recorded"),
     # its decoder, which stops when every sequence ended, kept whole
     "untraceable/greedy_decode": ((1, 0, 1, 3), "recorded"),
+    # its guard, whose branch only the third trial's inputs take, kept whole
+    "untraceable/saturation_guard": ((1, 0, 1, 5), "recorded"),
 }
 
 # torch 2.x's own functions run other ops than 1.13's (measured on 2.11):
@@ -340,10 +342,11 @@ class Families(unittest.TestCase):
 
     def test_a_loop_over_what_the_inputs_kept_is_one_kernel_after_a_checked_recording(self):
         proc, out = self.runs["untraceable/mask_paste"]
-        # recorded on the first trial's boxes, the root step fails on the
-        # second's; recorded again on every trial's inputs, it passes
-        self.assertIn("failed on a recording that was not checked on the other trials' inputs; "
-                      "tracing again, checked", proc.stderr)
+        # recorded on the first trial's boxes, it reads other corners on the
+        # second's: the root step would fail there, so it is recorded on
+        # every trial's inputs at once, and no attempt is thrown away
+        self.assertNotIn("tracing again", proc.stderr)
+        self.assertIs(self.trace_log("untraceable/mask_paste")["checked_on_every_trial"], True)
         self.assertEqual([f["function"] for f in self.trace_log("untraceable/mask_paste")["functions_kept_whole"]],
                          ["torchvision.models.detection.roi_heads.paste_masks_in_image"])
         paste = _text(os.path.join(out, "level_0_kernel", "paste_masks_in_image_10x1x7x7_10x4_fp32.py"))
@@ -358,17 +361,32 @@ class Families(unittest.TestCase):
         self.assert_counted_alone_in_full("untraceable/mask_paste")
         # a function of the model's own file is copied into its kernel's file
         proc, out = self.runs["untraceable/own_loop"]
-        self.assertIn("tracing again, checked", proc.stderr)
+        self.assertNotIn("tracing again", proc.stderr)
         pool = _text(os.path.join(out, "level_0_kernel", "pool_runs_1x12x16_4_fp32.py"))
         self.assertIn("\n\ndef pool_runs(x, lengths):\n", pool)
         self.assertIn('\ntorch.fx.wrap("pool_runs")\n', pool)
         self.assertIn("pool_runs_out = pool_runs(x0, x1)", pool)
 
+    def test_a_branch_only_the_third_trial_takes_is_one_kernel_after_a_retry(self):
+        proc, out = self.runs["untraceable/saturation_guard"]
+        # the first two trials' inputs read alike: the graph is left to the
+        # root step, which fails on the third's, and the checked retry
+        # keeps the guard whole
+        self.assertIn("[1/2] step_1_model_to_fusions ... FAIL", proc.stderr)
+        self.assertIn("failed on a recording that was not checked on the other trials' inputs; "
+                      "tracing again, checked", proc.stderr)
+        log = self.trace_log("untraceable/saturation_guard")
+        self.assertIs(log["checked_on_every_trial"], True)
+        self.assertEqual([m["module"] for m in log["modules_kept_whole"]], ["guard (SaturationGuard.forward)"])
+        guard = _text(os.path.join(out, "level_0_kernel", "saturation_guard_32x32_32_fp32.py"))
+        self.assertIn("\nclass SaturationGuard(nn.Module):\n", guard)
+        self.assert_counted_alone_in_full("untraceable/saturation_guard")
+
     def test_a_module_whose_exit_moves_with_the_inputs_is_one_kernel_after_a_checked_recording(self):
         proc, out = self.runs["untraceable/early_exit"]
         # the first stage exits after one layer on the first trial's inputs
-        # and after three on the second's: op by op, the root step fails
-        self.assertIn("tracing again, checked", proc.stderr)
+        # and after three on the second's: op by op, the root step would fail
+        self.assertNotIn("tracing again", proc.stderr)
         self.assertEqual(self.trace_log("untraceable/early_exit")["modules_kept_whole"][0]["module"],
                          "stages.0 (EarlyExitStage.forward)")
         stage = _text(os.path.join(out, "level_0_kernel", "early_exit_stage_16x16_16_fp32.py"))

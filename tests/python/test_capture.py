@@ -160,12 +160,13 @@ class LibraryFunctionsKeptWhole(unittest.TestCase):
     def kept(self, gm):
         return [n for n in gm.graph.nodes if n.meta.get("kept_whole")]
 
-    def test_unchecked_it_is_recorded_op_by_op_and_says_so(self):
+    def test_unchecked_the_second_trials_other_boxes_have_it_checked_all_the_same(self):
+        # the root step would fail on the second trial: no graph is left to it
         gm, method, notes, _ = capture.trace_model(self.model_file, self.model, self.inputs, check=False,
                                                    trial_seeds=self.seeds)
-        self.assertEqual((method, notes["checked"], notes["kept_whole"]), ("recorded", False, []))
-        self.assertEqual(self.kept(gm), [])
-        self.assertIn("interpolate", [n.target.__name__ for n in gm.graph.nodes if n.op == "call_function"])
+        self.assertEqual((method, notes["checked"]), ("recorded", True))
+        self.assertEqual(notes["kept_whole"], ["torchvision.models.detection.roi_heads.paste_masks_in_image"])
+        self.assertEqual(len(self.kept(gm)), 1)
 
     def test_checked_on_the_trials_inputs_it_is_one_call_that_runs_on_any_boxes(self):
         gm, method, notes, expected = capture.trace_model(self.model_file, self.model, self.inputs,
@@ -282,18 +283,14 @@ class ModulesKeptWhole(unittest.TestCase):
         for seed in self.seeds:
             args, kwargs = model_file.inputs(seed=seed)
             self.assertTrue(torch.equal(gm(*args, **kwargs), model(*args, **kwargs)))
-        # unchecked, it is op by op, and the second trial's input exits elsewhere
-        unchecked = capture.trace_model(model_file, model, inputs, check=False, trial_seeds=self.seeds)[0]
-        args, kwargs = model_file.inputs(seed=self.seeds[1])
-        self.assertFalse(torch.equal(unchecked(*args, **kwargs), model(*args, **kwargs)))
+        # unchecked, the second trial's input exits elsewhere: it is checked all the same
+        unchecked = capture.trace_model(model_file, model, inputs, check=False, trial_seeds=self.seeds)
+        self.assertTrue(unchecked[2]["checked"])
+        self.assertEqual(unchecked[0].code, gm.code)
 
-    def test_a_checked_retry_reads_the_unchecked_recording_of_the_first_trial(self):
-        # pipeline.c traces again, checked, where the root step of an
-        # unchecked recording fails: the model on the first trial's inputs
-        # read what that recording saw, and is recorded once less. The retry
-        # imports the file anew: the function that holds the reads (the
-        # file's own pool_runs) is another object with the same code.
-        path = os.path.join(MODELS, "untraceable", "own_loop.py")
+    def _recordings(self, path):
+        """traced(check): (graph, notes, eager output, [whether each
+        recording of the model at `path` watched the values read])."""
         recordings, real = [], record.record
 
         def counted(*args, **kwargs):
@@ -309,21 +306,42 @@ class ModulesKeptWhole(unittest.TestCase):
                 gm, _, notes, expected = capture.trace_model(model_file, model, inputs, check=check,
                                                              trial_seeds=self.seeds)
             return gm, notes, expected, list(recordings)
+        return traced
 
+    def test_reads_the_second_trial_agrees_on_are_left_to_the_root_step_and_a_retry_takes_both(self):
+        # pipeline.c traces again, checked, where the root step of an
+        # unchecked recording fails: the model on the first two trials'
+        # inputs read what that recording saw, and is recorded twice less.
+        # The retry imports the file anew: the holders of the reads are
+        # other objects with the same code.
+        path = os.path.join(MODELS, "untraceable", "saturation_guard.py")
+        traced = self._recordings(path)
         unchecked = traced(False)
-        self.assertEqual((unchecked[1]["checked"], unchecked[3]), (False, [True]))  # it watched, for free
+        # the first trial's run watched, for free, and the second's, to see
+        self.assertEqual((unchecked[1]["checked"], unchecked[3]), (False, [True, True]))
+        self.assertEqual(unchecked[1]["modules_kept_whole"], [])
+        model_file = load_model_file(path)
+        model = model_file.build()
+        args, kwargs = model_file.inputs(seed=self.seeds[2])
+        self.assertFalse(torch.equal(unchecked[0](*args, **kwargs), model(*args, **kwargs)))
         # the failed attempt's coverage counts other files before the retry
         other = load_model_file(os.path.join(MODELS, "untraceable", "data_dependent.py"))
         capture.trace_model(other, other.build(), verify.LentInputs(other, capture.FORWARD_SEED),
                             trial_seeds=self.seeds)
         retry = traced(True)
-        self.assertEqual(retry[3], [True, True, False])  # the other trials watched, then the graph
-        alone = traced(True)  # no unchecked recording before it: the first trial is recorded too
+        self.assertEqual(retry[3], [True, False])  # the third trial watched, then the graph
+        alone = traced(True)  # no unchecked recording before it: every trial is recorded
         self.assertEqual(alone[3], [True, True, True, False])
         for gm, notes, expected, _ in (retry, alone):
-            self.assertEqual(len(notes["kept_whole"]), 1)
-            self.assertIn("own_loop.py: pool_runs", notes["kept_whole"][0])
+            self.assertEqual(notes["modules_kept_whole"], ["guard (SaturationGuard.forward)"])
             self.assertTrue(torch.equal(expected, unchecked[2]))
+            for seed in self.seeds:
+                args, kwargs = model_file.inputs(seed=seed)
+                self.assertTrue(torch.equal(gm(*args, **kwargs), model(*args, **kwargs)))
+
+        def code(gm):  # each import of the file is a module of its own name
+            return re.sub(r"_decompose_file_\d+", "FILE", gm.code)
+        self.assertEqual(code(retry[0]), code(alone[0]))
         # a plan of another model drops what no retry will take; its own retry's keeps it
         traced(False)
         capture.forget_first_recordings(path)
@@ -331,9 +349,27 @@ class ModulesKeptWhole(unittest.TestCase):
         capture.forget_first_recordings(os.path.join(MODELS, "mlp.py"))
         self.assertEqual(capture._FIRST_RECORDING, {})
 
-        def code(gm):  # each import of the file is a module of its own name
-            return re.sub(r"_decompose_file_\d+", "FILE", gm.code)
-        self.assertEqual(code(retry[0]), code(alone[0]))
+    def test_reads_that_differ_only_in_the_models_own_forward_are_left_to_the_root_step(self):
+        # data_dependent's forward reads int(mask.sum()), which differs on
+        # the second trial's inputs, and clamps it to 8: no recording can
+        # keep the model's own forward whole, and the graph passes as it is
+        traced = self._recordings(os.path.join(MODELS, "untraceable", "data_dependent.py"))
+        gm, notes, _, recordings = traced(False)
+        self.assertEqual((notes["checked"], recordings), (False, [True, True]))
+        self.assertEqual(notes["methods_reading_differently"], [])
+
+    def test_reads_the_second_trial_differs_on_are_checked_at_once(self):
+        # own_loop's pool_runs loops over run lengths that differ on the
+        # second trial's inputs: the root step would fail there
+        traced = self._recordings(os.path.join(MODELS, "untraceable", "own_loop.py"))
+        unchecked, checked = traced(False), traced(True)
+        self.assertEqual(unchecked[3], [True, True, True, False])
+        self.assertEqual(unchecked[3], checked[3])
+        self.assertTrue(unchecked[1]["checked"])
+        self.assertEqual(capture._FIRST_RECORDING, {})
+        self.assertEqual(len(unchecked[1]["kept_whole"]), 1)
+        self.assertIn("own_loop.py: pool_runs", unchecked[1]["kept_whole"][0])
+        self.assertTrue(torch.equal(unchecked[2], checked[2]))
 
     def test_a_branch_in_the_models_own_forward_is_named_not_kept(self):
         runs = []

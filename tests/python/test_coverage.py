@@ -134,14 +134,16 @@ class CountOpsTest(unittest.TestCase):
         self.assertEqual(left, [])
 
     def test_the_model_is_counted_as_the_run_that_wrote_the_folder_traced_it(self):
-        # each early-exit stage (one exit moves with the inputs) is one op
-        # where the run checked its recording on every trial's inputs (and
-        # kept it whole), its ops one by one where the run did not
-        model = os.path.join(ROOT, "tests", "models", "untraceable", "early_exit.py")
+        # the saturation guard (whose branch only the third trial's inputs
+        # take) is one op where the run checked its recording on every
+        # trial's inputs (and kept it whole), its ops one by one where the
+        # run did not (the first two trials' inputs read alike)
+        model = os.path.join(ROOT, "tests", "models", "untraceable", "saturation_guard.py")
         coverage._KNOWN.clear()
         counts = {checked: coverage.count_ops(model, checked)[0] for checked in (False, True)}
-        self.assertEqual(counts[True]["early_exit_stage"], 2)
-        self.assertNotIn("early_exit_stage", counts[False])
+        self.assertEqual(counts[True]["saturation_guard"], 1)
+        self.assertNotIn("saturation_guard", counts[False])
+        self.assertEqual(counts[False]["linear"], 4)
         steps = os.path.join(self.tmp.name, "steps", "step_1_model_to_layers")
         os.makedirs(steps)
         self.assertFalse(coverage.run_checked(self.tmp.name))  # no log: the plain recording
