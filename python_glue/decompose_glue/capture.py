@@ -272,17 +272,23 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             seen = [(recorded.pop("reads", None), recorded.pop("module_shapes", None))] if watch else []
             reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
             if not check and watch and reads_values and len(trial_seeds) > 1:
-                # The second trial's reads, watched now, say whether the
-                # root step would fail there: where a function or a module
-                # read otherwise, the graph is checked here, with no plan
-                # and no root step thrown away (Mask R-CNN: 36 s). Reads
-                # that agree, and reads in the model's own forward, which
-                # no recording can keep whole (a count clamped to 8 reads
-                # other counts and passes), are left to the root step; a
-                # retry takes both runs.
-                seen += _watched_runs(model_file, model, trial_seeds[1:2], opened, restore)
-                differ = record.varying_reads([reads for reads, _ in seen], lengths_read=False)
-                checking = bool(differ[0]) or any(m.path for m in differ[1])
+                # The root step would fail on the second trial where this
+                # graph gives another output than the model there: then
+                # the graph is checked here, with no plan and no root step
+                # thrown away (Mask R-CNN: 36 s). Where the second trial's
+                # recording is the same graph, or what a checked recording
+                # keeps whole (a function, a module) read alike, or the
+                # graph's other values give the same output (ssd300's
+                # top-k of 320 boxes where the model took 351: the same
+                # detections), the root step is left the check, as a
+                # recording that read no values; a retry takes both runs.
+                second, second_code, second_output = _watched_run(model_file, model, trial_seeds[1], opened,
+                                                                  restore)
+                seen.append(second)
+                functions, methods_read = record.varying_reads([reads for reads, _ in seen])
+                checking = (second_code != gm.code and bool(functions or any(m.path for m in methods_read))
+                            and _fails_on(gm, model_file, trial_seeds[1], second_output, restore))
+                del second_output
                 if not checking:
                     _FIRST_RECORDING.clear()
                     _FIRST_RECORDING[key] = (seen, set(opened))
@@ -407,11 +413,30 @@ def _kept_whole(model_file, model, trial_seeds, opened, restore, seen=()):
 
 def _watched_runs(model_file, model, seeds, opened, restore):
     """[(reads, module shapes)] of the model recorded on each seed's inputs."""
-    runs = []
-    for seed in seeds:
-        restore()
-        recorded = _record_once(model, verify.LentInputs(model_file, seed), opened, restore, watch_reads=True)[1]
-        runs.append((recorded["reads"], recorded["module_shapes"]))
-        del recorded
+    return [_watched_run(model_file, model, seed, opened, restore)[0] for seed in seeds]
+
+
+def _watched_run(model_file, model, seed, opened, restore):
+    """((reads, module shapes), the graph's code, the model's output) of
+    the model recorded on the seed's inputs."""
     restore()
-    return runs
+    gm, recorded, output, args, kwargs = _record_once(model, verify.LentInputs(model_file, seed), opened, restore,
+                                                      watch_reads=True)[:5]
+    output = verify.own(output, (args, kwargs))
+    restore()
+    return (recorded["reads"], recorded["module_shapes"]), gm.code, output
+
+
+def _fails_on(gm, model_file, seed, expected, restore):
+    """Whether `gm` raises or gives another output than `expected` (the
+    model's) on the inputs of `seed`, as the root step would find."""
+    verify.seed_forward()
+    args, kwargs = verify.LentInputs(model_file, seed).lend()
+    try:
+        with fastpath.off():
+            got = gm.forward(*args, **kwargs)  # not gm(): fx prints the generated code's traceback
+    except Exception:
+        return True
+    finally:
+        restore()
+    return not _same_output(expected, got)

@@ -407,12 +407,12 @@ def _keepable_module(name):
             and name.split(".")[0] not in ("torch", "decompose_glue", "__main__"))
 
 
-def varying_reads(runs, lengths_read=True):
+def varying_reads(runs):
     """(functions, methods) from each run's `reads` as the recorder lists
     them, runs on different inputs: the functions (_holder) whose reads
-    differ between the runs, or (`lengths_read`) read a length that values
-    gave (LengthFromValues); the MethodReads whose reads differ (a branch on
-    a mean, a loop over a count, a skip where a mask is empty). A recording
+    differ between the runs, or read a length that values gave
+    (LengthFromValues); the MethodReads whose reads differ (a branch on a
+    mean, a loop over a count, a skip where a mask is empty). A recording
     keeps each whole: held as the first run read them, they would fail the
     others."""
     by_run, latest = [], {}
@@ -427,8 +427,7 @@ def varying_reads(runs, lengths_read=True):
     keys = {k for seen in by_run for k in seen}
     differ = {k for k in keys if any(not _same(seen.get(k), by_run[0].get(k)) for seen in by_run[1:])}
     functions = [latest[k] for k in keys if not isinstance(latest[k], MethodRead) and (
-        k in differ or lengths_read and any(isinstance(v, LengthFromValues)
-                                            for seen in by_run for _, v in seen.get(k, ())))]
+        k in differ or any(isinstance(v, LengthFromValues) for seen in by_run for _, v in seen.get(k, ())))]
     methods = [latest[k] for k in differ if isinstance(latest[k], MethodRead)]
     return sorted(functions, key=lambda h: (h.__module__, h.__qualname__)), sorted(methods)
 

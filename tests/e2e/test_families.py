@@ -94,6 +94,9 @@ EXPECTED = {
     "untraceable/greedy_decode": ((1, 0, 1, 3), "recorded"),
     # its guard, whose branch only the third trial's inputs take, kept whole
     "untraceable/saturation_guard": ((1, 0, 1, 5), "recorded"),
+    # a top-k sized by a count that differs between the trials, op by op:
+    # the first trial's count gives the same best three on the others
+    "untraceable/candidate_topk": ((1, 0, 1, 3), "recorded"),
 }
 
 # torch 2.x's own functions run other ops than 1.13's (measured on 2.11):
@@ -381,6 +384,16 @@ class Families(unittest.TestCase):
         guard = _text(os.path.join(out, "level_0_kernel", "saturation_guard_32x32_32_fp32.py"))
         self.assertIn("\nclass SaturationGuard(nn.Module):\n", guard)
         self.assert_counted_alone_in_full("untraceable/saturation_guard")
+
+    def test_a_count_that_differs_and_gives_the_same_output_is_held_op_by_op(self):
+        proc, out = self.runs["untraceable/candidate_topk"]
+        # the second trial's recording holds another count, but the first
+        # trial's graph gives the model's output there: no check, no retry
+        self.assertNotIn("tracing again", proc.stderr)
+        log = self.trace_log("untraceable/candidate_topk")
+        self.assertIs(log["checked_on_every_trial"], False)
+        self.assertEqual((log["functions_kept_whole"], log["values_fixed_by_the_inputs"]), ([], ["__int__() read 11"]))
+        self.assertTrue(os.path.exists(os.path.join(out, "level_0_kernel", "topk_24_fp32.py")))
 
     def test_a_module_whose_exit_moves_with_the_inputs_is_one_kernel_after_a_checked_recording(self):
         proc, out = self.runs["untraceable/early_exit"]

@@ -358,6 +358,18 @@ class ModulesKeptWhole(unittest.TestCase):
         self.assertEqual((notes["checked"], recordings), (False, [True, True]))
         self.assertEqual(notes["methods_reading_differently"], [])
 
+    def test_a_graph_whose_other_values_give_the_same_output_is_left_to_the_root_step(self):
+        # candidate_topk's best_candidates sizes a top-k by a count read off
+        # the scores, 11 on the first trial's inputs and 9 on the second's:
+        # the second's recording is another graph, but the first's gives
+        # the same best three there, as ssd300's top-k of 320 boxes where
+        # the model took 351 gives the same detections
+        traced = self._recordings(os.path.join(MODELS, "untraceable", "candidate_topk.py"))
+        gm, notes, _, recordings = traced(False)
+        self.assertEqual((notes["checked"], recordings), (False, [True, True]))
+        self.assertEqual((notes["kept_whole"], notes["specialised"]), ([], ["__int__() read 11"]))
+        self.assertIn(".topk(11)", gm.code)
+
     def test_reads_the_second_trial_differs_on_are_checked_at_once(self):
         # own_loop's pool_runs loops over run lengths that differ on the
         # second trial's inputs: the root step would fail there
