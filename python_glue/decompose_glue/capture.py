@@ -216,8 +216,9 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     retry), what it read on the first two trials' inputs is taken from it
     (_FIRST_RECORDING), and the first trial is recorded once, for the graph.
     Without `check`, a recording that read values is recorded on the second
-    trial's inputs too, and is checked after all where the two read
-    differently: the root step would fail on that trial.
+    trial's inputs too, and is checked after all where its graph gives
+    another output than the model there: the root step would fail on that
+    trial.
     """
     notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
              "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}

@@ -87,13 +87,9 @@ def with_module_imports(source):
     return source.replace(anchor, anchor + lines, 1) if anchor in source else lines + source
 
 
-CONTRACT = '''
-
-def get_expected_output_shape():
-    return {shapes}
-
-
-def _tensors(value):
+# The tensors of a run's output, in CONTRACT and COMPOSITION alike: each generated
+# file runs on its own.
+_TENSORS = '''def _tensors(value):
     if isinstance(value, torch.Tensor):
         return [value]
 {records}    if isinstance(value, dict):
@@ -101,7 +97,15 @@ def _tensors(value):
     if isinstance(value, (tuple, list)):
         return [t for v in value for t in _tensors(v)]
     return []
+'''
 
+CONTRACT = '''
+
+def get_expected_output_shape():
+    return {shapes}
+
+
+''' + _TENSORS + '''
 
 def run_tests():
     torch.manual_seed(0)
@@ -1139,15 +1143,7 @@ def share_weights(original, composed):
                 setattr(module, attr, value)
 
 
-def _tensors(value):
-    if isinstance(value, torch.Tensor):
-        return [value]
-{records}    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _tensors(v)]
-    return []
-
+''' + _TENSORS + '''
 
 def versions(value):
     """Version counters: one moves when its tensor is changed in place."""
