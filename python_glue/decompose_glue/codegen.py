@@ -414,13 +414,7 @@ def _attr_names(targets, fallback, held=None):
         base = naming.identifier("_".join(rest)) if rest else fallback
         if base.startswith("m_") or base.isdigit():
             base = naming.identifier(f"{fallback}_{'_'.join(rest)}")
-        base = _attr_safe(base)
-        name, k = base, 1
-        while name in used:
-            k += 1
-            name = f"{base}_{k}"
-        used.add(name)
-        names[t] = name
+        names[t] = _first_free(_attr_safe(base), used)
     return names
 
 
@@ -443,6 +437,12 @@ def _targets(component):
 def _unique(base, used):
     if keyword.iskeyword(base) or hasattr(builtins, base) or base in _RESERVED:
         base = f"{base}_out"
+    return _first_free(base, used)
+
+
+def _first_free(base, used):
+    """base, else base_2, base_3, ...: the first name `used` lacks, which
+    it holds from now on."""
     name, k = base, 1
     while name in used:
         k += 1
@@ -914,13 +914,7 @@ def child_attr_names(parent, gm):
             base = naming.identifier(next(n.name for n in c.nodes if not is_parameter(n, gm)))
         if base[0].isdigit() or base.startswith("m_"):
             base = naming.identifier(f"{r.op_list[0]}_{base}")
-        base = _attr_safe(base)
-        name, k = base, 1
-        while name in used:
-            k += 1
-            name = f"{base}_{k}"
-        used.add(name)
-        names[id(r)] = name
+        names[id(r)] = _first_free(_attr_safe(base), used)
     return names
 
 
