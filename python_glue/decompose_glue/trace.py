@@ -281,6 +281,21 @@ def lengths_from_values(node, inherited, own=()):
     return {shapes[i][k] for i, k in places_from_values(node, inherited)} | set(own)
 
 
+def value_sized_lengths(gm):
+    """{node: the lengths read from values that its tensors have}: the
+    first of what a value-sized op made (is_value_sized), and those each
+    node took from its inputs' (places_from_values)."""
+    found = {}
+    for node in gm.graph.nodes:
+        inherited = set().union(*(found.get(a, set()) for a in node.all_input_nodes))
+        own = ({t["shape"][0] for t in tensor_leaves(node.meta.get("value", {})) if t["shape"]}
+               if is_value_sized(node) else ())
+        lengths = lengths_from_values(node, inherited, own)
+        if lengths:
+            found[node] = lengths
+    return found
+
+
 def masks_indexing(node):
     """The boolean tensors `node` indexes by (boxes[keep]): as many rows
     as the mask has set entries."""
@@ -463,12 +478,17 @@ def fold_sizes(gm):
     GPT's causal mask, a position table) read a number from the parent, so
     it was a kernel of its own that takes an int, where the recorded graph
     slices the weight inside the kernel that reads it. Uses the nodes'
-    recorded values (meta["value"]); a number without one stays a node."""
-    sized = {}  # in graph order
+    recorded values (meta["value"]); a number without one stays a node, and
+    so does a length read from values (`idx.numel()` where idx came from
+    torch.where), which other inputs change."""
+    sized, from_values = {}, value_sized_lengths(gm)  # in graph order
     for node in gm.graph.nodes:
         inputs = node.all_input_nodes
-        if _reads_a_size(node) or (node.op == "call_function" and node.target in _ON_NUMBERS and inputs
-                                   and all(a in sized for a in inputs)):
+        if _reads_a_size(node):
+            read = node.meta.get("value", {}).get("value")
+            if not set(read if isinstance(read, (list, tuple)) else [read]) & from_values.get(node.args[0], set()):
+                sized[node] = None
+        elif node.op == "call_function" and node.target in _ON_NUMBERS and inputs and all(a in sized for a in inputs):
             sized[node] = None
     changed = False
     for node in sized:

@@ -138,6 +138,27 @@ class SizesReadOffTensors(unittest.TestCase):
         self.assertEqual(next(n for n in gm.graph.nodes if n.target == "view").args[1:], (2, -1))
         self.assertTrue(torch.equal(gm(x), model(x)))
 
+    def test_a_length_read_from_values_stays_a_number_the_graph_reads(self):
+        # how many entries torch.where kept changes with the inputs: folded,
+        # the count of the first inputs divided every other; the input's own
+        # width is folded still
+        model, x = _MeanOfPositives(), torch.randn(4, 8)
+        gm = trace.symbolic(model)
+        trace.record_values(gm, (x,), {})
+        gm = trace.fold_sizes(gm)
+        self.assertEqual([n.target for n in gm.graph.nodes if n.target in ("size", "numel", getattr)], ["numel"])
+        self.assertIn("numel + 8", gm.code)
+        for seed in (1, 2):
+            torch.manual_seed(seed)
+            y = torch.randn(4, 8)
+            self.assertTrue(torch.equal(gm(y), model(y)))
+
+
+class _MeanOfPositives(torch.nn.Module):
+    def forward(self, x):
+        kept = torch.where(x.flatten() > 0)[0]
+        return x.clamp_min(0).sum() / (kept.numel() + x.shape[1])
+
 
 class _CountsInForward(torch.nn.Module):
     def forward(self, x):
