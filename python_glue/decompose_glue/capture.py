@@ -277,18 +277,16 @@ def _trace(model_file, model, inputs, check, trial_seeds):
                 # graph gives another output than the model there: then
                 # the graph is checked here, with no plan and no root step
                 # thrown away (Mask R-CNN: 36 s). Where the second trial's
-                # recording is the same graph, or what a checked recording
-                # keeps whole (a function, a module) read alike, or the
-                # graph's other values give the same output (ssd300's
-                # top-k of 320 boxes where the model took 351: the same
-                # detections), the root step is left the check, as a
-                # recording that read no values; a retry takes both runs.
+                # recording is the same graph, or the graph's other values
+                # give the same output (ssd300's top-k of 320 boxes where
+                # the model took 351: the same detections), the root step
+                # is left the check, as for a recording that read no
+                # values; a retry takes both runs.
                 second, second_code, second_output = _watched_run(model_file, model, trial_seeds[1], opened,
                                                                   restore)
                 seen.append(second)
-                functions, methods_read = record.varying_reads([reads for reads, _ in seen])
-                checking = (second_code != gm.code and bool(functions or any(m.path for m in methods_read))
-                            and _fails_on(gm, model_file, trial_seeds[1], second_output, restore))
+                checking = second_code != gm.code and _fails_on(gm, model_file, trial_seeds[1], second_output,
+                                                                restore)
                 del second_output
                 if not checking:
                     _FIRST_RECORDING.clear()

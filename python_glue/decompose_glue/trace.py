@@ -313,8 +313,25 @@ def is_value_sized(node):
     the places that differed, True where not known)."""
     name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
     return (name in ops.VALUE_SIZED or (name == "where" and len(node.args) + len(node.kwargs) == 1)
+            or (name == "repeat_interleave" and _repeats_by_values(node))
+            or (name == "bincount" and not _minlength(node))
             or bool(masks_indexing(node))
             or bool(node.meta.get("kept_whole") and node.meta.get("lengths_vary", True)))
+
+
+def _repeats_by_values(node):
+    """repeat_interleave(x, counts), as a length regulator repeats each
+    token by its duration: as many rows as the counts add up to. Not
+    x.repeat_interleave(2)."""
+    repeats = node.args[1] if len(node.args) > 1 else node.kwargs.get("repeats")
+    return repeats is None or isinstance(repeats, fx.Node)  # repeat_interleave(counts): its indices
+
+
+def _minlength(node):
+    """bincount's minlength: its length where the values stay below it, as
+    in bincount(labels, minlength=classes); else one more than the largest."""
+    minlength = node.args[2] if len(node.args) > 2 else node.kwargs.get("minlength", 0)
+    return minlength if isinstance(minlength, int) else 0
 
 
 def keep_sizes(node, op, args):

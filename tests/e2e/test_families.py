@@ -60,6 +60,7 @@ EXPECTED = {
     "drop_path_blocks": ((1, 0, 1, 7), "symbolic"),
     "unused_head": ((0, 0, 1, 3), "symbolic"),
     "positive_mean": ((1, 0, 0, 7), "symbolic"),
+    "length_regulator": ((1, 0, 2, 5), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -396,7 +397,7 @@ class Families(unittest.TestCase):
         self.assertEqual((log["functions_kept_whole"], log["values_fixed_by_the_inputs"]), ([], ["__int__() read 11"]))
         self.assertTrue(os.path.exists(os.path.join(out, "level_0_kernel", "topk_24_fp32.py")))
 
-    def test_a_count_read_off_what_where_kept_is_read_in_the_refactored_model(self):
+    def test_a_length_read_from_values_is_read_in_the_refactored_model(self):
         # folded to the first trial's count, it divided every other trial's sum
         _, out = self.runs["positive_mean"]
         refactored = _text(os.path.join(out, "steps", "step_1_model_to_kernels", "refactored.py"))
@@ -404,6 +405,13 @@ class Families(unittest.TestCase):
         self.assertIn("        truediv = self.truediv(sum_1, add)\n", refactored)
         div = _text(os.path.join(out, "level_0_kernel", "div_fp32.py"))
         self.assertIn("    def forward(self, x0, x1):\n        div = x0 / x1\n", div)
+        # as many frames as the durations add up to: read off them, and -1
+        _, out = self.runs["length_regulator"]
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
+        self.assertIn("        getitem = getattr_1[0]\n", refactored)
+        (repeat,) = glob.glob(os.path.join(out, "level_0_kernel", "repeat_interleave_*.py"))
+        self.assertIn("return [(-1, 8)]", _text(repeat))
+        self.assertIn("torch.randint(1, 4, (6,), dtype=torch.int64)", _text(repeat))  # the model's own durations
 
     def test_a_module_whose_exit_moves_with_the_inputs_is_one_kernel_after_a_checked_recording(self):
         proc, out = self.runs["untraceable/early_exit"]

@@ -153,11 +153,35 @@ class SizesReadOffTensors(unittest.TestCase):
             y = torch.randn(4, 8)
             self.assertTrue(torch.equal(gm(y), model(y)))
 
+    def test_lengths_repeated_by_counts_or_counted_by_bincount_are_read_from_values(self):
+        # a length regulator's frames: as many as the durations add up to;
+        # x.repeat_interleave(2) has twice x's, whatever its values
+        model = _RepeatsByDuration()
+        x, durations = torch.randn(6, 4), torch.tensor([1, 3, 2, 1, 2, 3])
+        gm = trace.symbolic(model)
+        trace.record_values(gm, (x, durations), {})
+        gm = trace.fold_sizes(gm)
+        self.assertEqual(sum(n.target is getattr for n in gm.graph.nodes), 2)  # frames' and the histogram's
+        self.assertIn("/ 12", gm.code)  # doubled's
+        self.assertIn("+ 5", gm.code)  # classes'
+        for other in (torch.tensor([2, 2, 1, 1, 1, 1]), torch.tensor([3, 3, 3, 3, 3, 3])):
+            self.assertTrue(torch.equal(gm(x, other), model(x, other)))
+
 
 class _MeanOfPositives(torch.nn.Module):
     def forward(self, x):
         kept = torch.where(x.flatten() > 0)[0]
         return x.clamp_min(0).sum() / (kept.numel() + x.shape[1])
+
+
+class _RepeatsByDuration(torch.nn.Module):
+    def forward(self, x, durations):
+        frames = torch.repeat_interleave(x, durations, dim=0)
+        doubled = x.repeat_interleave(2, dim=0)
+        histogram = torch.bincount(durations)
+        classes = torch.bincount(durations, minlength=5)  # its values stay below 5: 5 long
+        return (frames.sum(0) / frames.shape[0] + doubled.sum(0) / doubled.shape[0] + histogram.shape[0]
+                + classes.shape[0])
 
 
 class _CountsInForward(torch.nn.Module):
