@@ -417,8 +417,36 @@ def _group(nodes, gm, position, level_cap):
 
 
 def _kernels(nodes, gm, position):
-    return [Component(KERNEL, _with_attrs([n], position, gm), "kernel", where(n, gm))
+    return [Component(KERNEL, _with_attrs([n] + _values_read_for(n), position, gm), "kernel", where(n, gm))
             for n in nodes if is_compute(n, gm)]
+
+
+# Reading a tensor's values into Python, as a symbolic graph holds it.
+_VALUE_READS = frozenset({"item", "tolist"})
+
+
+def _values_read_for(node):
+    """The reads of a tensor's values into Python that only `node` takes
+    (`x / x.std().item()`), with the Python arithmetic on what they read:
+    in a parent they are a number made outside every child (the
+    anti-cheat), so the kernel that takes them reads the tensor itself. A
+    read that other nodes take too stays where it is."""
+    found, pending = [], list(node.all_input_nodes)
+    while pending:
+        a = pending.pop()
+        if a in found or not _made_from_a_value_read(a) or any(u is not node and u not in found for u in a.users):
+            continue
+        found.append(a)
+        pending.extend(a.all_input_nodes)
+    return found
+
+
+def _made_from_a_value_read(node):
+    if produces_tensors(node) or node.op not in ("call_function", "call_method"):
+        return False
+    if node.op == "call_method" and node.target in _VALUE_READS:
+        return True
+    return any(_made_from_a_value_read(a) for a in node.all_input_nodes)
 
 
 def _settle(component, gm):

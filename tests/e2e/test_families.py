@@ -61,6 +61,7 @@ EXPECTED = {
     "unused_head": ((0, 0, 1, 3), "symbolic"),
     "positive_mean": ((1, 0, 0, 7), "symbolic"),
     "length_regulator": ((1, 0, 2, 5), "symbolic"),
+    "std_scaled": ((1, 1, 1, 5), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -412,6 +413,14 @@ class Families(unittest.TestCase):
         (repeat,) = glob.glob(os.path.join(out, "level_0_kernel", "repeat_interleave_*.py"))
         self.assertIn("return [(-1, 8)]", _text(repeat))
         self.assertIn("torch.randint(1, 4, (6,), dtype=torch.int64)", _text(repeat))  # the model's own durations
+
+    def test_a_value_read_into_python_is_read_by_the_kernel_that_takes_it(self):
+        _, out = self.runs["std_scaled"]
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_layers", "refactored.py"))
+        self.assertIn("        truediv = self.truediv(std, x)\n", refactored)
+        self.assertNotIn(".item()", refactored)
+        div = _text(os.path.join(out, "level_0_kernel", "div_fp32.py"))
+        self.assertIn("        item = x0.item()\n        div = x1 / item\n", div)
 
     def test_a_module_whose_exit_moves_with_the_inputs_is_one_kernel_after_a_checked_recording(self):
         proc, out = self.runs["untraceable/early_exit"]

@@ -205,6 +205,23 @@ class Tree(unittest.TestCase):
         self.assertEqual(sorted(n.name for c in leaves for n in c.nodes if levels.is_compute(n, gm)),
                          sorted(n.name for n in computes))
 
+    def test_a_value_read_into_python_belongs_to_the_kernel_that_takes_it(self):
+        # x / x.std().item(): in the parent, the item() would be a number made
+        # outside every child (the anti-cheat); the division reads it itself.
+        # A read two ops take stays in the parent.
+        class Scaled(nn.Module):
+            def forward(self, x):
+                once = x / (x.std().item() * 2)
+                twice = x.mean().item()
+                return once + x * twice - twice
+
+        gm = traced(Scaled(), torch.randn(4, 8))
+        root = levels.build_tree(gm, Scaled())
+        kernels = {c.label: [levels.op_name(n, gm) for n in c.nodes] for c in root.children}
+        self.assertEqual(kernels["div"], ["item", "mul", "div"])
+        self.assertEqual(kernels["mul"], ["mul"])
+        self.assertEqual(kernels["sub"], ["sub"])
+
     def test_a_model_that_only_joins_its_inputs_is_that_arithmetic(self):
         # KernelBench level 1's diag(A) @ B as A.unsqueeze(1) * B: no other op
         class Scale(nn.Module):
