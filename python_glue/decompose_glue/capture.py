@@ -276,8 +276,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
                 # The root step would fail on the second trial where this
                 # graph gives another output than the model there: then
                 # the graph is checked here, with no plan and no root step
-                # thrown away (Mask R-CNN: 36 s). Where the second trial's
-                # recording is the same graph, or the graph's other values
+                # thrown away (Mask R-CNN: 149 s to 140 s). Where the second
+                # trial's recording is the same graph, or the graph's other values
                 # give the same output (ssd300's top-k of 320 boxes where
                 # the model took 351: the same detections), the root step
                 # is left the check, as for a recording that read no
