@@ -226,8 +226,10 @@ def _own_value_sized_places(n, gm, members, shapes):
     if places is not True:  # a module kept whole: where its lengths differed between the trials
         return {(i, k) for i, k in places if i < len(shapes) and k < len(shapes[i])}
     # a kept-whole function's first lengths, whatever it was given:
-    # remove_small_boxes keeps all 10 boxes of the model and 5 of a draw
-    return {(i, 0) for i, shape in enumerate(shapes) if shape}
+    # remove_small_boxes keeps all 10 boxes of the model and 5 of a draw;
+    # one_hot's last
+    dim = trace.value_sized_dim(n)
+    return {(i, dim % len(shape)) for i, shape in enumerate(shapes) if shape}
 
 
 def _holds_record(desc):

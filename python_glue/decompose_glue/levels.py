@@ -405,7 +405,8 @@ def _group(nodes, gm, position, level_cap):
     taken = set()
     if level_cap > FUSION:
         for chain in fusion_chains([n for n in nodes if n.op != "get_attr"], gm):
-            fusion = Component(FUSION, _with_attrs(chain, position, gm), "fusion", _places(chain, gm))
+            held = [r for n in chain if is_compute(n, gm) for r in _values_read(n, gm) if r not in chain]
+            fusion = Component(FUSION, _with_attrs(chain + held, position, gm), "fusion", _places(chain, gm))
             fusion.children = _kernels(chain, gm, position)
             children.append(fusion)
             taken.update(chain)
@@ -417,8 +418,17 @@ def _group(nodes, gm, position, level_cap):
 
 
 def _kernels(nodes, gm, position):
-    return [Component(KERNEL, _with_attrs([n] + _values_read_for(n), position, gm), "kernel", where(n, gm))
+    return [Component(KERNEL, _with_attrs([n] + _values_read(n, gm), position, gm), "kernel", where(n, gm))
             for n in nodes if is_compute(n, gm)]
+
+
+def _values_read(node, gm):
+    """The reads of values into Python that belong to `node`'s kernel:
+    those it alone takes, and those of what it made that no one kernel
+    takes (`return logits, loss.item()`; a number two ops take): in a
+    parent each would be a number made outside every child (the
+    anti-cheat)."""
+    return _values_read_for(node) + [u for u in node.users if _is_value_read(u) and not _taken_by_one(u, gm)]
 
 
 # Reading a tensor's values into Python, as a symbolic graph holds it.
@@ -444,9 +454,27 @@ def _values_read_for(node):
 def _made_from_a_value_read(node):
     if produces_tensors(node) or node.op not in ("call_function", "call_method"):
         return False
-    if node.op == "call_method" and node.target in _VALUE_READS:
-        return True
-    return any(_made_from_a_value_read(a) for a in node.all_input_nodes)
+    return _is_value_read(node) or any(_made_from_a_value_read(a) for a in node.all_input_nodes)
+
+
+def _is_value_read(node):
+    return node.op == "call_method" and node.target in _VALUE_READS and not produces_tensors(node)
+
+
+def _taken_by_one(read, gm):
+    """Whether one compute op takes `read` (through Python arithmetic on
+    it), and its kernel holds it (_values_read_for)."""
+    takers, pending, seen = set(), list(read.users), set()
+    while pending:
+        user = pending.pop()
+        if user not in seen:
+            seen.add(user)
+            if produces_tensors(user) or user.op not in ("call_function", "call_method"):
+                takers.add(user)
+            else:
+                pending.extend(user.users)
+    taker = takers.pop() if len(takers) == 1 else None
+    return taker is not None and is_compute(taker, gm) and read in _values_read_for(taker)
 
 
 def _settle(component, gm):

@@ -29,7 +29,7 @@ from torch.overrides import TorchFunctionMode
 from . import ops
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
-                    keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state)
+                    keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state, value_sized_dim)
 from .verify import storage_address, tensors
 
 # Tensor dunders recorded as the operator a person writes.
@@ -363,7 +363,8 @@ def _keep_lengths(node, inherited, made_by_values=None):
     """node.meta["value_sized"]: the lengths read from values that what
     `node` made has (trace.lengths_from_values); `made_by_values`, the value
     of a value-sized op (nms), gives its own first lengths."""
-    own = {t.shape[0] for t in tensors(made_by_values) if t.dim()} if made_by_values is not None else ()
+    dim = value_sized_dim(node)
+    own = {t.shape[dim] for t in tensors(made_by_values) if t.dim()} if made_by_values is not None else ()
     lengths = lengths_from_values(node, inherited, own)
     if lengths:
         node.meta["value_sized"] = lengths

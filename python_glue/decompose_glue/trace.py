@@ -288,7 +288,7 @@ def value_sized_lengths(gm):
     found = {}
     for node in gm.graph.nodes:
         inherited = set().union(*(found.get(a, set()) for a in node.all_input_nodes))
-        own = ({t["shape"][0] for t in tensor_leaves(node.meta.get("value", {})) if t["shape"]}
+        own = ({t["shape"][value_sized_dim(node)] for t in tensor_leaves(node.meta.get("value", {})) if t["shape"]}
                if is_value_sized(node) else ())
         lengths = lengths_from_values(node, inherited, own)
         if lengths:
@@ -315,6 +315,7 @@ def is_value_sized(node):
     return (name in ops.VALUE_SIZED or (name == "where" and len(node.args) + len(node.kwargs) == 1)
             or (name == "repeat_interleave" and _repeats_by_values(node))
             or (name == "bincount" and not _minlength(node))
+            or (name == "one_hot" and _classes_by_values(node))
             or bool(masks_indexing(node))
             or bool(node.meta.get("kept_whole") and node.meta.get("lengths_vary", True)))
 
@@ -325,6 +326,19 @@ def _repeats_by_values(node):
     x.repeat_interleave(2)."""
     repeats = node.args[1] if len(node.args) > 1 else node.kwargs.get("repeats")
     return repeats is None or isinstance(repeats, fx.Node)  # repeat_interleave(counts): its indices
+
+
+def value_sized_dim(node):
+    """The dim of a value-sized op's outputs whose length the values give:
+    the first (how many boxes nms kept), or one_hot's last (as many columns
+    as the largest class + 1, where no num_classes is given)."""
+    name = ops.function_op(node.target) if node.op in ("call_function", "call_method") else ""
+    return -1 if name == "one_hot" else 0
+
+
+def _classes_by_values(node):
+    classes = node.args[1] if len(node.args) > 1 else node.kwargs.get("num_classes", -1)
+    return not isinstance(classes, int) or classes < 0
 
 
 def _minlength(node):

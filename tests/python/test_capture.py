@@ -167,6 +167,19 @@ class SizesReadOffTensors(unittest.TestCase):
         for other in (torch.tensor([2, 2, 1, 1, 1, 1]), torch.tensor([3, 3, 3, 3, 3, 3])):
             self.assertTrue(torch.equal(gm(x, other), model(x, other)))
 
+    def test_one_hot_without_num_classes_is_as_wide_as_the_largest_class(self):
+        # as many columns as the largest class + 1: read off it, the width
+        # stays a number the graph reads; with num_classes it is folded
+        model, x = _OneHotOfPredictions(), torch.tensor([[0.0, 3.0, 1.0, 0.0, 0.0, 0.0]] * 2)
+        gm = trace.symbolic(model)
+        trace.record_values(gm, (x,), {})
+        self.assertEqual(trace.value_sized_lengths(gm)[next(n for n in gm.graph.nodes if n.name == "one_hot")], {2})
+        gm = trace.fold_sizes(gm)
+        self.assertEqual(sum(n.target is getattr for n in gm.graph.nodes), 1)
+        self.assertIn("+ 6", gm.code)
+        other = torch.tensor([[0.0, 0.0, 0.0, 0.0, 5.0, 0.0]] * 2)
+        self.assertTrue(torch.equal(gm(other), model(other)))
+
 
 class _MeanOfPositives(torch.nn.Module):
     def forward(self, x):
@@ -182,6 +195,13 @@ class _RepeatsByDuration(torch.nn.Module):
         classes = torch.bincount(durations, minlength=5)  # its values stay below 5: 5 long
         return (frames.sum(0) / frames.shape[0] + doubled.sum(0) / doubled.shape[0] + histogram.shape[0]
                 + classes.shape[0])
+
+
+class _OneHotOfPredictions(torch.nn.Module):
+    def forward(self, x):
+        onehot = torch.nn.functional.one_hot(x.argmax(-1)).float()
+        fixed = torch.nn.functional.one_hot(x.argmax(-1), num_classes=6).float()
+        return onehot.sum(0).sum() * onehot.shape[-1] + fixed.shape[-1]
 
 
 class _CountsInForward(torch.nn.Module):

@@ -205,10 +205,10 @@ class Tree(unittest.TestCase):
         self.assertEqual(sorted(n.name for c in leaves for n in c.nodes if levels.is_compute(n, gm)),
                          sorted(n.name for n in computes))
 
-    def test_a_value_read_into_python_belongs_to_the_kernel_that_takes_it(self):
+    def test_a_value_read_into_python_belongs_to_the_kernel_that_takes_it_or_made_it(self):
         # x / x.std().item(): in the parent, the item() would be a number made
         # outside every child (the anti-cheat); the division reads it itself.
-        # A read two ops take stays in the parent.
+        # A read two ops take is made by the kernel that made its tensor.
         class Scaled(nn.Module):
             def forward(self, x):
                 once = x / (x.std().item() * 2)
@@ -219,6 +219,7 @@ class Tree(unittest.TestCase):
         root = levels.build_tree(gm, Scaled())
         kernels = {c.label: [levels.op_name(n, gm) for n in c.nodes] for c in root.children}
         self.assertEqual(kernels["div"], ["item", "mul", "div"])
+        self.assertEqual(kernels["mean"], ["mean", "item"])
         self.assertEqual(kernels["mul"], ["mul"])
         self.assertEqual(kernels["sub"], ["sub"])
 
@@ -1433,6 +1434,17 @@ class ValueSizedPlaces(unittest.TestCase):
         places = codegen.value_sized_places(list(gm.graph.nodes), gm)
         self.assertEqual(places[mul], {(0, 1)})
         self.assertEqual(codegen.leaf_shapes([mul], places), [[3, -1]])
+
+
+    def test_one_hot_without_num_classes_frees_its_last_length(self):
+        class Encoded(nn.Module):
+            def forward(self, labels):
+                return nn.functional.one_hot(labels) * 2
+
+        gm = traced(Encoded(), torch.tensor([0, 3, 1]))
+        places = codegen.value_sized_places(list(gm.graph.nodes), gm)
+        out = next(n for n in gm.graph.nodes if n.op == "output")
+        self.assertEqual(codegen.leaf_shapes([out.args[0]], places), [[3, -1]])
 
 
 class Compare(unittest.TestCase):
