@@ -440,7 +440,8 @@ def _values_read_for(node):
     (`x / x.std().item()`), with the Python arithmetic on what they read:
     in a parent they are a number made outside every child (the
     anti-cheat), so the kernel that takes them reads the tensor itself. A
-    read that other nodes take too stays where it is."""
+    read that other nodes take too is the kernel's that made its tensor
+    (_values_read)."""
     found, pending = [], list(node.all_input_nodes)
     while pending:
         a = pending.pop()
