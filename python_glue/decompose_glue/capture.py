@@ -303,6 +303,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
                                                                          whole_modules=modules)
             elif whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
                 gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules)[:2]
+    except BadInput:
+        raise  # a trial's inputs the forward refuses, or get_inputs() itself: said as it is
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed
@@ -417,10 +419,23 @@ def _watched_runs(model_file, model, seeds, opened, restore):
 
 def _watched_run(model_file, model, seed, opened, restore):
     """((reads, module shapes), the graph's code, the model's output) of
-    the model recorded on the seed's inputs."""
+    the model recorded on the seed's inputs. Where the model's own forward
+    raises on them, bad input that names the seed: it ran on the first
+    trial's, and recording is not what failed."""
     restore()
-    gm, recorded, output, args, kwargs = _record_once(model, verify.LentInputs(model_file, seed), opened, restore,
-                                                      watch_reads=True)[:5]
+    try:
+        gm, recorded, output, args, kwargs = _record_once(model, verify.LentInputs(model_file, seed), opened,
+                                                          restore, watch_reads=True)[:5]
+    except Exception:
+        restore()
+        verify.seed_forward()
+        try:
+            run_forward(model_file, model, *verify.LentInputs(model_file, seed).lend())
+        except BadInput as e:
+            raise BadInput(model_file.path, f"{e.message}, on the inputs get_inputs() draws with seed {seed}, a "
+                           f"trial's (on the first trial's, seed {FORWARD_SEED}, it ran): every trial's inputs "
+                           "must be ones it takes") from None
+        raise
     output = verify.own(output, (args, kwargs))
     restore()
     return (recorded["reads"], recorded["module_shapes"]), gm.code, output

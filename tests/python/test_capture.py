@@ -9,6 +9,7 @@ import operator
 import os
 import re
 import sys
+import tempfile
 import unittest
 from unittest import mock
 
@@ -20,7 +21,7 @@ import numpy  # noqa: E402
 import torch  # noqa: E402
 
 from decompose_glue import capture, record, trace, verify  # noqa: E402
-from decompose_glue.loader import load_model_file  # noqa: E402
+from decompose_glue.loader import BadInput, load_model_file  # noqa: E402
 from newer_fx import newer_fx  # noqa: E402
 
 MODELS = os.path.join(ROOT, "tests", "models")
@@ -323,6 +324,30 @@ class _HoldsABranch(torch.nn.Module):
         return self.gate(self.inp(x))
 
 
+_REFUSES_A_NEGATIVE_FIRST_READING = '''import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        if x[0, 0] < 0:  # 1.93 with seed 42, -0.017 with seed 43
+            raise ValueError("the first reading must be positive")
+        return self.fc(x)
+
+
+def get_inputs():
+    return [torch.randn(4, 8)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
 class ModulesKeptWhole(unittest.TestCase):
     """A module whose method reads values that differ between the trials'
     inputs (a branch, a loop's length) is recorded as one call."""
@@ -434,6 +459,21 @@ class ModulesKeptWhole(unittest.TestCase):
         self.assertEqual((notes["checked"], recordings), (False, [True, True]))
         self.assertEqual((notes["kept_whole"], notes["specialised"]), ([], ["__int__() read 11"]))
         self.assertIn(".topk(11)", gm.code)
+
+    def test_a_forward_that_refuses_the_second_trials_inputs_is_bad_input_that_names_the_seed(self):
+        # it ran on the first trial's inputs: recording is not what failed
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "refuses.py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(_REFUSES_A_NEGATIVE_FIRST_READING)
+            model_file = load_model_file(path)
+            with self.assertRaises(BadInput) as raised:
+                capture.trace_model(model_file, model_file.build(), verify.LentInputs(model_file, capture.FORWARD_SEED),
+                                    check=False, trial_seeds=self.seeds)
+        self.assertEqual(raised.exception.message,
+                         "forward raised ValueError: the first reading must be positive, on the inputs get_inputs() "
+                         "draws with seed 43, a trial's (on the first trial's, seed 42, it ran): every trial's "
+                         "inputs must be ones it takes")
 
     def test_reads_the_second_trial_differs_on_are_checked_at_once(self):
         # own_loop's pool_runs loops over run lengths that differ on the
