@@ -193,23 +193,11 @@ class OutputShapes(list):
 
 
 def value_sized_places(nodes, gm):
-    """{node: {(tensor, dim)}}: where the tensors each of the nodes makes
-    have a length read from values, which a file drawing other inputs gets
-    otherwise. Their own, where a value-sized op made them (ops.VALUE_SIZED:
-    nms, nonzero; a function or module a recording kept whole); and those
-    it took from its inputs' (trace.places_from_values). A length is
-    followed by its value from a node to the nodes that read it, but placed
-    at the node's own positions: another output whose fixed length happens
-    to be equal keeps it."""
-    members, lengths_of, places = set(nodes), {}, {}
-    for n in nodes:
-        inherited = set().union(*(lengths_of.get(a, set()) for a in n.all_input_nodes))
-        shapes = [t["shape"] for t in trace.tensor_leaves(n.meta.get("value", {}))]
-        at = trace.places_from_values(n, inherited) | _own_value_sized_places(n, gm, members, shapes)
-        if at:
-            places[n] = at
-            lengths_of[n] = {shapes[i][k] for i, k in at}
-    return places
+    """trace.value_sized_places of the nodes, which a file drawing other
+    inputs gets otherwise: not where the file draws the mask a nonzero or
+    x[mask] reads with the model's count of set entries."""
+    members = set(nodes)
+    return trace.value_sized_places(nodes, lambda n, shapes: _own_value_sized_places(n, gm, members, shapes))
 
 
 def _own_value_sized_places(n, gm, members, shapes):
@@ -222,14 +210,7 @@ def _own_value_sized_places(n, gm, members, shapes):
     if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
                                                         for a in n.all_input_nodes):
         return set()  # a mask the file draws with the model's count of set entries
-    places = n.meta.get("lengths_vary", True)
-    if places is not True:  # a module kept whole: where its lengths differed between the trials
-        return {(i, k) for i, k in places if i < len(shapes) and k < len(shapes[i])}
-    # a kept-whole function's first lengths, whatever it was given:
-    # remove_small_boxes keeps all 10 boxes of the model and 5 of a draw;
-    # one_hot's last
-    dim = trace.value_sized_dim(n)
-    return {(i, dim % len(shape)) for i, shape in enumerate(shapes) if shape}
+    return trace.own_value_sized_places(n, shapes)
 
 
 def _holds_record(desc):

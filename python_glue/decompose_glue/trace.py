@@ -281,19 +281,47 @@ def lengths_from_values(node, inherited, own=()):
     return {shapes[i][k] for i, k in places_from_values(node, inherited)} | set(own)
 
 
+def value_sized_places(nodes, own=None):
+    """{node: {(tensor, dim)}}: where the tensors each of the nodes makes
+    have a length read from values. Their own (`own(node, shapes)`, by
+    default own_value_sized_places), and those each took from its inputs'
+    (places_from_values). A length is followed by its value from a node to
+    the nodes that read it, but placed at the node's own positions: another
+    output whose fixed length happens to be equal keeps it."""
+    return _value_sized(nodes, own or own_value_sized_places)[0]
+
+
 def value_sized_lengths(gm):
-    """{node: the lengths read from values that its tensors have}: the
-    first of what a value-sized op made (is_value_sized), and those each
-    node took from its inputs' (places_from_values)."""
-    found = {}
-    for node in gm.graph.nodes:
-        inherited = set().union(*(found.get(a, set()) for a in node.all_input_nodes))
-        own = ({t["shape"][value_sized_dim(node)] for t in tensor_leaves(node.meta.get("value", {})) if t["shape"]}
-               if is_value_sized(node) else ())
-        lengths = lengths_from_values(node, inherited, own)
-        if lengths:
-            found[node] = lengths
-    return found
+    """{node: the lengths read from values that its tensors have}, at its
+    value_sized_places."""
+    return _value_sized(gm.graph.nodes, own_value_sized_places)[1]
+
+
+def _value_sized(nodes, own):
+    places, lengths_of = {}, {}
+    for n in nodes:
+        inherited = set().union(*(lengths_of.get(a, set()) for a in n.all_input_nodes))
+        shapes = [t["shape"] for t in tensor_leaves(n.meta.get("value", {}))]
+        at = places_from_values(n, inherited) | own(n, shapes)
+        if at:
+            places[n] = at
+            lengths_of[n] = {shapes[i][k] for i, k in at}
+    return places, lengths_of
+
+
+def own_value_sized_places(node, shapes):
+    """The places (tensor, dim) whose length a value-sized op read from
+    values (is_value_sized): where a module kept whole gave other lengths
+    between the trials; else each tensor's value_sized_dim, whatever it was
+    given (remove_small_boxes keeps all 10 boxes of the model and 5 of a
+    draw)."""
+    if not is_value_sized(node):
+        return set()
+    places = node.meta.get("lengths_vary", True)
+    if places is not True:
+        return {(i, k) for i, k in places if i < len(shapes) and k < len(shapes[i])}
+    dim = value_sized_dim(node)
+    return {(i, dim % len(shape)) for i, shape in enumerate(shapes) if shape}
 
 
 def masks_indexing(node):
