@@ -895,8 +895,7 @@ def child_attr_names(parent, gm):
         else:
             # named by its op, not by a view of its weight it reads first
             # (`to`) nor by a read of values it takes (`item`)
-            base = naming.identifier(next((n.name for n in c.nodes if is_compute(n, gm)),
-                                          next(n.name for n in c.nodes if not is_parameter(n, gm))))
+            base = naming.identifier(next(n.name for n in c.nodes if is_compute(n, gm)))
         if base[0].isdigit() or base.startswith("m_"):
             base = naming.identifier(f"{r.op_list[0]}_{base}")
         names[id(r)] = _first_free(_attr_safe(base), used)
