@@ -6,7 +6,6 @@ the original are the ops of the graph the files were generated from.
 
 import contextlib
 import copy
-import hashlib
 import os
 import sys
 
@@ -348,8 +347,7 @@ def forget_first_recordings(keep_path):
 
 def _file_key(model_file):
     try:
-        with open(model_file.path, "rb") as f:
-            return model_file.path, hashlib.sha1(f.read()).hexdigest()
+        return model_file.path, verify.file_sha1(model_file.path)
     except OSError:
         return model_file.path, None
 

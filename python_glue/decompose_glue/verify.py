@@ -98,6 +98,13 @@ def keep_planned(text, seed, model, inputs, output):
     _PLANNED[hashlib.sha1(text.encode("utf-8")).hexdigest()] = (model, seed, inputs, output)
 
 
+def file_sha1(path):
+    """The sha1 of a file's bytes: the text a kept model, output or
+    recording was made from."""
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()
+
+
 def take_planned(text_sha1):
     """(model, seed, LentInputs, output) the plan kept for the file whose
     text has this sha1, else None (then the caller builds and runs the model)."""

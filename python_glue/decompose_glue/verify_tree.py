@@ -27,7 +27,6 @@ the caller reads the results in step order and stops at the first that fails.
 
 import contextlib
 import datetime
-import hashlib
 import inspect
 import math
 import sys
@@ -38,13 +37,8 @@ from . import anticheat, fastpath, trace
 from .loader import BadInput, _one_line, recording_init_arguments, weights_left_uninitialised
 from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
-                     compare, keep_for_composition, NUM_TRIALS, own, plan_transfer, read_weight_map,
+                     compare, file_sha1, keep_for_composition, NUM_TRIALS, own, plan_transfer, read_weight_map,
                      seed_forward, take_planned, tensors, tolerance, transfer_report, trial_seeds, versions)
-
-
-def _sha1(path):
-    with open(path, "rb") as f:
-        return hashlib.sha1(f.read()).hexdigest()
 
 
 def _children_files():
@@ -146,7 +140,7 @@ class _Step:
             # every weight is bound from the original's
             with weights_left_uninitialised(), recording_init_arguments({}, self.taking) as built:
                 self.refactored = self.refactored_file.build(seed=1)
-            self.original_sha = _sha1(self.original_path)
+            self.original_sha = file_sha1(self.original_path)
         except BadInput as e:
             self.error = f"{e.path}: {e.message}"
             return {}
@@ -379,7 +373,7 @@ def _link(steps, children, run):
     """Wrap every child, in every refactored model, whose file is some step's
     original; a model a step builds later (Step.use) is linked as it is built."""
     by_sha = {s.original_sha: s for s in steps[1:] if not s.error}
-    sha_of = {cls: _sha1(path) for cls, path in children.items()}
+    sha_of = {cls: file_sha1(path) for cls, path in children.items()}
 
     def link(step, model):
         for name, module in model.named_modules():
@@ -434,7 +428,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
     def results():
         return [root.result(seeds, num_trials, note_root, ended_at)] + [
             s.result(seeds, num_trials, note, ended_at) for s in steps[1:]]
-    planned = take_planned(_sha1(root.original_path)) if not root.error else None
+    planned = take_planned(file_sha1(root.original_path)) if not root.error else None
     try:
         original_file = _load(root.original_path, "original", ("Model",))
         original = planned[0] if planned else original_file.build(seed=0)
