@@ -13,7 +13,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import attention, fastpath, memory, meta, modsrc, ops, record, trace, verify
+from . import attention, autocast, fastpath, memory, meta, modsrc, ops, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -62,6 +62,8 @@ def values_on_meta(gm, args, kwargs):
 
     The run is of a copy of the graph whose weights are meta tensors: the
     graph shares the user's model's own weights, which stay as they are."""
+    if autocast.in_graph(gm):
+        return False  # autocast changes the dtypes of CPU and CUDA tensors, not of meta ones
     weights = list(gm.parameters()) + list(gm.buffers()) + list(trace.tensor_attributes(gm).values())
     memo = {}
     for t in weights:
@@ -446,7 +448,10 @@ def _fails_on(gm, model_file, seed, expected, restore):
     args, kwargs = verify.LentInputs(model_file, seed).lend()
     try:
         with fastpath.off():
-            got = gm.forward(*args, **kwargs)  # not gm(): fx prints the generated code's traceback
+            if autocast.in_graph(gm):  # fx's code of the graph has no autocast: each node enters its own
+                got = trace.run_graph(gm, args, kwargs)
+            else:
+                got = gm.forward(*args, **kwargs)  # not gm(): fx prints the generated code's traceback
     except Exception:
         return True
     finally:

@@ -21,7 +21,7 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 
-from . import loose, modsrc, naming, ops, trace
+from . import autocast, loose, modsrc, naming, ops, trace
 from .emit import Expression, Names, literal, node_line, node_uses, with_frees
 from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, is_parameter, op_name
 
@@ -607,8 +607,8 @@ def render_component(component, gm, records):
     # an op's numbers are read in forward; a module's were given to it in __init__
     assigned = [f"self.{name} = {name}" for key, name, _ in r.settings if not isinstance(key, tuple)]
     init_lines, workload_lines = assigned + init_lines, assigned + workload_lines
-    body_lines = with_frees([(node_line(n, r.names, written.get(n)), [r.names.of(n)], node_uses(n, r.names))
-                             for n in component.nodes if n.op != "get_attr"],
+    body_lines = with_frees([(node_line(n, r.names, written.get(n)), [r.names.of(n)], node_uses(n, r.names),
+                              autocast.of(n)) for n in component.nodes if n.op != "get_attr"],
                             keep={r.names.of(n) for n in r.outputs})
     result = ", ".join(r.names.of(n) for n in r.outputs)
     args = forward_arguments(r)
@@ -712,7 +712,8 @@ def _functional_workload(component, gm):
         settings = dict(list(bound.arguments.items())[1:])
     dtypes = [t["dtype"] for n in node.all_input_nodes + [node]
               for t in trace.tensor_leaves(n.meta.get("value", {}))]
-    return f"F.{op}({sorted((k, repr(v)) for k, v in settings.items())}) -> {dtypes}"
+    under = f" under {autocast.header(autocast.of(node))}" if autocast.of(node) else ""
+    return f"F.{op}({sorted((k, repr(v)) for k, v in settings.items())}) -> {dtypes}{under}"
 
 
 def _fetch_attr(gm, target):

@@ -14,7 +14,7 @@ import operator
 import torch
 import torch.fx as fx
 
-from . import ops
+from . import autocast, ops
 
 
 class Names:
@@ -232,19 +232,19 @@ def with_frees(entries, keep):
     """Lines of a forward, each followed by `del` of the values it was the
     last to read, as torch.fx's own generated code does: a forward would
     otherwise hold every activation until it returns. `entries`: (line,
-    names it defines, names it reads); `keep`: the names that are returned
-    or that the caller holds."""
-    if len(entries) <= SHORT_FORWARD:
-        return [line for line, _, _ in entries]
+    names it defines, names it reads[, autocast.state() it runs under]);
+    `keep`: the names that are returned or that the caller holds. Lines
+    under autocast are written in its block, with the `del` lines after them."""
+    tagged = []
     last = {}
-    for i, (_, _, used) in enumerate(entries):
+    for i, (_, _, used, *_) in enumerate(entries):
         for name in used:
             last[name] = i
-    defined = {name for _, names, _ in entries for name in names}
-    lines = []
-    for i, (line, _, used) in enumerate(entries):
-        lines.append(line)
+    defined = {name for _, names, *_ in entries for name in names}
+    for i, (line, _, used, *on) in enumerate(entries):
+        on = on[0] if on else ()
+        tagged.append((line, on))
         done = [name for name in used if last[name] == i and name in defined and name not in keep]
-        if done:
-            lines.append(f"del {', '.join(done)}")
-    return lines
+        if done and len(entries) > SHORT_FORWARD:
+            tagged.append((f"del {', '.join(done)}", on))
+    return autocast.blocks(tagged)

@@ -26,7 +26,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from . import ops
+from . import autocast, ops
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
                     keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state, value_sized_dim)
@@ -150,6 +150,7 @@ class _Recorder(TorchFunctionMode):
     def _node(self, op, target, args, kwargs, value, name=None):
         node = self._create(op, target, args, kwargs, name=name)
         node.meta["scope"] = tuple(self.scope)
+        autocast.mark(node)
         self.busy += 1  # describing a value (its min and max) is not the model's work
         try:
             node.meta["value"] = describe_node(node, value)

@@ -19,7 +19,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import ops
+from . import autocast, ops
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -113,6 +113,7 @@ class ScopeTracer(fx.Tracer):
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
         node.meta["scope"] = tuple(self._dc_scope)
+        autocast.mark(node)
         return node
 
 
@@ -226,7 +227,21 @@ def items_of(desc):
     return list(items.values()) if isinstance(items, dict) else items
 
 
-class _Recorder(fx.Interpreter):
+class _Run(fx.Interpreter):
+    """A graph's run with each node under the autocast it was traced under."""
+
+    def run_node(self, n):
+        with autocast.region(autocast.of(n)):
+            return super().run_node(n)
+
+
+def run_graph(gm, args, kwargs):
+    """The graph's output on these inputs (_Run)."""
+    with torch.no_grad():
+        return _Run(gm).run(*bind_inputs(gm, args, kwargs))
+
+
+class _Recorder(_Run):
     def run_node(self, n):
         value = super().run_node(n)
         n.meta["value"] = describe_node(n, value)

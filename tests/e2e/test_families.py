@@ -66,6 +66,8 @@ EXPECTED = {
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
+    # traced symbolically all the same: each node notes the autocast it ran under
+    "untraceable/autocast_mixed": ((1, 1, 1, 7), "symbolic"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
     "untraceable/tuple_dict_outputs": ((1, 1, 2, 7), "recorded"),
@@ -413,6 +415,16 @@ class Families(unittest.TestCase):
         (repeat,) = glob.glob(os.path.join(out, "level_0_kernel", "repeat_interleave_*.py"))
         self.assertIn("return [(-1, 8)]", _text(repeat))
         self.assertIn("torch.randint(1, 4, (6,), dtype=torch.int64)", _text(repeat))  # the model's own durations
+
+    def test_ops_under_autocast_are_written_in_its_block(self):
+        _, out = self.runs["untraceable/autocast_mixed"]
+        layer = _text(os.path.join(out, "level_2_layer", "autocast_attention_12x32_fp32.py"))
+        self.assertIn('        with torch.autocast("cpu", dtype=torch.bfloat16):\n            q = self.q(x)\n', layer)
+        # the softmax ran with autocast turned off: outside every block
+        self.assertIn("\n        softmax = mul.softmax(dim=-1)\n", layer)
+        matmul = _text(os.path.join(out, "level_0_kernel", "matmul_4x12x32_4x32x12_bf16.py"))
+        self.assertIn('        with torch.autocast("cpu", dtype=torch.bfloat16):\n            matmul = x0 @ x1\n', matmul)
+        self.assertTrue(os.path.exists(os.path.join(out, "level_0_kernel", "linear_32x32_fp32_bf16.py")))
 
     def test_a_value_read_into_python_is_read_by_the_kernel_that_takes_it(self):
         _, out = self.runs["std_scaled"]

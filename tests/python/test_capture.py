@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy  # noqa: E402
 import torch  # noqa: E402
 
-from decompose_glue import capture, record, trace, verify  # noqa: E402
+from decompose_glue import autocast, capture, emit, record, trace, verify  # noqa: E402
 from decompose_glue.loader import BadInput, load_model_file  # noqa: E402
 from newer_fx import newer_fx  # noqa: E402
 
@@ -97,6 +97,56 @@ class ValuesOnMeta(unittest.TestCase):
         self.assertEqual(notes["symbolic_error"], "the symbolic trace does not reproduce the eager output")
 
 
+class _AutocastBranch(torch.nn.Module):
+    """A bfloat16 linear, an fp32 softmax in a region turned off, and a
+    branch on a value, which only a recording follows."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            h = self.a(x)
+            with torch.autocast("cpu", enabled=False):
+                h = h.float().softmax(-1)
+        return h * 2 if h.mean() > 0 else h
+
+
+class Autocast(unittest.TestCase):
+    """Autocast works below torch.fx and below a recording: each node notes
+    the autocast it ran under, graph runs enter it again, files write it."""
+
+    def test_both_traces_note_which_nodes_ran_under_autocast(self):
+        model, x = _AutocastBranch().eval(), torch.randn(3, 8)
+        recorded = record.record(model, (x,), {}, set())[0]
+        bf16 = (("cpu", torch.bfloat16),)
+        self.assertEqual([(n.name, autocast.of(n)) for n in recorded.graph.nodes],
+                         [("x", ()), ("a", bf16), ("float_1", ()), ("softmax", ()), ("mul", ()), ("output", ())])
+        # the run of the graph computes in bfloat16 where the model did
+        with torch.no_grad():
+            self.assertTrue(torch.equal(trace.run_graph(recorded, (x,), {}), model(x)))
+
+    def test_a_graph_under_autocast_is_not_run_on_meta(self):
+        # meta tensors are not autocast: their dtypes would be float32's
+        model_file = load_model_file(os.path.join(MODELS, "untraceable", "autocast_mixed.py"))
+        model = model_file.build()
+        gm = trace.symbolic(model)
+        self.assertTrue(autocast.in_graph(gm))
+        args, kwargs = model_file.inputs(seed=capture.FORWARD_SEED)
+        self.assertFalse(capture.values_on_meta(gm, args, kwargs))
+        _, method, notes, _ = capture.trace_model(model_file, model, verify.LentInputs(model_file, capture.FORWARD_SEED))
+        self.assertEqual((method, notes["checked"]), ("symbolic", True))
+
+    def test_lines_under_one_autocast_are_one_block_with_their_frees(self):
+        bf16 = (("cpu", torch.bfloat16),)
+        entries = [("q = self.q(x)", ["q"], ["x"], bf16), ("k = q @ q", ["k"], ["q"], bf16),
+                   ("f = k.float()", ["f"], ["k"], ()), ("g = f + x", ["g"], ["f", "x"])]
+        self.assertEqual(emit.with_frees(entries, keep={"g"}), [
+            'with torch.autocast("cpu", dtype=torch.bfloat16):', "    q = self.q(x)", "    k = q @ q", "    del q",
+            "f = k.float()", "del k", "g = f + x", "del f"])
+
+
 class WhereFxFollowsMore(unittest.TestCase):
     def test_the_untraceable_models_are_recorded_by_the_pipelines_tracer(self):
         # torch 2.x's fx unpacks shapes, returns dataclasses and takes traced
@@ -112,7 +162,8 @@ class WhereFxFollowsMore(unittest.TestCase):
                     model = model_file.build()
                     inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
                     _, method, _, _ = capture.trace_model(model_file, model, inputs)
-                    self.assertEqual(method, "recorded")
+                    # fx's graph of autocast_mixed drops the autocast; ours notes it on each node
+                    self.assertEqual(method, "symbolic" if name == "autocast_mixed" else "recorded")
 
 
 class _SlicesByLength(torch.nn.Module):
