@@ -4,6 +4,7 @@ Both the plan and the coverage count go through here, so the ops counted in
 the original are the ops of the graph the files were generated from.
 """
 
+import collections
 import contextlib
 import copy
 import os
@@ -13,7 +14,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import attention, autocast, fastpath, memory, meta, modsrc, ops, record, trace, verify
+from . import attention, autocast, fastpath, followreads, memory, meta, modsrc, ops, record, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -221,7 +222,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     another output than the model there: the root step would fail on that
     trial.
     """
-    notes = {"symbolic_error": None, "specialised": [], "memory_warning": None, "checked": True, "opened": [],
+    notes = {"symbolic_error": None, "specialised": [], "followed": [], "memory_warning": None, "checked": True,
+             "opened": [],
              "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
@@ -271,7 +273,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             earlier = None
             gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore,
                                                                      watch_reads=watch)
-            seen = [(recorded.pop("reads", None), recorded.pop("module_shapes", None))] if watch else []
+            seen = [Run(recorded.pop("reads"), recorded.pop("module_shapes"), gm, recorded.pop("numbers"))] \
+                if watch else []
             reads_values = bool(recorded["specialised"]) or any(trace.is_value_sized(n) for n in gm.graph.nodes)
             if not check and watch and reads_values and len(trial_seeds) > 1:
                 # The root step would fail on the second trial where this
@@ -293,17 +296,26 @@ def _trace(model_file, model, inputs, check, trial_seeds):
                     _FIRST_RECORDING.clear()
                     _FIRST_RECORDING[key] = (seen, set(opened))
         if checking and reads_values:
-            whole, methods, lengths_vary = _kept_whole(model_file, model, trial_seeds, opened, restore, seen)
+            runs = list(seen) + _watched_runs(model_file, model, trial_seeds[len(seen):], opened, restore)
+            whole, methods, lengths_vary = _kept_whole(runs)
             # every module of a class whose reads differed, also where this
             # instance's agreed on the trials' inputs: the branch is the class's
             kinds = {type(model.get_submodule(m.path)) for m in methods if m.path}
             modules = {path: lengths_vary.get(path, set()) for path, module in model.named_modules()
                        if path and type(module) in kinds}
+            follow = None
+            if not whole and not modules and any(not m.path for m in methods):
+                # the model's own forward reads differently: the numbers it
+                # reads, followed to the ops that take them (followreads.py)
+                follow = followreads.places([(run.graph, run.numbers) for run in runs])
+                if follow:
+                    methods = [m for m in methods if m.path]
             if earlier is not None:  # the graph and the eager output come from this recording
                 gm, recorded, output, args, kwargs, eager = _record_once(model, inputs, opened, restore, whole,
-                                                                         whole_modules=modules)
-            elif whole or modules:  # recorded again, each of them one call; the first run's output is the eager one
-                gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules)[:2]
+                                                                         whole_modules=modules, follow_numbers=follow)
+            elif whole or modules or follow:  # recorded again; the first run's output is the eager one
+                gm, recorded = _record_once(model, inputs, opened, restore, whole, whole_modules=modules,
+                                            follow_numbers=follow)[:2]
     except BadInput:
         raise  # a trial's inputs the forward refuses, or get_inputs() itself: said as it is
     except Exception as e:
@@ -382,7 +394,7 @@ def _function_name(fn):
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, whole_modules=()):
+def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, whole_modules=(), follow_numbers=None):
     """record.record on `inputs` from the forward seed, again with a leaf
     module opened wherever one gave back an ImageList; with the eager run's
     inputs and memory peak."""
@@ -392,7 +404,7 @@ def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, wh
         try:
             with memory.PeakOfRun() as eager:
                 gm, recorded, output = record.record(model, args, kwargs, opened, whole, watch_reads,
-                                                     whole_modules)
+                                                     whole_modules, follow_numbers)
             return gm, recorded, output, args, kwargs, eager
         except record.Reopen as again:  # rare: a leaf module gave back an ImageList
             opened.add(again.path)
@@ -400,28 +412,32 @@ def _record_once(model, inputs, opened, restore, whole=(), watch_reads=False, wh
             restore()
 
 
-def _kept_whole(model_file, model, trial_seeds, opened, restore, seen=()):
+# One recording of the model on one trial's inputs, as _kept_whole and
+# followreads compare them: the values it read into Python, its modules'
+# output shapes, its graph, and the numbers its own forward read.
+Run = collections.namedtuple("Run", "reads shapes graph numbers")
+
+
+def _kept_whole(runs):
     """(functions, methods, module paths) of record.varying_reads and
-    record.varying_lengths, from the model recorded on each trial's inputs:
-    the functions (a loop over detections) and the modules (a branch on a
-    mean) to record as one call each, and where the modules' output lengths
-    differ between the trials. `seen`: the (reads, module shapes) of the
-    recordings on the first trials' inputs made already."""
-    seen = list(seen) + _watched_runs(model_file, model, trial_seeds[len(seen):], opened, restore)
-    return (*record.varying_reads([reads for reads, _ in seen]),
-            record.varying_lengths([shapes for _, shapes in seen]))
+    record.varying_lengths, from the model's recordings on each trial's
+    inputs (Run): the functions (a loop over detections) and the modules (a
+    branch on a mean) to record as one call each, and where the modules'
+    output lengths differ between the trials."""
+    return (*record.varying_reads([run.reads for run in runs]),
+            record.varying_lengths([run.shapes for run in runs]))
 
 
 def _watched_runs(model_file, model, seeds, opened, restore):
-    """[(reads, module shapes)] of the model recorded on each seed's inputs."""
+    """[Run] of the model recorded on each seed's inputs."""
     return [_watched_run(model_file, model, seed, opened, restore)[0] for seed in seeds]
 
 
 def _watched_run(model_file, model, seed, opened, restore):
-    """((reads, module shapes), the graph's code, the model's output) of
-    the model recorded on the seed's inputs. Where the model's own forward
-    raises on them, bad input that names the seed: it ran on the first
-    trial's, and recording is not what failed."""
+    """(Run, the graph's code, the model's output) of the model recorded
+    on the seed's inputs. Where the model's own forward raises on them, bad
+    input that names the seed: it ran on the first trial's, and recording is
+    not what failed."""
     restore()
     try:
         gm, recorded, output, args, kwargs = _record_once(model, verify.LentInputs(model_file, seed), opened,
@@ -438,7 +454,7 @@ def _watched_run(model_file, model, seed, opened, restore):
         raise
     output = verify.own(output, (args, kwargs))
     restore()
-    return (recorded["reads"], recorded["module_shapes"]), gm.code, output
+    return Run(recorded["reads"], recorded["module_shapes"], gm, recorded["numbers"]), gm.code, output
 
 
 def _fails_on(gm, model_file, seed, expected, restore):

@@ -431,8 +431,10 @@ def _values_read(node, gm):
     return _values_read_for(node) + [u for u in node.users if _is_value_read(u) and not _taken_by_one(u, gm)]
 
 
-# Reading a tensor's values into Python, as a symbolic graph holds it.
+# Reading a tensor's values into Python, as a symbolic graph holds it, and
+# as a recording holds a number the model's forward read (followreads.py).
 _VALUE_READS = frozenset({"item", "tolist"})
+_VALUE_READ_FUNCTIONS = (int, float)
 
 
 def _values_read_for(node):
@@ -459,6 +461,8 @@ def _made_from_a_value_read(node):
 
 
 def _is_value_read(node):
+    if node.op == "call_function" and node.target in _VALUE_READ_FUNCTIONS:
+        return bool(node.args) and isinstance(node.args[0], fx.Node) and produces_tensors(node.args[0])
     return node.op == "call_method" and node.target in _VALUE_READS and not produces_tensors(node)
 
 

@@ -780,6 +780,7 @@ class Plan:
                         "inputs; the generated files reproduce the model on inputs of these "
                         "shapes and values like them",
                 "values_fixed_by_the_inputs": self.trace_notes["specialised"],
+                "numbers_read_by_the_graph": self.trace_notes.get("followed", []),
                 "functions_kept_whole": _each_with_why(
                     "function", self.trace_notes["kept_whole"],
                     "the values it reads into Python (a loop's length, a box's corners) differ between "

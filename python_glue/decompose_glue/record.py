@@ -26,7 +26,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from . import autocast, ops
+from . import autocast, followreads, ops
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
                     keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state, value_sized_dim)
@@ -71,6 +71,8 @@ _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__
           "__iter__", "numel", "dim", "size", "__format__", "__repr__", "__array__"}
 # Reads of a tensor's sizes.
 _SIZE_READS = {"size", "shape", "__len__", "numel"}
+# Reads of a number off a tensor, and the call that reads it in a graph.
+_NUMBER_READS = {"item": "item", "__int__": int, "__float__": float}
 
 
 class LengthFromValues(collections.namedtuple("LengthFromValues", "value")):
@@ -101,13 +103,21 @@ _PYTHON_DTYPES = {bool: torch.bool, int: torch.int64, float: torch.float64, comp
 
 
 class _Recorder(TorchFunctionMode):
-    def __init__(self, model, watch_reads=False):
+    def __init__(self, model, watch_reads=False, follow_numbers=False):
         super().__init__()
         self.graph = fx.Graph()
         self.name_uses = {}      # base -> nodes named from it so far (_create)
         # With watch_reads, every Python value read off a tensor (shapes
         # too), with the function to keep whole it was read in (_holder).
         self.reads = [] if watch_reads else None
+        # ... and the numbers the model's own forward read off a tensor
+        # (.item(), int(t), float(t)), in order, as (read, number); with
+        # follow_numbers, each also as a node that reads it from the graph
+        # (followreads.py), named in `number_nodes`
+        self.numbers = [] if watch_reads else None
+        self.follow_numbers = follow_numbers
+        self.number_nodes = []
+        self.followed = []       # what the graph reads of them, as `specialised` says a read
         # ... and each module call's output shapes, by path, in call order:
         # where a module kept whole gives the same on every input, its
         # files check them all (varying_lengths)
@@ -278,7 +288,10 @@ class _Recorder(TorchFunctionMode):
                     sized = name in _SIZE_READS and args and self._reads_value_sized(args[0], name, value)
                 finally:
                     self.busy -= 1
-                self.reads.append((self._holder(sys._getframe(1)), name, LengthFromValues(value) if sized else value))
+                holder = self._holder(sys._getframe(1))
+                self.reads.append((holder, name, LengthFromValues(value) if sized else value))
+                if isinstance(holder, MethodRead) and not holder.path:
+                    self._read_number(name, value, args)
             if name in _READS or not isinstance(value, (torch.Size, int)):
                 self._note(name, value)
                 self._mark_read(args)
@@ -338,6 +351,20 @@ class _Recorder(TorchFunctionMode):
         if isinstance(holder, str):
             return MethodRead(self.scope[-1].rsplit("#", 1)[0] if self.scope else "", holder)
         return holder
+
+    def _read_number(self, name, value, args):
+        """A number the model's own forward read off a tensor (numbers)."""
+        node = self.node_of.get(id(args[0])) if args and isinstance(args[0], torch.Tensor) else None
+        if name not in _NUMBER_READS or type(value) not in (int, float) or node is None:
+            return
+        self.numbers.append((name, value))
+        if self.follow_numbers:
+            target = _NUMBER_READS[name]
+            read = self._node("call_method" if target == "item" else "call_function", target, (node,), {}, value,
+                              name="number")
+            read.meta["read"] = True  # where no op takes it, it goes without a word (remove_unused)
+            read.meta["number_read"] = True  # what it sizes, the values size (trace._sized_by_numbers)
+            self.number_nodes.append(read.name)
 
     def _read_device(self, value):
         return isinstance(value, torch.device) and self.devices_read.get(id(value)) is value
@@ -636,7 +663,7 @@ def _is_tensor_method(func):
     return name is not None and getattr(torch.Tensor, name, None) is func
 
 
-def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_modules=()):
+def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_modules=(), follow_numbers=None):
     """(GraphModule, notes, output) recorded from one forward pass on the
     given inputs; the output is the model's own.
 
@@ -646,7 +673,10 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     model names in its `kept_whole` (trace.kept_whole_paths). With
     `watch_reads`,
     notes["reads"] lists every value read into Python, with the function it
-    was read in, for varying_reads.
+    was read in, for varying_reads, and notes["numbers"] the numbers the
+    model's own forward read off tensors. `follow_numbers`
+    ({(node name, argument place): number}, followreads.places) puts those
+    numbers back where the ops took them, as nodes that read them.
 
     A leaf module is one kernel (its call one node), unless its call takes
     or gives an object that holds tensors and is none of a tensor, a tuple,
@@ -655,7 +685,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     notes["opened"]. Inputs are seen before the call; an output only after
     it, and then Reopen asks the caller to record again with the path in
     `opened`."""
-    recorder = _Recorder(model, watch_reads)
+    recorder = _Recorder(model, watch_reads or follow_numbers is not None, follow_numbers is not None)
     opened = set(opened)
     whole_modules = {**dict.fromkeys(kept_whole_paths(model), True), **dict(whole_modules)}
     original_call = nn.Module.__call__
@@ -760,13 +790,21 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     finally:
         nn.Module.__call__ = original_call
     recorder.graph.output(recorder.arg(output))
+    if follow_numbers is not None:
+        followreads.put_back(recorder.graph, follow_numbers, recorder.number_nodes)
+        for index in sorted(set(follow_numbers.values())):  # followed, not fixed to these inputs
+            name, value = recorder.numbers[index]
+            recorder.specialised.remove(f"{name}() read {value!r}")
+            recorder.followed.append(f"{name}() read {value!r}")
     gm = graph_module(model, recorder.graph, type(model).__name__)
     for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
         node.meta.update(src.meta)
     unused = remove_unused(gm)
-    notes = {"specialised": recorder.specialised, "opened": sorted(opened), "unused": unused}
+    notes = {"specialised": recorder.specialised, "followed": recorder.followed, "opened": sorted(opened),
+             "unused": unused}
     if watch_reads:
         notes["reads"], notes["module_shapes"] = recorder.reads, recorder.module_shapes
+        notes["numbers"] = recorder.numbers
     return gm, notes, output
 
 

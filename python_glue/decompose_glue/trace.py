@@ -284,9 +284,19 @@ def places_from_values(node, inherited):
     selection of a tensor that has one (keep[:100] keeps min(kept, 100))."""
     shapes = [t["shape"] for t in tensor_leaves(node.meta.get("value", {}))]
     at = {(i, k) for i, shape in enumerate(shapes) for k, d in enumerate(shape) if d in inherited}
-    if inherited and node.op == "call_function" and node.target is operator.getitem:
+    if inherited and node.op == "call_function" and node.target is operator.getitem and _cuts_first(node):
         at |= {(i, 0) for i, shape in enumerate(shapes) if shape}
     return at
+
+
+def _cuts_first(getitem):
+    """Whether an index cuts or selects the first dim (keep[:100],
+    boxes[keep]), not only adds or keeps dims (arange(n)[None, :], x[..., 0])."""
+    index = getitem.args[1] if len(getitem.args) > 1 else None
+    first = index[0] if isinstance(index, tuple) and index else index
+    if first is None or first is Ellipsis:
+        return False
+    return not (isinstance(first, slice) and first == slice(None))
 
 
 def lengths_from_values(node, inherited, own=()):
@@ -324,19 +334,76 @@ def _value_sized(nodes, own):
     return places, lengths_of
 
 
-def own_value_sized_places(node, shapes):
+def own_value_sized_places(node, shapes, counted=None):
     """The places (tensor, dim) whose length a value-sized op read from
     values (is_value_sized): where a module kept whole gave other lengths
     between the trials; else each tensor's value_sized_dim, whatever it was
     given (remove_small_boxes keeps all 10 boxes of the model and 5 of a
-    draw)."""
+    draw). And the dims an op was given a number the model read off a
+    tensor for (number_sized_places)."""
+    numbered = number_sized_places(node, shapes, counted)
     if not is_value_sized(node):
-        return set()
+        return numbered
     places = node.meta.get("lengths_vary", True)
     if places is not True:
-        return {(i, k) for i, k in places if i < len(shapes) and k < len(shapes[i])}
+        return {(i, k) for i, k in places if i < len(shapes) and k < len(shapes[i])} | numbered
     dim = value_sized_dim(node)
-    return {(i, dim % len(shape)) for i, shape in enumerate(shapes) if shape}
+    return {(i, dim % len(shape)) for i, shape in enumerate(shapes) if shape} | numbered
+
+
+# Ops whose output is as long as the numbers they are given say (the rest:
+# the sizes they are given, from the first sequence or as they come).
+_RANGES = frozenset({"arange", "range", "linspace", "logspace"})
+_SIZED = frozenset({"zeros", "ones", "empty", "full", "rand", "randn", "new_zeros", "new_ones", "new_empty",
+                    "new_full", "view", "reshape", "expand"})
+
+
+def number_sized_places(node, shapes, counted=None):
+    """The places (0, dim) of `node`'s output whose length a number read
+    off a tensor gives (followreads.py: node.meta["number_read"]):
+    arange(number), zeros(b, number), x[:, :number]. `counted(number)`:
+    whether that number counts (a file that is given it as a literal
+    input makes one length of it)."""
+    if not shapes:
+        return set()
+    return {(0, k) for k in _sized_by_numbers(node, counted or (lambda number: True)) if k < len(shapes[0])}
+
+
+def _sized_by_numbers(node, counted):
+    if node.op not in ("call_function", "call_method"):
+        return set()
+
+    def number(value):
+        return isinstance(value, fx.Node) and bool(value.meta.get("number_read")) and counted(value)
+    name = ops.function_op(node.target)
+    if name in _RANGES:
+        return {0} if any(number(a) for a in _flat(node.args, node.kwargs)) else set()
+    if name in _SIZED:
+        given = node.args[1:] if node.op == "call_method" or name.startswith("new_") else node.args
+        sizes = given[0] if given and isinstance(given[0], (tuple, list)) else given
+        return {k for k, size in enumerate(sizes) if number(size)}
+    if node.target is operator.getitem and len(node.args) == 2:
+        index = node.args[1] if isinstance(node.args[1], tuple) else (node.args[1],)
+        dims, dim = set(), 0
+        for i in index:
+            if i is Ellipsis:
+                return dims  # where the dims after it are is the tensor's rank's to say
+            if isinstance(i, slice):
+                if any(number(b) for b in (i.start, i.stop, i.step)):
+                    dims.add(dim)
+                dim += 1
+            elif i is None:
+                dim += 1
+        return dims
+    return set()
+
+
+def _flat(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, (tuple, list)):
+            yield from a
+        else:
+            yield a
 
 
 def masks_indexing(node):

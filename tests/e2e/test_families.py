@@ -68,6 +68,7 @@ EXPECTED = {
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     # traced symbolically all the same: each node notes the autocast it ran under
     "untraceable/autocast_mixed": ((1, 1, 1, 7), "symbolic"),
+    "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
     "untraceable/tuple_dict_outputs": ((1, 1, 2, 7), "recorded"),
@@ -415,6 +416,19 @@ class Families(unittest.TestCase):
         (repeat,) = glob.glob(os.path.join(out, "level_0_kernel", "repeat_interleave_*.py"))
         self.assertIn("return [(-1, 8)]", _text(repeat))
         self.assertIn("torch.randint(1, 4, (6,), dtype=torch.int64)", _text(repeat))  # the model's own durations
+
+    def test_a_number_the_forward_reads_is_read_by_the_refactored_model(self):
+        proc, out = self.runs["untraceable/length_mask"]
+        self.assertNotIn("tracing again", proc.stderr)
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_layers", "refactored.py"))
+        # int(lengths.max()) is the max kernel's, and what it gives sizes the cut and the mask
+        self.assertIn("        number = self.max_1(lengths)\n        arange = self.arange(number, frames.device)\n",
+                      refactored)
+        self.assertIn("        getitem_2 = frames[:, :number]\n", refactored)
+        self.assertIn("        max_out = x.max()\n        int_out = int(max_out)\n        return int_out\n",
+                      _text(os.path.join(out, "level_0_kernel", "max_3_i64.py")))
+        log = self.trace_log("untraceable/length_mask")
+        self.assertEqual((log["values_fixed_by_the_inputs"], log["methods_reading_differently"]), ([], []))
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]

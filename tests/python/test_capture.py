@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy  # noqa: E402
 import torch  # noqa: E402
 
-from decompose_glue import autocast, capture, emit, record, trace, verify  # noqa: E402
+from decompose_glue import autocast, capture, emit, followreads, record, trace, verify  # noqa: E402
 from decompose_glue.loader import BadInput, load_model_file  # noqa: E402
 from newer_fx import newer_fx  # noqa: E402
 
@@ -33,6 +33,16 @@ def traced(name):
     model = model_file.build()
     args, kwargs = model_file.inputs(seed=capture.FORWARD_SEED)
     return model_file, model, trace.symbolic(model), args, kwargs
+
+
+def checked(name):
+    """(model file, model, graph, method, notes) of the pipeline's trace of
+    a model in tests/models checked on the three trials' inputs."""
+    model_file = load_model_file(os.path.join(MODELS, name + ".py"))
+    model = model_file.build()
+    inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+    return (model_file, model, *capture.trace_model(model_file, model, inputs,
+                                                    trial_seeds=verify.trial_seeds(3))[:3])
 
 
 def values(gm):
@@ -145,6 +155,68 @@ class Autocast(unittest.TestCase):
         self.assertEqual(emit.with_frees(entries, keep={"g"}), [
             'with torch.autocast("cpu", dtype=torch.bfloat16):', "    q = self.q(x)", "    k = q @ q", "    del q",
             "f = k.float()", "del k", "g = f + x", "del f"])
+
+
+_LONGEST_PLUS_ONE = '''import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x, lengths):
+        steps = int(lengths.max()) + 1  # a number no read gave: int() hands Python a plain int
+        return self.fc(x[:, :steps])
+
+
+def get_inputs():
+    return [torch.randn(3, 30, 4), torch.randint(2, 25, (3,))]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+class FollowedReads(unittest.TestCase):
+    """A number the model's own forward reads off a tensor, which differs
+    between the trials' inputs, is read by the graph where the ops took it."""
+
+    def setUp(self):
+        self.seeds = verify.trial_seeds(3)
+
+    def test_the_longest_length_is_read_by_the_graph_and_sizes_what_it_cuts(self):
+        model_file, model, gm, method, notes = checked("untraceable/length_mask")
+        self.assertEqual((method, notes["methods_reading_differently"], notes["specialised"]), ("recorded", [], []))
+        nodes = {n.name: n for n in gm.graph.nodes}
+        number = nodes["number"]
+        self.assertEqual((number.op, number.target, number.args), ("call_function", int, (nodes["max_1"],)))
+        self.assertEqual(nodes["arange"].args, (number,))
+        self.assertEqual(nodes["getitem_2"].args[1], (slice(None), slice(None, number)))
+        shapes = {n: [t["shape"] for t in trace.tensor_leaves(n.meta.get("value", {}))] for n in gm.graph.nodes}
+        self.assertEqual(trace.number_sized_places(nodes["arange"], shapes[nodes["arange"]]), {(0, 0)})
+        self.assertEqual(trace.number_sized_places(nodes["getitem_2"], shapes[nodes["getitem_2"]]), {(0, 1)})
+        # the graph is right on the trial whose longest length is 13, not 22
+        for seed in self.seeds:
+            args, kwargs = verify.LentInputs(model_file, seed).lend()
+            with torch.no_grad():
+                self.assertTrue(torch.equal(trace.run_graph(gm, args, kwargs), model(*args, **kwargs)))
+
+    def test_a_number_no_read_gave_leaves_the_graph_as_it_was(self):
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "longest_plus_one.py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(_LONGEST_PLUS_ONE)
+            model_file = load_model_file(path)
+            model = model_file.build()
+            runs = capture._watched_runs(model_file, model, self.seeds, set(), trace.snapshot(model))
+            self.assertEqual([run.numbers for run in runs], [[("__int__", 20)], [("__int__", 7)], [("__int__", 22)]])
+            self.assertIsNone(followreads.places([(run.graph, run.numbers) for run in runs]))
+            inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+            _, _, notes, _ = capture.trace_model(model_file, model, inputs, trial_seeds=self.seeds)
+            self.assertEqual(notes["methods_reading_differently"], ["Model.forward"])
 
 
 class WhereFxFollowsMore(unittest.TestCase):
@@ -407,10 +479,7 @@ class ModulesKeptWhole(unittest.TestCase):
         self.seeds = verify.trial_seeds(3)
 
     def test_an_early_exit_stage_is_one_call_that_runs_on_any_input(self):
-        model_file = load_model_file(os.path.join(MODELS, "untraceable", "early_exit.py"))
-        model = model_file.build()
-        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
-        gm, method, notes, _ = capture.trace_model(model_file, model, inputs, trial_seeds=self.seeds)
+        model_file, model, gm, method, notes = checked("untraceable/early_exit")
         # the first stage exits after one layer on the first trial's inputs
         # and runs all three on the second's; the second stage exits after
         # one on all three, and is kept whole too, as a module of that class
@@ -425,6 +494,7 @@ class ModulesKeptWhole(unittest.TestCase):
             args, kwargs = model_file.inputs(seed=seed)
             self.assertTrue(torch.equal(gm(*args, **kwargs), model(*args, **kwargs)))
         # unchecked, the second trial's input exits elsewhere: it is checked all the same
+        inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
         unchecked = capture.trace_model(model_file, model, inputs, check=False, trial_seeds=self.seeds)
         self.assertTrue(unchecked[2]["checked"])
         self.assertEqual(unchecked[0].code, gm.code)

@@ -1,0 +1,102 @@
+"""Numbers the model's own forward reads off tensors, put back into a recording.
+
+`max_len = int(lengths.max().item())`, then `torch.arange(max_len)` and
+`x[:, :max_len]`: a recording sees the read give 8 and the ops take 8, so
+its graph holds 8, and it fails every input whose longest length is
+another. A function or a module that reads so is kept whole (capture.py);
+the model's own forward cannot be (nothing would be left to decompose).
+Python hands the ops a plain int (int() of anything gives one), so where
+the number went is found by comparing the trials' recordings instead: where
+they differ only in numbers, and each of those numbers is, on every trial,
+what one read gave, the graph takes that read there (`number =
+max_1.item()`, `arange(number)`). The root step runs the graph on every
+trial and says whether it is right.
+"""
+
+import torch.fx as fx
+
+
+def places(runs):
+    """{(node name, argument place): index of the read} where the graphs
+    of `runs` ([(GraphModule, [(read, number)])], one per trial, the first
+    trial's first) differ, each place explained by one read; None where
+    they differ otherwise, or in nothing."""
+    graphs = [list(gm.graph.nodes) for gm, _ in runs]
+    numbers = [read for _, read in runs]
+    if len(runs) < 2 or len({len(g) for g in graphs}) != 1 or len({len(n) for n in numbers}) != 1:
+        return None
+    found = {}
+    for nodes in zip(*graphs):
+        first = nodes[0]
+        if any((n.op, n.name, n.target) != (first.op, first.name, first.target) for n in nodes[1:]):
+            return None
+        differing = []
+        if not _differing([(n.args, n.kwargs) for n in nodes], (), differing):
+            return None
+        for place, values in differing:
+            index = next((k for k in range(len(numbers[0]))
+                          if all(_same(read[k][1], v) for read, v in zip(numbers, values))), None)
+            if index is None:
+                return None  # a number no read gave
+            found[(first.name, place)] = index
+    return found or None
+
+
+def _same(a, b):
+    return type(a) is type(b) and a == b
+
+
+def _differing(values, place, out):
+    """Append to `out` the (place, numbers) where the trials' `values`
+    hold different numbers; False where they differ in anything else."""
+    first = values[0]
+    if isinstance(first, fx.Node):
+        return all(isinstance(v, fx.Node) and v.name == first.name for v in values)
+    if type(first) in (int, float):
+        if any(type(v) is not type(first) for v in values):
+            return False
+        if any(v != first for v in values):
+            out.append((place, tuple(values)))
+        return True
+    if isinstance(first, (tuple, list)):
+        if any(type(v) is not type(first) or len(v) != len(first) for v in values):
+            return False
+        return all(_differing([v[i] for v in values], place + (i,), out) for i in range(len(first)))
+    if isinstance(first, dict):
+        if any(not isinstance(v, dict) or v.keys() != first.keys() for v in values):
+            return False
+        return all(_differing([v[k] for v in values], place + (k,), out) for k in first)
+    if isinstance(first, slice):
+        if any(not isinstance(v, slice) for v in values):
+            return False
+        return all(_differing([getattr(v, part) for v in values], place + (part,), out)
+                   for part in ("start", "stop", "step"))
+    try:
+        return all(type(v) is type(first) and bool(v == first) for v in values)
+    except Exception:  # a value with no plain equality: not a number that moved
+        return False
+
+
+def put_back(graph, places, number_nodes):
+    """Make each place of `places` take the node that reads its number
+    (`number_nodes`: their names, in read order); a recording on the first
+    trial's inputs again, so its nodes have the names `places` gives."""
+    by_name = {n.name: n for n in graph.nodes}
+    for (name, place), index in places.items():
+        node = by_name[name]
+        node.args, node.kwargs = _replaced((node.args, node.kwargs), place, by_name[number_nodes[index]])
+
+
+def _replaced(value, place, new):
+    if not place:
+        return new
+    head, rest = place[0], place[1:]
+    if isinstance(value, slice):
+        parts = {part: getattr(value, part) for part in ("start", "stop", "step")}
+        parts[head] = _replaced(parts[head], rest, new)
+        return slice(parts["start"], parts["stop"], parts["step"])
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    items = list(value)
+    items[head] = _replaced(items[head], rest, new)
+    return tuple(items) if isinstance(value, tuple) else items
