@@ -13,14 +13,17 @@ max_1.item()`, `arange(number)`). The root step runs the graph on every
 trial and says whether it is right.
 """
 
+import operator
+
 import torch.fx as fx
 
 
 def places(runs):
-    """{(node name, argument place): index of the read} where the graphs
-    of `runs` ([(GraphModule, [(read, number)])], one per trial, the first
-    trial's first) differ, each place explained by one read; None where
-    they differ otherwise, or in nothing."""
+    """{(node name, argument place): (index of the read, offset)} where
+    the graphs of `runs` ([(GraphModule, [(read, number)])], one per trial,
+    the first trial's first) differ, each place explained by one read, or
+    by one read plus the same whole number on every trial (`longest + 1`);
+    None where they differ otherwise, or in nothing."""
     graphs = [list(gm.graph.nodes) for gm, _ in runs]
     numbers = [read for _, read in runs]
     if len(runs) < 2 or len({len(g) for g in graphs}) != 1 or len({len(n) for n in numbers}) != 1:
@@ -34,16 +37,26 @@ def places(runs):
         if not _differing([(n.args, n.kwargs) for n in nodes], (), differing):
             return None
         for place, values in differing:
-            index = next((k for k in range(len(numbers[0]))
-                          if all(_same(read[k][1], v) for read, v in zip(numbers, values))), None)
-            if index is None:
+            explained = _explained(values, numbers)
+            if explained is None:
                 return None  # a number no read gave
-            found[(first.name, place)] = index
+            found[(first.name, place)] = explained
     return found or None
 
 
-def _same(a, b):
-    return type(a) is type(b) and a == b
+def _explained(values, numbers):
+    """(read index, offset) whose numbers are `values` on every trial:
+    the read itself first, else the read plus one whole number."""
+    reads = range(len(numbers[0]))
+    for k in reads:
+        if all(type(read[k][1]) is type(v) and read[k][1] == v for read, v in zip(numbers, values)):
+            return k, 0
+    for k in reads:
+        if all(type(read[k][1]) is int and type(v) is int for read, v in zip(numbers, values)):
+            offsets = {v - read[k][1] for read, v in zip(numbers, values)}
+            if len(offsets) == 1:
+                return k, offsets.pop()
+    return None
 
 
 def _differing(values, place, out):
@@ -79,12 +92,27 @@ def _differing(values, place, out):
 
 def put_back(graph, places, number_nodes):
     """Make each place of `places` take the node that reads its number
-    (`number_nodes`: their names, in read order); a recording on the first
-    trial's inputs again, so its nodes have the names `places` gives."""
+    (`number_nodes`: their names, in read order), plus its offset; a
+    recording on the first trial's inputs again, so its nodes have the
+    names `places` gives."""
     by_name = {n.name: n for n in graph.nodes}
-    for (name, place), index in places.items():
+    for (name, place), (index, offset) in places.items():
         node = by_name[name]
-        node.args, node.kwargs = _replaced((node.args, node.kwargs), place, by_name[number_nodes[index]])
+        number = by_name[number_nodes[index]]
+        if offset:
+            with graph.inserting_before(node):
+                number = _offset(graph, number, offset)
+        node.args, node.kwargs = _replaced((node.args, node.kwargs), place, number)
+
+
+def _offset(graph, number, offset):
+    """`number + offset` (or `- offset`), a number read off a tensor too."""
+    target, operand = (operator.add, offset) if offset > 0 else (operator.sub, -offset)
+    moved = graph.call_function(target, (number, operand))
+    value = number.meta["value"]["value"] + offset
+    moved.meta.update(scope=number.meta.get("scope", ()), number_read=True,
+                      value={"kind": "const", "value": value})
+    return moved
 
 
 def _replaced(value, place, new):

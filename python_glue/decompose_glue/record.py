@@ -792,7 +792,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     recorder.graph.output(recorder.arg(output))
     if follow_numbers is not None:
         followreads.put_back(recorder.graph, follow_numbers, recorder.number_nodes)
-        for index in sorted(set(follow_numbers.values())):  # followed, not fixed to these inputs
+        for index in sorted({index for index, _ in follow_numbers.values()}):  # followed, not fixed to these inputs
             name, value = recorder.numbers[index]
             recorder.specialised.remove(f"{name}() read {value!r}")
             recorder.followed.append(f"{name}() read {value!r}")

@@ -157,7 +157,7 @@ class Autocast(unittest.TestCase):
             "f = k.float()", "del k", "g = f + x", "del f"])
 
 
-_LONGEST_PLUS_ONE = '''import torch
+_TWICE_THE_LONGEST = '''import torch
 import torch.nn as nn
 
 
@@ -167,7 +167,7 @@ class Model(nn.Module):
         self.fc = nn.Linear(4, 4)
 
     def forward(self, x, lengths):
-        steps = int(lengths.max()) + 1  # a number no read gave: int() hands Python a plain int
+        steps = int(lengths.max()) * 2  # a number no read gave, nor one plus a whole number
         return self.fc(x[:, :steps])
 
 
@@ -204,11 +204,18 @@ class FollowedReads(unittest.TestCase):
             with torch.no_grad():
                 self.assertTrue(torch.equal(trace.run_graph(gm, args, kwargs), model(*args, **kwargs)))
 
+    def test_the_read_plus_a_whole_number_is_read_by_the_graph_too(self):
+        # steps = lengths.max().item() + 1; arange(steps) and x[:, :steps]
+        runs = [(None, [("item", 7)]), (None, [("item", 7)]), (None, [("item", 6)])]
+        self.assertEqual(followreads._explained((8, 8, 7), [numbers for _, numbers in runs]), (0, 1))
+        self.assertEqual(followreads._explained((7, 7, 6), [numbers for _, numbers in runs]), (0, 0))
+        self.assertIsNone(followreads._explained((14, 14, 12), [numbers for _, numbers in runs]))
+
     def test_a_number_no_read_gave_leaves_the_graph_as_it_was(self):
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "longest_plus_one.py")
+            path = os.path.join(folder, "twice_the_longest.py")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(_LONGEST_PLUS_ONE)
+                f.write(_TWICE_THE_LONGEST)
             model_file = load_model_file(path)
             model = model_file.build()
             runs = capture._watched_runs(model_file, model, self.seeds, set(), trace.snapshot(model))
