@@ -72,7 +72,9 @@ _READS = {"__bool__", "item", "__int__", "__float__", "__index__", "tolist", "__
 # Reads of a tensor's sizes.
 _SIZE_READS = {"size", "shape", "__len__", "numel"}
 # Reads of a number off a tensor, and the call that reads it in a graph.
-_NUMBER_READS = {"item": "item", "__int__": int, "__float__": float}
+_NUMBER_READS = {"item": ("call_method", "item"), "__int__": ("call_function", int),
+                 "__float__": ("call_function", float), "numel": ("call_method", "numel"),
+                 "size": ("call_method", "size"), "__len__": ("call_function", len)}
 
 
 class LengthFromValues(collections.namedtuple("LengthFromValues", "value")):
@@ -359,9 +361,8 @@ class _Recorder(TorchFunctionMode):
             return
         self.numbers.append((name, value))
         if self.follow_numbers:
-            target = _NUMBER_READS[name]
-            read = self._node("call_method" if target == "item" else "call_function", target, (node,), {}, value,
-                              name="number")
+            op, target = _NUMBER_READS[name]
+            read = self._node(op, target, (node, *args[1:]), {}, value, name="number")  # x.size(1): its dim
             read.meta["read"] = True  # where no op takes it, it goes without a word (remove_unused)
             read.meta["number_read"] = True  # what it sizes, the values size (trace._sized_by_numbers)
             self.number_nodes.append(read.name)
@@ -794,8 +795,10 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
         followreads.put_back(recorder.graph, follow_numbers, recorder.number_nodes)
         for index in sorted({index for index, _ in follow_numbers.values()}):  # followed, not fixed to these inputs
             name, value = recorder.numbers[index]
-            recorder.specialised.remove(f"{name}() read {value!r}")
-            recorder.followed.append(f"{name}() read {value!r}")
+            said = f"{name}() read {value!r}"
+            if said in recorder.specialised:  # a size read (numel) is not said there
+                recorder.specialised.remove(said)
+            recorder.followed.append(said)
     gm = graph_module(model, recorder.graph, type(model).__name__)
     for node, src in zip(gm.graph.nodes, recorder.graph.nodes):
         node.meta.update(src.meta)

@@ -69,6 +69,7 @@ EXPECTED = {
     # traced symbolically all the same: each node notes the autocast it ran under
     "untraceable/autocast_mixed": ((1, 1, 1, 7), "symbolic"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
+    "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
     "untraceable/tuple_dict_outputs": ((1, 1, 2, 7), "recorded"),
@@ -429,6 +430,14 @@ class Families(unittest.TestCase):
                       _text(os.path.join(out, "level_0_kernel", "max_3_i64.py")))
         log = self.trace_log("untraceable/length_mask")
         self.assertEqual((log["values_fixed_by_the_inputs"], log["methods_reading_differently"]), ([], []))
+        self.assertEqual(log["numbers_read_by_the_graph"], ["__int__() read 22"])
+        # a size that values give (how many tokens a gate kept), read with numel()
+        _, out = self.runs["untraceable/kept_positions"]
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py"))
+        self.assertIn("        number = getitem.numel()\n        del getitem\n        arange = self.arange(number)\n",
+                      refactored)
+        self.assertEqual(self.trace_log("untraceable/kept_positions")["numbers_read_by_the_graph"],
+                         ["numel() read 6"])
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]
