@@ -45,6 +45,14 @@ def checked(name):
                                                     trial_seeds=verify.trial_seeds(3))[:3])
 
 
+def written(folder, name, text):
+    """The model file `text`, written as `name` in `folder`, loaded."""
+    path = os.path.join(folder, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return load_model_file(path)
+
+
 def values(gm):
     return [n.meta.get("value") for n in gm.graph.nodes]
 
@@ -213,10 +221,7 @@ class FollowedReads(unittest.TestCase):
 
     def test_a_number_no_read_gave_leaves_the_graph_as_it_was(self):
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "twice_the_longest.py")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(_TWICE_THE_LONGEST)
-            model_file = load_model_file(path)
+            model_file = written(folder, "twice_the_longest.py", _TWICE_THE_LONGEST)
             model = model_file.build()
             runs = capture._watched_runs(model_file, model, self.seeds, set(), trace.snapshot(model))
             self.assertEqual([run.numbers for run in runs], [[("__int__", 20)], [("__int__", 7)], [("__int__", 22)]])
@@ -591,10 +596,7 @@ class ModulesKeptWhole(unittest.TestCase):
     def test_a_forward_that_refuses_the_second_trials_inputs_is_bad_input_that_names_the_seed(self):
         # it ran on the first trial's inputs: recording is not what failed
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "refuses.py")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(_REFUSES_A_NEGATIVE_FIRST_READING)
-            model_file = load_model_file(path)
+            model_file = written(folder, "refuses.py", _REFUSES_A_NEGATIVE_FIRST_READING)
             with self.assertRaises(BadInput) as raised:
                 capture.trace_model(model_file, model_file.build(), verify.LentInputs(model_file, capture.FORWARD_SEED),
                                     check=False, trial_seeds=self.seeds)

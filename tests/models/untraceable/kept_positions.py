@@ -1,4 +1,4 @@
-"""Positions for the tokens a gate keeps: torch.arange over how many passed (keep.numel(), a size that values give, read into Python in the model's own forward), added before a projection."""
+"""Positions for the tokens a gate keeps: torch.arange over how many passed (keep.numel(), a size that values give, read into Python in the model's own forward, which also returns early where none passed), added before a projection."""
 
 import torch
 import torch.nn as nn
@@ -12,6 +12,8 @@ class Model(nn.Module):
 
     def forward(self, x):
         keep = torch.nonzero(self.gate(x).squeeze(-1) > 0, as_tuple=True)[0]
+        if keep.numel() == 0:  # no token kept: a branch on a count, which no symbolic trace takes
+            return x.new_zeros(x.size(1))
         kept = x[keep]
         positions = torch.arange(keep.numel(), dtype=x.dtype)[:, None]
         return self.proj(kept + positions).sum(0)
