@@ -181,6 +181,10 @@ def _torchscript_functions_hint(model):
             "torch.fx nor a recorded run can see: remove their @torch.jit.script)")
 
 
+# Reads of a number off a tensor's values, not off its sizes (record._NUMBER_READS).
+_VALUE_NUMBERS = frozenset({"item", "__int__", "__float__"})
+
+
 def trace_model(model_file, model, inputs, check=True, trial_seeds=()):
     """(GraphModule, method, notes, eager output): _trace, refusing a model
     with a module no file can rebuild (_refuse_unbuildable) or a hook that
@@ -332,6 +336,9 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))
     del output, args, kwargs
     notes.update(recorded)
+    # what the model's own forward read off values, as the graph holds it (plan._output_leaves)
+    notes["numbers_fixed"] = sorted({v for name, v in (seen[0].numbers if seen else [])
+                                     if name in _VALUE_NUMBERS and type(v) is int})
     notes["kept_whole"] = [_function_name(fn) for fn in whole]
     notes["modules_kept_whole"], notes["methods_reading_differently"] = _modules_kept(gm, model, methods)
     # A recording that read values, or sizes that values gave (nms), may hold

@@ -265,12 +265,24 @@ def _future_imports(source):
     return future, "\n".join(l for i, l in enumerate(lines) if i not in dropped)
 
 
-def _output_leaves(gm):
+def _output_leaves(gm, numbers_read=()):
+    """(output node, the shapes of its tensors). `numbers_read`: numbers
+    the model's own forward read off its inputs' values and the graph holds
+    as they were (capture: notes["numbers_fixed"]); the model's own code
+    computes them again from what a file draws, so an output length equal
+    to one is -1 in the user's file (int(lengths.max()) sizing a mask)."""
     out = next(n for n in gm.graph.nodes if n.op == "output")
     found = []
     fx.node.map_aggregate(out.args[0], found.append)
-    return out, codegen.leaf_shapes([a for a in found if isinstance(a, fx.Node)],
-                                    codegen.value_sized_places(gm.graph.nodes, gm))
+    leaves = [a for a in found if isinstance(a, fx.Node)]
+    places = codegen.value_sized_places(gm.graph.nodes, gm)
+    numbers = {v for v in numbers_read if v > 1}  # not every length 1
+    for node in leaves:
+        shapes = [t["shape"] for t in trace.tensor_leaves(node.meta.get("value", {}))]
+        read = {(i, k) for i, shape in enumerate(shapes) for k, d in enumerate(shape) if d in numbers}
+        if read:
+            places[node] = places.get(node, set()) | read
+    return out, codegen.leaf_shapes(leaves, places)
 
 
 def _each_with_why(key, names, why):
@@ -475,7 +487,7 @@ class Plan:
             self.component_paths.append(path)
             self.with_imports.add(path)
 
-        _, out_shapes = _output_leaves(gm)
+        _, out_shapes = _output_leaves(gm, self.trace_notes.get("numbers_fixed", ()))
         has_kwargs = hasattr(self.model_file.module, "get_input_kwargs")
         root_level = self.root.level
         # with its imports as written (make_plan adds them to the files that

@@ -294,6 +294,8 @@ class Families(unittest.TestCase):
         self.assertIn("return [{'ids': torch.randint(0, 64, (2, 10), dtype=torch.int64), 'mask': ", refactored)
         head = _text(os.path.join(out, "level_0_kernel", "span_head_2x16_fp32.py"))
         self.assertIn("return [(2, 8), (2, 8)]", head)  # its dict's start and end, trimmed to 8
+        # the model's own code trims to int(mask.sum(1).max()) of what its file draws
+        self.assertIn("return [(2, -1), (2, -1)]", _text(os.path.join(out, "level_3_model", "dict_batch.py")))
         # the masked_fill of each score is one file that takes its value, and the attention's
         # own (JSON has no infinity: "-inf") has a file too: on torch 1.13 the same one; 2.x
         # builds the attention's mask with masked_fill_ (F._canonical_mask) instead
