@@ -119,6 +119,7 @@ class _Recorder(TorchFunctionMode):
         self.numbers = [] if watch_reads else None
         self.follow_numbers = follow_numbers
         self.number_nodes = []
+        self.number_sources = []  # (op, target, args) of the call that reads each of them again
         self.followed = []       # what the graph reads of them, as `specialised` says a read
         # ... and each module call's output shapes, by path, in call order:
         # where a module kept whole gives the same on every input, its
@@ -360,12 +361,31 @@ class _Recorder(TorchFunctionMode):
         if name not in _NUMBER_READS or type(value) not in (int, float) or node is None:
             return
         self.numbers.append((name, value))
+        op, target = _NUMBER_READS[name]
+        self.number_sources.append((op, target, (node, *args[1:])))  # x.size(1): its dim
         if self.follow_numbers:
-            op, target = _NUMBER_READS[name]
-            read = self._node(op, target, (node, *args[1:]), {}, value, name="number")  # x.size(1): its dim
+            read = self._node(op, target, self.number_sources[-1][2], {}, value, name="number")
             read.meta["read"] = True  # where no op takes it, it goes without a word (remove_unused)
             read.meta["number_read"] = True  # what it sizes, the values size (trace._sized_by_numbers)
             self.number_nodes.append(read.name)
+
+    def returned_numbers(self, output):
+        """The forward's output with each number in it that one of its own
+        reads gave (the latest such read) as a node that reads it again: a
+        kernel whose file gives a number (`int(x.max())`) computes it in its
+        graph, where a constant would leave its op out."""
+        if type(output) in (int, float) and self.numbers:
+            for k in reversed(range(len(self.numbers))):
+                if type(self.numbers[k][1]) is type(output) and self.numbers[k][1] == output:
+                    op, target, args = self.number_sources[k]
+                    if all(a in self.graph.nodes for a in args if isinstance(a, fx.Node)):
+                        return self._node(op, target, args, {}, output, name="number")
+            return output
+        if isinstance(output, (tuple, list)) and not hasattr(output, "_fields"):
+            return type(output)(self.returned_numbers(v) for v in output)
+        if isinstance(output, dict):
+            return {k: self.returned_numbers(v) for k, v in output.items()}
+        return output
 
     def _read_device(self, value):
         return isinstance(value, torch.device) and self.devices_read.get(id(value)) is value
@@ -790,7 +810,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
             output = model(*args, **kwargs)
     finally:
         nn.Module.__call__ = original_call
-    recorder.graph.output(recorder.arg(output))
+    recorder.graph.output(recorder.arg(recorder.returned_numbers(output)))
     if follow_numbers is not None:
         followreads.put_back(recorder.graph, follow_numbers, recorder.number_nodes)
         for index in sorted({index for index, _ in follow_numbers.values()}):  # followed, not fixed to these inputs

@@ -132,6 +132,23 @@ def tensors(value):
     return []
 
 
+def numbers(value):
+    """Every Python number in a nested output, in order, as tensors() walks
+    it: a kernel that gives `int(x.max())`, a model that returns
+    `loss.item()` beside its logits."""
+    if isinstance(value, (bool, int, float)):
+        return [value]
+    if isinstance(value, torch.Tensor):
+        return []
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [n for v in value for n in numbers(v)]
+    return []
+
+
 def nbytes(value):
     """Bytes held by the tensors in a nested value."""
     return sum(t.numel() * t.element_size() for t in tensors(value))
@@ -242,6 +259,22 @@ def compare(expected, got, rtol, atol):
         worst = max(worst, max_diff)
         details.append({"output_idx": i, "shape_match": True, "shape": list(e.shape),
                         "dtype": str(e.dtype), "max_diff": max_diff, "matches": match})
+    e_numbers, g_numbers = numbers(expected), numbers(got)
+    if len(e_numbers) != len(g_numbers):
+        details.append({"error": f"Python numbers in the output: original {len(e_numbers)}, "
+                                 f"refactored {len(g_numbers)}"})
+        return False, math.inf, details
+    for i, (e, g) in enumerate(zip(e_numbers, g_numbers)):
+        if e == g or (isinstance(e, float) and isinstance(g, float) and math.isnan(e) and math.isnan(g)):
+            diff, match = 0.0, type(e) is type(g)
+        elif type(e) is not type(g) or not isinstance(e, float) or not math.isfinite(e - g):
+            diff, match = math.inf, False
+        else:
+            diff = abs(e - g)
+            match = diff <= atol + rtol * abs(e)
+        ok = ok and match
+        worst = max(worst, diff)
+        details.append({"number_idx": i, "original": e, "refactored": g, "matches": match})
     return ok, worst, details
 
 

@@ -70,6 +70,7 @@ EXPECTED = {
     "untraceable/autocast_mixed": ((1, 1, 1, 7), "symbolic"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
+    "untraceable/returns_confidence": ((1, 0, 0, 3), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
     "untraceable/modulelist_loop": ((1, 0, 1, 5), "recorded"),
     "untraceable/tuple_dict_outputs": ((1, 1, 2, 7), "recorded"),
@@ -440,6 +441,18 @@ class Families(unittest.TestCase):
         self.assertIn("        arange = self.arange(number)\n", refactored)
         self.assertEqual(self.trace_log("untraceable/kept_positions")["numbers_read_by_the_graph"],
                          ["numel() read 6"])
+
+    def test_a_number_the_model_returns_is_computed_in_a_kernel_and_compared(self):
+        # before, the refactored model returned the first trial's number as a constant, and
+        # no gate compared Python numbers: it passed
+        _, out = self.runs["untraceable/returns_confidence"]
+        refactored = _text(os.path.join(out, "steps", "step_1_model_to_kernels", "refactored.py"))
+        self.assertIn("        number = self.max_2(softmax)\n", refactored)
+        self.assertIn("        return (classify, number)\n", refactored)
+        with open(os.path.join(out, "steps", "step_1_model_to_kernels", "verification_result.json")) as f:
+            trials = json.load(f)["numerical_comparison"]["trials"]
+        self.assertEqual([[d.get("matches") for d in t["output_details"] if "number_idx" in d] for t in trials],
+                         [[True], [True], [True]])
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]

@@ -7,6 +7,7 @@ Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/pyt
 import contextlib
 import copy
 import json
+import math
 import operator
 import os
 import sys
@@ -1535,6 +1536,19 @@ class WeightTransfer(unittest.TestCase):
         ok, diff, _ = verify.compare({"a": (x, x)}, {"a": (x, x + 1)}, 1e-5, 1e-6)
         self.assertFalse(ok)
         self.assertAlmostEqual(diff, 1.0, places=5)
+
+    def test_compare_reads_the_python_numbers_an_output_holds(self):
+        # a kernel that gives int(x.max()), a model that returns loss.item(): never compared before
+        x = torch.randn(3)
+        self.assertTrue(verify.compare((x, 7), (x, 7), 1e-5, 1e-6)[0])
+        ok, diff, details = verify.compare((x, 7), (x, 8), 1e-5, 1e-6)
+        self.assertEqual((ok, diff, details[-1]), (False, math.inf, {"number_idx": 0, "original": 7,
+                                                                       "refactored": 8, "matches": False}))
+        self.assertTrue(verify.compare([0.5], [0.5 + 1e-9], 1e-5, 1e-6)[0])
+        self.assertFalse(verify.compare([0.5], [0.6], 1e-5, 1e-6)[0])
+        self.assertFalse(verify.compare(7, 7.0, 1e-5, 1e-6)[0])  # an int where the original gave a float
+        self.assertTrue(verify.compare(float("nan"), float("nan"), 1e-5, 1e-6)[0])
+        self.assertFalse(verify.compare((x, 1), (x,), 1e-5, 1e-6)[0])
 
 
 class ApiErrors(unittest.TestCase):
