@@ -121,31 +121,25 @@ def tensors(value):
     """Every tensor in a nested output, in order (tuples, lists, dicts,
     dataclasses: an output object whose tensors went unread would compare
     equal to anything)."""
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in tensors(v)]
-    return []
+    return _leaves(value, lambda v: isinstance(v, torch.Tensor))
 
 
 def numbers(value):
     """Every Python number in a nested output, in order, as tensors() walks
     it: a kernel that gives `int(x.max())`, a model that returns
     `loss.item()` beside its logits."""
-    if isinstance(value, (bool, int, float)):
+    return _leaves(value, lambda v: isinstance(v, (bool, int, float)))
+
+
+def _leaves(value, wanted):
+    if wanted(value):
         return [value]
-    if isinstance(value, torch.Tensor):
-        return []
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = [getattr(value, f.name) for f in dataclasses.fields(value)]
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (tuple, list)):
-        return [n for v in value for n in numbers(v)]
+        return [leaf for v in value for leaf in _leaves(v, wanted)]
     return []
 
 
