@@ -227,8 +227,7 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     trial.
     """
     notes = {"symbolic_error": None, "specialised": [], "followed": [], "memory_warning": None, "checked": True,
-             "opened": [],
-             "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
+             "opened": [], "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
     restore = trace.snapshot(model)
     device = device_of(*inputs.lend())
     try:

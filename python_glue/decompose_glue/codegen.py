@@ -201,17 +201,14 @@ def value_sized_places(nodes, gm):
 
 
 def _own_value_sized_places(n, gm, members, shapes):
+    if trace.is_value_sized(n):
+        masks = trace.masks_indexing(n)
+        if masks and all(_drawn_with_its_count(m, members) for m in masks):
+            return set()  # x[mask], the mask drawn with the model's count of set entries
+        if op_name(n, gm) in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
+                                                                      for a in n.all_input_nodes):
+            return set()  # a mask the file draws with the model's count of set entries
     # a number the file computes from what it draws, not one it is given
-    numbered = trace.number_sized_places(n, shapes, counted=lambda number: number in members)
-    if not trace.is_value_sized(n):
-        return numbered
-    masks = trace.masks_indexing(n)
-    if masks and all(_drawn_with_its_count(m, members) for m in masks):
-        return set()  # x[mask], the mask drawn with the model's count of set entries
-    name = op_name(n, gm)
-    if name in ("nonzero", "argwhere", "where") and all(_drawn_with_its_count(a, members)
-                                                        for a in n.all_input_nodes):
-        return set()  # a mask the file draws with the model's count of set entries
     return trace.own_value_sized_places(n, shapes, counted=lambda number: number in members)
 
 

@@ -17,6 +17,8 @@ import operator
 
 import torch.fx as fx
 
+from .trace import describe
+
 
 def places(runs):
     """{(node name, argument place): (index of the read, offset)} where
@@ -92,13 +94,12 @@ def _differing(values, place, out):
 
 def put_back(graph, places, number_nodes):
     """Make each place of `places` take the node that reads its number
-    (`number_nodes`: their names, in read order), plus its offset; a
-    recording on the first trial's inputs again, so its nodes have the
-    names `places` gives."""
+    (`number_nodes`, in read order), plus its offset; a recording on the
+    first trial's inputs again, so its nodes have the names `places` gives."""
     by_name = {n.name: n for n in graph.nodes}
     for (name, place), (index, offset) in places.items():
         node = by_name[name]
-        number = by_name[number_nodes[index]]
+        number = number_nodes[index]
         if offset:
             with graph.inserting_before(node):
                 number = _offset(graph, number, offset)
@@ -109,9 +110,8 @@ def _offset(graph, number, offset):
     """`number + offset` (or `- offset`), a number read off a tensor too."""
     target, operand = (operator.add, offset) if offset > 0 else (operator.sub, -offset)
     moved = graph.call_function(target, (number, operand))
-    value = number.meta["value"]["value"] + offset
     moved.meta.update(scope=number.meta.get("scope", ()), number_read=True,
-                      value={"kind": "const", "value": value})
+                      value=describe(number.meta["value"]["value"] + offset))
     return moved
 
 

@@ -113,13 +113,13 @@ class _Recorder(TorchFunctionMode):
         # too), with the function to keep whole it was read in (_holder).
         self.reads = [] if watch_reads else None
         # ... and the numbers the model's own forward read off a tensor
-        # (.item(), int(t), float(t)), in order, as (read, number); with
-        # follow_numbers, each also as a node that reads it from the graph
-        # (followreads.py), named in `number_nodes`
+        # (_NUMBER_READS: .item(), int(t), x.size(1)), in order, as (read,
+        # number), with the call that reads each again; with
+        # follow_numbers, each also as that call's node (followreads.py)
         self.numbers = [] if watch_reads else None
+        self.number_sources = []  # (op, target, args)
         self.follow_numbers = follow_numbers
         self.number_nodes = []
-        self.number_sources = []  # (op, target, args) of the call that reads each of them again
         self.followed = []       # what the graph reads of them, as `specialised` says a read
         # ... and each module call's output shapes, by path, in call order:
         # where a module kept whole gives the same on every input, its
@@ -366,8 +366,8 @@ class _Recorder(TorchFunctionMode):
         if self.follow_numbers:
             read = self._node(op, target, self.number_sources[-1][2], {}, value, name="number")
             read.meta["read"] = True  # where no op takes it, it goes without a word (remove_unused)
-            read.meta["number_read"] = True  # what it sizes, the values size (trace._sized_by_numbers)
-            self.number_nodes.append(read.name)
+            read.meta["number_read"] = True  # what it sizes, the values size (trace.number_sized_places)
+            self.number_nodes.append(read)
 
     def returned_numbers(self, output):
         """The forward's output with each number in it that one of its own
@@ -377,9 +377,10 @@ class _Recorder(TorchFunctionMode):
         if type(output) in (int, float) and self.numbers:
             for k in reversed(range(len(self.numbers))):
                 if type(self.numbers[k][1]) is type(output) and self.numbers[k][1] == output:
+                    if self.follow_numbers:
+                        return self.number_nodes[k]
                     op, target, args = self.number_sources[k]
-                    if all(a in self.graph.nodes for a in args if isinstance(a, fx.Node)):
-                        return self._node(op, target, args, {}, output, name="number")
+                    return self._node(op, target, args, {}, output, name="number")
             return output
         if isinstance(output, (tuple, list)) and not hasattr(output, "_fields"):
             return type(output)(self.returned_numbers(v) for v in output)
@@ -696,8 +697,8 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     notes["reads"] lists every value read into Python, with the function it
     was read in, for varying_reads, and notes["numbers"] the numbers the
     model's own forward read off tensors. `follow_numbers`
-    ({(node name, argument place): number}, followreads.places) puts those
-    numbers back where the ops took them, as nodes that read them.
+    ({(node name, argument place): (read, offset)}, followreads.places)
+    puts those numbers back where the ops took them, as nodes that read them.
 
     A leaf module is one kernel (its call one node), unless its call takes
     or gives an object that holds tensors and is none of a tensor, a tuple,
