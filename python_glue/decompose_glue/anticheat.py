@@ -1114,7 +1114,10 @@ def runtime_violations(model, args, kwargs, plain=None):
                  "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: "
                            "forward cannot be watched"}]
     restore = trace.snapshot(model)
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    # Only CUDA generators that exist already: asking every GPU for its state
+    # starts CUDA on each, seconds and memory per card, for a model on the CPU.
+    # A forward that starts CUDA itself is seeded alike by seed_forward().
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     found = []
     # The same seed and state for both runs: a forward that draws random
     # numbers or carries state gives the same output twice.

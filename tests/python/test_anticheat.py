@@ -346,6 +346,16 @@ class Cheats(StepFolder):
 
 
 class Honest(StepFolder):
+    def test_cpu_model_leaves_cuda_alone(self):
+        # On a machine with GPUs, the watched forward of a model on the CPU
+        # must not start CUDA to save its generators (seconds, memory on each
+        # card). Here torch has no CUDA: asking it for a state raises.
+        from unittest import mock
+        with mock.patch.object(torch.cuda, "is_available", return_value=True), \
+                mock.patch.object(torch.cuda, "device_count", return_value=2), \
+                mock.patch.object(torch.cuda, "get_rng_state", side_effect=AssertionError("CUDA started")):
+            self.assert_honest(refactored(HONEST_INIT, "return self.act(self.b(self.a(x)))"))
+
     def test_child_calls_with_a_residual_add(self):
         self.assert_honest(refactored(HONEST_INIT, "y = self.a(x)\nreturn self.act(self.b(y) + x)"))
 
