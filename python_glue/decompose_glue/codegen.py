@@ -190,6 +190,7 @@ class OutputShapes(list):
                          for desc, at in zip(descs, free)
                          for i, t in enumerate(trace.tensor_leaves(desc)))
         self.records = any(_holds_record(d) for d in descs)
+        self.numbers = any(_holds_number(d) for d in descs)
 
 
 def value_sized_places(nodes, gm):
@@ -214,6 +215,11 @@ def _own_value_sized_places(n, gm, members, shapes):
 
 def _holds_record(desc):
     return desc.get("kind") == "record" or any(_holds_record(d) for d in trace.items_of(desc))
+
+
+def _holds_number(desc):
+    return ((desc.get("kind") == "const" and type(desc.get("value")) in (bool, int, float))
+            or any(_holds_number(d) for d in trace.items_of(desc)))
 
 
 def leaf_shapes(nodes, free=None):
@@ -1121,7 +1127,7 @@ def share_weights(original, composed):
                 setattr(module, attr, value)
 
 
-''' + _TENSORS + '''
+''' + _TENSORS + '''{numbers}
 
 def versions(value):
     """Version counters: one moves when its tensor is changed in place."""
@@ -1136,7 +1142,7 @@ def own(outputs, inputs):
     """`outputs`, copied where they share memory with an input, which the
     composed model may change in place."""
     held = {{_storage(t) for t in _tensors(inputs) if t.numel()}}
-    return [t.clone() if t.numel() and _storage(t) in held else t for t in outputs]
+    return [t.clone() if {is_tensor}t.numel() and _storage(t) in held else t for t in outputs]
 
 
 def compare(e, g, rtol, atol):
@@ -1168,8 +1174,8 @@ def compare(e, g, rtol, atol):
 
 
 def compare_outputs(expected, got, rtol, atol):
-    """(max diff, pass) over every output tensor."""
-    if len(expected) != len(got) or any(e.shape != g.shape for e, g in zip(expected, got)):
+    """(max diff, pass) over every output {what}: of one shape and dtype each."""
+    if len(expected) != len(got) or any(e.shape != g.shape or e.dtype != g.dtype for e, g in zip(expected, got)):
         return float("inf"), False
     diff, ok = 0.0, True
     for e, g in zip(expected, got):
@@ -1207,16 +1213,16 @@ def run_composition(reference=None, original=None, inputs=None):
         with torch.no_grad(), fast_paths_off():
             args, kwargs = inputs.pop(seed) if seed in inputs else draw(seed)
             if seed in reference:
-                expected = _tensors(reference.pop(seed))
+                expected = {outputs}(reference.pop(seed))
             else:
                 restore()
                 before = versions((args, kwargs))
                 seed_forward()
-                expected = own(_tensors(original(*args, **kwargs)), (args, kwargs))
+                expected = own({outputs}(original(*args, **kwargs)), (args, kwargs))
                 if versions((args, kwargs)) != before:  # the original changed an input in place
                     args, kwargs = draw(seed)
             seed_forward()
-            got = _tensors(composed(*args, **kwargs))
+            got = {outputs}(composed(*args, **kwargs))
             del args, kwargs
         rtol, atol = RTOL, ATOL
         if rtol is None:
@@ -1267,6 +1273,25 @@ def held(value, name, found, depth):
 """
 
 
+# Only in a composition whose model returns Python numbers (a confidence read
+# with .item()): each is compared as a tensor, a float as float64, which
+# holds it exactly, so an int where a float was is a dtype that differs.
+_OUTPUT_NUMBERS = '''
+
+def _outputs(value):
+    """The tensors of an output and its Python numbers, as tensors, in order."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (bool, int, float)):
+        return [torch.tensor(value, dtype=torch.float64 if isinstance(value, float) else None)]
+{records}    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _outputs(v)]
+    return []
+'''
+
+
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
                        num_trials, rtol, atol, out_shapes, held=False):
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
@@ -1278,6 +1303,10 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
         held_doc=", and tensors in list, tuple or dict attributes (anchors)" if held else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=_RECORD_FIELDS if out_shapes.records else "",
+        numbers=_OUTPUT_NUMBERS.format(records=_RECORD_FIELDS if out_shapes.records else "") if out_shapes.numbers else "",
+        outputs="_outputs" if out_shapes.numbers else "_tensors",
+        is_tensor="isinstance(t, torch.Tensor) and " if out_shapes.numbers else "",
+        what="tensor and Python number" if out_shapes.numbers else "tensor",
         kernel_imports="\n".join(kernel_imports), original=original,
         seeds=[FIRST_SEED + num_trials - 1], forward_seed=FIRST_SEED, rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")

@@ -453,6 +453,19 @@ class Families(unittest.TestCase):
             trials = json.load(f)["numerical_comparison"]["trials"]
         self.assertEqual([[d.get("matches") for d in t["output_details"] if "number_idx" in d] for t in trials],
                          [[True], [True], [True]])
+        # the composition test compares the number too: before, it compared tensors only
+        # and passed a composed model that returned another number
+        composition = os.path.join(out, "verification", "composition_test.py")
+        source = _text(composition)
+        self.assertIn("        return (classify, number)\n", source)
+        for changed, want in (("number", 0), ("float(number) + 1e-3", 1), ("round(number)", 1)):
+            with self.subTest(returns=changed):
+                path = os.path.join(out, "verification", "changed_composition_test.py")
+                with open(path, "w") as f:
+                    f.write(source.replace("return (classify, number)", f"return (classify, {changed})"))
+                proc = subprocess.run([sys.executable, path], capture_output=True, text=True)
+                os.remove(path)
+                self.assertEqual(proc.returncode, want, proc.stdout + proc.stderr)
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]
