@@ -30,7 +30,8 @@ def _same_output(a, b):
     eager forward (a traced graph's ops run one by one)."""
     ta, tb = verify.tensors(a), verify.tensors(b)
     return len(ta) == len(tb) and all(
-        x.shape == y.shape and (verify.close(x, y, 1e-5, 1e-6)[1] if x.is_floating_point() else torch.equal(x, y))
+        x.shape == y.shape and x.layout == y.layout and (
+            verify.close(x, y, 1e-5, 1e-6)[1] if x.is_floating_point() else torch.equal(verify.dense(x), verify.dense(y)))
         for x, y in zip(ta, tb)) and verify.compare(verify.numbers(a), verify.numbers(b), 1e-5, 1e-6)[0]
 
 
@@ -58,14 +59,16 @@ def values_on_meta(gm, args, kwargs):
     """Give every node of `gm` meta["value"] from a run on the meta device,
     where no op does any work; False, with the graph as it was, where that
     run cannot stand for a real one: it raised (an op with no meta kernel, a
-    value read), made a tensor off meta, or made an integer tensor, whose
-    values (indices) describe() records and meta has not.
+    value read), made a tensor off meta, made an integer tensor, whose
+    values (indices) describe() records and meta has not, or holds a sparse one.
 
     The run is of a copy of the graph whose weights are meta tensors: the
     graph shares the user's model's own weights, which stay as they are."""
     if autocast.in_graph(gm):
         return False  # autocast changes the dtypes of CPU and CUDA tensors, not of meta ones
     weights = list(gm.parameters()) + list(gm.buffers()) + list(trace.tensor_attributes(gm).values())
+    if any(t.layout != torch.strided for t in weights + verify.tensors((args, kwargs))):
+        return False  # a sparse tensor's count of stored entries is a value meta has not
     memo = {}
     for t in weights:
         m = torch.empty_like(t, device="meta")

@@ -191,6 +191,7 @@ class OutputShapes(list):
                          for i, t in enumerate(trace.tensor_leaves(desc)))
         self.records = any(_holds_record(d) for d in descs)
         self.numbers = any(_holds_number(d) for d in descs)
+        self.sparse = any(t.get("layout") == "sparse_coo" for d in descs for t in trace.tensor_leaves(d))
 
 
 def value_sized_places(nodes, gm):
@@ -256,6 +257,8 @@ EXACT_COUNT_LIMIT = 1 << 24
 def input_expr(desc):
     """Source that makes a fresh value like the one the model saw."""
     kind = desc.get("kind")
+    if kind == "tensor" and desc.get("layout") == "sparse_coo":
+        return _sparse_input_expr(desc)
     if kind == "tensor":
         shape = ", ".join(str(s) for s in desc["shape"])
         shape = f"({shape},)" if len(desc["shape"]) == 1 else f"({shape})"
@@ -298,6 +301,18 @@ def input_expr(desc):
             return f"torch.Size({desc['value']!r})"
         return repr(desc["value"])
     raise CodegenError(f"cannot make an input of kind {kind}")
+
+
+def _sparse_input_expr(desc):
+    """A sparse COO tensor with the model's count of stored entries at
+    random places, its values drawn: a place drawn twice is stored twice, as
+    an uncoalesced tensor may hold it, and is one entry where the model's
+    tensor was coalesced."""
+    nnz, sparse_dim, shape = desc["nnz"], desc["sparse_dim"], desc["shape"]
+    places = ", ".join(f"torch.randint(0, {size}, ({nnz},))" for size in shape[:sparse_dim])
+    values = input_expr({"kind": "tensor", "shape": [nnz] + shape[sparse_dim:], "dtype": desc["dtype"]})
+    made = f"torch.sparse_coo_tensor(torch.stack([{places}]), {values}, {tuple(shape)})"
+    return made + ".coalesce()" if desc.get("coalesced") else made
 
 
 def values_literal(values, width=96):
@@ -1135,7 +1150,7 @@ def versions(value):
 
 
 def _storage(t):
-    return (t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()).data_ptr()
+{sparse_storage}    return (t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()).data_ptr()
 
 
 def own(outputs, inputs):
@@ -1150,7 +1165,7 @@ def compare(e, g, rtol, atol):
     that checking a multi-GB output costs little memory; NaN against NaN and
     an infinity against itself count as equal. A half-precision difference
     is taken in float64, where it is exact."""
-    if not e.is_floating_point():
+{sparse}    if not (e.is_floating_point() or e.is_complex()):
         return (0.0, True) if torch.equal(e, g) else (float("inf"), False)
     low = e.dtype in (torch.float16, torch.bfloat16)
     a_all, b_all = e.reshape(-1), g.reshape(-1)
@@ -1292,10 +1307,19 @@ def _outputs(value):
 '''
 
 
+# Only in a composition whose model returns a sparse tensor.
+_SPARSE_OUTPUTS = (
+    '    if e.is_sparse or g.is_sparse:  # by their dense values: two stored orders of one matrix are equal\n'
+    '        if e.layout != g.layout:\n'
+    '            return float("inf"), False\n'
+    '        e, g = e.to_dense(), g.to_dense()\n')
+
+
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
-                       num_trials, rtol, atol, out_shapes, held=False):
+                       num_trials, rtol, atol, out_shapes, held=False, sparse_inputs=False):
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
-    original keeps in containers."""
+    original keeps in containers; `sparse_inputs`: whether the model takes a
+    sparse tensor."""
     block = imports(python, body, ("contextlib", "importlib.util", "os", "random"))
     return COMPOSITION.format(
         held=_HELD_STATE if held else "",
@@ -1307,6 +1331,8 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
         outputs="_outputs" if out_shapes.numbers else "_tensors",
         is_tensor="isinstance(t, torch.Tensor) and " if out_shapes.numbers else "",
         what="tensor and Python number" if out_shapes.numbers else "tensor",
+        sparse=_SPARSE_OUTPUTS if out_shapes.sparse else "",
+        sparse_storage="    if t.is_sparse:  # where its values are\n        t = t._values()\n" if out_shapes.sparse or sparse_inputs else "",
         kernel_imports="\n".join(kernel_imports), original=original,
         seeds=[FIRST_SEED + num_trials - 1], forward_seed=FIRST_SEED, rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")

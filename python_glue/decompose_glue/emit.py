@@ -8,6 +8,7 @@ lines here are the ones a person would write: `conv1 = self.conv1(x)`,
 
 import builtins
 import dataclasses
+import functools
 import math
 import operator
 
@@ -48,6 +49,21 @@ _OPERATOR_TYPES = tuple(t for t in (getattr(torch._ops, "OpOverloadPacket", None
                                     getattr(torch._ops, "OpOverload", None)) if t is not None)
 
 
+# torch's namespaces of functions defined in C (torch.fft.fft2 is
+# torch._C._fft.fft_fft2): a file calls them by their public names.
+_PUBLIC_NAMESPACES = ("fft", "linalg", "special", "sparse")
+
+
+@functools.lru_cache(maxsize=None)
+def _public_names():
+    found = {}
+    for namespace in _PUBLIC_NAMESPACES:
+        for name, value in vars(getattr(torch, namespace, None) or object()).items():
+            if callable(value) and not name.startswith("_"):
+                found.setdefault(id(value), f"torch.{namespace}.{name}")
+    return found
+
+
 def _qualified_function(fn):
     if isinstance(fn, _OPERATOR_TYPES):
         packet = getattr(fn, "_overloadpacket", fn)
@@ -66,6 +82,8 @@ def _qualified_function(fn):
         return f"F.{name}"
     if hasattr(torch, name) and getattr(torch, name) is fn:
         return f"torch.{name}"
+    if module.startswith("torch._C.") and id(fn) in _public_names():
+        return _public_names()[id(fn)]
     if module == "math":
         return f"math.{name}"
     if module == "_operator" or module == "operator":

@@ -89,6 +89,8 @@ def exact(t, name):
     """(expression, module-level source or None) that makes exactly the
     buffer `name`'s tensor t, the source defining the list of its values
     where the expression reads one; None where no short text makes it."""
+    if t.layout == torch.sparse_coo:
+        return _sparse(t, name)
     if t.is_complex() and t.numel() > 0 and t.device.type != "meta":
         # LLaMA's rotary table (torch.polar): its real and imaginary parts
         made = exact(torch.view_as_real(t.detach()), name)
@@ -106,11 +108,27 @@ def exact(t, name):
     return f"torch.tensor({const}, dtype={t.dtype}){view}", _literal(t.cpu(), name, const)
 
 
+def _sparse(t, name):
+    """A sparse COO buffer (a graph's adjacency) made from its indices and
+    values as they are stored, coalesced again where it was."""
+    t = t.detach()
+    indices, values = exact(t._indices(), f"{name}_indices"), exact(t._values(), f"{name}_values")
+    if indices is None or values is None:
+        return None
+    made = f"torch.sparse_coo_tensor({indices[0]}, {values[0]}, ({_shape(t)}))"
+    sources = [s for s in (indices[1], values[1]) if s]
+    return made + (".coalesce()" if t.is_coalesced() else ""), "\n\n".join(sources) or None
+
+
 def fingerprint(t):
     """What tells two buffers' values apart in a workload's identity: their
-    bytes, read as bytes whatever the dtype (numpy has no bfloat16)."""
-    raw = t.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-    return hashlib.sha1(raw.numpy().tobytes()).hexdigest()[:12]
+    bytes, read as bytes whatever the dtype (numpy has no bfloat16); a sparse
+    one's indices' and values'."""
+    parts = (t._indices(), t._values()) if t.layout == torch.sparse_coo else (t,)
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 def init_line(value, name):
@@ -133,7 +151,11 @@ def init_line(value, name):
         line = f"self.register_buffer({name!r}, {expression})"
         # the values' name in the text does not tell two buffers apart: their bytes do
         return line, source, line + (f"  # {fingerprint(value)}" if source else "")
-    if value.is_floating_point():
+    if value.layout == torch.sparse_coo:
+        nnz = value._nnz()
+        drawn, which = (f"torch.sparse_coo_tensor(torch.stack([torch.randint(0, size, ({nnz},)) for size in {shape}]), "
+                        f"torch.randn({nnz}{_dtype(value)}), {shape}).coalesce()", f"{nnz} entries at random places")
+    elif value.is_floating_point():
         drawn, which = f"nn.init.uniform_(torch.empty({shape}{_dtype(value)}))", "random values"
     elif value.is_complex():
         drawn, which = f"torch.randn({shape}, dtype={value.dtype})", "random values"

@@ -623,7 +623,8 @@ class Plan:
         flat.inputs = self.root_r.inputs
         out, out_shapes = _output_leaves(gm)
         result = literal(out.args[0], flat.names)
-        input_exprs = [codegen.input_expr(n.meta.get("value", {})) for n in trace.placeholders(gm)]
+        inputs = [n.meta.get("value", {}) for n in trace.placeholders(gm)]
+        input_exprs = [codegen.input_expr(d) for d in inputs]
         body, imports, wmap = codegen.refactored_source(
             flat, gm, flat.names, self._root_keys(), "composition", self.python, input_exprs, out_shapes,
             result, self._root_signature(), class_name="ComposedModel", import_dir=None)
@@ -635,7 +636,9 @@ class Plan:
                            "content": codegen.composition_source(
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
                                imports, body, wmap, original, self.num_trials, rtol, atol, out_shapes,
-                               held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap))})
+                               held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap),
+                               sparse_inputs=any(t.get("layout") == "sparse_coo"
+                                                 for d in inputs for t in trace.tensor_leaves(d)))})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]

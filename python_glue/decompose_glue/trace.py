@@ -177,6 +177,11 @@ def _drop_added(model, before):
 
 def describe(value):
     """What a node produced, as plain data: tensors by shape and dtype."""
+    if isinstance(value, torch.Tensor) and value.layout == torch.sparse_coo:
+        # a graph's adjacency: its count of stored entries is its workload
+        return {"kind": "tensor", "shape": list(value.shape), "dtype": ops.dtype_name(value.dtype),
+                "layout": "sparse_coo", "nnz": value._nnz(), "sparse_dim": value.sparse_dim(),
+                "coalesced": value.is_coalesced()}
     if isinstance(value, torch.Tensor):
         d = {"kind": "tensor", "shape": list(value.shape), "dtype": ops.dtype_name(value.dtype)}
         if (not value.is_floating_point() and not value.is_complex() and value.numel() > 0

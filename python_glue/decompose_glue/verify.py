@@ -153,11 +153,17 @@ def nbytes(value):
 _CHUNK = 1 << 24
 
 
+def dense(t):
+    return t.to_dense() if t.layout == torch.sparse_coo else t
+
+
 def close(e, g, rtol, atol):
     """(max |e - g|, allclose) for two floating tensors of one shape, NaN
     where both are NaN counting as equal. A half-precision difference is
-    taken in float64, where it is exact."""
+    taken in float64, where it is exact. Sparse tensors are compared by
+    their dense values: two stored orders of one matrix are equal."""
     low = e.dtype in (torch.float16, torch.bfloat16)
+    e, g = dense(e), dense(g)
     flat_e, flat_g = e.reshape(-1), g.reshape(-1)
     max_diff, match = 0.0, True
     for start in range(0, flat_e.numel(), _CHUNK):
@@ -187,7 +193,10 @@ def versions(value):
 
 
 def storage_address(t):
-    """Where a tensor's memory starts: its views' and its own alike."""
+    """Where a tensor's memory starts: its views' and its own alike; a
+    sparse one's, where its values' does."""
+    if t.layout == torch.sparse_coo:
+        t = t._values()
     return (t.untyped_storage() if hasattr(t, "untyped_storage") else t.storage()).data_ptr()
 
 
@@ -236,18 +245,20 @@ def compare(expected, got, rtol, atol):
         return False, math.inf, [{"error": f"output count: original {len(e_list)}, refactored {len(g_list)}"}]
     ok, worst, details = True, 0.0, []
     for i, (e, g) in enumerate(zip(e_list, g_list)):
-        if e.shape != g.shape or e.dtype != g.dtype:
+        if e.shape != g.shape or e.dtype != g.dtype or e.layout != g.layout:
             ok = False
             details.append({"output_idx": i, "shape_match": e.shape == g.shape,
                             "original_shape": list(e.shape), "refactored_shape": list(g.shape),
                             "original_dtype": str(e.dtype), "refactored_dtype": str(g.dtype)})
+            if e.layout != g.layout:
+                details[-1].update(original_layout=str(e.layout), refactored_layout=str(g.layout))
             continue
         if e.is_floating_point() or e.is_complex():
             # close passes over bit-equal pieces at once: most steps only
             # regroup the same ops
             max_diff, match = close(e, g, rtol, atol)
         else:
-            match = torch.equal(e, g)
+            match = torch.equal(dense(e), dense(g))
             max_diff = 0.0 if match else math.inf
         ok = ok and match
         worst = max(worst, max_diff)

@@ -62,6 +62,8 @@ EXPECTED = {
     "positive_mean": ((1, 0, 0, 7), "symbolic"),
     "length_regulator": ((1, 0, 2, 5), "symbolic"),
     "std_scaled": ((1, 1, 1, 5), "symbolic"),
+    "sparse_graph": ((1, 0, 3, 7), "symbolic"),
+    "spectral_filter": ((1, 0, 1, 6), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -463,6 +465,40 @@ class Families(unittest.TestCase):
                 path = os.path.join(out, "verification", "changed_composition_test.py")
                 with open(path, "w") as f:
                     f.write(source.replace("return (classify, number)", f"return (classify, {changed})"))
+                proc = subprocess.run([sys.executable, path], capture_output=True, text=True)
+                os.remove(path)
+                self.assertEqual(proc.returncode, want, proc.stdout + proc.stderr)
+
+    def test_sparse_tensors_are_drawn_sparse_and_written_from_their_entries(self):
+        _, out = self.runs["sparse_graph"]
+        kernel = _text(os.path.join(out, "level_0_kernel", "sparse_mm_12x12_12x16_fp32.py"))
+        # the adjacency input, with as many stored entries as the model's (it was dense: a dense mm)
+        self.assertRegex(kernel, r"return \[torch\.sparse_coo_tensor\(torch\.stack\(\[torch\.randint\(0, 12, \((\d+),\)\), "
+                                 r"torch\.randint\(0, 12, \(\1,\)\)\]\), torch\.randn\(\1\), \(12, 12\)\)\.coalesce\(\), ")
+        self.assertIn("sparse_mm = torch.sparse.mm(x0, x1)", kernel)
+        pool = _text(os.path.join(out, "level_0_kernel", "sparse_mm_4x12_12x16_fp32.py"))
+        self.assertIn("self.register_buffer('pool', torch.sparse_coo_tensor(torch.tensor(POOL_INDICES_VALUES, "
+                      "dtype=torch.int64).view(2, 12), torch.full((12,), 0.3333333432674408), (4, 12)).coalesce())",
+                      pool)
+        for path in (os.path.join(out, "level_0_kernel", "sparse_mm_12x12_12x16_fp32.py"),
+                     os.path.join(out, "verification", "composition_test.py")):
+            with self.subTest(path):
+                proc = subprocess.run([sys.executable, path], capture_output=True, text=True)
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_a_complex_output_is_compared_within_tolerance(self):
+        _, out = self.runs["spectral_filter"]
+        self.assertIn("fft_rfft = torch.fft.rfft(x, dim=-1)",  # was torch._C._fft.fft_rfft
+                      _text(os.path.join(out, "level_0_kernel", "fft_rfft_2x8x16_fp32_c64.py")))
+        composition = os.path.join(out, "verification", "composition_test.py")
+        source = _text(composition)
+        self.assertIn("        return (norm, mul)\n", source)
+        # a rounding of the complex spectrum passes (it had to be bit-equal), a real change fails
+        for changed, want in (("mul * (1 + 1e-7)", 0), ("mul * (1 + 1e-2)", 1)):
+            with self.subTest(returns=changed):
+                path = os.path.join(out, "verification", "changed_composition_test.py")
+                with open(path, "w") as f:
+                    f.write(source.replace("return (norm, mul)", f"return (norm, {changed})"))
                 proc = subprocess.run([sys.executable, path], capture_output=True, text=True)
                 os.remove(path)
                 self.assertEqual(proc.returncode, want, proc.stdout + proc.stderr)

@@ -1208,6 +1208,48 @@ class Inputs(unittest.TestCase):
         self.assertEqual(codegen.input_expr(huge), "torch.randint(0, 2, (32768, 32768)).bool()")
 
 
+class SparseTensors(unittest.TestCase):
+    """A graph's adjacency in sparse COO: its count of stored entries is the
+    workload, and its values (a buffer's) what the model computes with."""
+
+    ADJ = torch.sparse_coo_tensor(torch.tensor([[0, 1, 1, 3], [2, 0, 3, 3]]), torch.tensor([0.5, 1.0, 2.0, 0.25]),
+                                  (4, 4)).coalesce()
+
+    def test_a_sparse_input_is_drawn_with_the_models_count_of_entries(self):
+        desc = trace.describe(self.ADJ)
+        self.assertEqual((desc["layout"], desc["nnz"], desc["sparse_dim"], desc["coalesced"]),
+                         ("sparse_coo", 4, 2, True))
+        uncoalesced = torch.sparse_coo_tensor(torch.tensor([[0, 0], [1, 1]]), torch.ones(2, 3), (2, 2, 3))
+        for value in (self.ADJ, uncoalesced):
+            drawn = eval(codegen.input_expr(trace.describe(value)), {"torch": torch})
+            self.assertEqual((drawn.layout, drawn.shape, drawn.dtype, drawn.is_coalesced()),
+                             (torch.sparse_coo, value.shape, value.dtype, value.is_coalesced()))
+            self.assertEqual(drawn._values().shape[1:], value._values().shape[1:])
+        self.assertEqual(eval(codegen.input_expr(trace.describe(uncoalesced)), {"torch": torch})._nnz(), 2)
+
+    def test_a_sparse_buffer_is_written_from_its_indices_and_values(self):
+        from decompose_glue import loose
+        line, source, workload = loose.init_line(self.ADJ, "adj")
+        scope = {"torch": torch}
+        exec(source or "", scope)
+        made = eval(line[len("self.register_buffer('adj', "):-1], scope)
+        self.assertTrue(made.is_coalesced())
+        self.assertTrue(torch.equal(made.to_dense(), self.ADJ.to_dense()))
+        # two adjacencies with other values are two workloads
+        other = torch.sparse_coo_tensor(self.ADJ._indices(), torch.ones(4), (4, 4)).coalesce()
+        self.assertNotEqual(loose.fingerprint(other), loose.fingerprint(self.ADJ))
+        self.assertEqual(loose.fingerprint(torch.arange(4.0)), loose.fingerprint(torch.arange(4.0)))
+
+    def test_sparse_outputs_compare_by_their_values_and_their_layout(self):
+        reordered = torch.sparse_coo_tensor(torch.tensor([[3, 1, 1, 0], [3, 3, 0, 2]]),
+                                            torch.tensor([0.25, 2.0, 1.0, 0.5]), (4, 4))
+        self.assertTrue(verify.compare(self.ADJ, reordered, 1e-5, 1e-6)[0])
+        self.assertFalse(verify.compare(self.ADJ, reordered * 2, 1e-5, 1e-6)[0])
+        ok, _, details = verify.compare(self.ADJ, self.ADJ.to_dense(), 1e-5, 1e-6)
+        self.assertFalse(ok)
+        self.assertEqual(details[0]["refactored_layout"], "torch.strided")
+
+
 class Repeats(nn.Module):
     def __init__(self):
         super().__init__()
