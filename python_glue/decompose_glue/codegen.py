@@ -908,6 +908,13 @@ def child_attr_names(parent, gm):
             base = c.label
             if prefix and base.startswith(prefix + "."):
                 base = base[len(prefix) + 1:]
+                if base[0].isdigit():
+                    # an index in a ModuleList (blocks.0): named with the list's
+                    # name, and the indices after it (stages.1.0: stages_1_0)
+                    parts = prefix.split(".")
+                    named = [i for i, part in enumerate(parts) if not part.isdigit()]
+                    if named:
+                        base = ".".join(parts[named[-1]:] + [base])
             base = naming.identifier(base.replace("[", "_stage"))
         elif modules:
             base = naming.identifier(_modules_name(modules))
