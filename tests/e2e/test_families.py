@@ -457,17 +457,23 @@ class Families(unittest.TestCase):
                          [[True], [True], [True]])
         # the composition test compares the number too: before, it compared tensors only
         # and passed a composed model that returned another number
-        composition = os.path.join(out, "verification", "composition_test.py")
-        source = _text(composition)
-        self.assertIn("        return (classify, number)\n", source)
         for changed, want in (("number", 0), ("float(number) + 1e-3", 1), ("round(number)", 1)):
             with self.subTest(returns=changed):
-                path = os.path.join(out, "verification", "changed_composition_test.py")
-                with open(path, "w") as f:
-                    f.write(source.replace("return (classify, number)", f"return (classify, {changed})"))
-                proc = subprocess.run([sys.executable, path], capture_output=True, text=True)
-                os.remove(path)
-                self.assertEqual(proc.returncode, want, proc.stdout + proc.stderr)
+                self.assertEqual(self.changed_composition_exit(out, "(classify, number)", f"(classify, {changed})"),
+                                 want)
+
+    def changed_composition_exit(self, out, returned, changed):
+        """The exit code of the run's composition test with its ComposedModel
+        returning `changed` where it returned `returned`."""
+        source = _text(os.path.join(out, "verification", "composition_test.py"))
+        self.assertIn(f"        return {returned}\n", source)
+        path = os.path.join(out, "verification", "changed_composition_test.py")
+        with open(path, "w") as f:
+            f.write(source.replace(f"return {returned}", f"return {changed}"))
+        try:
+            return subprocess.run([sys.executable, path], capture_output=True, text=True).returncode
+        finally:
+            os.remove(path)
 
     def test_sparse_tensors_are_drawn_sparse_and_written_from_their_entries(self):
         _, out = self.runs["sparse_graph"]
@@ -490,18 +496,10 @@ class Families(unittest.TestCase):
         _, out = self.runs["spectral_filter"]
         self.assertIn("fft_rfft = torch.fft.rfft(x, dim=-1)",  # was torch._C._fft.fft_rfft
                       _text(os.path.join(out, "level_0_kernel", "fft_rfft_2x8x16_fp32_c64.py")))
-        composition = os.path.join(out, "verification", "composition_test.py")
-        source = _text(composition)
-        self.assertIn("        return (norm, mul)\n", source)
         # a rounding of the complex spectrum passes (it had to be bit-equal), a real change fails
         for changed, want in (("mul * (1 + 1e-7)", 0), ("mul * (1 + 1e-2)", 1)):
             with self.subTest(returns=changed):
-                path = os.path.join(out, "verification", "changed_composition_test.py")
-                with open(path, "w") as f:
-                    f.write(source.replace("return (norm, mul)", f"return (norm, {changed})"))
-                proc = subprocess.run([sys.executable, path], capture_output=True, text=True)
-                os.remove(path)
-                self.assertEqual(proc.returncode, want, proc.stdout + proc.stderr)
+                self.assertEqual(self.changed_composition_exit(out, "(norm, mul)", f"(norm, {changed})"), want)
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]
