@@ -232,7 +232,8 @@ def _with_or_no(mine, theirs):
     return None
 
 
-def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, what):
+def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, what, siblings=""):
+    """`siblings`: repo.siblings_source, before the user's code."""
     with open(model_file.path, encoding="utf-8") as f:
         source = _strip_main_block(f.read())
     contract = codegen.contract(out_shapes, has_kwargs)
@@ -245,7 +246,7 @@ def _user_file(model_file, out_shapes, python, title, header_lines, has_kwargs, 
         # Python compiles a __future__ import only before every other statement
         header += "\n" + future + "\n\n"
         what = what.rstrip(".") + ", its __future__ imports moved to the top, where Python requires them."
-    return header + guard + f"\n# {what}\n" + source + contract
+    return header + guard + siblings + f"\n# {what}\n" + source + contract
 
 
 def _future_imports(source):
@@ -501,7 +502,8 @@ class Plan:
              f"Operations: {len(self.root_r.op_list)} compute ops "
              f"({', '.join(sorted(set(self.root_r.op_list)))})",
              f"Traced with: torch.fx {self.trace_method} tracing"], has_kwargs,
-            "Phase 0's one-file wrapper of the user's model." if self.preparation else "The user's model, verbatim."))
+            "Phase 0's one-file wrapper of the user's model." if self.preparation else "The user's model, verbatim.",
+            "" if self.preparation else repo.siblings_source(self.model_path)))
         with open(self.model_path, encoding="utf-8") as f:
             coverage.remember(f.read(), self.root.nodes, gm, self.trace_method)
         coverage.remember(self.user_copy, self.root.nodes, gm, self.trace_method)

@@ -178,6 +178,67 @@ def input_source(spec, where):
                                "min": int(spec.get("low", 0)), "max": int(spec.get("high", 1)) - 1})
 
 
+# The import finder of a file that holds modules as source text (SOURCES:
+# {name: (is a package, text)}), in a repo wrapper and in a copy of a model
+# file that imports files of its own folder.
+FINDER = '''class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the modules of SOURCES from their text; inspect reads a
+    class's source through get_source."""
+
+    decompose_bundle = True
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in SOURCES:
+            return None
+        origin = "bundled/" + fullname.replace(".", "/") + ".py"
+        return importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=SOURCES[fullname][0])
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        module.__file__ = module.__spec__.origin
+        exec(compile(self.get_source(module.__name__), module.__file__, "exec"), module.__dict__)
+
+    def get_source(self, fullname):
+        return SOURCES[fullname][1]
+
+
+'''
+
+
+def siblings_source(model_path):
+    """Source that makes the files of a model file's folder that it imports,
+    directly or through another, modules from their text (FINDER); "" where
+    it imports none. A copy of the file that starts with it runs without
+    that folder: level_3_model/ and a step's original.py."""
+    folder = os.path.dirname(os.path.abspath(model_path))
+    sources, entry = bundle(folder, os.path.basename(model_path))
+    sources.pop(entry)
+    names = sorted(n for n, (_, text) in sources.items() if text)
+    if not names:
+        return ""
+    about = textwrap.fill(
+        f"The files of the model's folder that it imports ({', '.join(names)}), kept as source text and "
+        "imported from it under their own names: this copy runs without that folder.", 76,
+        initial_indent="# ", subsequent_indent="# ")
+    table = "".join(f"    {n!r}: ({is_package}, {_text_literal(text)}),\n" for n, (is_package, text) in sources.items())
+    return f'''
+{about}
+import importlib.abc
+import importlib.util
+
+SOURCES = {{
+{table}}}
+
+
+{FINDER}sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]
+for _module in SOURCES:
+    sys.modules.pop(_module, None)
+sys.meta_path.insert(0, _Sources())
+'''
+
+
 def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, python):
     """The text of level_3_model/<name>.py (before the tool's own header and
     contract) and the bundle's module names."""
@@ -230,30 +291,7 @@ SOURCES = {{
 ENTRY_MODULE = {entry!r}
 
 
-class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports the modules of SOURCES from their text; inspect reads a
-    class's source through get_source."""
-
-    decompose_bundle = True
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname not in SOURCES:
-            return None
-        origin = "bundled/" + fullname.replace(".", "/") + ".py"
-        return importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=SOURCES[fullname][0])
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        module.__file__ = module.__spec__.origin
-        exec(compile(self.get_source(module.__name__), module.__file__, "exec"), module.__dict__)
-
-    def get_source(self, fullname):
-        return SOURCES[fullname][1]
-
-
-def install():
+{FINDER}def install():
     """Make SOURCES the modules of these names, replacing any loaded before
     (the folder's own, or another wrapper's)."""
     sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]

@@ -64,6 +64,7 @@ EXPECTED = {
     "std_scaled": ((1, 1, 1, 5), "symbolic"),
     "sparse_graph": ((1, 0, 3, 7), "symbolic"),
     "spectral_filter": ((1, 0, 1, 6), "symbolic"),
+    "imported_blocks": ((1, 2, 3, 6), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -500,6 +501,20 @@ class Families(unittest.TestCase):
         for changed, want in (("mul * (1 + 1e-7)", 0), ("mul * (1 + 1e-2)", 1)):
             with self.subTest(returns=changed):
                 self.assertEqual(self.changed_composition_exit(out, "(norm, mul)", f"(norm, {changed})"), want)
+
+    def test_copies_of_a_model_that_imports_its_folders_files_run_without_the_folder(self):
+        _, out = self.runs["imported_blocks"]
+        copy = os.path.join(out, "level_3_model", "imported_blocks.py")
+        text = _text(copy)
+        self.assertIn("# The files of the model's folder that it imports (parts, parts.gated,\n# parts.scales)", text)
+        self.assertIn("sys.meta_path.insert(0, _Sources())\n\n# The user's model, verbatim.\n", text)
+        self.assertNotIn("SOURCES", _text(os.path.join(self.runs["mlp"][1], "level_3_model", "mlp.py")))
+        # before, each stopped with "No module named 'parts'"
+        for path in [copy, os.path.join(out, "verification", "composition_test.py")] + \
+                glob.glob(os.path.join(out, "steps", "*", "original.py")):
+            with self.subTest(os.path.relpath(path, out)):
+                proc = subprocess.run([sys.executable, path], capture_output=True, text=True, cwd=tempfile.gettempdir())
+                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]

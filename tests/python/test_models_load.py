@@ -50,10 +50,16 @@ def _rel(path):
 
 
 def load_module(path):
+    """The model file as a module, its folder first on sys.path while it runs,
+    as when Python runs it (imported_blocks imports the package beside it)."""
     name = "testmodel_" + _rel(path).replace(os.sep, "_").replace(".", "_")
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(os.path.dirname(path))
     return mod
 
 
