@@ -204,7 +204,21 @@ FINDER = '''class _Sources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return SOURCES[fullname][1]
 
 
+def install_sources():
+    """Make SOURCES the modules of these names, replacing any loaded before
+    (the folder's own, or another wrapper's)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]
+    for module in SOURCES:
+        sys.modules.pop(module, None)
+    sys.meta_path.insert(0, _Sources())
+
+
 '''
+
+
+def _sources_table(sources):
+    """SOURCES' entries, one per module, as source."""
+    return "".join(f"    {n!r}: ({is_package}, {_text_literal(text)}),\n" for n, (is_package, text) in sources.items())
 
 
 def siblings_source(model_path):
@@ -222,7 +236,7 @@ def siblings_source(model_path):
         f"The files of the model's folder that it imports ({', '.join(names)}), kept as source text and "
         "imported from it under their own names: this copy runs without that folder.", 76,
         initial_indent="# ", subsequent_indent="# ")
-    table = "".join(f"    {n!r}: ({is_package}, {_text_literal(text)}),\n" for n, (is_package, text) in sources.items())
+    table = _sources_table(sources)
     return f'''
 {about}
 import importlib.abc
@@ -232,10 +246,7 @@ SOURCES = {{
 {table}}}
 
 
-{FINDER}sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]
-for _module in SOURCES:
-    sys.modules.pop(_module, None)
-sys.meta_path.insert(0, _Sources())
+{FINDER}install_sources()
 '''
 
 
@@ -264,7 +275,7 @@ def wrapper_source(repo, entry_file, entry_class, init_args, inputs, name, pytho
         "job's constructor arguments and inputs (an argument that is an object of the folder's, a "
         "config, is built from the module of that name when called). "
         "steps/step_0_preparation/verify_wrapper.py proves this file equal to the folder's own code.", 76)
-    table = "".join(f"    {n!r}: ({is_package}, {_text_literal(text)}),\n" for n, (is_package, text) in sources.items())
+    table = _sources_table(sources)
     init = ", ".join(_value_source(v, where) for v in init_args)
     if isinstance(inputs, dict):  # by name: forward(input_ids=..., attention_mask=...)
         made = ""
@@ -292,12 +303,8 @@ ENTRY_MODULE = {entry!r}
 
 
 {FINDER}def install():
-    """Make SOURCES the modules of these names, replacing any loaded before
-    (the folder's own, or another wrapper's)."""
-    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "decompose_bundle", False)]
-    for module in SOURCES:
-        sys.modules.pop(module, None)
-    sys.meta_path.insert(0, _Sources())
+    """The entry module, imported from SOURCES (install_sources)."""
+    install_sources()
     return importlib.import_module(ENTRY_MODULE)
 
 

@@ -507,7 +507,7 @@ class Families(unittest.TestCase):
         copy = os.path.join(out, "level_3_model", "imported_blocks.py")
         text = _text(copy)
         self.assertIn("# The files of the model's folder that it imports (parts, parts.gated,\n# parts.scales)", text)
-        self.assertIn("sys.meta_path.insert(0, _Sources())\n\n# The user's model, verbatim.\n", text)
+        self.assertIn("install_sources()\n\n# The user's model, verbatim.\n", text)
         self.assertNotIn("SOURCES", _text(os.path.join(self.runs["mlp"][1], "level_3_model", "mlp.py")))
         # before, each stopped with "No module named 'parts'"
         for path in [copy, os.path.join(out, "verification", "composition_test.py")] + \
