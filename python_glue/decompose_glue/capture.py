@@ -60,15 +60,18 @@ def values_on_meta(gm, args, kwargs):
     where no op does any work; False, with the graph as it was, where that
     run cannot stand for a real one: it raised (an op with no meta kernel, a
     value read), made a tensor off meta, made an integer tensor, whose
-    values (indices) describe() records and meta has not, or holds a sparse one.
+    values (indices) describe() records and meta has not, or holds a sparse
+    or channels_last one.
 
     The run is of a copy of the graph whose weights are meta tensors: the
     graph shares the user's model's own weights, which stay as they are."""
     if autocast.in_graph(gm):
         return False  # autocast changes the dtypes of CPU and CUDA tensors, not of meta ones
     weights = list(gm.parameters()) + list(gm.buffers()) + list(trace.tensor_attributes(gm).values())
-    if any(t.layout != torch.strided for t in weights + verify.tensors((args, kwargs))):
-        return False  # a sparse tensor's count of stored entries is a value meta has not
+    if any(t.layout != torch.strided or trace.memory_format(t) for t in weights + verify.tensors((args, kwargs))):
+        # a sparse tensor's count of stored entries is a value meta has not,
+        # and meta kernels need not keep channels_last as the CPU's do
+        return False
     memo = {}
     for t in weights:
         m = torch.empty_like(t, device="meta")
@@ -88,11 +91,16 @@ def values_on_meta(gm, args, kwargs):
     twins = {n.name: n for n in twin.graph.nodes}
     pairs = [(a, twins.get(a.name)) for a in gm.graph.nodes]
     if mode.made_real or any(b is None or "value" not in b.meta or _integer_tensors(b.meta["value"])
-                             for _, b in pairs):
+                             or _laid_out(b.meta["value"]) for _, b in pairs):
         return False
     for a, b in pairs:
         a.meta["value"] = b.meta["value"]
     return True
+
+
+def _laid_out(desc):
+    """Whether a described value holds a channels_last tensor."""
+    return any(t.get("memory_format") for t in trace.tensor_leaves(desc))
 
 
 def mismatch(gm, expected, inputs):

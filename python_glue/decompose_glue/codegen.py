@@ -259,6 +259,9 @@ def input_expr(desc):
     kind = desc.get("kind")
     if kind == "tensor" and desc.get("layout") == "sparse_coo":
         return _sparse_input_expr(desc)
+    if kind == "tensor" and desc.get("memory_format"):
+        plain = {k: v for k, v in desc.items() if k != "memory_format"}
+        return f"{input_expr(plain)}.contiguous(memory_format=torch.{desc['memory_format']})"
     if kind == "tensor":
         shape = ", ".join(str(s) for s in desc["shape"])
         shape = f"({shape},)" if len(desc["shape"]) == 1 else f"({shape})"

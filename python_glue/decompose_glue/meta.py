@@ -19,8 +19,10 @@ from .loader import weights_left_uninitialised
 
 def like(value):
     """`value` with each tensor in it replaced by a meta tensor of its shape
-    and dtype (lists, tuples and dicts walked through)."""
+    and dtype, laid out alike (lists, tuples and dicts walked through)."""
     if isinstance(value, torch.Tensor):
+        if value.layout == torch.strided:
+            return torch.empty_strided(value.shape, value.stride(), dtype=value.dtype, device="meta")
         return torch.empty(value.shape, dtype=value.dtype, device="meta")
     if isinstance(value, (tuple, list)):
         return type(value)(like(v) for v in value)

@@ -286,6 +286,12 @@ def _output_leaves(gm, numbers_read=()):
     return out, codegen.leaf_shapes(leaves, places)
 
 
+def _memory_formats(r):
+    """The channels_last layouts of the tensors a component takes, in order
+    (None for each plain one): part of its workload."""
+    return tuple(t.get("memory_format") for n in r.inputs for t in trace.tensor_leaves(n.meta.get("value", {})))
+
+
 def _each_with_why(key, names, why):
     """[{key: name, "why": why}] for a list in decomposition_log.json."""
     return [{key: name, "why": why} for name in names]
@@ -439,9 +445,9 @@ class Plan:
             # as their settings, or a one-op kernel as its function's arguments;
             # a layer is also its shapes.
             key = r.workload.split("\n\ndef get_inputs():")[0] if r.component.level <= 1 else r.workload
-            by_body.setdefault((r.component.level, key), []).append(r)
+            by_body.setdefault((r.component.level, key, _memory_formats(r)), []).append(r)
         used = {}
-        for (level, body), members in by_body.items():
+        for (level, body, formats), members in by_body.items():
             first = members[0]
             c = first.component
             if c.level == KERNEL:
@@ -451,6 +457,8 @@ class Plan:
                 base = naming.fusion_name(c.nodes, self.gm)
             else:
                 base = naming.layer_name(c.module_class or c.kind, first.inputs)
+            if any(formats):  # a conv on NHWC data: another kernel than on NCHW
+                base = f"{base}_{next(f for f in formats if f)}"
             base = naming.identifier(base.replace("-", "neg"))  # a module name: dim-1 -> dimneg1
             if c.level == KERNEL and (trace.takes_inplace(node, self.gm) or (
                     trace.writes_into_its_input(node, self.gm) and _has_out_of_place(first.op_list[0]))):

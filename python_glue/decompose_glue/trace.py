@@ -175,6 +175,18 @@ def _drop_added(model, before):
                 del slot[name]
 
 
+_CHANNELS_LAST = {4: (torch.channels_last, "channels_last"), 5: (torch.channels_last_3d, "channels_last_3d")}
+
+
+def memory_format(t):
+    """"channels_last" (or "channels_last_3d") for a tensor laid out so and
+    not also plain contiguous (a size-1 dim can make it both), else None."""
+    fmt = _CHANNELS_LAST.get(t.dim())
+    if fmt is None or t.layout != torch.strided or t.is_contiguous():
+        return None
+    return fmt[1] if t.is_contiguous(memory_format=fmt[0]) else None
+
+
 def describe(value):
     """What a node produced, as plain data: tensors by shape and dtype."""
     if isinstance(value, torch.Tensor) and value.layout == torch.sparse_coo:
@@ -184,6 +196,9 @@ def describe(value):
                 "coalesced": value.is_coalesced()}
     if isinstance(value, torch.Tensor):
         d = {"kind": "tensor", "shape": list(value.shape), "dtype": ops.dtype_name(value.dtype)}
+        fmt = memory_format(value)
+        if fmt:  # a conv on NHWC data is another kernel than on NCHW
+            d["memory_format"] = fmt
         if (not value.is_floating_point() and not value.is_complex() and value.numel() > 0
                 and value.dtype != torch.bool and not value.is_meta):
             d["min"] = int(value.min())

@@ -65,6 +65,7 @@ EXPECTED = {
     "sparse_graph": ((1, 0, 3, 7), "symbolic"),
     "spectral_filter": ((1, 0, 1, 6), "symbolic"),
     "imported_blocks": ((1, 2, 3, 6), "symbolic"),
+    "channels_last_convs": ((1, 1, 1, 6), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -515,6 +516,19 @@ class Families(unittest.TestCase):
             with self.subTest(os.path.relpath(path, out)):
                 proc = subprocess.run([sys.executable, path], capture_output=True, text=True, cwd=tempfile.gettempdir())
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_a_channels_last_conv_is_its_own_workload_drawn_in_that_layout(self):
+        _, out = self.runs["channels_last_convs"]
+        kernels = os.path.join(out, "level_0_kernel")
+        # before, one conv file for both, drawing NCHW data
+        self.assertIn("    return [torch.randn(2, 8, 12, 12)]\n",
+                      _text(os.path.join(kernels, "conv2d_8x8_k3s1p1_fp32.py")))
+        for name in ("conv2d_8x8_k3s1p1_fp32_channels_last", "batch_norm_8_fp32_channels_last",
+                     "silu_fp32_channels_last"):
+            with self.subTest(name):
+                self.assertIn("    return [torch.randn(2, 8, 12, 12).contiguous(memory_format=torch.channels_last)]\n",
+                              _text(os.path.join(kernels, name + ".py")))
+        self.assertEqual(self.trace_log("channels_last_convs")["method"], "symbolic")
 
     def test_ops_under_autocast_are_written_in_its_block(self):
         _, out = self.runs["untraceable/autocast_mixed"]

@@ -1208,6 +1208,26 @@ class Inputs(unittest.TestCase):
         self.assertEqual(codegen.input_expr(huge), "torch.randint(0, 2, (32768, 32768)).bool()")
 
 
+class MemoryFormats(unittest.TestCase):
+    def test_a_channels_last_tensor_is_described_and_drawn_so(self):
+        x = torch.randn(2, 3, 5, 5).contiguous(memory_format=torch.channels_last)
+        desc = trace.describe(x)
+        self.assertEqual(desc["memory_format"], "channels_last")
+        drawn = eval(codegen.input_expr(desc), {"torch": torch})
+        self.assertTrue(drawn.is_contiguous(memory_format=torch.channels_last) and not drawn.is_contiguous())
+        self.assertEqual(trace.describe(torch.randn(2, 3, 4, 4, 4).contiguous(
+            memory_format=torch.channels_last_3d))["memory_format"], "channels_last_3d")
+        # plain, or both at once (one channel): nothing to say
+        for t in (torch.randn(2, 3, 5, 5), torch.randn(2, 1, 5, 5).contiguous(memory_format=torch.channels_last),
+                  torch.randn(3, 5, 5).transpose(0, 1)):
+            self.assertNotIn("memory_format", trace.describe(t))
+
+    def test_meta_copies_keep_the_layout(self):
+        from decompose_glue import meta
+        x = torch.randn(2, 3, 5, 5).contiguous(memory_format=torch.channels_last)
+        self.assertEqual(meta.like(x).stride(), x.stride())
+
+
 class SparseTensors(unittest.TestCase):
     """A graph's adjacency in sparse COO: its count of stored entries is the
     workload, and its values (a buffer's) what the model computes with."""
