@@ -58,7 +58,7 @@ _PUBLIC_NAMESPACES = ("fft", "linalg", "special", "sparse")
 def _public_names():
     found = {}
     for namespace in _PUBLIC_NAMESPACES:
-        for name, value in vars(getattr(torch, namespace, None) or object()).items():
+        for name, value in getattr(getattr(torch, namespace, None), "__dict__", {}).items():
             if callable(value) and not name.startswith("_"):
                 found.setdefault(id(value), f"torch.{namespace}.{name}")
     return found

@@ -32,7 +32,11 @@ def _dtype(t):
 
 
 def _shape(t):
-    return ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "")
+    return _dims(t.shape)
+
+
+def _dims(dims):
+    return ", ".join(str(s) for s in dims) + ("," if len(dims) == 1 else "")
 
 
 def _value(v):
@@ -151,16 +155,20 @@ def init_line(value, name):
         line = f"self.register_buffer({name!r}, {expression})"
         # the values' name in the text does not tell two buffers apart: their bytes do
         return line, source, line + (f"  # {fingerprint(value)}" if source else "")
+    count = f"{value.numel()} values"
     if value.layout == torch.sparse_coo:
-        nnz = value._nnz()
-        drawn, which = (f"torch.sparse_coo_tensor(torch.stack([torch.randint(0, size, ({nnz},)) for size in {shape}]), "
-                        f"torch.randn({nnz}{_dtype(value)}), {shape}).coalesce()", f"{nnz} entries at random places")
+        nnz, sparse_dim = value._nnz(), value.sparse_dim()
+        places = ", ".join(f"torch.randint(0, {size}, ({nnz},))" for size in value.shape[:sparse_dim])
+        entries = _dims((nnz,) + tuple(value.shape[sparse_dim:]))
+        drawn, which = (f"torch.sparse_coo_tensor(torch.stack([{places}]), torch.randn(({entries}){_dtype(value)}), "
+                        f"{shape}).coalesce()", "as many at random places")
+        count = f"{nnz} stored entries"
     elif value.is_floating_point():
         drawn, which = f"nn.init.uniform_(torch.empty({shape}{_dtype(value)}))", "random values"
     elif value.is_complex():
         drawn, which = f"torch.randn({shape}, dtype={value.dtype})", "random values"
     else:
         drawn, which = f"torch.ones({shape}, dtype={value.dtype})", "ones"
-    line = (f"# {name}: the model's {value.numel()} values are too many to write out; {which} stand in\n"
+    line = (f"# {name}: the model's {count} are too many to write out; {which} stand in\n"
             f"self.register_buffer({name!r}, {drawn})")
     return line, None, line

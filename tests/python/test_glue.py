@@ -1260,6 +1260,15 @@ class SparseTensors(unittest.TestCase):
         self.assertNotEqual(loose.fingerprint(other), loose.fingerprint(self.ADJ))
         self.assertEqual(loose.fingerprint(torch.arange(4.0)), loose.fingerprint(torch.arange(4.0)))
 
+    def test_a_sparse_buffer_too_large_to_write_is_drawn_with_its_count_of_entries(self):
+        from decompose_glue import loose
+        hybrid = torch.sparse_coo_tensor(torch.randint(0, 60, (1, 2000)), torch.randn(2000, 3), (60, 3))
+        comment, line = loose.init_line(hybrid, "h")[0].split("\n")
+        self.assertIn("2000 stored entries are too many to write out", comment)
+        self.assertIn("torch.randn((2000, 3))", line)
+        drawn = eval(line[len("self.register_buffer('h', "):-1], {"torch": torch})
+        self.assertEqual((drawn.layout, drawn.shape, drawn.sparse_dim()), (torch.sparse_coo, hybrid.shape, 1))
+
     def test_sparse_outputs_compare_by_their_values_and_their_layout(self):
         reordered = torch.sparse_coo_tensor(torch.tensor([[3, 1, 1, 0], [3, 3, 0, 2]]),
                                             torch.tensor([0.25, 2.0, 1.0, 0.5]), (4, 4))
