@@ -191,7 +191,7 @@ class OutputShapes(list):
                          for i, t in enumerate(trace.tensor_leaves(desc)))
         self.records = any(_holds_record(d) for d in descs)
         self.numbers = any(_holds_number(d) for d in descs)
-        self.sparse = any(t.get("layout") == "sparse_coo" for d in descs for t in trace.tensor_leaves(d))
+        self.sparse = holds_sparse(descs)
 
 
 def value_sized_places(nodes, gm):
@@ -216,6 +216,11 @@ def _own_value_sized_places(n, gm, members, shapes):
 
 def _holds_record(desc):
     return desc.get("kind") == "record" or any(_holds_record(d) for d in trace.items_of(desc))
+
+
+def holds_sparse(descs):
+    """Whether described values (trace.describe) hold a sparse COO tensor."""
+    return any(t.get("layout") == "sparse_coo" for d in descs for t in trace.tensor_leaves(d))
 
 
 def _holds_number(desc):
@@ -312,9 +317,8 @@ def _sparse_input_expr(desc):
     an uncoalesced tensor may hold it, and is one entry where the model's
     tensor was coalesced."""
     nnz, sparse_dim, shape = desc["nnz"], desc["sparse_dim"], desc["shape"]
-    places = ", ".join(f"torch.randint(0, {size}, ({nnz},))" for size in shape[:sparse_dim])
     values = input_expr({"kind": "tensor", "shape": [nnz] + shape[sparse_dim:], "dtype": desc["dtype"]})
-    made = f"torch.sparse_coo_tensor(torch.stack([{places}]), {values}, {tuple(shape)})"
+    made = loose.sparse_drawn(shape, nnz, sparse_dim, values)
     return made + ".coalesce()" if desc.get("coalesced") else made
 
 

@@ -82,8 +82,9 @@ def _qualified_function(fn):
         return f"F.{name}"
     if hasattr(torch, name) and getattr(torch, name) is fn:
         return f"torch.{name}"
-    if module.startswith("torch._C.") and id(fn) in _public_names():
-        return _public_names()[id(fn)]
+    public = _public_names().get(id(fn)) if module.startswith("torch._C.") else None
+    if public:
+        return public
     if module == "math":
         return f"math.{name}"
     if module == "_operator" or module == "operator":

@@ -124,6 +124,14 @@ def _sparse(t, name):
     return made + (".coalesce()" if t.is_coalesced() else ""), "\n\n".join(sources) or None
 
 
+def sparse_drawn(shape, nnz, sparse_dim, values):
+    """Source of a sparse COO tensor of `shape` whose `nnz` stored entries
+    sit at random places (a place drawn twice is stored twice), holding
+    `values` (source): a buffer too large to write out, a file's input."""
+    places = ", ".join(f"torch.randint(0, {size}, ({nnz},))" for size in shape[:sparse_dim])
+    return f"torch.sparse_coo_tensor(torch.stack([{places}]), {values}, {tuple(shape)})"
+
+
 def fingerprint(t):
     """What tells two buffers' values apart in a workload's identity: their
     bytes, read as bytes whatever the dtype (numpy has no bfloat16); a sparse
@@ -158,10 +166,9 @@ def init_line(value, name):
     count = f"{value.numel()} values"
     if value.layout == torch.sparse_coo:
         nnz, sparse_dim = value._nnz(), value.sparse_dim()
-        places = ", ".join(f"torch.randint(0, {size}, ({nnz},))" for size in value.shape[:sparse_dim])
         entries = _dims((nnz,) + tuple(value.shape[sparse_dim:]))
-        drawn, which = (f"torch.sparse_coo_tensor(torch.stack([{places}]), torch.randn(({entries}){_dtype(value)}), "
-                        f"{shape}).coalesce()", "as many at random places")
+        drawn = sparse_drawn(value.shape, nnz, sparse_dim, f"torch.randn(({entries}){_dtype(value)})") + ".coalesce()"
+        which = "as many at random places"
         count = f"{nnz} stored entries"
     elif value.is_floating_point():
         drawn, which = f"nn.init.uniform_(torch.empty({shape}{_dtype(value)}))", "random values"
