@@ -14,7 +14,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import attention, autocast, fastpath, followreads, memory, meta, modsrc, ops, record, trace, verify
+from . import attention, autocast, fastpath, followreads, memory, meta, modsrc, ops, record, torchscript, trace, verify
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -177,14 +177,15 @@ def _hooks_watched(model):
 
 
 def _torchscript_functions_hint(model):
-    """Where the model's code has TorchScript functions (@torch.jit.script),
+    """Where the model's code has TorchScript functions that were compiled
+    before its file was imported (torchscript.py sees through the others),
     a sentence naming them: their ops run where no trace sees them, which
     is the likely reason a recording met a tensor it did not know."""
     names = set()
     for module in model.modules():
         code = sys.modules.get(type(module).__module__)
         for name, value in vars(code).items() if code is not None else ():
-            if isinstance(value, torch.jit.ScriptFunction):
+            if isinstance(value, torch.jit.ScriptFunction) and not torchscript.is_remembered(value):
                 names.add(name)
     if not names:
         return ""
@@ -208,7 +209,26 @@ def trace_model(model_file, model, inputs, check=True, trial_seeds=()):
         raise BadInput(model_file.path, f"a forward hook on {changed[0]} changes what it takes or gives, "
                        "and decompose does not carry hooks into the files it writes: do what it does "
                        "in forward")
+    _refuse_differentiating(model_file, traced[0])
     return traced
+
+
+def _refuse_differentiating(model_file, gm):
+    """A forward that differentiates (an energy model's force, -dE/dx) cannot
+    be cut into files: the gradient's kernel needs the graph autograd
+    recorded from the ops before it, and no file's inputs carry one. A
+    recording stops at the call (record.Differentiates); a symbolic graph
+    holds it."""
+    for node in gm.graph.nodes:
+        name = record.DIFFERENTIATING.get(node.target) if node.op == "call_function" else \
+            "Tensor.backward" if node.op == "call_method" and node.target == "backward" else None
+        if name is not None:
+            raise BadInput(model_file.path, differentiating_message(name))
+
+
+def differentiating_message(name):
+    return (f"forward computes gradients ({name}), and a kernel file cannot: its inputs carry no "
+            "autograd graph. decompose splits models that do not differentiate in forward")
 
 
 def _trace(model_file, model, inputs, check, trial_seeds):
@@ -332,6 +352,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
                                             follow_numbers=follow)[:2]
     except BadInput:
         raise  # a trial's inputs the forward refuses, or get_inputs() itself: said as it is
+    except record.Differentiates as e:
+        raise BadInput(model_file.path, differentiating_message(e.name)) from None
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed

@@ -21,6 +21,8 @@ import types
 import torch
 import torch.nn as nn
 
+from . import torchscript
+
 
 class BadInput(Exception):
     """The user's file cannot be decomposed; the message is one line."""
@@ -161,7 +163,8 @@ def import_file(path):
     sys.path.insert(0, folder)
     sys.modules[name] = module
     try:
-        exec(code, module.__dict__)  # what spec.loader.exec_module does, without compiling again
+        with torchscript.remembering():
+            exec(code, module.__dict__)  # what spec.loader.exec_module does, without compiling again
     except BaseException as e:  # the user's code may raise anything, SystemExit too
         del sys.modules[name]
         raise BadInput(path, f"importing it raised {_one_line(e)}") from None
@@ -197,7 +200,8 @@ class ModelFile:
         torch.manual_seed(seed)
         try:
             init = list(self.get_init_inputs())
-            model = self.cls(*init)
+            with torchscript.remembering():
+                model = self.cls(*init)
         except Exception as e:
             raise BadInput(self.path, f"Model(*get_init_inputs()) raised {_one_line(e)}") from None
         if not isinstance(model, nn.Module):

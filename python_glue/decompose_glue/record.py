@@ -26,7 +26,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from . import autocast, followreads, ops
+from . import autocast, followreads, ops, torchscript
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
                     keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state, value_sized_dim)
@@ -86,6 +86,20 @@ class LengthFromValues(collections.namedtuple("LengthFromValues", "value")):
 
 class RecordError(Exception):
     pass
+
+
+# What differentiates in forward, by the name a message gives it
+DIFFERENTIATING = {torch.autograd.grad: "torch.autograd.grad", torch.autograd.backward: "torch.autograd.backward",
+                   torch.Tensor.backward: "Tensor.backward"}
+
+
+class Differentiates(RecordError):
+    """The forward differentiates (`name`), which no file can do on its own
+    (capture.differentiating_message)."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
 
 
 class Reopen(Exception):
@@ -268,6 +282,8 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.busy:
             return func(*args, **kwargs)
+        if func in DIFFERENTIATING:
+            raise Differentiates(DIFFERENTIATING[func])
         name = getattr(func, "__name__", "")
         try:
             name = _TENSOR_DUNDERS.get(func, name)
@@ -807,7 +823,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     nn.Module.__call__ = call
     try:
         with tensor_methods(__getitem__=getitem, __setitem__=setitem), _kept_whole(recorder, whole), \
-                torch.no_grad(), recorder:
+                torchscript.seen_through(model), torch.no_grad(), recorder:
             output = model(*args, **kwargs)
     finally:
         nn.Module.__call__ = original_call

@@ -19,7 +19,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import autocast, ops
+from . import autocast, ops, torchscript
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -153,7 +153,8 @@ def symbolic(model):
     before = _attributes(model)
     try:
         try:
-            graph = ScopeTracer().trace(model)
+            with torchscript.seen_through(model):
+                graph = ScopeTracer().trace(model)
         finally:
             restore()
             _drop_proxies(model, before)

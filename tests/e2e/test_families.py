@@ -72,6 +72,8 @@ EXPECTED = {
     "untraceable/optional_args": ((1, 0, 1, 12), "recorded"),
     # traced symbolically all the same: each node notes the autocast it ran under
     "untraceable/autocast_mixed": ((1, 1, 1, 7), "symbolic"),
+    # torch.fx cannot call a TorchScript function; ours sees through it (torchscript.py)
+    "untraceable/scripted_functions": ((1, 1, 2, 7), "symbolic"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
     "untraceable/returns_confidence": ((1, 0, 0, 3), "recorded"),
@@ -516,6 +518,15 @@ class Families(unittest.TestCase):
             with self.subTest(os.path.relpath(path, out)):
                 proc = subprocess.run([sys.executable, path], capture_output=True, text=True, cwd=tempfile.gettempdir())
                 self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_the_ops_of_torchscript_functions_are_kernels_and_the_copies_still_compile_them(self):
+        _, out = self.runs["untraceable/scripted_functions"]
+        # swish's sigmoid, inside bias_swish_gate: before, exit 2 ("remove their @torch.jit.script")
+        self.assertTrue(os.path.isfile(os.path.join(out, "level_0_kernel", "sigmoid_fp32.py")))
+        layer = _text(os.path.join(out, "level_2_layer", "gated_mlp_6x16_fp32.py"))
+        self.assertIn("sigmoid = torch.sigmoid(getitem)", layer)
+        self.assertNotIn("jit", layer)
+        self.assertIn("@torch.jit.script\ndef swish(x):", _text(os.path.join(out, "level_3_model", "scripted_functions.py")))
 
     def test_a_channels_last_conv_is_its_own_workload_drawn_in_that_layout(self):
         _, out = self.runs["channels_last_convs"]

@@ -238,16 +238,20 @@ class WhereFxFollowsMore(unittest.TestCase):
         # leaf whole, so a model whose only barrier sits inside one (the
         # rotary embedding's slice by a traced length) traced there, and its
         # family's tree was not the one recorded here
+        # (a file is imported before: TorchScript cannot compile newer_fx's
+        # wrappers of torch's functions)
         folder = os.path.join(MODELS, "untraceable")
-        with newer_fx():
-            for name in sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py")):
-                with self.subTest(name):
-                    model_file = load_model_file(os.path.join(folder, name + ".py"))
-                    model = model_file.build()
-                    inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+        for name in sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py")):
+            with self.subTest(name):
+                model_file = load_model_file(os.path.join(folder, name + ".py"))
+                model = model_file.build()
+                inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+                with newer_fx():
                     _, method, _, _ = capture.trace_model(model_file, model, inputs)
-                    # fx's graph of autocast_mixed drops the autocast; ours notes it on each node
-                    self.assertEqual(method, "symbolic" if name == "autocast_mixed" else "recorded")
+                # fx's graph of autocast_mixed drops the autocast; ours notes it on each
+                # node, and sees through scripted_functions' TorchScript functions
+                symbolic = name in ("autocast_mixed", "scripted_functions")
+                self.assertEqual(method, "symbolic" if symbolic else "recorded")
 
 
 class _SlicesByLength(torch.nn.Module):
@@ -641,6 +645,60 @@ class ModulesKeptWhole(unittest.TestCase):
         self.assertEqual((gate.op, gate.target), ("call_module", "gate"))
         self.assertEqual(trace.kept_whole_paths(torch.nn.Sequential(model)), {"0.gate"})
         self.assertEqual(trace.kept_whole_paths(_HoldsABranch(kept_whole=True)), set())  # not a list of names
+
+# An energy model's force, -dE/dx, three ways: {branch} makes it untraceable.
+_FORCE = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.energy = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 1))
+
+    def forward(self, x):
+{branch}        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+{differentiate}
+
+def get_inputs():
+    return [torch.randn(4, 6)]
+
+
+def get_init_inputs():
+    return []
+"""
+_BY_GRAD = """            return -torch.autograd.grad(self.energy(x).sum(), x)[0]
+"""
+_BY_BACKWARD = """            self.energy(x).sum().backward()
+        return -x.grad
+"""
+_BRANCH = """        if x.abs().max() > 100:
+            x = x / 100
+"""
+
+
+class Differentiating(unittest.TestCase):
+    def test_a_forward_that_differentiates_is_bad_input_naming_how(self):
+        # before, a kernel file for the gradient (symbolic) or a graph without
+        # the energy's ops (recorded) failed its step
+        cases = [("grad", "", _BY_GRAD, "torch.autograd.grad"),
+                 ("grad_recorded", _BRANCH, _BY_GRAD, "torch.autograd.grad"),
+                 ("backward", "", _BY_BACKWARD, "Tensor.backward"),
+                 ("backward_recorded", _BRANCH, _BY_BACKWARD, "Tensor.backward")]
+        with tempfile.TemporaryDirectory() as folder:
+            for name, branch, differentiate, how in cases:
+                with self.subTest(name):
+                    model_file = written(folder, f"force_{name}.py",
+                                         _FORCE.format(branch=branch, differentiate=differentiate))
+                    model = model_file.build()
+                    inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+                    with self.assertRaises(BadInput) as caught:
+                        capture.trace_model(model_file, model, inputs, check=False)
+                    self.assertEqual(caught.exception.message, capture.differentiating_message(how))
+                    self.assertIn(how, caught.exception.message)
+
 
 if __name__ == "__main__":
     unittest.main()
