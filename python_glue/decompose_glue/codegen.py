@@ -1227,7 +1227,7 @@ def run_composition(reference=None, original=None, inputs=None):
     if original is None:
         torch.manual_seed(0)
         original = original_module.Model(*original_module.get_init_inputs()).eval()
-    with weights_not_drawn():
+{materialize}    with weights_not_drawn():
         composed = ComposedModel().eval()
     share_weights(original, composed)
     restore = snapshot(original)
@@ -1329,16 +1329,26 @@ _SPARSE_OUTPUTS = (
     '        e, g = e.to_dense(), g.to_dense()\n')
 
 
+# Only for a model with lazy modules (loader.ModelFile.build does the same)
+_MATERIALIZE = """\
+        # its lazy modules (nn.LazyLinear) take their weights' shapes from a first forward
+        torch.manual_seed(0)
+        with torch.no_grad():
+            original(*original_module.get_inputs(), **getattr(original_module, "get_input_kwargs", dict)())
+"""
+
+
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
-                       num_trials, rtol, atol, out_shapes, held=False, sparse_inputs=False):
+                       num_trials, rtol, atol, out_shapes, held=False, sparse_inputs=False, lazy=False):
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
     original keeps in containers; `sparse_inputs`: whether the model takes a
-    sparse tensor."""
+    sparse tensor; `lazy`: whether it has lazy modules."""
     block = imports(python, body, ("contextlib", "importlib.util", "os", "random"))
     return COMPOSITION.format(
         held=_HELD_STATE if held else "",
         held_walk=_HELD_WALK.format(depth=trace.CONTAINER_DEPTH) if held else "",
         held_doc=", and tensors in list, tuple or dict attributes (anchors)" if held else "",
+        materialize=_MATERIALIZE if lazy else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=_RECORD_FIELDS if out_shapes.records else "",
         numbers=_OUTPUT_NUMBERS.format(records=_RECORD_FIELDS if out_shapes.records else "") if out_shapes.numbers else "",

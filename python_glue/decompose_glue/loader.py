@@ -183,6 +183,7 @@ class ModelFile:
         self.get_inputs = module.get_inputs
         self.get_init_inputs = getattr(module, "get_init_inputs", lambda: [])
         self.get_input_kwargs = getattr(module, "get_input_kwargs", lambda: {})
+        self.lazy = False  # whether build() ran a forward to give lazy modules their weights
 
     def inputs(self, seed=None):
         """(args, kwargs) from the file's own generators, seeded if asked."""
@@ -206,7 +207,21 @@ class ModelFile:
             raise BadInput(self.path, f"Model(*get_init_inputs()) raised {_one_line(e)}") from None
         if not isinstance(model, nn.Module):
             raise BadInput(self.path, "Model is not a torch.nn.Module")
-        return model.eval()
+        model.eval()
+        if has_lazy_modules(model):
+            # nn.LazyLinear's weights take their shapes from its first input:
+            # a forward on the file's inputs makes them, as composition_test.py does
+            args, kwargs = self.inputs(seed=seed)
+            run_forward(self, model, args, kwargs)
+            self.lazy = True
+        return model
+
+
+def has_lazy_modules(model):
+    """Whether a module of `model` has weights still waiting for their
+    shapes (nn.LazyLinear, nn.LazyConv2d before their first forward)."""
+    return any(isinstance(m, nn.modules.lazy.LazyModuleMixin) and m.has_uninitialized_params()
+               for m in model.modules())
 
 
 def load_model_file(path, class_names=("Model",), require_init=True):

@@ -647,7 +647,7 @@ class Plan:
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
                                imports, body, wmap, original, self.num_trials, rtol, atol, out_shapes,
                                held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap),
-                               sparse_inputs=codegen.holds_sparse(inputs))})
+                               sparse_inputs=codegen.holds_sparse(inputs), lazy=self.model_file.lazy)})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]

@@ -66,6 +66,7 @@ EXPECTED = {
     "spectral_filter": ((1, 0, 1, 6), "symbolic"),
     "imported_blocks": ((1, 2, 3, 6), "symbolic"),
     "channels_last_convs": ((1, 1, 1, 6), "symbolic"),
+    "lazy_modules": ((1, 0, 2, 7), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -527,6 +528,17 @@ class Families(unittest.TestCase):
         self.assertIn("sigmoid = torch.sigmoid(getitem)", layer)
         self.assertNotIn("jit", layer)
         self.assertIn("@torch.jit.script\ndef swish(x):", _text(os.path.join(out, "level_3_model", "scripted_functions.py")))
+
+    def test_lazy_modules_are_run_once_before_their_weights_are_read_and_so_is_the_composition_tests(self):
+        _, out = self.runs["lazy_modules"]
+        self.assertIn("self.linear = nn.Linear(in_features=12, out_features=5, bias=True)",
+                      _text(os.path.join(out, "level_0_kernel", "linear_12x5_fp32.py")))
+        composition = os.path.join(out, "verification", "composition_test.py")
+        self.assertIn("# its lazy modules (nn.LazyLinear) take their weights' shapes from a first forward", _text(composition))
+        self.assertNotIn("lazy", _text(os.path.join(self.runs["mlp"][1], "verification", "composition_test.py")))
+        # before, "Can't access the shape of an uninitialized parameter"
+        proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_a_channels_last_conv_is_its_own_workload_drawn_in_that_layout(self):
         _, out = self.runs["channels_last_convs"]

@@ -189,3 +189,21 @@ class RunsInOneInterpreterTest(unittest.TestCase):
         loader.forget_last_run()
         self.assertNotIn("kernel_by_name", sys.modules)
         self.assertIn("torch", sys.modules)
+
+
+class LazyModulesTest(unittest.TestCase):
+    def test_a_model_with_lazy_modules_is_built_with_its_weights_shaped(self):
+        # before, the step checks read the shape of an uninitialised weight:
+        # "internal: RuntimeError: Can't access the shape of an uninitialized parameter"
+        import torch
+        model_file = loader.load_model_file(os.path.join(ROOT, "tests", "models", "lazy_modules.py"))
+        model = model_file.build()
+        self.assertTrue(model_file.lazy)
+        self.assertFalse(loader.has_lazy_modules(model))
+        self.assertEqual(tuple(model.head.weight.shape), (5, 12))
+        self.assertEqual(float(model.stage1.bn.num_batches_tracked), 0)  # built in eval mode: no statistics moved
+        again = model_file.build()
+        self.assertTrue(all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())))
+        plain = loader.load_model_file(os.path.join(ROOT, "tests", "models", "mlp.py"))
+        plain.build()
+        self.assertFalse(plain.lazy)

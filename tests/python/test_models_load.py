@@ -71,6 +71,10 @@ def build(path, seed=0):
     model = mod.Model(*mod.get_init_inputs()).eval()
     args = list(mod.get_inputs())
     kwargs = dict(mod.get_input_kwargs()) if hasattr(mod, "get_input_kwargs") else {}
+    if any(isinstance(m, torch.nn.modules.lazy.LazyModuleMixin) for m in model.modules()):
+        # lazy modules take their weights' shapes from a first forward, as the
+        # tool runs one (loader.ModelFile.build)
+        run_forward(model, copy.deepcopy(args), copy.deepcopy(kwargs))
     return model, args, kwargs
 
 
