@@ -98,15 +98,27 @@ def _join(*parts):
     return "_".join(p for p in parts if p)
 
 
+def _named_op(node, gm):
+    """The op a name says: a leaf module of the user's own subclass of a
+    torch.nn class that computes in its own forward is named by its class
+    (conv2d_same, lo_ra_linear), as it runs another workload than torch's
+    class; its signature stays torch's class's (kernel_signature)."""
+    if node.op == "call_module":
+        own = ops.own_forward_class(gm.get_submodule(node.target))
+        if own is not None:
+            return ops.snake(own.__name__)
+    return op_name(node, gm)
+
+
 def kernel_name(node, gm):
-    return _join(op_name(node, gm), kernel_signature(node, gm), _dtype(node))
+    return _join(_named_op(node, gm), kernel_signature(node, gm), _dtype(node))
 
 
 def fusion_name(nodes, gm):
     computes = [n for n in nodes if is_compute(n, gm)]
     names = []
     for n in computes:
-        op = op_name(n, gm)
+        op = _named_op(n, gm)
         if not names or names[-1] != op:
             names.append(op)
     anchor = next((n for n in computes if is_heavy(n, gm)),

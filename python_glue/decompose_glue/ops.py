@@ -160,6 +160,23 @@ def is_heavy_module(module):
     return not is_torch_nn_kind(module) and any(p.dim() >= 2 for p in module.parameters())
 
 
+def own_forward_class(module):
+    """The class of a leaf module that subclasses a torch.nn class outside
+    torch and computes in a forward of its own (timm's Conv2dSame pads
+    before its conv, a LoRA linear adds a low-rank product), else None: its
+    workload is not torch's class's. A subclass that only sets things up
+    (a parametrized or a lazy module, a subclass with its own __init__)
+    computes as torch's class does."""
+    if not is_torch_nn_kind(module):
+        return None
+    for cls in type(module).__mro__:
+        if cls.__module__.split(".")[0] == "torch":
+            return None
+        if "forward" in vars(cls):
+            return cls
+    return None
+
+
 def module_op(module):
     """Canonical op name of a leaf module (a torch.nn class or a custom leaf)."""
     for cls in type(module).__mro__:

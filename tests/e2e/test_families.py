@@ -75,6 +75,8 @@ EXPECTED = {
     "untraceable/autocast_mixed": ((1, 1, 1, 7), "symbolic"),
     # torch.fx cannot call a TorchScript function; ours sees through it (torchscript.py)
     "untraceable/scripted_functions": ((1, 1, 2, 7), "symbolic"),
+    # fx cannot unpack Conv2dSame's x.shape[-2:] (1.13); ours traces it whole, a leaf
+    "untraceable/torch_subclasses": ((1, 0, 4, 8), "symbolic"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
     "untraceable/returns_confidence": ((1, 0, 0, 3), "recorded"),
@@ -539,6 +541,19 @@ class Families(unittest.TestCase):
         # before, "Can't access the shape of an uninitialized parameter"
         proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_a_subclass_of_a_torch_class_with_a_forward_of_its_own_is_named_by_its_class(self):
+        _, out = self.runs["untraceable/torch_subclasses"]
+        kernels = sorted(os.listdir(os.path.join(out, "level_0_kernel")))
+        # before: conv2d_3x8_k3s2p0_fp32, conv2d_8x8_k3s2p0_fp32_channels_last_out8x4x4,
+        # layer_norm_8_fp32 and linear_16x16_fp32, and a fusion named by a hash
+        for name in ("conv2d_same_3x8_k3s2p0_fp32.py", "conv2d_same_8x8_k3s2p0_fp32_channels_last.py",
+                     "conv2d_8x8_k3s2p0_fp32_channels_last.py", "layer_norm2d_8_fp32.py",
+                     "lo_ra_linear_16x16_fp32.py", "linear_16x4_fp32.py"):
+            self.assertIn(name, kernels)
+        self.assertIn("conv2d_same_layer_norm2d_3x8_k3s2p0_fp32.py", os.listdir(os.path.join(out, "level_1_fusion")))
+        self.assertIn("self.conv2d = Conv2dSame(3, 8, 3, stride=2)",
+                      _text(os.path.join(out, "level_0_kernel", "conv2d_same_3x8_k3s2p0_fp32.py")))
 
     def test_a_channels_last_conv_is_its_own_workload_drawn_in_that_layout(self):
         _, out = self.runs["channels_last_convs"]

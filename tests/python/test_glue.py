@@ -564,9 +564,10 @@ class Workloads(unittest.TestCase):
             """))
         self.assertTrue(reply["ok"], reply)
         kernels = {n["id"]: n["instance_count"] for n in reply["nodes"]
-                   if n["level"] == "kernel" and n["id"].startswith("conv1d")}
-        # a, b and c run nn.Conv1d's code alone: one file; d computes more: its own
-        self.assertEqual(sorted(kernels.values()), [1, 3], kernels)
+                   if n["level"] == "kernel" and n["id"].startswith(("conv1d", "scaled"))}
+        # a, b and c run nn.Conv1d's code alone: one file; d computes more: its own,
+        # named by its class (ops.own_forward_class)
+        self.assertEqual(kernels, {"conv1d_8x8_k3s1p1_fp32": 3, "scaled_8x8_k3s1p1_fp32": 1})
         self.assertIs(modsrc.computes_as(SimpleConvForTest), nn.Conv1d)
         for cls in (ScaledConvForTest, ConvBnRelu, nn.Module):
             self.assertIsNone(modsrc.computes_as(cls), cls)
@@ -739,6 +740,14 @@ class LibraryClasses(unittest.TestCase):
 
 
 class KernelNames(unittest.TestCase):
+    def test_a_torch_subclass_is_named_by_its_class_only_where_it_computes_in_its_own_forward(self):
+        self.assertIs(ops.own_forward_class(ScaledConvForTest(4, 4, 3)), ScaledConvForTest)
+        parametrized = nn.Linear(4, 4)
+        torch.nn.utils.parametrize.register_parametrization(parametrized, "weight", nn.Identity())
+        for module in (SimpleConvForTest(4, 2), nn.Conv1d(4, 4, 3), parametrized,
+                       nn.modules.linear.NonDynamicallyQuantizableLinear(4, 4), ConvBnRelu()):
+            self.assertIsNone(ops.own_forward_class(module), type(module))
+
     def test_kernels_of_one_op_are_named_by_what_tells_them_apart(self):
         text = textwrap.dedent("""\
             import torch
