@@ -26,7 +26,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from . import autocast, followreads, ops, torchscript
+from . import autocast, followreads, ops, rebind, torchscript
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
                     keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state, value_sized_dim)
@@ -571,21 +571,10 @@ def _kept_whole(recorder, functions):
         return call
 
     wrappers = {id(fn): (fn, one_node(fn)) for fn in functions}
-    swapped = []
-    for module in list(sys.modules.values()) if wrappers else ():
-        names = getattr(module, "__dict__", None)
-        if not isinstance(names, dict):
-            continue
-        for name, value in list(names.items()):
-            held = wrappers.get(id(value))
-            if held is not None and held[0] is value:
-                names[name] = held[1]
-                swapped.append((names, name, value))
-    try:
+    namespaces = [vars(m) for m in list(sys.modules.values())
+                  if isinstance(getattr(m, "__dict__", None), dict)] if wrappers else ()
+    with rebind.rebound(namespaces, wrappers):
         yield
-    finally:
-        for names, name, value in swapped:
-            names[name] = value
 
 
 # A tensor whose values a kept-whole function reads, up to this many values

@@ -22,6 +22,8 @@ import sys
 
 import torch
 
+from . import rebind
+
 # id(compiled) -> (compiled, Python function); the compiled function is held,
 # so that its id is not reused for another object
 _ORIGINALS = {}
@@ -71,15 +73,5 @@ def _namespaces(model):
 def seen_through(model):
     """Inside the block, each name that `model`'s code binds to a remembered
     compiled function names its Python function."""
-    swapped = []
-    if _ORIGINALS:
-        for namespace in _namespaces(model):
-            for name, value in list(namespace.items()):
-                if is_remembered(value):
-                    namespace[name] = _ORIGINALS[id(value)][1]
-                    swapped.append((namespace, name, value))
-    try:
+    with rebind.rebound(_namespaces(model) if _ORIGINALS else (), _ORIGINALS):
         yield
-    finally:
-        for namespace, name, value in swapped:
-            namespace[name] = value
