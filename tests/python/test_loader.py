@@ -203,7 +203,8 @@ class LazyModulesTest(unittest.TestCase):
         self.assertEqual(tuple(model.head.weight.shape), (5, 12))
         self.assertEqual(float(model.stage1.bn.num_batches_tracked), 0)  # built in eval mode: no statistics moved
         again = model_file.build()
-        self.assertTrue(all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())))
+        pairs = zip(model.state_dict().values(), again.state_dict().values())
+        self.assertTrue(all(torch.equal(a, b) for a, b in pairs))
         plain = loader.load_model_file(os.path.join(ROOT, "tests", "models", "mlp.py"))
         plain.build()
         self.assertFalse(plain.lazy)

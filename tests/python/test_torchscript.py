@@ -105,9 +105,11 @@ class SeenThrough(unittest.TestCase):
                 import compiled_elsewhere  # noqa: F401  compiled here, outside torchscript.remembering
                 path = os.path.join(folder, "uses_it.py")
                 with open(path, "w", encoding="utf-8") as f:
-                    f.write(_BRANCHING.replace("import torch.nn as nn\n", "import torch.nn as nn\n"
-                                               "from compiled_elsewhere import gate\n")
-                            .replace("return bias_tanh(", "return gate(bias_tanh(").replace("self.bias)", "self.bias))"))
+                    f.write(_BRANCHING
+                            .replace("import torch.nn as nn\n",
+                                     "import torch.nn as nn\nfrom compiled_elsewhere import gate\n")
+                            .replace("return bias_tanh(", "return gate(bias_tanh(")
+                            .replace("self.bias)", "self.bias))"))
                 model_file = load_model_file(path)
                 with self.assertRaises(BadInput) as caught:
                     _trace(model_file)
