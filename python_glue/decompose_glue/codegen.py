@@ -1277,27 +1277,39 @@ if __name__ == "__main__":
 
 
 # Only where the weight map reads a tensor that the original keeps in a list,
-# tuple or dict attribute (trace.held_in_containers).
+# tuple, dict or plain object attribute (trace.held_in_containers).
 _HELD_STATE = """\
-            elif isinstance(value, (list, tuple, dict)) and name not in ("_parameters", "_buffers", "_modules"):
+            elif (isinstance(value, (list, tuple, dict)) or holds_attributes(value)) \\
+                    and name not in ("_parameters", "_buffers", "_modules"):
                 held(value, f"{path}.{name}" if path else name, found, 1)
 """
 
-# ... and the walk it calls, through lists in lists and dicts in dicts, as
+# ... and the walk it calls, through lists in lists, dicts in dicts and plain
+# objects' attributes (a twin of trace.holds_attributes), as
 # trace.containers_held names them, as deep (trace.CONTAINER_DEPTH).
 _HELD_WALK = """
 
 
+def holds_attributes(value):
+    \"\"\"An object of a plain class, whose attributes may hold tensors.\"\"\"
+    return (hasattr(value, "__dict__") and type(value).__module__ != "builtins"
+            and not isinstance(value, (nn.Module, torch.Tensor, type, types.ModuleType, types.FunctionType,
+                                       types.MethodType, functools.partial)))
+
+
 def held(value, name, found, depth):
-    \"\"\"Tensors in a container attribute, named by its indices and keys.\"\"\"
+    \"\"\"Tensors in a container or plain object attribute, named by its
+    indices, keys and attributes.\"\"\"
     if isinstance(value, dict):
         items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
-    else:
+    elif isinstance(value, (list, tuple)):
         items = enumerate(value)
+    else:
+        items = [(k, v) for k, v in vars(value).items() if k.isidentifier()]
     for key, item in items:
         if isinstance(item, torch.Tensor) and not isinstance(item, nn.Parameter):
             found.setdefault(f"{{name}}.{{key}}", item)
-        elif isinstance(item, (list, tuple, dict)) and depth < {depth}:
+        elif (isinstance(item, (list, tuple, dict)) or holds_attributes(item)) and depth < {depth}:
             held(item, f"{{name}}.{{key}}", found, depth + 1)
 """
 
@@ -1343,7 +1355,8 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
     original keeps in containers; `sparse_inputs`: whether the model takes a
     sparse tensor; `lazy`: whether it has lazy modules."""
-    block = imports(python, body, ("contextlib", "importlib.util", "os", "random"))
+    block = imports(python, body, ("contextlib", "importlib.util", "os", "random")
+                    + (("functools", "types") if held else ()))
     return COMPOSITION.format(
         held=_HELD_STATE if held else "",
         held_walk=_HELD_WALK.format(depth=trace.CONTAINER_DEPTH) if held else "",

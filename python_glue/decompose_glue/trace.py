@@ -14,6 +14,7 @@ import functools
 import importlib
 import inspect
 import operator
+import types
 
 import torch
 import torch.fx as fx
@@ -708,9 +709,19 @@ def held_in_containers(model):
     return {name: tensor for name, _, tensor in containers_held(model)}
 
 
+def holds_attributes(value):
+    """Whether `value` is an object of a plain class, whose attributes may
+    hold the model's tensors (a rotary helper that is no nn.Module keeps
+    its cos and sin tables): not a module, tensor, class or function."""
+    return (hasattr(value, "__dict__") and type(value).__module__ != "builtins"
+            and not isinstance(value, (nn.Module, torch.Tensor, type, types.ModuleType, types.FunctionType,
+                                       types.MethodType, functools.partial)))
+
+
 def containers_held(model):
-    """(qualified name, number of indices or keys in it, tensor) for each
-    tensor of held_in_containers: `tables.1.0` has two."""
+    """(qualified name, number of indices, keys or attributes in it, tensor)
+    for each tensor of held_in_containers: `tables.1.0` has two, `rot.cos`
+    (a plain object's attribute) one."""
     found = []
 
     def visit(value, name, keys):
@@ -721,6 +732,8 @@ def containers_held(model):
             items = [(k, v) for k, v in value.items() if isinstance(k, str) and k.isidentifier()]
         elif isinstance(value, (list, tuple)):
             items = list(enumerate(value))
+        elif holds_attributes(value):
+            items = [(k, v) for k, v in vars(value).items() if k.isidentifier()]
         elif isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and keys:
             found.append((name, keys, value))
             return

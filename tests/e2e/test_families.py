@@ -77,6 +77,7 @@ EXPECTED = {
     "untraceable/scripted_functions": ((1, 1, 2, 7), "symbolic"),
     # fx cannot unpack Conv2dSame's x.shape[-2:] (1.13); ours traces it whole, a leaf
     "untraceable/torch_subclasses": ((1, 0, 4, 8), "symbolic"),
+    "untraceable/helper_object": ((1, 0, 1, 5), "recorded"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
     "untraceable/returns_confidence": ((1, 0, 0, 3), "recorded"),
@@ -554,6 +555,16 @@ class Families(unittest.TestCase):
         self.assertIn("conv2d_same_layer_norm2d_3x8_k3s2p0_fp32.py", os.listdir(os.path.join(out, "level_1_fusion")))
         self.assertIn("self.conv2d = Conv2dSame(3, 8, 3, stride=2)",
                       _text(os.path.join(out, "level_0_kernel", "conv2d_same_3x8_k3s2p0_fp32.py")))
+
+    def test_tensors_of_a_helper_object_are_state_in_the_files_and_the_composition_test(self):
+        _, out = self.runs["untraceable/helper_object"]
+        # before, exit 2: "forward uses a tensor that is neither an input, a result, a parameter nor a buffer"
+        with open(os.path.join(out, "steps", "step_1_model_to_fusions", "weight_map.json"), encoding="utf-8") as f:
+            self.assertTrue({"rot.cos", "rot.sin"} <= set(json.load(f)))
+        composition = os.path.join(out, "verification", "composition_test.py")
+        self.assertIn("def holds_attributes(value):", _text(composition))
+        proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
     def test_a_channels_last_conv_is_its_own_workload_drawn_in_that_layout(self):
         _, out = self.runs["channels_last_convs"]

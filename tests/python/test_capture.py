@@ -701,5 +701,30 @@ class Differentiating(unittest.TestCase):
                     self.assertIn(how, caught.exception.message)
 
 
+class _Tables:
+    def __init__(self):
+        self.cos = torch.ones(3)
+        self.nested = {"sin": torch.zeros(3)}
+        self.owner = None  # set to the module: a walk must not go round
+
+
+class _HoldsTables(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tables = _Tables()
+        self.tables.owner = self
+        self.fn = torch.relu
+        self.device = torch.device("cpu")
+
+
+class PlainObjects(unittest.TestCase):
+    def test_tensors_of_a_plain_objects_attributes_are_held_by_their_path(self):
+        held = trace.containers_held(_HoldsTables())
+        self.assertEqual(sorted((name, keys) for name, keys, _ in held), [("tables.cos", 1), ("tables.nested.sin", 2)])
+        for value in (torch.nn.Linear(2, 2), torch.ones(1), torch.relu, torch.device("cpu"), 3, "a", _Tables):
+            self.assertFalse(trace.holds_attributes(value), value)
+        self.assertTrue(trace.holds_attributes(_Tables()))
+
+
 if __name__ == "__main__":
     unittest.main()
