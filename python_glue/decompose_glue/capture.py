@@ -193,6 +193,18 @@ def _torchscript_functions_hint(model):
             "torch.fx nor a recorded run can see: remove their @torch.jit.script)")
 
 
+def _unregistered_modules_hint(model):
+    """Where the model keeps modules in a plain list, dict or object, a
+    sentence naming them: torch does not register them, so their weights
+    are none of the model's, the likely tensors a recording did not know."""
+    names = trace.modules_held(model)
+    if not names:
+        return ""
+    return (f" (it keeps modules in a plain list, dict or object, {', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}, which torch does not register: hold them in "
+            "nn.ModuleList or nn.ModuleDict)")
+
+
 # Reads of a number off a tensor's values, not off its sizes (record._NUMBER_READS).
 _VALUE_NUMBERS = frozenset({"item", "__int__", "__float__"})
 
@@ -362,7 +374,7 @@ def _trace(model_file, model, inputs, check, trial_seeds):
             run_forward(model_file, model, *inputs.lend())
         raise BadInput(model_file.path, "cannot trace the model, symbolically ("
                        + notes["symbolic_error"] + ") nor by running it: " + why
-                       + _torchscript_functions_hint(model)) from None
+                       + _torchscript_functions_hint(model) + _unregistered_modules_hint(model)) from None
     if expected is None:
         expected = verify.own(output, (args, kwargs))
         notes["memory_warning"] = memory.warn_if_short(model_file.path, eager, verify.nbytes(expected))

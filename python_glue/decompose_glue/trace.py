@@ -722,6 +722,21 @@ def containers_held(model):
     """(qualified name, number of indices, keys or attributes in it, tensor)
     for each tensor of held_in_containers: `tables.1.0` has two, `rot.cos`
     (a plain object's attribute) one."""
+    return [(name, keys, value) for name, keys, value in _held(model)
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter)]
+
+
+def modules_held(model):
+    """The names of modules kept in a container or plain object attribute
+    (`heads.a` of `self.heads = {"a": nn.Linear(6, 3)}`), which torch does
+    not register: their weights are none of the model's parameters."""
+    return [name for name, _, value in _held(model) if isinstance(value, nn.Module)]
+
+
+def _held(model):
+    """(qualified name, number of indices, keys or attributes in it, value)
+    for each value that is no container, inside a container or plain object
+    attribute of one of the model's modules, up to CONTAINER_DEPTH deep."""
     found = []
 
     def visit(value, name, keys):
@@ -734,10 +749,9 @@ def containers_held(model):
             items = list(enumerate(value))
         elif holds_attributes(value):
             items = [(k, v) for k, v in vars(value).items() if k.isidentifier()]
-        elif isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and keys:
-            found.append((name, keys, value))
-            return
         else:
+            if keys:
+                found.append((name, keys, value))
             return
         for key, item in items:
             visit(item, f"{name}.{key}", keys + 1)

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 import unittest
 from unittest import mock
 
@@ -724,6 +725,37 @@ class PlainObjects(unittest.TestCase):
         for value in (torch.nn.Linear(2, 2), torch.ones(1), torch.relu, torch.device("cpu"), 3, "a", _Tables):
             self.assertFalse(trace.holds_attributes(value), value)
         self.assertTrue(trace.holds_attributes(_Tables()))
+
+    def test_modules_in_a_plain_dict_are_named_where_the_model_cannot_be_traced(self):
+        with tempfile.TemporaryDirectory() as folder:
+            model_file = written(folder, "plain_dict_heads.py", textwrap.dedent("""
+                import torch
+                import torch.nn as nn
+
+
+                class Model(nn.Module):
+                    def __init__(self):
+                        super().__init__()
+                        self.heads = {"a": nn.Linear(6, 3), "b": [nn.Linear(6, 2)]}  # not registered
+
+                    def forward(self, x):
+                        return torch.cat([self.heads["a"](x), self.heads["b"][0](x)], -1)
+
+
+                def get_inputs():
+                    return [torch.randn(4, 6)]
+
+
+                def get_init_inputs():
+                    return []
+                """))
+            model = model_file.build()
+            self.assertEqual(trace.modules_held(model), ["heads.a", "heads.b.0"])
+            inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+            with self.assertRaises(BadInput) as caught:
+                capture.trace_model(model_file, model, inputs, check=False)
+        self.assertIn("(it keeps modules in a plain list, dict or object, heads.a, heads.b.0, which torch does "
+                      "not register: hold them in nn.ModuleList or nn.ModuleDict)", caught.exception.message)
 
 
 if __name__ == "__main__":
