@@ -1141,11 +1141,13 @@ def share_weights(original, composed):
             continue
         for destination in [destinations] if isinstance(destinations, str) else destinations:
             value, slot = source[key], target[destination]
-            if value.shape != slot.shape or value.dtype != slot.dtype:
-                raise ValueError(f"{{key}} {{tuple(value.shape)}} {{value.dtype}} does not fit "
-                                 f"{{destination}} {{tuple(slot.shape)}} {{slot.dtype}}")
             path, _, attr = destination.rpartition(".")
             module = composed.get_submodule(path) if path else composed
+            # a buffer a forward registers again (a rotary cache grown to a
+            # longer input) may have another shape than a fresh build's
+            if (value.shape != slot.shape and attr in module._parameters) or value.dtype != slot.dtype:
+                raise ValueError(f"{{key}} {{tuple(value.shape)}} {{value.dtype}} does not fit "
+                                 f"{{destination}} {{tuple(slot.shape)}} {{slot.dtype}}")
             if attr in module._parameters:
                 if not isinstance(value, nn.Parameter):
                     value = nn.Parameter(value, requires_grad=False)

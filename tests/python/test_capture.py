@@ -251,8 +251,9 @@ class WhereFxFollowsMore(unittest.TestCase):
                     _, method, _, _ = capture.trace_model(model_file, model, inputs)
                 # fx's graph of autocast_mixed drops the autocast; ours notes it on each
                 # node, sees through scripted_functions' TorchScript functions, and
-                # keeps torch_subclasses' Conv2dSame (which fx cannot trace) one leaf
-                symbolic = name in ("autocast_mixed", "scripted_functions", "torch_subclasses")
+                # keeps torch_subclasses' Conv2dSame and grown_cache's rotary (which
+                # fx cannot trace) one leaf each
+                symbolic = name in ("autocast_mixed", "scripted_functions", "torch_subclasses", "grown_cache")
                 self.assertEqual(method, "symbolic" if symbolic else "recorded")
 
 
