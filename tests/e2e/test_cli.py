@@ -265,12 +265,18 @@ class BadInput(unittest.TestCase):
             ["self.block = torch.jit.script(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))"], "return self.block(x) * 2"),
                          "its submodule block is a TorchScript module")
 
-    def test_a_torchscript_function_is_named_in_the_error(self):
+    def test_a_forward_that_differentiates_says_how(self):
+        # an energy model's force: before, its gradient was a kernel file that could
+        # not run, and a step failed (a TorchScript function of the model's own file,
+        # which this test named in the error before, is seen through: the
+        # scripted_functions family)
         self._assert_bad(self._module_model(
-            ["self.fc = nn.Linear(4, 4)", "self.b = nn.Parameter(torch.zeros(4))"],
-            "return bias_relu(self.b, self.fc(x)) * 2",
-            before="@torch.jit.script\ndef bias_relu(b, y):\n    return torch.relu(b + y)"),
-                         "its code has TorchScript functions, bias_relu, whose ops")
+            ["self.energy = nn.Linear(4, 1)"],
+            "return -force(self.energy, x)",
+            before="def force(energy, x):\n    with torch.enable_grad():\n"
+                   "        x = x.detach().requires_grad_(True)\n"
+                   "        return torch.autograd.grad(energy(x).sum(), x)[0]"),
+            "forward computes gradients (torch.autograd.grad), and a kernel file cannot")
 
     def test_a_quantized_module_says_its_weights_are_packed(self):
         # before: an internal error, "attribute q._packed_params._packed_params is not a tensor"
