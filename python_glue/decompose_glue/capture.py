@@ -232,7 +232,8 @@ def _refuse_differentiating(model_file, gm):
     recording stops at the call (record.Differentiates); a symbolic graph
     holds it."""
     for node in gm.graph.nodes:
-        name = record.DIFFERENTIATING.get(node.target) if node.op == "call_function" else \
+        name = next((n for f, n in record.DIFFERENTIATING.items() if node.target is f), None) \
+            if node.op == "call_function" else \
             "Tensor.backward" if node.op == "call_method" and node.target == "backward" else None
         if name is not None:
             raise BadInput(model_file.path, differentiating_message(name))

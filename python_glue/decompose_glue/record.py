@@ -282,8 +282,9 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.busy:
             return func(*args, **kwargs)
-        if func in DIFFERENTIATING:
-            raise Differentiates(DIFFERENTIATING[func])
+        differentiating = next((name for f, name in DIFFERENTIATING.items() if func is f), None)
+        if differentiating is not None:  # by identity: some callables are unhashable
+            raise Differentiates(differentiating)
         name = getattr(func, "__name__", "")
         try:
             name = _TENSOR_DUNDERS.get(func, name)
