@@ -76,6 +76,7 @@ def forget_last_run():
     kept from the last model's folder would answer for this one's file of
     the same name."""
     _CODE.clear()
+    torchscript.forget()  # the last run's compiled functions and the modules they hold
     _purge_children_modules()
     for name in [n for n, m in list(sys.modules.items()) if n.startswith("_decompose_file_") or _from_a_run(m)]:
         del sys.modules[name]

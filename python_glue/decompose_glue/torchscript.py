@@ -49,6 +49,12 @@ def remembering():
         torch.jit.script = real
 
 
+def forget():
+    """A new run starts: the last run's functions go, and the globals of the
+    files that held them with them."""
+    _ORIGINALS.clear()
+
+
 def is_remembered(value):
     """Whether `value` is a compiled function whose Python function is known."""
     held = _ORIGINALS.get(id(value))

@@ -130,6 +130,15 @@ class SeenThrough(unittest.TestCase):
         self.assertFalse(torchscript.is_remembered(real(lambda_free)))
 
 
+class AcrossRuns(unittest.TestCase):
+    def test_a_new_run_forgets_the_last_runs_functions(self):
+        from decompose_glue import loader
+        load_model_file(os.path.join(MODELS, "scripted_functions.py"))
+        self.assertTrue(torchscript._ORIGINALS)
+        loader.forget_last_run()
+        self.assertEqual(torchscript._ORIGINALS, {})
+
+
 def lambda_free(x):
     return x + 1
 
