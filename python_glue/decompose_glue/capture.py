@@ -29,10 +29,13 @@ def _same_output(a, b):
     """Equal up to rounding: the graph may spell an op another way than the
     eager forward (a traced graph's ops run one by one)."""
     ta, tb = verify.tensors(a), verify.tensors(b)
-    return len(ta) == len(tb) and all(
-        x.shape == y.shape and x.layout == y.layout and (
-            verify.close(x, y, 1e-5, 1e-6)[1] if x.is_floating_point() else torch.equal(verify.dense(x), verify.dense(y)))
-        for x, y in zip(ta, tb)) and verify.compare(verify.numbers(a), verify.numbers(b), 1e-5, 1e-6)[0]
+    def same(x, y):
+        if x.is_floating_point():
+            return verify.close(x, y, 1e-5, 1e-6)[1]
+        return torch.equal(verify.dense(x), verify.dense(y))
+    return len(ta) == len(tb) and all(x.shape == y.shape and x.layout == y.layout and same(x, y)
+                                      for x, y in zip(ta, tb)) \
+        and verify.compare(verify.numbers(a), verify.numbers(b), 1e-5, 1e-6)[0]
 
 
 def device_of(args, kwargs):
@@ -181,15 +184,10 @@ def _torchscript_functions_hint(model):
     before its file was imported (torchscript.py sees through the others),
     a sentence naming them: their ops run where no trace sees them, which
     is the likely reason a recording met a tensor it did not know."""
-    names = set()
-    for module in model.modules():
-        code = sys.modules.get(type(module).__module__)
-        for name, value in vars(code).items() if code is not None else ():
-            if isinstance(value, torch.jit.ScriptFunction) and not torchscript.is_remembered(value):
-                names.add(name)
+    names = torchscript.unseen(model)
     if not names:
         return ""
-    return (f" (its code has TorchScript functions, {', '.join(sorted(names))}, whose ops neither "
+    return (f" (its code has TorchScript functions, {', '.join(names)}, whose ops neither "
             "torch.fx nor a recorded run can see: remove their @torch.jit.script)")
 
 
@@ -232,8 +230,7 @@ def _refuse_differentiating(model_file, gm):
     recording stops at the call (record.Differentiates); a symbolic graph
     holds it."""
     for node in gm.graph.nodes:
-        name = next((n for f, n in record.DIFFERENTIATING.items() if node.target is f), None) \
-            if node.op == "call_function" else \
+        name = record.differentiating(node.target) if node.op == "call_function" else \
             "Tensor.backward" if node.op == "call_method" and node.target == "backward" else None
         if name is not None:
             raise BadInput(model_file.path, differentiating_message(name))

@@ -1359,19 +1359,21 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
     sparse tensor; `lazy`: whether it has lazy modules."""
     block = imports(python, body, ("contextlib", "importlib.util", "os", "random")
                     + (("functools", "types") if held else ()))
+    records = _RECORD_FIELDS if out_shapes.records else ""
+    sparse_storage = "    if t.is_sparse:  # where its values are\n        t = t._values()\n"
     return COMPOSITION.format(
         held=_HELD_STATE if held else "",
         held_walk=_HELD_WALK.format(depth=trace.CONTAINER_DEPTH) if held else "",
-        held_doc=", and tensors in list, tuple or dict attributes (anchors)" if held else "",
+        held_doc=", and tensors in list, tuple, dict or plain object attributes (anchors)" if held else "",
         materialize=_MATERIALIZE if lazy else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
-        records=_RECORD_FIELDS if out_shapes.records else "",
-        numbers=_OUTPUT_NUMBERS.format(records=_RECORD_FIELDS if out_shapes.records else "") if out_shapes.numbers else "",
+        records=records,
+        numbers=_OUTPUT_NUMBERS.format(records=records) if out_shapes.numbers else "",
         outputs="_outputs" if out_shapes.numbers else "_tensors",
         is_tensor="isinstance(t, torch.Tensor) and " if out_shapes.numbers else "",
         what="tensor and Python number" if out_shapes.numbers else "tensor",
         sparse=_SPARSE_OUTPUTS if out_shapes.sparse else "",
-        sparse_storage="    if t.is_sparse:  # where its values are\n        t = t._values()\n" if out_shapes.sparse or sparse_inputs else "",
+        sparse_storage=sparse_storage if out_shapes.sparse or sparse_inputs else "",
         kernel_imports="\n".join(kernel_imports), original=original,
         seeds=[FIRST_SEED + num_trials - 1], forward_seed=FIRST_SEED, rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")

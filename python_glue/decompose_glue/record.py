@@ -93,6 +93,15 @@ DIFFERENTIATING = {torch.autograd.grad: "torch.autograd.grad", torch.autograd.ba
                    torch.Tensor.backward: "Tensor.backward"}
 
 
+def differentiating(target):
+    """The name of what `target` is, where it differentiates, else None; by
+    identity: torch may hand the recorder an unhashable callable."""
+    for function, name in DIFFERENTIATING.items():
+        if target is function:
+            return name
+    return None
+
+
 class Differentiates(RecordError):
     """The forward differentiates (`name`), which no file can do on its own
     (capture.differentiating_message)."""
@@ -282,9 +291,8 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.busy:
             return func(*args, **kwargs)
-        differentiating = next((name for f, name in DIFFERENTIATING.items() if func is f), None)
-        if differentiating is not None:  # by identity: some callables are unhashable
-            raise Differentiates(differentiating)
+        if differentiating(func) is not None:
+            raise Differentiates(differentiating(func))
         name = getattr(func, "__name__", "")
         try:
             name = _TENSOR_DUNDERS.get(func, name)

@@ -61,18 +61,31 @@ def is_remembered(value):
     return held is not None and held[0] is value
 
 
-def _namespaces(model):
-    """The global namespaces a forward of `model` may look a compiled
-    function up in: its classes' modules, and the modules the remembered
-    functions were written in (one calling another)."""
+def _model_namespaces(model):
+    """{id: namespace} of the modules `model`'s classes are written in."""
     found = {}
     for module in model.modules():
         code = sys.modules.get(type(module).__module__)
         if code is not None:
             found[id(vars(code))] = vars(code)
+    return found
+
+
+def _namespaces(model):
+    """The global namespaces a forward of `model` may look a compiled
+    function up in: its classes' modules, and the modules the remembered
+    functions were written in (one calling another)."""
+    found = _model_namespaces(model)
     for _, function in _ORIGINALS.values():
         found[id(function.__globals__)] = function.__globals__
     return list(found.values())
+
+
+def unseen(model):
+    """The sorted names `model`'s classes' modules bind to compiled functions
+    that are not remembered: compiled before the file was imported."""
+    return sorted({name for names in _model_namespaces(model).values() for name, value in names.items()
+                   if isinstance(value, torch.jit.ScriptFunction) and not is_remembered(value)})
 
 
 @contextlib.contextmanager
