@@ -43,7 +43,7 @@ import weakref
 import torch
 import torch.nn as nn
 
-from . import ops, trace
+from . import ops, trace, written
 from .verify import seed_forward
 from .tensorpatch import tensor_methods
 
@@ -1113,7 +1113,7 @@ def runtime_violations(model, args, kwargs, plain=None):
         return [{"check": "runtime", "op": "TorchFunctionMode", "count": 1,
                  "reason": "this PyTorch has no torch.overrides.TorchFunctionMode: "
                            "forward cannot be watched"}]
-    restore = trace.snapshot(model)
+    restore = written.State(model).restore
     # Only CUDA generators that exist already: asking every GPU for its state
     # starts CUDA on each, seconds and memory per card, for a model on the CPU.
     # A forward that starts CUDA itself is seeded alike by seed_forward().

@@ -14,7 +14,8 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import attention, autocast, fastpath, followreads, memory, meta, modsrc, ops, record, torchscript, trace, verify
+from . import (attention, autocast, fastpath, followreads, memory, meta, modsrc, ops, record, torchscript, trace,
+               verify, written)
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -268,8 +269,13 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     trial.
     """
     notes = {"symbolic_error": None, "specialised": [], "followed": [], "memory_warning": None, "checked": True,
-             "opened": [], "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": []}
-    restore = trace.snapshot(model)
+             "opened": [], "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": [],
+             "state_written": []}
+    kept = written.State(model)
+
+    def restore():
+        kept.restore()
+        notes["state_written"] = kept.written()
     device = device_of(*inputs.lend())
     try:
         gm = trace.symbolic(model)

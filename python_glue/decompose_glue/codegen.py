@@ -1054,7 +1054,7 @@ RTOL = {rtol}
 ATOL = {atol}
 CHUNK = 1 << 24  # elements compared at a time
 WEIGHT_MAP = {weight_map}
-
+{written}
 
 {body}
 
@@ -1076,17 +1076,7 @@ def state(model):
 {held}    return found
 {held_walk}
 
-def snapshot(model):
-    """Puts plain tensor attributes back, so each trial starts from one state."""
-    saved = [(module, name, value) for module in model.modules()
-             for name, value in list(vars(module).items())
-             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter)]
-
-    def restore():
-        for module, name, value in saved:
-            setattr(module, name, value)
-    return restore
-
+{snapshot}
 
 @contextlib.contextmanager
 def weights_not_drawn():
@@ -1232,8 +1222,8 @@ def run_composition(reference=None, original=None, inputs=None):
 {materialize}    with weights_not_drawn():
         composed = ComposedModel().eval()
     share_weights(original, composed)
-    restore = snapshot(original)
-    get_kwargs = getattr(original_module, "get_input_kwargs", dict)
+    restore = snapshot(original{written_arg})
+{snapshot_composed}    get_kwargs = getattr(original_module, "get_input_kwargs", dict)
 
     def draw(seed):
         torch.manual_seed(seed)
@@ -1252,7 +1242,7 @@ def run_composition(reference=None, original=None, inputs=None):
                 expected = own({outputs}(original(*args, **kwargs)), (args, kwargs))
                 if versions((args, kwargs)) != before:  # the original changed an input in place
                     args, kwargs = draw(seed)
-            seed_forward()
+{restore_written}            seed_forward()
             got = {outputs}(composed(*args, **kwargs))
             del args, kwargs
         rtol, atol = RTOL, ATOL
@@ -1352,11 +1342,61 @@ _MATERIALIZE = """\
 """
 
 
+# Only for a model whose forward writes into its own buffers (written.py):
+# both models share them, and each run starts from their values as built.
+_WRITTEN = """\
+# the tensors the original's forward writes into and the numbers it changes
+# (a position in a cache): both models start from them as built
+WRITTEN = {names}
+"""
+_SNAPSHOT = """\
+def snapshot(model):
+    \"\"\"Puts plain tensor attributes back, so each trial starts from one state.\"\"\"
+    saved = [(module, name, value) for module in model.modules()
+             for name, value in list(vars(module).items())
+             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter)]
+
+    def restore():
+        for module, name, value in saved:
+            setattr(module, name, value)
+    return restore
+"""
+_SNAPSHOT_WRITTEN = """\
+def snapshot(model, written=()):
+    \"\"\"Puts plain tensor attributes and numbers back (a kernel's own count
+    of its calls), and the values of the tensors named in `written`, so each
+    trial starts from one state.\"\"\"
+    saved = [(module, name, value) for module in model.modules()
+             for name, value in list(vars(module).items())
+             if isinstance(value, (torch.Tensor, int, float)) and not isinstance(value, nn.Parameter)]
+    values = []
+    for name in written:
+        path, _, attr = name.rpartition(".")
+        value = getattr(model.get_submodule(path), attr)
+        if isinstance(value, torch.Tensor):
+            values.append((value, value.clone()))
+
+    def restore():
+        for module, name, value in saved:
+            setattr(module, name, value)
+        with torch.no_grad():
+            for t, value in values:
+                t.copy_(value)
+    return restore
+"""
+_RESTORE_WRITTEN = """\
+                restore()  # what the original's run wrote, where the composed model reads it
+            restore_composed()
+"""
+
+
 def composition_source(name, instances, unique, python, kernel_imports, body, wmap, original,
-                       num_trials, rtol, atol, out_shapes, held=False, sparse_inputs=False, lazy=False):
+                       num_trials, rtol, atol, out_shapes, held=False, sparse_inputs=False, lazy=False,
+                       written=()):
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
     original keeps in containers; `sparse_inputs`: whether the model takes a
-    sparse tensor; `lazy`: whether it has lazy modules."""
+    sparse tensor; `lazy`: whether it has lazy modules; `written`: the
+    buffers and tensor attributes its forward writes into (capture)."""
     block = imports(python, body, ("contextlib", "importlib.util", "os", "random")
                     + (("functools", "types") if held else ()))
     records = _RECORD_FIELDS if out_shapes.records else ""
@@ -1366,6 +1406,11 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
         held_walk=_HELD_WALK.format(depth=trace.CONTAINER_DEPTH) if held else "",
         held_doc=", and tensors in list, tuple, dict or plain object attributes (anchors)" if held else "",
         materialize=_MATERIALIZE if lazy else "",
+        written=_WRITTEN.format(names=_list_source(written)) if written else "",
+        snapshot=_SNAPSHOT_WRITTEN if written else _SNAPSHOT,
+        written_arg=", WRITTEN" if written else "",
+        snapshot_composed="    restore_composed = snapshot(composed)\n" if written else "",
+        restore_written=_RESTORE_WRITTEN if written else "",
         name=name, instances=instances, unique=unique, python=python, imports=block,
         records=records,
         numbers=_OUTPUT_NUMBERS.format(records=records) if out_shapes.numbers else "",
@@ -1377,6 +1422,11 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
         kernel_imports="\n".join(kernel_imports), original=original,
         seeds=[FIRST_SEED + num_trials - 1], forward_seed=FIRST_SEED, rtol=rtol, atol=atol,
         weight_map=_dict_source(wmap), body=body.rstrip() + "\n")
+
+
+def _list_source(names):
+    one_line = repr(list(names))
+    return one_line if len(one_line) <= 100 else "[\n" + "".join(f"    {n!r},\n" for n in names) + "]"
 
 
 def _dict_source(mapping):

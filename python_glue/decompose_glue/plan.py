@@ -647,7 +647,8 @@ class Plan:
                                self.name, len(leaves), len(self.groups_of_level(KERNEL)), self.python,
                                imports, body, wmap, original, self.num_trials, rtol, atol, out_shapes,
                                held=not trace.held_in_containers(self.model).keys().isdisjoint(wmap),
-                               sparse_inputs=codegen.holds_sparse(inputs), lazy=self.model_file.lazy)})
+                               sparse_inputs=codegen.holds_sparse(inputs), lazy=self.model_file.lazy,
+                               written=self.trace_notes["state_written"])})
 
     def groups_of_level(self, level):
         return [s for s, lv in self.group_level.items() if lv == level]
@@ -789,6 +790,12 @@ class Plan:
 
     def _trace_log(self):
         unused = {"computed_but_unused": self.trace_notes["unused"]}
+        if self.trace_notes["state_written"]:
+            unused["written_by_forward"] = {
+                "tensors": self.trace_notes["state_written"],
+                "note": "the forward writes into these buffers in place: every run of each step starts "
+                        "from their values as built, and what the refactored run leaves in them is "
+                        "compared with what the original's left"}
         if self.trace_method == "symbolic":
             return {"method": "symbolic", "note": "torch.fx symbolic tracing: the graph keeps "
                     "the model's own code paths; no value was fixed to the example inputs",

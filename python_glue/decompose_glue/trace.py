@@ -924,14 +924,24 @@ def state(model):
     return found
 
 
-def snapshot(model):
+def snapshot(model, changed=None):
     """A function that puts the plain tensor attributes back as they are now,
-    so that a forward that reassigns them (an RNN carrying its hidden state)
-    starts every run from the same state."""
+    and the numbers kept as attributes, so that a forward that reassigns them
+    (an RNN carrying its hidden state, a decoder counting its position in a
+    cache) starts every run from the same state. `changed`, a set: the
+    function adds the qualified names of the numbers it put back to it."""
     saved = {name: value for name, value in tensor_attributes(model).items()}
+    numbers = [(path, module, name, value) for path, module in model.named_modules()
+               for name, value in vars(module).items() if type(value) in (int, float, bool)]
 
     def restore():
         for name, value in saved.items():
             path, _, attr = name.rpartition(".")
             setattr(model.get_submodule(path) if path else model, attr, value)
+        for path, module, name, value in numbers:
+            now = module.__dict__.get(name)
+            if now is not value and (type(now) is not type(value) or now != value):
+                module.__dict__[name] = value
+                if changed is not None:
+                    changed.add(f"{path}.{name}" if path else name)
     return restore

@@ -14,6 +14,13 @@ refactored models run once: T x (L + 1) forward passes for T trials over L
 levels, where checking each step on its own costs 2 x T x L plus a model
 build per step.
 
+A forward that writes into its own buffers (a running average kept in eval,
+a static cache) or counts in a number attribute (its position in that cache)
+is run from their values as built in every trial, and the refactored model
+from the values the original started from: a component's, within a trial,
+from where its parent's run had left them. What the refactored run leaves
+in those buffers is compared with what the original's left (written.py).
+
 The inputs of a step below the root are the activations its component sees
 inside the model on the model's inputs for the trial's seed, at the model's
 own shapes. The first trial's run of each refactored model is the
@@ -33,7 +40,7 @@ import sys
 
 import torch
 
-from . import anticheat, fastpath, trace
+from . import anticheat, fastpath, trace, written
 from .loader import BadInput, _one_line, recording_init_arguments, weights_left_uninitialised
 from .trace import state
 from .verify import (LentInputs, _load, auto_weight_map, clone_inputs,
@@ -130,6 +137,8 @@ class _Step:
         self.builds = {}             # _key(arguments) -> a refactored model built with them
         self.built_with = {}         # id(child of a build) -> {parameter: value} it was built with
         self.link = None             # wraps a build's children for their own steps (verify_steps)
+        self.restores = []           # put each build's numbers and tensor attributes back as built
+        self.writes_state = None     # whether its original writes into its buffers; known after a call
 
     def load(self):
         """Build the refactored model; returns {child class: file} it imports."""
@@ -154,6 +163,7 @@ class _Step:
         except (TypeError, ValueError):
             self.arguments = None  # unknown: an instance's arguments build a model of their own
         self.builds[self.arguments] = self.refactored
+        self.restores = [trace.snapshot(self.refactored)]
         self.built_with = _bound_arguments(built)
         return children
 
@@ -170,6 +180,7 @@ class _Step:
                 model = self.refactored_file.cls(**arguments).eval()
             self.built_with.update(_bound_arguments(built))
             self.builds[key] = model
+            self.restores.append(trace.snapshot(model))
             self.link(self, model)
         self.refactored, self.arguments = model, key
 
@@ -238,6 +249,23 @@ class _Step:
         self.rtol_used, self.atol_used = tolerance(tensors(expected), rtol, atol)
         ok, max_diff, details = compare(expected, got, self.rtol_used, self.atol_used)
         self.record(trial, ok, max_diff, details)
+
+    def compare_state(self, trial, left, kept, rtol, atol):
+        """What the refactored run left in the original's buffers against
+        what the original's run `left` there ({name: copy}); `kept`: their
+        values from before both runs (written.Values). A buffer only one of
+        the two wrote into is compared with its value from before."""
+        now = kept.changed()
+        tensors, before = kept.tensors(), {name: copy for name, _, copy, _ in kept.kept}
+        for name in sorted(set(left) | set(now)):
+            expected, got = left.get(name, before[name]), tensors[name]
+            rtol_used, atol_used = tolerance([expected], rtol, atol)
+            ok, max_diff, _ = compare(expected, got, rtol_used, atol_used)
+            if not ok:
+                self.record(trial, False, max_diff, error=(
+                    f"the refactored model leaves {name}, which the forward writes into, other than the "
+                    f"original does (max diff {max_diff:.3g})"))
+                return
 
     def run_refactored(self, args, kwargs, watch):
         """The refactored model's output; the first run is the anti-cheat's
@@ -332,9 +360,17 @@ def _wrap(instance, step, run, arguments=None):
         copied = step.copies_inputs
         inputs = clone_inputs(given) if copied else given
         before = versions(given)
+        # Its buffers' values, while it is not known that it leaves them as
+        # they were: the refactored model starts from them too.
+        kept = written.Values(instance) if step.writes_state is not False else None
         rng = torch.get_rng_state()
         out = forward(*args, **kwargs)
         after = torch.get_rng_state()
+        left = written.copies(kept.changed()) if kept is not None else {}
+        if step.writes_state is None:
+            step.writes_state = bool(left)
+        if left:
+            kept.restore()
         if versions(given) == before:
             step.copies_inputs = False
             step.check(instance, inputs, out, rng, run, unchanged=versions(inputs), arguments=arguments)
@@ -345,6 +381,10 @@ def _wrap(instance, step, run, arguments=None):
             step.record(run.trial, False, math.inf, error=(
                 "the original changed its inputs in place on this call and not on its first, so the "
                 "inputs it took were not kept to run the refactored model on"))
+        if left:
+            step.compare_state(run.trial, left, kept, run.rtol, run.atol)
+            kept.restore()
+            kept.put(left)
         torch.set_rng_state(after)  # the parent goes on as if only its child ran
         return out
 
@@ -443,7 +483,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
     # The root shares the original's weights: no second copy of the model.
     root.prepare(original)
     root.bind(original)
-    restore_original = trace.snapshot(original)
+    kept = written.State(original)  # the refactored model shares its tensors
     restore_refactored = trace.snapshot(root.refactored)
     last_inputs = last_output = None
     for i in _trial_order(num_trials, recorded and stop_when_root_fails):
@@ -460,8 +500,15 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
             break
         if keep_outputs and i == num_trials - 1:
             last_inputs = inputs
-        restore_original()
+        kept.restore()
         restore_refactored()
+        # a component's refactored model that counts its calls (a childless
+        # module's own counter, in a kernel file) starts each trial as its
+        # original does: from the count as built
+        for step in steps[1:]:
+            for restore in step.restores:
+                restore()
+        left = {}
         try:
             with torch.no_grad(), fastpath.off():  # one computation both sides (fastpath.py)
                 if expected is not None:
@@ -471,6 +518,8 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
                     args, kwargs = inputs.lend()
                     expected = own(original(*args, **kwargs), (args, kwargs))
                     del args, kwargs
+                    left = written.copies(kept.values.changed())
+                    kept.values.restore()
                 seed_forward()
                 run.active = True
                 try:
@@ -490,12 +539,13 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
             # and those inputs, alive when the pass ends anyway, are its own.
             last_output = expected
         root.compare(i, expected, got, rtol, atol)
-        del expected, got
+        root.compare_state(i, left, kept.values, rtol, atol)
+        del expected, got, left
         if stop_when_root_fails and not root.trials[i]["pass"]:
             ended_at = i
             break
     if keep_outputs and last_inputs is not None:
-        restore_original()  # as built: the composition snapshots it
+        kept.restore()  # as built: the composition snapshots it
         keep_for_composition(root.original_path, original, seeds[-1], last_inputs, last_output)
     del last_inputs, last_output
     return results()

@@ -80,6 +80,10 @@ EXPECTED = {
     "untraceable/helper_object": ((1, 0, 1, 5), "recorded"),
     # before, its composition test FAILED: rotary.cos_cached (10, 16) does not fit (4, 16)
     "untraceable/grown_cache": ((1, 0, 1, 4), "symbolic"),
+    # its router writes into its buffers in place: before, the root step FAILED (max diff 5.2e-04)
+    "untraceable/written_buffers": ((1, 2, 1, 13), "recorded"),
+    # before, the root step FAILED (max diff 8.3e-01): the position and the count went on from the last run
+    "untraceable/cache_position": ((1, 1, 1, 8), "recorded"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
     "untraceable/returns_confidence": ((1, 0, 0, 3), "recorded"),
@@ -544,6 +548,32 @@ class Families(unittest.TestCase):
         # before, "Can't access the shape of an uninitialized parameter"
         proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_buffers_a_forward_writes_into_are_named_and_the_composition_test_starts_from_them_as_built(self):
+        _, out = self.runs["untraceable/written_buffers"]
+        with open(os.path.join(out, "decomposition_log.json")) as f:
+            self.assertEqual(json.load(f)["trace"]["written_by_forward"]["tensors"], ["router.calls", "router.usage"])
+        composition = os.path.join(out, "verification", "composition_test.py")
+        self.assertIn("WRITTEN = ['router.calls', 'router.usage']", _text(composition))
+        self.assertNotIn("WRITTEN", _text(os.path.join(self.runs["mlp"][1], "verification", "composition_test.py")))
+        # on its own, the composed model runs after the original: it starts
+        # from the buffers as built, not from what the original's run left
+        proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+
+    def test_a_cache_position_and_a_kernels_own_count_start_every_trial_as_built(self):
+        _, out = self.runs["untraceable/cache_position"]
+        text = _text(os.path.join(out, "verification", "composition_test.py"))
+        self.assertIn("WRITTEN = ['attn.k_cache', 'attn.pos', 'attn.temperature.calls', 'attn.v_cache']", text)
+        # on its own and on three seeds: each starts from the position and
+        # the counts as built, the composed model's kernel's count too
+        self.assertIn("SEEDS = [44]", text)
+        copy = os.path.join(out, "verification", "composition_three_seeds.py")
+        with open(copy, "w") as f:
+            f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
+        proc = subprocess.run([sys.executable, copy], capture_output=True, text=True, cwd=tempfile.gettempdir())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(proc.stdout.count(" PASS\n"), 3, proc.stdout)
 
     def test_a_subclass_of_a_torch_class_with_a_forward_of_its_own_is_named_by_its_class(self):
         _, out = self.runs["untraceable/torch_subclasses"]

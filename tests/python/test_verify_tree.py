@@ -561,6 +561,7 @@ class _Checks:
 
     def __init__(self):
         self.copies_inputs = True
+        self.writes_state = None
         self.calls, self.errors = [], []
 
     def check(self, instance, inputs, out, rng, run, unchanged=None, arguments=None):

@@ -1,0 +1,179 @@
+"""A forward that writes into its own buffers: every run of a step starts
+from their values as built, and what the refactored run leaves in them is
+compared with what the original's run left.
+
+Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python_glue"))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from decompose_glue import verify_tree, written  # noqa: E402
+
+# The original: routes by a running average of its picks, which it updates
+# after routing, and counts its calls; the output reads the average only as
+# it was before the call, so a second run differs only where it starts from
+# what the first left.
+ORIGINAL = '''
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate = nn.Linear(8, 4)
+        self.register_buffer("usage", torch.full((4,), 0.25))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        scores = torch.softmax(self.gate(x) - self.usage.log(), dim=-1)
+        self.usage.mul_(0.9).add_(scores.mean(dim=0), alpha=0.1)
+        self.calls += 1
+        return scores
+
+
+def get_inputs():
+    return [torch.randn(3, 8)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+REFACTORED = '''
+import torch
+import torch.nn as nn
+
+
+class RefactoredModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate = nn.Linear(8, 4)
+        self.register_buffer("usage", torch.full((4,), 0.25))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        logits = torch.nn.functional.linear(x, self.gate.weight, self.gate.bias)
+        scores = torch.softmax(logits - torch.log(self.usage), dim=-1)
+        torch.add(self.usage.mul_(0.9), scores.mean(dim=0), alpha=0.1, out=self.usage)
+        {count}
+        return scores
+
+
+def get_inputs():
+    return [torch.randn(3, 8)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+
+class Values(unittest.TestCase):
+    def test_writes_in_place_are_put_back_and_named(self):
+        model = nn.BatchNorm1d(3)
+        model.hidden = torch.ones(2)  # a plain tensor attribute is state too
+        values = written.Values(model)
+        self.assertEqual(values.changed(), {})
+        model.running_mean.add_(1)
+        model.hidden.data.mul_(3)  # through .data: the version counter does not move
+        self.assertEqual(set(values.changed()), {"running_mean", "hidden"})
+        values.restore()
+        self.assertTrue(torch.equal(model.running_mean, torch.zeros(3)))
+        self.assertTrue(torch.equal(model.hidden, torch.ones(2)))
+        self.assertEqual(values.changed(), {})
+        self.assertEqual(values.written, {"running_mean", "hidden"})
+
+    def test_parameters_are_not_copied(self):
+        model = nn.Linear(4, 4)
+        self.assertEqual(written.Values(model).kept, [])
+
+
+class Steps(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="decompose-written-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def verify(self, count):
+        original = os.path.join(self.tmp, "original.py")
+        refactored = os.path.join(self.tmp, "refactored.py")
+        with open(original, "w") as f:
+            f.write(ORIGINAL)
+        with open(refactored, "w") as f:
+            f.write(REFACTORED.replace("{count}", count))
+        # the refactored model computes in its own forward: the anti-cheat
+        # fails it, and the numbers are what is read here
+        return verify_tree.verify_steps([{"original": original, "refactored": refactored}])[0][
+            "numerical_comparison"]
+
+    def test_both_models_start_every_trial_from_the_buffers_as_built(self):
+        # before, each trial's refactored run started from what the
+        # original's had left: max diff 0.02 on the first trial
+        result = self.verify("self.calls += 1")
+        self.assertEqual(result["status"], "PASS", result)
+        self.assertEqual(result["max_diff_across_trials"], 0.0)
+
+    def test_a_refactored_model_that_leaves_another_count_fails(self):
+        result = self.verify("self.calls += 2")
+        self.assertEqual(result["status"], "FAIL")
+        for trial in result["trials"]:
+            self.assertIn("leaves calls, which the forward writes into, other than the original does",
+                          trial["error"])
+
+    def test_a_refactored_model_that_does_not_write_where_the_original_does_fails(self):
+        result = self.verify("pass")
+        self.assertEqual(result["status"], "FAIL")
+        self.assertIn("leaves calls", result["trials"][0]["error"])
+
+
+class Children(unittest.TestCase):
+    def test_a_child_that_writes_its_buffers_is_compared_from_where_its_parent_left_them(self):
+        step = _Recorded()
+        run = verify_tree._Pass(None, None)
+        run.active = True
+        child = nn.BatchNorm1d(2).train()  # a training BatchNorm writes its running statistics
+        verify_tree._wrap(child, step, run)
+        for i in range(2):
+            child(torch.full((4, 2), float(i + 1)))
+        self.assertTrue(step.writes_state)
+        # each call's refactored model started from the statistics as the
+        # original found them, and the parent went on from what it left
+        self.assertTrue(torch.equal(step.started_from[0], torch.zeros(2)))
+        self.assertTrue(torch.allclose(step.started_from[1], torch.full((2,), 0.1)))
+        self.assertEqual(step.errors, [])
+        self.assertTrue(torch.allclose(child.running_mean, torch.tensor([0.29, 0.29])))
+
+
+class _Recorded:
+    """A step whose refactored model is its original, run on the child."""
+
+    def __init__(self):
+        self.copies_inputs = True
+        self.writes_state = None
+        self.started_from, self.errors = [], []
+
+    def check(self, instance, inputs, out, rng, run, unchanged=None, arguments=None):
+        self.started_from.append(instance.running_mean.clone())
+        type(instance).forward(instance, *inputs[0])
+
+    def record(self, trial, ok, max_diff, details=None, error=None):
+        self.errors.append(error)
+
+    def compare_state(self, trial, left, kept, rtol, atol):
+        verify_tree._Step.compare_state(self, trial, left, kept, rtol, atol)
+
+
+if __name__ == "__main__":
+    unittest.main()
