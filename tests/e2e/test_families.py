@@ -526,8 +526,7 @@ class Families(unittest.TestCase):
         for path in [copy, os.path.join(out, "verification", "composition_test.py")] + \
                 glob.glob(os.path.join(out, "steps", "*", "original.py")):
             with self.subTest(os.path.relpath(path, out)):
-                proc = subprocess.run([sys.executable, path], capture_output=True, text=True, cwd=tempfile.gettempdir())
-                self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+                _runs_on_its_own(self, path)
 
     def test_the_ops_of_torchscript_functions_are_kernels_and_the_copies_still_compile_them(self):
         _, out = self.runs["untraceable/scripted_functions"]
@@ -546,8 +545,7 @@ class Families(unittest.TestCase):
         self.assertIn("# its lazy modules (nn.LazyLinear) take their weights' shapes from a first forward", _text(composition))
         self.assertNotIn("lazy", _text(os.path.join(self.runs["mlp"][1], "verification", "composition_test.py")))
         # before, "Can't access the shape of an uninitialized parameter"
-        proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        _runs_on_its_own(self, composition)
 
     def test_buffers_a_forward_writes_into_are_named_and_the_composition_test_starts_from_them_as_built(self):
         _, out = self.runs["untraceable/written_buffers"]
@@ -558,8 +556,7 @@ class Families(unittest.TestCase):
         self.assertNotIn("WRITTEN", _text(os.path.join(self.runs["mlp"][1], "verification", "composition_test.py")))
         # on its own, the composed model runs after the original: it starts
         # from the buffers as built, not from what the original's run left
-        proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        _runs_on_its_own(self, composition)
 
     def test_a_cache_position_and_a_kernels_own_count_start_every_trial_as_built(self):
         _, out = self.runs["untraceable/cache_position"]
@@ -571,9 +568,7 @@ class Families(unittest.TestCase):
         copy = os.path.join(out, "verification", "composition_three_seeds.py")
         with open(copy, "w") as f:
             f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
-        proc = subprocess.run([sys.executable, copy], capture_output=True, text=True, cwd=tempfile.gettempdir())
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        self.assertEqual(proc.stdout.count(" PASS\n"), 3, proc.stdout)
+        self.assertEqual(_runs_on_its_own(self, copy).stdout.count(" PASS\n"), 3)
 
     def test_a_subclass_of_a_torch_class_with_a_forward_of_its_own_is_named_by_its_class(self):
         _, out = self.runs["untraceable/torch_subclasses"]
@@ -595,8 +590,7 @@ class Families(unittest.TestCase):
             self.assertTrue({"rot.cos", "rot.sin"} <= set(json.load(f)))
         composition = os.path.join(out, "verification", "composition_test.py")
         self.assertIn("def holds_attributes(value):", _text(composition))
-        proc = subprocess.run([sys.executable, composition], capture_output=True, text=True, cwd=tempfile.gettempdir())
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        _runs_on_its_own(self, composition)
 
     def test_a_channels_last_conv_is_its_own_workload_drawn_in_that_layout(self):
         _, out = self.runs["channels_last_convs"]
@@ -898,6 +892,13 @@ class Families(unittest.TestCase):
                     outputs = _run_on_meta(path)
                     self.assertTrue(outputs)
                     self.assertEqual({t.device.type for t in outputs}, {"meta"})
+
+
+def _runs_on_its_own(test, path):
+    """Run a generated file as a user does, away from the output folder; it must pass."""
+    proc = subprocess.run([sys.executable, path], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    test.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+    return proc
 
 
 def _text(path):

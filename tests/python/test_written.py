@@ -23,12 +23,12 @@ from decompose_glue import verify_tree, written  # noqa: E402
 # after routing, and counts its calls; the output reads the average only as
 # it was before the call, so a second run differs only where it starts from
 # what the first left.
-ORIGINAL = '''
+MODEL = '''
 import torch
 import torch.nn as nn
 
 
-class Model(nn.Module):
+class {name}(nn.Module):
     def __init__(self):
         super().__init__()
         self.gate = nn.Linear(8, 4)
@@ -36,9 +36,7 @@ class Model(nn.Module):
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def forward(self, x):
-        scores = torch.softmax(self.gate(x) - self.usage.log(), dim=-1)
-        self.usage.mul_(0.9).add_(scores.mean(dim=0), alpha=0.1)
-        self.calls += 1
+{forward}
         return scores
 
 
@@ -50,33 +48,17 @@ def get_init_inputs():
     return []
 '''
 
-REFACTORED = '''
-import torch
-import torch.nn as nn
+ORIGINAL = MODEL.format(name="Model", forward="""\
+        scores = torch.softmax(self.gate(x) - self.usage.log(), dim=-1)
+        self.usage.mul_(0.9).add_(scores.mean(dim=0), alpha=0.1)
+        self.calls += 1""")
 
-
-class RefactoredModel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.gate = nn.Linear(8, 4)
-        self.register_buffer("usage", torch.full((4,), 0.25))
-        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
-
-    def forward(self, x):
+# The same computation spelled with other calls; `count` is its last line.
+REFACTORED = MODEL.format(name="RefactoredModel", forward="""\
         logits = torch.nn.functional.linear(x, self.gate.weight, self.gate.bias)
         scores = torch.softmax(logits - torch.log(self.usage), dim=-1)
         torch.add(self.usage.mul_(0.9), scores.mean(dim=0), alpha=0.1, out=self.usage)
-        {count}
-        return scores
-
-
-def get_inputs():
-    return [torch.randn(3, 8)]
-
-
-def get_init_inputs():
-    return []
-'''
+        {count}""")
 
 
 class Values(unittest.TestCase):
