@@ -42,6 +42,12 @@ def _differs(t, copy, version):
     return t._version != version or not torch.equal(t, copy)
 
 
+def _assign(t, value):
+    if t.shape != value.shape:  # resized in place (resize_)
+        t.resize_(value.shape)
+    t.copy_(value)
+
+
 class Values:
     """The values of a module's buffers and plain tensor attributes as they
     are now; `written` names those a run changed since, once put back."""
@@ -63,13 +69,13 @@ class Values:
         with torch.no_grad():
             for name, t, _, _ in self.kept:
                 if name in values:
-                    t.copy_(values[name])
+                    _assign(t, values[name])
 
     def restore(self):
         with torch.no_grad():
             for i, (name, t, copy, version) in enumerate(self.kept):
                 if _differs(t, copy, version):
-                    t.copy_(copy)
+                    _assign(t, copy)
                     self.kept[i] = (name, t, copy, t._version)
                     self.written.add(name)
 

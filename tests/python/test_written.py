@@ -76,6 +76,14 @@ class Values(unittest.TestCase):
         self.assertEqual(values.changed(), {})
         self.assertEqual(values.written, {"running_mean", "hidden"})
 
+    def test_a_buffer_resized_in_place_is_put_back_at_its_size(self):
+        model = nn.Module()
+        model.register_buffer("cache", torch.arange(4.0))
+        values = written.Values(model)
+        model.cache.resize_(6).fill_(1)
+        values.restore()
+        self.assertTrue(torch.equal(model.cache, torch.arange(4.0)))
+
     def test_parameters_are_not_copied(self):
         model = nn.Linear(4, 4)
         self.assertEqual(written.Values(model).kept, [])
