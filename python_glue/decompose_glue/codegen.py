@@ -1396,7 +1396,8 @@ def composition_source(name, instances, unique, python, kernel_imports, body, wm
     """The composition test; `held`: whether WEIGHT_MAP reads tensors the
     original keeps in containers; `sparse_inputs`: whether the model takes a
     sparse tensor; `lazy`: whether it has lazy modules; `written`: the
-    buffers and tensor attributes its forward writes into (capture)."""
+    tensors its forward writes into in place and the numbers it changes
+    (capture: notes["state_written"])."""
     block = imports(python, body, ("contextlib", "importlib.util", "os", "random")
                     + (("functools", "types") if held else ()))
     records = _RECORD_FIELDS if out_shapes.records else ""

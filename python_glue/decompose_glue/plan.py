@@ -793,9 +793,10 @@ class Plan:
         if self.trace_notes["state_written"]:
             unused["written_by_forward"] = {
                 "tensors": self.trace_notes["state_written"],
-                "note": "the forward writes into these buffers in place: every run of each step starts "
-                        "from their values as built, and what the refactored run leaves in them is "
-                        "compared with what the original's left"}
+                "note": "the forward writes into these tensors in place, or changes these numbers (a "
+                        "position in a cache): every run of each step starts from them as built, and "
+                        "what the refactored run leaves in the tensors is compared with what the "
+                        "original's left"}
         if self.trace_method == "symbolic":
             return {"method": "symbolic", "note": "torch.fx symbolic tracing: the graph keeps "
                     "the model's own code paths; no value was fixed to the example inputs",
