@@ -84,6 +84,18 @@ class Values(unittest.TestCase):
         values.restore()
         self.assertTrue(torch.equal(model.cache, torch.arange(4.0)))
 
+    def test_numbers_a_forward_changes_are_put_back_and_named_with_the_tensors(self):
+        model = nn.Sequential(nn.Linear(2, 2))
+        model[0].pos = 0
+        model.register_buffer("cache", torch.zeros(3))
+        kept = written.State(model)
+        model[0].pos += 2
+        model.cache[1] = 5
+        kept.restore()
+        self.assertEqual(model[0].pos, 0)
+        self.assertTrue(torch.equal(model.cache, torch.zeros(3)))
+        self.assertEqual(kept.written(), ["0.pos", "cache"])
+
     def test_parameters_are_not_copied(self):
         model = nn.Linear(4, 4)
         self.assertEqual(written.Values(model).kept, [])
