@@ -140,6 +140,21 @@ def _converted_dtype(module):
     return dtype if dtype is not None and dtype != torch.get_default_dtype() else None
 
 
+def _converted_layout(module):
+    """"torch.channels_last" (or "torch.channels_last_3d") where a module's
+    conv weights were moved to that layout after it was built
+    (model.to(memory_format=...)), which its constructor's arguments do not
+    say: a kernel on NHWC weights is another workload than on NCHW ones."""
+    found = {trace.memory_format(p) for p in module.parameters() if p.dim() in (4, 5)}
+    layout = found.pop() if len(found) == 1 else None
+    return f"torch.{layout}" if layout else None
+
+
+def _laid_out(text, module):
+    layout = _converted_layout(module)
+    return f"{text}.to(memory_format={layout})" if layout else text
+
+
 def is_torch_nn(cls):
     return cls.__module__.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls
 
@@ -233,7 +248,7 @@ def constructor(module, records):
         candidates.append(f"nn.{cls.__name__}({module.extra_repr()})")
         if dtype is not None:
             candidates += [f"{text}.to({dtype})" for text in candidates]
-        candidates = [_reparametrized(module, text) for text in candidates]
+        candidates = [_laid_out(_reparametrized(module, text), module) for text in candidates]
         for text in candidates:
             text, constants, codes, own = _parametrizations(module, text, records)
             try:
@@ -250,9 +265,8 @@ def constructor(module, records):
     if arguments is None:
         raise SourceError(f"cannot rebuild {cls.__name__}: its constructor arguments are not plain values")
     text, constants, classes = arguments
-    call = f"{cls.__name__}({text})"
-    call, more, codes, _ = _parametrizations(module, f"{call}.to({dtype})" if dtype is not None else call,
-                                             records)
+    call = _laid_out(f"{cls.__name__}({text})" + (f".to({dtype})" if dtype is not None else ""), module)
+    call, more, codes, _ = _parametrizations(module, call, records)
     constants.update(more)
     return call, constants, codes + [c for c in classes_source(classes + [cls]) if c not in codes]
 

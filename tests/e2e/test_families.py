@@ -603,6 +603,11 @@ class Families(unittest.TestCase):
             with self.subTest(name):
                 self.assertIn("    return [torch.randn(2, 8, 12, 12).contiguous(memory_format=torch.channels_last)]\n",
                               _text(os.path.join(kernels, name + ".py")))
+        # its weights are laid out as the model's: before, plain NCHW
+        self.assertIn("        self.conv2d = nn.Conv2d(8, 8, 3, padding=1).to(memory_format=torch.channels_last)\n",
+                      _text(os.path.join(kernels, "conv2d_8x8_k3s1p1_fp32_channels_last.py")))
+        self.assertIn("        self.conv2d = nn.Conv2d(8, 8, 3, padding=1)\n",
+                      _text(os.path.join(kernels, "conv2d_8x8_k3s1p1_fp32.py")))
         self.assertEqual(self.trace_log("channels_last_convs")["method"], "symbolic")
 
     def test_ops_under_autocast_are_written_in_its_block(self):

@@ -1218,6 +1218,18 @@ class Inputs(unittest.TestCase):
 
 
 class MemoryFormats(unittest.TestCase):
+    def test_a_module_whose_weights_were_moved_to_channels_last_is_built_so(self):
+        built = {layout: modsrc.constructor(conv.to(memory_format=getattr(torch, layout)), {})[0]
+                 for layout, conv in (("channels_last", nn.Conv2d(3, 8, 3)),
+                                      ("channels_last_3d", nn.Conv3d(3, 8, 3)))}
+        for layout, text in built.items():
+            self.assertTrue(text.endswith(f".to(memory_format=torch.{layout})"), text)
+            rebuilt = eval(text, {"nn": nn, "torch": torch})
+            self.assertTrue(rebuilt.weight.is_contiguous(memory_format=getattr(torch, layout)))
+        # a 1x1 conv's weights are both layouts at once, a plain conv's plain: nothing to say
+        for conv in (nn.Conv2d(3, 8, 1).to(memory_format=torch.channels_last), nn.Conv2d(3, 8, 3)):
+            self.assertNotIn("memory_format", modsrc.constructor(conv, {})[0])
+
     def test_a_channels_last_tensor_is_described_and_drawn_so(self):
         x = torch.randn(2, 3, 5, 5).contiguous(memory_format=torch.channels_last)
         desc = trace.describe(x)
