@@ -9,8 +9,9 @@ Python hands the ops a plain int (int() of anything gives one), so where
 the number went is found by comparing the trials' recordings instead: where
 they differ only in numbers, and each of those numbers is, on every trial,
 what one read gave, the graph takes that read there (`number =
-max_1.item()`, `arange(number)`). The root step runs the graph on every
-trial and says whether it is right.
+max_1.item()`, `arange(number)`), or that read times a whole number plus
+another (`2 * longest`, `longest + 1`). The root step runs the graph on
+every trial and says whether it is right.
 """
 
 import operator
@@ -21,11 +22,12 @@ from .trace import describe
 
 
 def places(runs):
-    """{(node name, argument place): (index of the read, offset)} where
-    the graphs of `runs` ([(GraphModule, [(read, number)])], one per trial,
-    the first trial's first) differ, each place explained by one read, or
-    by one read plus the same whole number on every trial (`longest + 1`);
-    None where they differ otherwise, or in nothing."""
+    """{(node name, argument place): (index of the read, scale, offset)}
+    where the graphs of `runs` ([(GraphModule, [(read, number)])], one per
+    trial, the first trial's first) differ, each place explained by one
+    read, or by one read times the same whole number plus another on every
+    trial (`2 * longest`, `longest + 1`); None where they differ otherwise,
+    or in nothing."""
     graphs = [list(gm.graph.nodes) for gm, _ in runs]
     numbers = [read for _, read in runs]
     if len(runs) < 2 or len({len(g) for g in graphs}) != 1 or len({len(n) for n in numbers}) != 1:
@@ -47,17 +49,35 @@ def places(runs):
 
 
 def _explained(values, numbers):
-    """(read index, offset) whose numbers are `values` on every trial:
-    the read itself first, else the read plus one whole number."""
+    """(read index, scale, offset) whose numbers are `values` on every
+    trial: the read itself first, else the read plus one whole number, else
+    the read times one whole number plus another."""
     reads = range(len(numbers[0]))
     for k in reads:
         if all(type(read[k][1]) is type(v) and read[k][1] == v for read, v in zip(numbers, values)):
-            return k, 0
-    for k in reads:
-        if all(type(read[k][1]) is int and type(v) is int for read, v in zip(numbers, values)):
-            offsets = {v - read[k][1] for read, v in zip(numbers, values)}
+            return k, 1, 0
+    whole = [k for k in reads if all(type(read[k][1]) is int and type(v) is int for read, v in zip(numbers, values))]
+    for k in whole:
+        offsets = {v - read[k][1] for read, v in zip(numbers, values)}
+        if len(offsets) == 1:
+            return k, 1, offsets.pop()
+    for k in whole:
+        scale = _scale([read[k][1] for read in numbers], values)
+        if scale is not None:
+            offsets = {v - scale * read[k][1] for read, v in zip(numbers, values)}
             if len(offsets) == 1:
-                return k, offsets.pop()
+                return k, scale, offsets.pop()
+    return None
+
+
+def _scale(reads, values):
+    """The whole number, not 0 or 1, that the change of `values` between two
+    trials is of the change of `reads` there; None where there is none."""
+    r0, v0 = reads[0], values[0]
+    for r, v in zip(reads[1:], values[1:]):
+        if r != r0:
+            scale, rest = divmod(v - v0, r - r0)
+            return scale if rest == 0 and scale not in (0, 1) else None
     return None
 
 
@@ -94,24 +114,28 @@ def _differing(values, place, out):
 
 def put_back(graph, places, number_nodes):
     """Make each place of `places` take the node that reads its number
-    (`number_nodes`, in read order), plus its offset; a recording on the
-    first trial's inputs again, so its nodes have the names `places` gives."""
+    (`number_nodes`, in read order), times its scale, plus its offset; a
+    recording on the first trial's inputs again, so its nodes have the
+    names `places` gives."""
     by_name = {n.name: n for n in graph.nodes}
-    for (name, place), (index, offset) in places.items():
+    for (name, place), (index, scale, offset) in places.items():
         node = by_name[name]
         number = number_nodes[index]
-        if offset:
-            with graph.inserting_before(node):
-                number = _offset(graph, number, offset)
+        with graph.inserting_before(node):
+            if scale != 1:
+                number = _arithmetic(graph, operator.mul, scale, number)
+            if offset:
+                number = _arithmetic(graph, *((operator.add, offset) if offset > 0 else (operator.sub, -offset)),
+                                     number)
         node.args, node.kwargs = _replaced((node.args, node.kwargs), place, number)
 
 
-def _offset(graph, number, offset):
-    """`number + offset` (or `- offset`), a number read off a tensor too."""
-    target, operand = (operator.add, offset) if offset > 0 else (operator.sub, -offset)
-    moved = graph.call_function(target, (number, operand))
+def _arithmetic(graph, op, operand, number):
+    """`number * scale`, `number + offset` or `number - offset`: a number
+    read off a tensor too."""
+    moved = graph.call_function(op, (operand, number) if op is operator.mul else (number, operand))
     moved.meta.update(scope=number.meta.get("scope", ()), number_read=True,
-                      value=describe(number.meta["value"]["value"] + offset))
+                      value=describe(op(number.meta["value"]["value"], operand)))
     return moved
 
 

@@ -711,7 +711,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     notes["reads"] lists every value read into Python, with the function it
     was read in, for varying_reads, and notes["numbers"] the numbers the
     model's own forward read off tensors. `follow_numbers`
-    ({(node name, argument place): (read, offset)}, followreads.places)
+    ({(node name, argument place): (read, scale, offset)}, followreads.places)
     puts those numbers back where the ops took them, as nodes that read them.
 
     A leaf module is one kernel (its call one node), unless its call takes
@@ -828,7 +828,7 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
     recorder.graph.output(recorder.arg(recorder.returned_numbers(output)))
     if follow_numbers is not None:
         followreads.put_back(recorder.graph, follow_numbers, recorder.number_nodes)
-        for index in sorted({index for index, _ in follow_numbers.values()}):  # followed, not fixed to these inputs
+        for index in sorted({place[0] for place in follow_numbers.values()}):  # followed, not fixed to these inputs
             name, value = recorder.numbers[index]
             said = f"{name}() read {value!r}"
             if said in recorder.specialised:  # a size read (numel) is not said there

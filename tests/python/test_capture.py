@@ -176,7 +176,7 @@ class Model(nn.Module):
         self.fc = nn.Linear(4, 4)
 
     def forward(self, x, lengths):
-        steps = int(lengths.max()) * 2  # a number no read gave, nor one plus a whole number
+        steps = int(lengths.max()) * 2  # the read times a whole number
         return self.fc(x[:, :steps])
 
 
@@ -187,6 +187,10 @@ def get_inputs():
 def get_init_inputs():
     return []
 '''
+
+_SQUARED_THE_LONGEST = _TWICE_THE_LONGEST.replace(
+    "int(lengths.max()) * 2  # the read times a whole number",
+    "int(lengths.max()) ** 2 % 29 + 1  # a number no read gave, nor one times a whole number plus another")
 
 
 class FollowedReads(unittest.TestCase):
@@ -213,19 +217,39 @@ class FollowedReads(unittest.TestCase):
             with torch.no_grad():
                 self.assertTrue(torch.equal(trace.run_graph(gm, args, kwargs), model(*args, **kwargs)))
 
-    def test_the_read_plus_a_whole_number_is_read_by_the_graph_too(self):
+    def test_the_read_plus_or_times_a_whole_number_is_read_by_the_graph_too(self):
         # steps = lengths.max().item() + 1; arange(steps) and x[:, :steps]
-        runs = [(None, [("item", 7)]), (None, [("item", 7)]), (None, [("item", 6)])]
-        self.assertEqual(followreads._explained((8, 8, 7), [numbers for _, numbers in runs]), (0, 1))
-        self.assertEqual(followreads._explained((7, 7, 6), [numbers for _, numbers in runs]), (0, 0))
-        self.assertIsNone(followreads._explained((14, 14, 12), [numbers for _, numbers in runs]))
+        numbers = [[("item", 7)], [("item", 7)], [("item", 6)]]
+        self.assertEqual(followreads._explained((8, 8, 7), numbers), (0, 1, 1))
+        self.assertEqual(followreads._explained((7, 7, 6), numbers), (0, 1, 0))
+        self.assertEqual(followreads._explained((14, 14, 12), numbers), (0, 2, 0))  # 2 * steps
+        self.assertEqual(followreads._explained((13, 13, 11), numbers), (0, 2, -1))
+        self.assertIsNone(followreads._explained((8, 9, 7), numbers))  # one read, two numbers
+        # a change of 1 where the read changed by 2: no whole number times it
+        self.assertIsNone(followreads._explained((8, 8, 7), [[("item", 7)], [("item", 7)], [("item", 5)]]))
 
-    def test_a_number_no_read_gave_leaves_the_graph_as_it_was(self):
+    def test_twice_the_read_is_read_by_the_graph_as_twice_the_number(self):
         with tempfile.TemporaryDirectory() as folder:
             model_file = written(folder, "twice_the_longest.py", _TWICE_THE_LONGEST)
             model = model_file.build()
             runs = capture._watched_runs(model_file, model, self.seeds, set(), trace.snapshot(model))
             self.assertEqual([run.numbers for run in runs], [[("__int__", 20)], [("__int__", 7)], [("__int__", 22)]])
+            # before, no place: the slice stops at 40, 14 and 44, twice each read
+            self.assertEqual(list(followreads.places([(run.graph, run.numbers) for run in runs]).values()),
+                             [(0, 2, 0)])
+            inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
+            gm, _, notes, _ = capture.trace_model(model_file, model, inputs, trial_seeds=self.seeds)
+            self.assertEqual((notes["methods_reading_differently"], notes["specialised"]), ([], []))
+            for seed in self.seeds:
+                args, kwargs = verify.LentInputs(model_file, seed).lend()
+                with torch.no_grad():
+                    self.assertTrue(torch.equal(trace.run_graph(gm, args, kwargs), model(*args, **kwargs)))
+
+    def test_a_number_no_read_gave_leaves_the_graph_as_it_was(self):
+        with tempfile.TemporaryDirectory() as folder:
+            model_file = written(folder, "squared_the_longest.py", _SQUARED_THE_LONGEST)
+            model = model_file.build()
+            runs = capture._watched_runs(model_file, model, self.seeds, set(), trace.snapshot(model))
             self.assertIsNone(followreads.places([(run.graph, run.numbers) for run in runs]))
             inputs = verify.LentInputs(model_file, capture.FORWARD_SEED)
             _, _, notes, _ = capture.trace_model(model_file, model, inputs, trial_seeds=self.seeds)
