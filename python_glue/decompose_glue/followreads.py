@@ -10,10 +10,12 @@ the number went is found by comparing the trials' recordings instead: where
 they differ only in numbers, and each of those numbers is, on every trial,
 what one read gave, the graph takes that read there (`number =
 max_1.item()`, `arange(number)`), or that read times a whole number plus
-another (`2 * longest`, `longest + 1`). The root step runs the graph on
-every trial and says whether it is right.
+another (`2 * longest`, `longest + 1`), or floor-divided by one
+(`longest // 2`). The root step runs the graph on every trial and says
+whether it is right.
 """
 
+import fractions
 import operator
 
 import torch.fx as fx
@@ -26,8 +28,9 @@ def places(runs):
     where the graphs of `runs` ([(GraphModule, [(read, number)])], one per
     trial, the first trial's first) differ, each place explained by one
     read, or by one read times the same whole number plus another on every
-    trial (`2 * longest`, `longest + 1`); None where they differ otherwise,
-    or in nothing."""
+    trial (`2 * longest`, `longest + 1`), or floor-divided by one (a scale
+    Fraction(1, k): `longest // 2`); None where they differ otherwise, or
+    in nothing."""
     graphs = [list(gm.graph.nodes) for gm, _ in runs]
     numbers = [read for _, read in runs]
     if len(runs) < 2 or len({len(g) for g in graphs}) != 1 or len({len(n) for n in numbers}) != 1:
@@ -51,7 +54,9 @@ def places(runs):
 def _explained(values, numbers):
     """(read index, scale, offset) whose numbers are `values` on every
     trial: the read itself first, else the read plus one whole number, else
-    the read times one whole number plus another."""
+    the read times one whole number plus another, else the read
+    floor-divided by a small whole number (scale Fraction(1, k)) plus
+    another."""
     reads = range(len(numbers[0]))
     for k in reads:
         if all(type(read[k][1]) is type(v) and read[k][1] == v for read, v in zip(numbers, values)):
@@ -67,7 +72,17 @@ def _explained(values, numbers):
             offsets = {v - scale * read[k][1] for read, v in zip(numbers, values)}
             if len(offsets) == 1:
                 return k, scale, offsets.pop()
+    for divisor in _DIVISORS:
+        for k in whole:
+            offsets = {v - read[k][1] // divisor for read, v in zip(numbers, values)}
+            if len(offsets) == 1 and len({read[k][1] // divisor for read in numbers}) > 1:
+                return k, fractions.Fraction(1, divisor), offsets.pop()
     return None
+
+
+# What a size is floor-divided by (halves, quarters, a patch or a stride);
+# tried in this order, the first that explains every trial is taken.
+_DIVISORS = (2, 3, 4, 8, 16, 32, 64)
 
 
 def _scale(reads, values):
@@ -122,7 +137,9 @@ def put_back(graph, places, number_nodes):
         node = by_name[name]
         number = number_nodes[index]
         with graph.inserting_before(node):
-            if scale != 1:
+            if isinstance(scale, fractions.Fraction):
+                number = _arithmetic(graph, operator.floordiv, scale.denominator, number)
+            elif scale != 1:
                 number = _arithmetic(graph, operator.mul, scale, number)
             if offset:
                 number = _arithmetic(graph, *((operator.add, offset) if offset > 0 else (operator.sub, -offset)),
@@ -131,8 +148,8 @@ def put_back(graph, places, number_nodes):
 
 
 def _arithmetic(graph, op, operand, number):
-    """`number * scale`, `number + offset` or `number - offset`: a number
-    read off a tensor too."""
+    """`scale * number`, `number // divisor`, `number + offset` or
+    `number - offset`: a number read off a tensor too."""
     moved = graph.call_function(op, (operand, number) if op is operator.mul else (number, operand))
     moved.meta.update(scope=number.meta.get("scope", ()), number_read=True,
                       value=describe(op(number.meta["value"]["value"], operand)))

@@ -5,6 +5,7 @@ run wherever meta cannot stand for one.
 Run from the repository root: /usr/bin/python3 -m unittest discover -s tests/python -t .
 """
 
+import fractions
 import operator
 import os
 import re
@@ -225,8 +226,12 @@ class FollowedReads(unittest.TestCase):
         self.assertEqual(followreads._explained((14, 14, 12), numbers), (0, 2, 0))  # 2 * steps
         self.assertEqual(followreads._explained((13, 13, 11), numbers), (0, 2, -1))
         self.assertIsNone(followreads._explained((8, 9, 7), numbers))  # one read, two numbers
-        # a change of 1 where the read changed by 2: no whole number times it
-        self.assertIsNone(followreads._explained((8, 8, 7), [[("item", 7)], [("item", 7)], [("item", 5)]]))
+        # steps // 2, where no whole number times the read gives it
+        self.assertEqual(followreads._explained((10, 3, 11), [[("item", 20)], [("item", 7)], [("item", 22)]]),
+                         (0, fractions.Fraction(1, 2), 0))
+        # a change of 5 where the read changed by 2: no whole number times
+        # it, and no floor division of it changes so
+        self.assertIsNone(followreads._explained((8, 8, 3), [[("item", 7)], [("item", 7)], [("item", 5)]]))
 
     def test_twice_the_read_is_read_by_the_graph_as_twice_the_number(self):
         with tempfile.TemporaryDirectory() as folder:
