@@ -85,6 +85,8 @@ EXPECTED = {
     # before, the root step FAILED (max diff 8.3e-01): the position and the count went on from the last run
     "untraceable/cache_position": ((1, 1, 1, 8), "recorded"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
+    # 2 * longest and longest // 2 + 1: before, its root step FAILED (max diff 2.4e-02)
+    "untraceable/scaled_lengths": ((1, 0, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
     "untraceable/returns_confidence": ((1, 0, 0, 3), "recorded"),
     "untraceable/data_dependent": ((1, 0, 1, 5), "recorded"),
@@ -569,6 +571,16 @@ class Families(unittest.TestCase):
         with open(copy, "w") as f:
             f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
         self.assertEqual(_runs_on_its_own(self, copy).stdout.count(" PASS\n"), 3)
+
+    def test_a_read_number_times_two_or_halved_is_read_where_the_ops_take_it(self):
+        _, out = self.runs["untraceable/scaled_lengths"]
+        trace_log = self.trace_log("untraceable/scaled_lengths")
+        self.assertEqual((trace_log["numbers_read_by_the_graph"], trace_log["values_fixed_by_the_inputs"]),
+                         (["__int__() read 8"], []))
+        self.assertIn("        mul = 2 * x\n", _text(os.path.join(out, "level_0_kernel", "zeros_fp32.py")))
+        self.assertIn("        div = x // 2\n", _text(os.path.join(out, "level_0_kernel", "arange_i64.py")))
+        self.assertIn("        floordiv_1 = number // 2\n",
+                      _text(os.path.join(out, "steps", "step_1_model_to_fusions", "refactored.py")))
 
     def test_a_subclass_of_a_torch_class_with_a_forward_of_its_own_is_named_by_its_class(self):
         _, out = self.runs["untraceable/torch_subclasses"]
