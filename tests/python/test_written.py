@@ -158,17 +158,35 @@ class Children(unittest.TestCase):
         self.assertTrue(torch.allclose(child.running_mean, torch.tensor([0.29, 0.29])))
 
 
-class _Recorded:
-    """A step whose refactored model is its original, run on the child."""
+    def test_a_child_whose_refactored_model_writes_other_values_fails_and_its_parent_goes_on_from_the_originals(self):
+        def refactored(bn, x):  # its original's forward, and one more write into the running mean
+            type(bn).forward(bn, x)
+            bn.running_mean.add_(1)
+        step = _Recorded(refactored)
+        run = verify_tree._Pass(None, None)
+        run.active = True
+        child = nn.BatchNorm1d(2).train()
+        verify_tree._wrap(child, step, run)
+        child(torch.full((4, 2), 1.0))
+        self.assertEqual(len(step.errors), 1)
+        self.assertIn("leaves running_mean, which the forward writes into, other than the original does",
+                      step.errors[0])
+        self.assertTrue(torch.allclose(child.running_mean, torch.full((2,), 0.1)))
 
-    def __init__(self):
+
+class _Recorded:
+    """A step whose refactored model runs `refactored` (the original's
+    forward where none is given) on the child."""
+
+    def __init__(self, refactored=None):
         self.copies_inputs = True
         self.writes_state = None
         self.started_from, self.errors = [], []
+        self.refactored = refactored or (lambda module, x: type(module).forward(module, x))
 
     def check(self, instance, inputs, out, rng, run, unchanged=None, arguments=None):
         self.started_from.append(instance.running_mean.clone())
-        type(instance).forward(instance, *inputs[0])
+        self.refactored(instance, *inputs[0])
 
     def record(self, trial, ok, max_diff, details=None, error=None):
         self.errors.append(error)
