@@ -291,8 +291,9 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.busy:
             return func(*args, **kwargs)
-        if differentiating(func) is not None:
-            raise Differentiates(differentiating(func))
+        gradient = differentiating(func)
+        if gradient is not None:
+            raise Differentiates(gradient)
         name = getattr(func, "__name__", "")
         try:
             name = _TENSOR_DUNDERS.get(func, name)
