@@ -14,8 +14,8 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import (attention, autocast, fastpath, followreads, memory, meta, modsrc, ops, record, torchscript, trace,
-               verify, written)
+from . import (attention, autocast, fastpath, followreads, hooks, memory, meta, modsrc, ops, record, torchscript,
+               trace, verify, written)
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -156,28 +156,35 @@ def _packs_weights(module):
 
 @contextlib.contextmanager
 def _hooks_watched(model):
-    """The names of the modules whose forward hooks (weight norm's aside)
-    changed an input or an output while the model ran inside the block: no
-    generated file carries a hook. One that returns nothing (a counter, a
-    logger) changes nothing and is let be."""
-    changed, swapped = [], []
+    """{path of a module ("" for the model): [(table name, key)]} of the
+    forward hooks (weight norm's aside) that changed an input or an output
+    while the model ran inside the block. One that returns nothing (a
+    counter, a logger) changes nothing and is let be."""
+    changed, swapped = {}, []
     for name, module in model.named_modules():
-        hooks = [(module._forward_pre_hooks, k, h) for k, h in module._forward_pre_hooks.items()
-                 if not trace.is_reparametrization(h)]
-        hooks += [(module._forward_hooks, k, h) for k, h in module._forward_hooks.items()]
-        for table, key, hook in hooks:
-            def watched(*args, _hook=hook, _name=name or "the model", **kwargs):
-                result = _hook(*args, **kwargs)
-                if result is not None and _name not in changed:
-                    changed.append(_name)
-                return result
-            table[key] = watched
-            swapped.append((table, key, hook))
+        for attr, found in hooks.changing(module).items():
+            table = getattr(module, attr)
+            for key, hook in found:
+                def watched(*args, _hook=hook, _name=name, _which=(attr, key), **kwargs):
+                    result = _hook(*args, **kwargs)
+                    if result is not None and _which not in changed.get(_name, ()):
+                        changed.setdefault(_name, []).append(_which)
+                    return result
+                table[key] = watched
+                swapped.append((table, key, hook))
     try:
         yield changed
     finally:
         for table, key, hook in swapped:
             table[key] = hook
+
+
+def _hooks_lost(changed, gm, method):
+    """Of the hooks that changed what a module takes or gives
+    (_hooks_watched), those `gm` lost: the modules it calls as one node, and the model
+    itself, whose forward alone a symbolic trace traces."""
+    called = {n.target for n in gm.graph.nodes if n.op == "call_module"}
+    return {p: keys for p, keys in changed.items() if p in called or (not p and method == "symbolic")}
 
 
 def _torchscript_functions_hint(model):
@@ -212,14 +219,22 @@ def trace_model(model_file, model, inputs, check=True, trial_seeds=()):
     """(GraphModule, method, notes, eager output): _trace, refusing a model
     with a module no file can rebuild (_refuse_unbuildable) or a hook that
     changes what a module takes or gives (_hooks_watched). A checked
-    recording is checked on the inputs of `trial_seeds`."""
+    recording is checked on the inputs of `trial_seeds`.
+
+    Where such a hook is on a module the graph calls as one node, or on the
+    model itself under a symbolic trace, the graph lost it: the model is
+    traced again with those hooks spelt out as ops (hooks.py). Models
+    without such hooks are traced once."""
     _refuse_unbuildable(model_file, model)
     with _hooks_watched(model) as changed:
         traced = _trace(model_file, model, inputs, check, trial_seeds)
-    if changed:
-        raise BadInput(model_file.path, f"a forward hook on {changed[0]} changes what it takes or gives, "
-                       "and decompose does not carry hooks into the files it writes: do what it does "
-                       "in forward")
+    lost = _hooks_lost(changed, traced[0], traced[1])
+    if lost:
+        _FIRST_RECORDING.clear()  # what it saw ran the hooks where no tracer looked
+        del traced
+        with hooks.spelt_out(model, lost):
+            traced = _trace(model_file, model, inputs, check, trial_seeds)
+        traced[2]["hooks_spelt_out"] = [p or "the model" for p in lost]
     _refuse_differentiating(model_file, traced[0])
     return traced
 
@@ -270,7 +285,7 @@ def _trace(model_file, model, inputs, check, trial_seeds):
     """
     notes = {"symbolic_error": None, "specialised": [], "followed": [], "memory_warning": None, "checked": True,
              "opened": [], "unused": [], "kept_whole": [], "modules_kept_whole": [], "methods_reading_differently": [],
-             "state_written": []}
+             "state_written": [], "hooks_spelt_out": []}
     kept = written.State(model)
 
     def restore():

@@ -15,7 +15,7 @@ import inspect
 import json
 import os
 
-from . import capture, meta, ops, trace, verify
+from . import capture, hooks, meta, ops, trace, verify
 from .levels import graph_nodes, is_compute, op_name
 from .loader import BadInput, import_file, load_model_file, weights_left_uninitialised
 
@@ -121,6 +121,8 @@ def _symbolic_graph(model_file, args, kwargs):
     try:
         with weights_left_uninitialised():
             model = model_file.build()
+        if hooks.has_changing(model):
+            return None  # a kernel module's hook may change its output: trace_model spells it out
         gm = trace.symbolic(model)
         if any(n.op == "get_attr" and n.target.startswith("_tensor_constant") for n in gm.graph.nodes):
             return None

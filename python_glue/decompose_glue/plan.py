@@ -797,6 +797,12 @@ class Plan:
                         "position in a cache): every run of each step starts from them as built, and "
                         "what the refactored run leaves in the tensors is compared with what the "
                         "original's left"}
+        if self.trace_notes["hooks_spelt_out"]:
+            unused["hooks_spelt_out"] = {
+                "modules": self.trace_notes["hooks_spelt_out"],
+                "note": "a forward hook on each changes what it takes or gives, and no file carries a "
+                        "hook: the hooks' ops are in the graph around the module's call, as ops of the "
+                        "module that calls it, and every file builds the module without them"}
         if self.trace_method == "symbolic":
             return {"method": "symbolic", "note": "torch.fx symbolic tracing: the graph keeps "
                     "the model's own code paths; no value was fixed to the example inputs",

@@ -26,7 +26,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
-from . import autocast, followreads, ops, rebind, torchscript
+from . import autocast, followreads, hooks, ops, rebind, torchscript
 from .tensorpatch import tensor_methods
 from .trace import (containers_held, describe, describe_node, graph_module, is_kernel_module, is_value_sized,
                     keep_sizes, kept_whole_paths, lengths_from_values, remove_unused, state, value_sized_dim)
@@ -731,6 +731,10 @@ def record(model, args, kwargs, opened=(), whole=(), watch_reads=False, whole_mo
         path = recorder.paths.get(id(module))
         if path is None or recorder.busy:
             return original_call(module, *a, **k)
+        if path and hooks.spells_out(module) and (path in whole_modules or is_kernel_module(module)) \
+                and path not in opened:
+            # its node would hold what they made of its output: they are recorded here, in the parent's scope
+            return hooks.run(module, a, k, lambda a2, k2: call(module, *a2, **k2))
         n = recorder.calls.get(path, 0)
         recorder.calls[path] = n + 1
         recorder.scope.append(f"{path}#{n}")

@@ -20,7 +20,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import autocast, ops, torchscript
+from . import autocast, hooks, ops, torchscript
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -103,6 +103,9 @@ class ScopeTracer(fx.Tracer):
 
     def call_module(self, m, forward, args, kwargs):
         path = self.path_of_module(m)
+        if hooks.spells_out(m) and self.is_leaf_module(m, path):
+            # its node would drop them: they are traced here, in the parent's scope
+            return hooks.run(m, args, kwargs, lambda a, k: self.call_module(m, forward, a, k))
         k = self._dc_calls.get(path, 0)
         self._dc_calls[path] = k + 1
         self._dc_scope.append(f"{path}#{k}")
@@ -150,6 +153,8 @@ def symbolic(model):
     The model is left as it was before: the GraphModule copies the
     attributes its graph reads, which must be the model's tensors, not the
     proxies a forward assigned while traced."""
+    if hooks.spells_out(model):
+        raise TypeError("the model's own forward hooks change its output, and torch.fx traces its forward alone")
     restore = snapshot(model)
     before = _attributes(model)
     try:
@@ -159,7 +164,7 @@ def symbolic(model):
         finally:
             restore()
             _drop_proxies(model, before)
-        return fx.GraphModule(model, graph, class_name=type(model).__name__)
+        return hooks.unhooked(fx.GraphModule(model, graph, class_name=type(model).__name__), model)
     finally:
         # also when tracing raised: a constant fx kept before it failed
         # would be read as state by the recording that follows
@@ -907,11 +912,14 @@ def remove_unused(gm):
 
 def graph_module(model, graph, class_name):
     """fx.GraphModule(model, graph), where a get_attr may read a tensor held
-    in a container (fx walks its targets by getattr alone)."""
+    in a container (fx walks its targets by getattr alone), holding the
+    modules whose hooks were spelt out without them (hooks.unhooked)."""
     targets = {n.target for n in graph.nodes if n.op in ("get_attr", "call_module")}
     if targets.isdisjoint(held_in_containers(model)):
-        return fx.GraphModule(model, graph, class_name=class_name)
-    return fx.GraphModule({t: fetch(model, t) for t in targets}, graph, class_name=class_name)
+        gm = fx.GraphModule(model, graph, class_name=class_name)
+    else:
+        gm = fx.GraphModule({t: fetch(model, t) for t in targets}, graph, class_name=class_name)
+    return hooks.unhooked(gm, model)
 
 
 def state(model):

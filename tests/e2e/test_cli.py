@@ -298,12 +298,14 @@ class BadInput(unittest.TestCase):
                    "    def forward(self, w):\n        return w.triu() + w.triu(1).mT"),
             "its submodule fc has torch's _Symmetric parametrization")
 
-    def test_a_forward_hook_that_no_file_would_carry(self):
-        # before: the files had no hook and step 1 FAILED on its numbers
-        self._assert_bad(self._module_model(["self.fc = nn.Linear(4, 4)",
-                                             "self.fc.register_forward_hook(lambda m, i, o: o * 2.0)"],
-                                            "return torch.relu(self.fc(x))"),
-                         "a forward hook on fc changes what it takes or gives")
+    def test_a_forward_hook_that_no_file_would_carry_is_an_op_beside_its_module(self):
+        # before, exit 2: "a forward hook on fc changes what it takes or gives"
+        path = self._module_model(["self.fc = nn.Linear(4, 4)",
+                                   "self.fc.register_forward_hook(lambda m, i, o: o * 2.0)"],
+                                  "return torch.relu(self.fc(x))")
+        proc = run(path, "-o", self.out)
+        self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+        self.assertIn("mul_fp32.py", os.listdir(os.path.join(self.out, "level_0_kernel")))
 
     def test_a_hook_that_changes_nothing_is_let_be(self):
         path = self._module_model(["self.fc = nn.Linear(4, 4)",

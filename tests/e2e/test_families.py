@@ -67,6 +67,8 @@ EXPECTED = {
     "imported_blocks": ((1, 2, 3, 6), "symbolic"),
     "channels_last_convs": ((1, 1, 1, 6), "symbolic"),
     "lazy_modules": ((1, 0, 2, 7), "symbolic"),
+    # before, exit 2: "a forward hook on blocks.1 changes what it takes or gives"
+    "steering_hooks": ((1, 3, 2, 9), "symbolic"),
     # torch 2.x's nn.TransformerDecoder compares its mask with a causal one
     # in Python (a branch on a traced value), so there it is recorded
     "torch_decoder": ((1, 1, 5, 13), "symbolic" if torch.__version__.startswith("1.") else "recorded"),
@@ -85,6 +87,7 @@ EXPECTED = {
     # before, the root step FAILED (max diff 8.3e-01): the position and the count went on from the last run
     "untraceable/cache_position": ((1, 1, 1, 8), "recorded"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
+    "untraceable/hooked_modules": ((1, 1, 1, 8), "recorded"),
     # 2 * longest and longest // 2 + 1: before, its root step FAILED (max diff 2.4e-02)
     "untraceable/scaled_lengths": ((1, 0, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),
@@ -571,6 +574,24 @@ class Families(unittest.TestCase):
         with open(copy, "w") as f:
             f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
         self.assertEqual(_runs_on_its_own(self, copy).stdout.count(" PASS\n"), 3)
+
+    def test_hooks_that_change_a_kernel_modules_inputs_or_output_are_ops_in_the_files(self):
+        _, out = self.runs["steering_hooks"]
+        self.assertEqual(self.trace_log("steering_hooks")["hooks_spelt_out"]["modules"], ["blocks.2.fc1", "head"])
+        # a block's hook is its layer's op; a kernel module's is an op of the module that calls it
+        self.assertIn("        add_2 = add + mul\n", _text(os.path.join(out, "level_2_layer", "block_6x16_fp32_with_mul.py")))
+        self.assertIn("        mul = fc1 * self.ablation\n",
+                      _text(os.path.join(out, "level_2_layer", "block_6x16_fp32_ablation.py")))
+        self.assertIn("self.clamp = ClampFp32(min=-2.0, max=2.0)",
+                      _text(os.path.join(out, "steps", "step_1_model_to_layers", "refactored.py")))
+        self.assertNotIn("register_forward", _text(os.path.join(out, "level_0_kernel", "linear_16x5_fp32.py")))
+        _runs_on_its_own(self, os.path.join(out, "verification", "composition_test.py"))
+        # the model's own hook, under a recording: a bare tensor from a pre-hook, a temperature after the head
+        _, out = self.runs["untraceable/hooked_modules"]
+        self.assertEqual(self.trace_log("untraceable/hooked_modules")["hooks_spelt_out"]["modules"],
+                         ["blocks.0.proj", "blocks.1.proj", "head"])
+        self.assertIn("softmax_8x10_fp32.py", os.listdir(os.path.join(out, "level_0_kernel")))
+        _runs_on_its_own(self, os.path.join(out, "verification", "composition_test.py"))
 
     def test_a_read_number_times_two_or_halved_is_read_where_the_ops_take_it(self):
         _, out = self.runs["untraceable/scaled_lengths"]
