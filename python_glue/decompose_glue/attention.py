@@ -118,8 +118,9 @@ def _value(arg):
     return arg.meta.get("value", {}) if isinstance(arg, fx.Node) else {}
 
 
-def _spelled_out(module, node):
-    """(the traced ops, their inputs) for one call, or None to keep it whole."""
+def _spelled_out(module, node, node_values):
+    """(the traced ops, their inputs) for one call, or None to keep it whole.
+    `node_values(gm, args, kwargs)` gives the ops' nodes meta["value"]."""
     try:
         bound = inspect.signature(module.forward).bind(*node.args, **node.kwargs)
     except TypeError:
@@ -161,7 +162,7 @@ def _spelled_out(module, node):
     inputs = [query, key, value, mask, padding]
     example = [torch.zeros(_value(a)["shape"], dtype=_dtype(_value(a))) if a is not None else None
                for a in inputs]
-    trace.record_values(gm, example, {})
+    node_values(gm, example, {})
     return gm, inputs
 
 
@@ -206,9 +207,11 @@ def _inline(gm, node, ops, inputs, path):
     gm.graph.erase_node(node)
 
 
-def expand(gm):
+def expand(gm, node_values=trace.record_values):
     """Spell out every nn.MultiheadAttention call in a traced graph whose
-    nodes carry meta["value"]; returns the graph module."""
+    nodes carry meta["value"]; returns the graph module. The spelled-out
+    ops get theirs from `node_values` (capture.node_values: on the meta
+    device, where a run of them on the call's shapes was a forward's work)."""
     changed = False
     for node in list(gm.graph.nodes):
         if node.op != "call_module":
@@ -216,7 +219,7 @@ def expand(gm):
         module = gm.get_submodule(node.target)
         if not isinstance(module, nn.MultiheadAttention):
             continue
-        found = _spelled_out(module, node)
+        found = _spelled_out(module, node, node_values)
         if found is None:
             continue
         _inline(gm, node, *found, node.target)

@@ -49,7 +49,14 @@ def canonical(gm, device):
     """The graph every later pass reads, however it was traced; `device` is
     the run's (device_of)."""
     gm = trace.read_after_writes(trace.inline_plumbing_modules(gm))
-    return attention.expand(trace.fold_sizes(trace.fold_tensor_reads(gm, device)))
+    return attention.expand(trace.fold_sizes(trace.fold_tensor_reads(gm, device)), node_values)
+
+
+def node_values(gm, args, kwargs):
+    """Give every node of `gm` meta["value"]: from a run on the meta device
+    where that stands for a real one (values_on_meta), else from a real run."""
+    if not values_on_meta(gm, args, kwargs):
+        trace.record_values(gm, args, kwargs)
 
 
 def _integer_tensors(value):
