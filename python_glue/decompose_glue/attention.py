@@ -162,7 +162,9 @@ def _spelled_out(module, node, node_values):
     inputs = [query, key, value, mask, padding]
     example = [torch.zeros(_value(a)["shape"], dtype=_dtype(_value(a))) if a is not None else None
                for a in inputs]
-    node_values(gm, example, {})
+    # a mask's ops make bool values, whose count of set entries a meta run
+    # has not (trace.describe): with a mask, the ops run for real
+    (node_values if mask is None and padding is None else trace.record_values)(gm, example, {})
     return gm, inputs
 
 
