@@ -112,6 +112,7 @@ class _Pass:
         self.active = False
         self.trial = 0
         self.rtol, self.atol = rtol, atol
+        self.within = ()  # ids of the instances whose steps' refactored models are running, outermost first
 
 
 class _Step:
@@ -139,6 +140,9 @@ class _Step:
         self.link = None             # wraps a build's children for their own steps (verify_steps)
         self.restores = []           # put each build's numbers and tensor attributes back as built
         self.writes_state = None     # whether its original writes into its buffers; known after a call
+        self.counts = None           # whether a run of a build changes its numbers; known after a call
+        self.as_built = {}           # id(build) -> its numbers as built (written.numbers)
+        self.left_by = {}            # (instances, id(build)) -> the numbers its run for them left, this trial
 
     def load(self):
         """Build the refactored model; returns {child class: file} it imports."""
@@ -164,6 +168,7 @@ class _Step:
             self.arguments = None  # unknown: an instance's arguments build a model of their own
         self.builds[self.arguments] = self.refactored
         self.restores = [trace.snapshot(self.refactored)]
+        self.as_built[id(self.refactored)] = written.numbers(self.refactored)
         self.built_with = _bound_arguments(built)
         return children
 
@@ -181,6 +186,7 @@ class _Step:
             self.built_with.update(_bound_arguments(built))
             self.builds[key] = model
             self.restores.append(trace.snapshot(model))
+            self.as_built[id(model)] = written.numbers(model)
             self.link(self, model)
         self.refactored, self.arguments = model, key
 
@@ -232,8 +238,14 @@ class _Step:
         self.bind(instance)
         args, kwargs = inputs
         torch.set_rng_state(rng)
+        within = run.within + (id(instance),)
         try:
-            got = self.run_refactored(args, kwargs, watch=run.trial == 0 and self.anticheat is None)
+            with self._counting_for(within):
+                run.within = within
+                try:
+                    got = self.run_refactored(args, kwargs, watch=run.trial == 0 and self.anticheat is None)
+                finally:
+                    run.within = within[:-1]
         except Exception as e:
             self.record(run.trial, False, math.inf, error=_one_line(e))
             return
@@ -244,6 +256,27 @@ class _Step:
                 "they were: the parent would read them changed"))
             return
         self.compare(run.trial, expected, got, run.rtol, run.atol)
+
+    @contextlib.contextmanager
+    def _counting_for(self, within):
+        """The build runs from the numbers it left for these instances (the
+        chain of components it runs inside, this one last) this trial, or
+        from them as built. One build serves every instance of a component,
+        and each original instance counts its own calls (a kernel that
+        anneals by its count, in each of three blocks): run after run, one
+        count would run ahead of every instance's but the first's. Known
+        after one call not to change its numbers, a build is left as it is."""
+        if self.counts is False:
+            yield
+            return
+        key = (within, id(self.refactored))
+        start = self.left_by.get(key) or self.as_built[id(self.refactored)]
+        written.put_numbers(start)
+        yield
+        now = written.numbers(self.refactored)
+        if self.counts is None:
+            self.counts = written.numbers_differ(start, now)
+        self.left_by[key] = now
 
     def compare(self, trial, expected, got, rtol, atol):
         self.rtol_used, self.atol_used = tolerance(tensors(expected), rtol, atol)
@@ -508,6 +541,7 @@ def verify_steps(requests, rtol=None, atol=None, num_trials=NUM_TRIALS, keep_out
         for step in steps[1:]:
             for restore in step.restores:
                 restore()
+            step.left_by.clear()
         left = {}
         try:
             with torch.no_grad(), fastpath.off():  # one computation both sides (fastpath.py)

@@ -80,6 +80,22 @@ class Values:
                     self.written.add(name)
 
 
+def numbers(model):
+    """[(module, name, value)] of the numbers a model's modules keep as
+    attributes, as they are now: a count of calls, a position in a cache."""
+    return [(m, name, v) for m in model.modules() for name, v in vars(m).items() if type(v) in (int, float, bool)]
+
+
+def put_numbers(saved):
+    """Put back numbers as `numbers` saw them."""
+    for module, name, value in saved:
+        module.__dict__[name] = value
+
+
+def numbers_differ(a, b):
+    return [v for _, _, v in a] != [v for _, _, v in b]
+
+
 def copies(tensors):
     """{name: a copy} of {name: tensor}: what a run left in them."""
     return {name: t.clone() for name, t in tensors.items()}

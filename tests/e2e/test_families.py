@@ -88,6 +88,10 @@ EXPECTED = {
     "untraceable/cache_position": ((1, 1, 1, 8), "recorded"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/hooked_modules": ((1, 1, 1, 8), "recorded"),
+    # symbolic, its counts restored around the trace: a plain torch.fx graph holds the
+    # trace's count, which the next eager run has moved on from. Before, its block's step
+    # FAILED (max diff 1.2e-01): the three gates' counts ran in one build
+    "untraceable/annealed_blocks": ((1, 1, 1, 4), "symbolic"),
     # 2 * longest and longest // 2 + 1: before, its root step FAILED (max diff 2.4e-02)
     "untraceable/scaled_lengths": ((1, 0, 1, 8), "recorded"),
     "untraceable/kept_positions": ((1, 0, 2, 6), "recorded"),

@@ -174,6 +174,39 @@ class Children(unittest.TestCase):
         self.assertTrue(torch.allclose(child.running_mean, torch.full((2,), 0.1)))
 
 
+class Instances(unittest.TestCase):
+    def step(self, build):
+        step = verify_tree._Step(1, {"original": "original.py", "refactored": "refactored.py"}, False)
+        step.refactored = build
+        step.as_built[id(build)] = written.numbers(build)
+        return step
+
+    def test_each_instance_of_a_component_counts_in_the_one_build_from_where_its_own_runs_left_it(self):
+        # before, the three instances' runs counted 1 to 6 in each trial
+        build = nn.Sequential(nn.Linear(2, 2))
+        build[0].calls = 0
+        step, seen = self.step(build), []
+        for trial in range(2):
+            step.left_by.clear()  # as each trial starts (verify_steps)
+            for call in range(2):
+                for instance in (11, 12, 13):
+                    with step._counting_for((7, instance)):
+                        build[0].calls += 1
+                        seen.append(build[0].calls)
+        self.assertEqual(seen, [1, 1, 1, 2, 2, 2] * 2)
+        self.assertTrue(step.counts)
+
+    def test_a_build_whose_run_changes_no_number_is_left_as_it_is_after_one_call(self):
+        build = nn.Linear(2, 2)
+        step = self.step(build)
+        with step._counting_for((1,)):
+            pass
+        self.assertIs(step.counts, False)
+        build.training = False  # not put back by later calls
+        with step._counting_for((2,)):
+            self.assertFalse(build.training)
+
+
 class _Recorded:
     """A step whose refactored model runs `refactored` (the original's
     forward where none is given) on the child."""
