@@ -188,8 +188,8 @@ def _hooks_watched(model):
 
 def _hooks_lost(changed, gm, method):
     """Of the hooks that changed what a module takes or gives
-    (_hooks_watched), those `gm` lost: the modules it calls as one node, and the model
-    itself, whose forward alone a symbolic trace traces."""
+    (_hooks_watched), those `gm` lost: the hooks of a module it calls as one
+    node, and the model's own, where a symbolic trace traced its forward alone."""
     called = {n.target for n in gm.graph.nodes if n.op == "call_module"}
     return {p: keys for p, keys in changed.items() if p in called or (not p and method == "symbolic")}
 
@@ -224,14 +224,14 @@ _VALUE_NUMBERS = frozenset({"item", "__int__", "__float__"})
 
 def trace_model(model_file, model, inputs, check=True, trial_seeds=()):
     """(GraphModule, method, notes, eager output): _trace, refusing a model
-    with a module no file can rebuild (_refuse_unbuildable) or a hook that
-    changes what a module takes or gives (_hooks_watched). A checked
+    with a module no file can rebuild (_refuse_unbuildable). A checked
     recording is checked on the inputs of `trial_seeds`.
 
-    Where such a hook is on a module the graph calls as one node, or on the
-    model itself under a symbolic trace, the graph lost it: the model is
-    traced again with those hooks spelt out as ops (hooks.py). Models
-    without such hooks are traced once."""
+    Where a forward hook changed what a module takes or gives
+    (_hooks_watched) and the graph calls that module as one node, or the
+    hook is the model's own under a symbolic trace, the graph lost it: the
+    model is traced again with those hooks spelt out as ops (hooks.py).
+    Models without such hooks are traced once."""
     _refuse_unbuildable(model_file, model)
     with _hooks_watched(model) as changed:
         traced = _trace(model_file, model, inputs, check, trial_seeds)
