@@ -392,6 +392,8 @@ def _trace(model_file, model, inputs, check, trial_seeds):
         raise  # a trial's inputs the forward refuses, or get_inputs() itself: said as it is
     except record.Differentiates as e:
         raise BadInput(model_file.path, differentiating_message(e.name)) from None
+    except record.Refused as e:
+        raise BadInput(model_file.path, str(e)) from None
     except Exception as e:
         why = _one_line(e)
         if expected is None:  # a forward that fails on its own says so, not that recording failed

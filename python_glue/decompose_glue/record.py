@@ -102,6 +102,11 @@ def differentiating(target):
     return None
 
 
+class Refused(RecordError):
+    """What the forward does no generated file can do, whatever the trace:
+    said as it is, the model's file named (capture._trace)."""
+
+
 class Differentiates(RecordError):
     """The forward differentiates (`name`), which no file can do on its own
     (capture.differentiating_message)."""
@@ -262,6 +267,13 @@ class _Recorder(TorchFunctionMode):
             node.meta["held"] = self.held.get(name, 0)
             self._bind(value, node)
             return node
+        if isinstance(value, torch.Generator):
+            held = next((f"{path}.{name}" if path else name for path, m in self.modules
+                         for name, v in vars(m).items() if v is value), None)
+            raise Refused(f"forward draws random numbers from a torch.Generator "
+                          f"{'the model keeps as ' + held if held else 'of its own'}, whose state no "
+                          "generated file can carry: draw from torch's default generator (no "
+                          "generator=), which every run of every file seeds")
         if isinstance(value, nn.utils.rnn.PackedSequence):
             # a node that makes it: fx would rebuild the tuple of nodes
             # itself, and PackedSequence() checks its tensors' devices
