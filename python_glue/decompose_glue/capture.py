@@ -14,8 +14,8 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from . import (attention, autocast, fastpath, followreads, hooks, memory, meta, modsrc, ops, record, torchscript,
-               trace, verify, written)
+from . import (attention, autocast, fastpath, followreads, generators, hooks, memory, meta, modsrc, ops, record,
+               torchscript, trace, verify, written)
 from .loader import BadInput, _one_line, run_forward
 
 
@@ -146,6 +146,11 @@ def _refuse_unbuildable(model_file, model):
                            f"{type(module).__name__}), whose weights are packed where no weight map "
                            "reaches, which decompose does not follow yet: decompose the model before "
                            "it is converted (torchvision's quantize=False)")
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Generator) and not generators.as_seeded(value):
+                raise BadInput(model_file.path, f"{what} keeps a torch.Generator, {attr}, that was drawn "
+                               "from before forward ran: a file rebuilds one from its seed, and its "
+                               "state is no longer the seed's. Seed it again (manual_seed) after drawing")
         unbuilt = modsrc.torch_parametrizations_not_rebuilt(module)
         if unbuilt:
             raise BadInput(model_file.path, f"{what} has torch's {unbuilt[0]} parametrization "
@@ -243,6 +248,11 @@ def trace_model(model_file, model, inputs, check=True, trial_seeds=()):
             traced = _trace(model_file, model, inputs, check, trial_seeds)
         traced[2]["hooks_spelt_out"] = [p or "the model" for p in lost]
     _refuse_differentiating(model_file, traced[0])
+    for target, ops_drawing in generators.drawn_more_than_once(traced[0]).items():
+        raise BadInput(model_file.path, f"forward draws from the torch.Generator {target} in {len(ops_drawing)} "
+                       f"ops ({', '.join(ops_drawing[:4])}), each a kernel whose file would start it from its "
+                       "seed: draw from it in one op, or in a module of its own, or from torch's default "
+                       "generator")
     return traced
 
 

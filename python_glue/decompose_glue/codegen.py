@@ -21,7 +21,7 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 
-from . import autocast, loose, modsrc, naming, ops, trace
+from . import autocast, generators, loose, modsrc, naming, ops, trace
 from .emit import Expression, Names, literal, node_line, node_uses, with_frees
 from .levels import FUSION, KERNEL, LAYER, LEVEL_NAMES, MODEL, is_compute, is_parameter, op_name
 
@@ -606,6 +606,11 @@ def render_component(component, gm, records):
         elif n.op == "get_attr" and not any(f"self.{attrs[n.target]} =" in l or f"({attrs[n.target]!r}," in l
                                             for l in init_lines):
             value = _fetch_attr(gm, n.target)
+            if isinstance(value, torch.Generator):  # drawn from: the file's own, from the seed
+                line = f"self.{attrs[n.target]} = {generators.constructor(trace.describe(value))}"
+                init_lines.append(line)
+                workload_lines.append(line)
+                continue
             if not isinstance(value, torch.Tensor):
                 raise CodegenError(f"attribute {n.target} is not a tensor")
             line, source, workload = loose.init_line(value, attrs[n.target])

@@ -793,10 +793,10 @@ class Plan:
         if self.trace_notes["state_written"]:
             unused["written_by_forward"] = {
                 "tensors": self.trace_notes["state_written"],
-                "note": "the forward writes into these tensors in place, or changes these numbers (a "
-                        "position in a cache): every run of each step starts from them as built, and "
-                        "what the refactored run leaves in the tensors is compared with what the "
-                        "original's left"}
+                "note": "the forward writes into these tensors in place, changes these numbers (a "
+                        "position in a cache) or draws from these generators: every run of each step "
+                        "starts from them as built, and what the refactored run leaves in the tensors "
+                        "is compared with what the original's left"}
         if self.trace_notes["hooks_spelt_out"]:
             unused["hooks_spelt_out"] = {
                 "modules": self.trace_notes["hooks_spelt_out"],

@@ -268,12 +268,18 @@ class _Recorder(TorchFunctionMode):
             self._bind(value, node)
             return node
         if isinstance(value, torch.Generator):
+            # one the model keeps is state, as a buffer is: each file that
+            # draws from it builds its own from the seed (generators.py)
             held = next((f"{path}.{name}" if path else name for path, m in self.modules
                          for name, v in vars(m).items() if v is value), None)
-            raise Refused(f"forward draws random numbers from a torch.Generator "
-                          f"{'the model keeps as ' + held if held else 'of its own'}, whose state no "
-                          "generated file can carry: draw from torch's default generator (no "
-                          "generator=), which every run of every file seeds")
+            if held is None:
+                raise Refused("forward draws random numbers from a torch.Generator it makes itself, which "
+                              "no generated file can take: keep it on the module (self.generator = "
+                              "torch.Generator().manual_seed(...)) or draw from torch's default generator")
+            node = self._create("get_attr", held)
+            node.meta["scope"] = tuple(self.scope)
+            node.meta["value"] = describe(value)
+            return node
         if isinstance(value, nn.utils.rnn.PackedSequence):
             # a node that makes it: fx would rebuild the tuple of nodes
             # itself, and PackedSequence() checks its tensors' devices

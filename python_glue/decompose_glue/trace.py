@@ -235,6 +235,8 @@ def describe(value):
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {"kind": "record", "type": type(value).__name__,
                 "items": {f.name: describe(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, torch.Generator):  # one the model keeps and draws from (generators.py)
+        return {"kind": "generator", "seed": value.initial_seed(), "device": str(value.device)}
     return {"kind": "other", "type": type(value).__name__}
 
 
@@ -934,13 +936,16 @@ def state(model):
 
 def snapshot(model, changed=None):
     """A function that puts the plain tensor attributes back as they are now,
-    and the numbers kept as attributes, so that a forward that reassigns them
-    (an RNN carrying its hidden state, a decoder counting its position in a
-    cache) starts every run from the same state. `changed`, a set: the
+    and the numbers kept as attributes and the states of the generators kept
+    so, so that a forward that reassigns them (an RNN carrying its hidden
+    state, a decoder counting its position in a cache) or draws from them
+    starts every run from the same state. `changed`, a set: the
     function adds the qualified names of the numbers it put back to it."""
     saved = {name: value for name, value in tensor_attributes(model).items()}
     numbers = [(path, module, name, value) for path, module in model.named_modules()
                for name, value in vars(module).items() if type(value) in (int, float, bool)]
+    drawn = [(path, name, value, value.get_state()) for path, module in model.named_modules()
+             for name, value in vars(module).items() if isinstance(value, torch.Generator)]
 
     def restore():
         for name, value in saved.items():
@@ -950,6 +955,11 @@ def snapshot(model, changed=None):
             now = module.__dict__.get(name)
             if now is not value and (type(now) is not type(value) or now != value):
                 module.__dict__[name] = value
+                if changed is not None:
+                    changed.add(f"{path}.{name}" if path else name)
+        for path, name, generator, state in drawn:  # a generator it keeps and draws from
+            if not torch.equal(generator.get_state(), state):
+                generator.set_state(state)
                 if changed is not None:
                     changed.add(f"{path}.{name}" if path else name)
     return restore

@@ -307,13 +307,26 @@ class BadInput(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
         self.assertIn("mul_fp32.py", os.listdir(os.path.join(self.out, "level_0_kernel")))
 
-    def test_a_generator_the_model_draws_from_is_named(self):
+    def test_a_generator_that_two_ops_draw_from_is_named(self):
         # before: "cannot trace the model, ... SyntaxError: invalid syntax (<eval_with_key>.0, line 5)"
         self._assert_bad(self._module_model(["self.fc = nn.Linear(4, 4)",
                                              "self.gen = torch.Generator().manual_seed(7)"],
+                                            "return self.fc(x + torch.rand(x.shape, generator=self.gen)) "
+                                            "+ torch.randn(x.shape, generator=self.gen)"),
+                         "forward draws from the torch.Generator gen in 2 ops (rand, randn)")
+
+    def test_a_generator_drawn_from_before_forward_ran_is_named(self):
+        self._assert_bad(self._module_model(["self.fc = nn.Linear(4, 4)",
+                                             "self.gen = torch.Generator().manual_seed(7)",
+                                             "self.offset = torch.randn(4, generator=self.gen)"],
                                             "return self.fc(x) + torch.randn(x.shape, generator=self.gen)"),
-                         "forward draws random numbers from a torch.Generator the model keeps as gen, whose "
-                         "state no generated file can carry")
+                         "the model keeps a torch.Generator, gen, that was drawn from before forward ran")
+
+    def test_a_generator_made_in_forward_is_named(self):
+        self._assert_bad(self._module_model(["self.fc = nn.Linear(4, 4)"],
+                                            "return self.fc(x) + torch.randn(x.shape, "
+                                            "generator=torch.Generator().manual_seed(7))"),
+                         "forward draws random numbers from a torch.Generator it makes itself")
 
     def test_a_hook_that_changes_nothing_is_let_be(self):
         path = self._module_model(["self.fc = nn.Linear(4, 4)",

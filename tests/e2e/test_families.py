@@ -88,6 +88,7 @@ EXPECTED = {
     "untraceable/cache_position": ((1, 1, 1, 8), "recorded"),
     "untraceable/length_mask": ((1, 1, 1, 8), "recorded"),
     "untraceable/hooked_modules": ((1, 1, 1, 8), "recorded"),
+    "untraceable/noise_generators": ((1, 2, 2, 8), "recorded"),
     # symbolic, its counts restored around the trace: a plain torch.fx graph holds the
     # trace's count, which the next eager run has moved on from. Before, its block's step
     # FAILED (max diff 1.2e-01): the three gates' counts ran in one build
@@ -596,6 +597,22 @@ class Families(unittest.TestCase):
                          ["blocks.0.proj", "blocks.1.proj", "head"])
         self.assertIn("softmax_8x10_fp32.py", os.listdir(os.path.join(out, "level_0_kernel")))
         _runs_on_its_own(self, os.path.join(out, "verification", "composition_test.py"))
+
+    def test_generators_the_model_draws_from_are_built_from_their_seeds_and_start_every_run_as_built(self):
+        _, out = self.runs["untraceable/noise_generators"]
+        self.assertIn("self.generator = torch.Generator().manual_seed(3)",
+                      _text(os.path.join(out, "level_0_kernel", "rand_fp32.py")))
+        # a module kept whole, one kernel, builds its own from the seed it is given
+        self.assertIn("self.noise = Noise(9, scale)", _text(os.path.join(out, "level_0_kernel", "noise_fp32_seed_9.py")))
+        self.assertEqual(self.trace_log("untraceable/noise_generators")["written_by_forward"]["tensors"],
+                         ["blocks.0.noise.generator", "blocks.1.noise.generator", "blocks.2.noise.generator",
+                          "generator"])
+        # on its own and on three seeds: both models' generators move alike
+        text = _text(os.path.join(out, "verification", "composition_test.py"))
+        copy = os.path.join(out, "verification", "composition_three_seeds.py")
+        with open(copy, "w") as f:
+            f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
+        self.assertEqual(_runs_on_its_own(self, copy).stdout.count(" PASS\n"), 3)
 
     def test_a_read_number_times_two_or_halved_is_read_where_the_ops_take_it(self):
         _, out = self.runs["untraceable/scaled_lengths"]
