@@ -67,6 +67,22 @@ class Run(unittest.TestCase):
         self.assertTrue(all(trace.is_reparametrization(h) for h in during[0]) and len(during[0]) == 1)
         self.assertEqual({attr: list(getattr(model.head, attr).values()) for attr in before}, before)
 
+    @unittest.skipIf(torch.__version__.startswith("1."), "hooks with_kwargs came with torch 2.0")
+    def test_hooks_registered_with_kwargs_take_and_give_the_keyword_inputs(self):
+        class Scaled(nn.Module):
+            def forward(self, x, scale=1.0):
+                return x * scale
+        module = Scaled()
+        module.register_forward_pre_hook(lambda m, args, kwargs: (args, {"scale": kwargs["scale"] * 2}),
+                                         with_kwargs=True)
+        module.register_forward_hook(lambda m, args, kwargs, out: out + kwargs["scale"], with_kwargs=True)
+        x = torch.ones(2)
+        keys = {attr: list(getattr(module, attr)) for attr in ("_forward_pre_hooks", "_forward_hooks")}
+        root = nn.Sequential(module)
+        with hooks.spelt_out(root, {"0": [(a, k) for a, ks in keys.items() for k in ks]}):
+            got = hooks.run(module, (x,), {"scale": 3.0}, lambda a, k: module(*a, **k))
+        self.assertTrue(torch.equal(got, module(x, scale=3.0)))  # 1 * 6 + 6
+
     def test_only_hooks_that_are_not_reparametrizations_count_as_changing(self):
         model = Head()
         self.assertEqual({k: len(v) for k, v in hooks.changing(model.head).items()},
