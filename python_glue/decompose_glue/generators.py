@@ -7,7 +7,7 @@ state, as `self.calls += 1` moves a count. The graph reads it as an
 attribute (record.py), and each file whose ops draw from it builds its own
 from the same seed, so that it starts where the model's started; every run of
 each step starts from the states as built, and each instance of a component
-from where its own runs left them (trace.snapshot, written.numbers). A
+from where its own runs left them (trace.snapshot, trace.numbers). A
 generator drawn from before forward ran is no longer where its seed starts
 it (as_seeded), and one that two ops draw from would be split between two
 kernels that each start from the seed (drawn_more_than_once): capture

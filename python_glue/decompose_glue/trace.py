@@ -934,32 +934,56 @@ def state(model):
     return found
 
 
+def numbers(model):
+    """[(path, module, name, value)] of the numbers the model's modules keep
+    as attributes, as they are now (a count of calls, a position in a
+    cache), and of the generators they keep, each by its state."""
+    return [(path, module, name, _number(value)) for path, module in model.named_modules()
+            for name, value in vars(module).items()
+            if type(value) in (int, float, bool) or isinstance(value, torch.Generator)]
+
+
+def _number(value):
+    return value.get_state() if isinstance(value, torch.Generator) else value
+
+
+def _number_differs(now, value):
+    if isinstance(now, torch.Tensor) and isinstance(value, torch.Tensor):  # generators' states
+        return not torch.equal(now, value)
+    return now is not value and (type(now) is not type(value) or now != value)
+
+
+def put_numbers(saved, changed=None):
+    """Put back the numbers and generators' states `numbers` saw, where they
+    moved since. `changed`, a set: gets the qualified names of those put back."""
+    for path, module, name, value in saved:
+        if _number_differs(_number(module.__dict__.get(name)), value):
+            if isinstance(value, torch.Tensor):
+                module.__dict__[name].set_state(value)
+            else:
+                module.__dict__[name] = value
+            if changed is not None:
+                changed.add(f"{path}.{name}" if path else name)
+
+
+def numbers_differ(a, b):
+    """Whether two `numbers` of one model differ."""
+    return len(a) != len(b) or any(_number_differs(x[3], y[3]) for x, y in zip(a, b))
+
+
 def snapshot(model, changed=None):
     """A function that puts the plain tensor attributes back as they are now,
     and the numbers kept as attributes and the states of the generators kept
-    so, so that a forward that reassigns them (an RNN carrying its hidden
-    state, a decoder counting its position in a cache) or draws from them
-    starts every run from the same state. `changed`, a set: the
+    so (numbers), so that a forward that reassigns them (an RNN carrying its
+    hidden state, a decoder counting its position in a cache) or draws from
+    them starts every run from the same state. `changed`, a set: the
     function adds the qualified names of the numbers it put back to it."""
     saved = {name: value for name, value in tensor_attributes(model).items()}
-    numbers = [(path, module, name, value) for path, module in model.named_modules()
-               for name, value in vars(module).items() if type(value) in (int, float, bool)]
-    drawn = [(path, name, value, value.get_state()) for path, module in model.named_modules()
-             for name, value in vars(module).items() if isinstance(value, torch.Generator)]
+    kept = numbers(model)
 
     def restore():
         for name, value in saved.items():
             path, _, attr = name.rpartition(".")
             setattr(model.get_submodule(path) if path else model, attr, value)
-        for path, module, name, value in numbers:
-            now = module.__dict__.get(name)
-            if now is not value and (type(now) is not type(value) or now != value):
-                module.__dict__[name] = value
-                if changed is not None:
-                    changed.add(f"{path}.{name}" if path else name)
-        for path, name, generator, state in drawn:  # a generator it keeps and draws from
-            if not torch.equal(generator.get_state(), state):
-                generator.set_state(state)
-                if changed is not None:
-                    changed.add(f"{path}.{name}" if path else name)
+        put_numbers(kept, changed)
     return restore

@@ -141,7 +141,7 @@ class _Step:
         self.restores = []           # put each build's numbers and tensor attributes back as built
         self.writes_state = None     # whether its original writes into its buffers; known after a call
         self.counts = None           # whether a run of a build changes its numbers; known after a call
-        self.as_built = {}           # id(build) -> its numbers as built (written.numbers)
+        self.as_built = {}           # id(build) -> its numbers as built (trace.numbers)
         self.left_by = {}            # (instances, id(build)) -> the numbers its run for them left, this trial
 
     def load(self):
@@ -168,7 +168,7 @@ class _Step:
             self.arguments = None  # unknown: an instance's arguments build a model of their own
         self.builds[self.arguments] = self.refactored
         self.restores = [trace.snapshot(self.refactored)]
-        self.as_built[id(self.refactored)] = written.numbers(self.refactored)
+        self.as_built[id(self.refactored)] = trace.numbers(self.refactored)
         self.built_with = _bound_arguments(built)
         return children
 
@@ -186,7 +186,7 @@ class _Step:
             self.built_with.update(_bound_arguments(built))
             self.builds[key] = model
             self.restores.append(trace.snapshot(model))
-            self.as_built[id(model)] = written.numbers(model)
+            self.as_built[id(model)] = trace.numbers(model)
             self.link(self, model)
         self.refactored, self.arguments = model, key
 
@@ -271,11 +271,11 @@ class _Step:
             return
         key = (within, id(self.refactored))
         start = self.left_by.get(key) or self.as_built[id(self.refactored)]
-        written.put_numbers(start)
+        trace.put_numbers(start)
         yield
-        now = written.numbers(self.refactored)
+        now = trace.numbers(self.refactored)
         if self.counts is None:
-            self.counts = written.numbers_differ(start, now)
+            self.counts = trace.numbers_differ(start, now)
         self.left_by[key] = now
 
     def compare(self, trial, expected, got, rtol, atol):

@@ -80,32 +80,6 @@ class Values:
                     self.written.add(name)
 
 
-def numbers(model):
-    """[(module, name, value)] of the numbers a model's modules keep as
-    attributes, as they are now (a count of calls, a position in a cache),
-    and of the generators they keep, each by its state."""
-    return [(m, name, v.get_state() if isinstance(v, torch.Generator) else v) for m in model.modules()
-            for name, v in vars(m).items() if type(v) in (int, float, bool) or isinstance(v, torch.Generator)]
-
-
-def put_numbers(saved):
-    """Put back numbers and generators' states as `numbers` saw them."""
-    for module, name, value in saved:
-        if isinstance(value, torch.Tensor):
-            module.__dict__[name].set_state(value)
-        else:
-            module.__dict__[name] = value
-
-
-def numbers_differ(a, b):
-    """Whether two `numbers` of one model differ."""
-    def differs(x, y):
-        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):  # generators' states
-            return not torch.equal(x, y)
-        return type(x) is not type(y) or x != y
-    return len(a) != len(b) or any(differs(x, y) for (_, _, x), (_, _, y) in zip(a, b))
-
-
 def copies(tensors):
     """{name: a copy} of {name: tensor}: what a run left in them."""
     return {name: t.clone() for name, t in tensors.items()}

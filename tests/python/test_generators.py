@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from decompose_glue import generators, record, trace, written  # noqa: E402
+from decompose_glue import generators, record, trace  # noqa: E402
 
 
 class Noisy(nn.Module):
@@ -46,12 +46,12 @@ class Generators(unittest.TestCase):
 
     def test_an_instances_numbers_hold_its_generators_state(self):
         model, x = Noisy(), torch.zeros(2, 3)
-        start = written.numbers(model)
+        start = trace.numbers(model)
         first = model(x)
-        after = written.numbers(model)
-        self.assertTrue(written.numbers_differ(start, after))
-        self.assertFalse(written.numbers_differ(after, written.numbers(model)))
-        written.put_numbers(start)
+        after = trace.numbers(model)
+        self.assertTrue(trace.numbers_differ(start, after))
+        self.assertFalse(trace.numbers_differ(after, trace.numbers(model)))
+        trace.put_numbers(start)
         self.assertTrue(torch.equal(model(x), first))
 
     def test_a_recording_reads_it_as_the_models_attribute(self):

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(ROOT, "python_glue"))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from decompose_glue import verify_tree, written  # noqa: E402
+from decompose_glue import trace, verify_tree, written  # noqa: E402
 
 # The original: routes by a running average of its picks, which it updates
 # after routing, and counts its calls; the output reads the average only as
@@ -178,7 +178,7 @@ class Instances(unittest.TestCase):
     def step(self, build):
         step = verify_tree._Step(1, {"original": "original.py", "refactored": "refactored.py"}, False)
         step.refactored = build
-        step.as_built[id(build)] = written.numbers(build)
+        step.as_built[id(build)] = trace.numbers(build)
         return step
 
     def test_each_instance_of_a_component_counts_in_the_one_build_from_where_its_own_runs_left_it(self):
