@@ -64,7 +64,9 @@ def spelt_out(model, found):
 
 def _spelt(module):
     """{table name: [(key, hook)]} of the module's hooks a tracer spells out."""
-    keys = _SPELT_OUT.get().get(id(module), ())
+    keys = _SPELT_OUT.get().get(id(module))
+    if not keys:  # every module call of every trace asks: most have none
+        return {}
     found = {}
     for attr, hooks in changing(module).items():
         hooks = [(k, h) for k, h in hooks if (attr, k) in keys]
@@ -127,9 +129,9 @@ def run(module, args, kwargs, call):
 
 def unhooked(gm, model):
     """Give `gm` its own copy, without them, of each module it calls whose
-    hooks a tracer spelt out: the copy shares the module's weights. A module of the
-    model on the way to it (where fx installed a whole ancestor) is copied
-    too, so the model's own modules keep theirs."""
+    hooks a tracer spelt out: the copy shares the module's weights. A module
+    of the model on the way to it (where fx installed a whole ancestor) is
+    copied too, so the model's own modules keep theirs."""
     if not _SPELT_OUT.get():
         return gm
     originals = {id(m) for m in model.modules()}
