@@ -575,10 +575,7 @@ class Families(unittest.TestCase):
         # on its own and on three seeds: each starts from the position and
         # the counts as built, the composed model's kernel's count too
         self.assertIn("SEEDS = [44]", text)
-        copy = os.path.join(out, "verification", "composition_three_seeds.py")
-        with open(copy, "w") as f:
-            f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
-        self.assertEqual(_runs_on_its_own(self, copy).stdout.count(" PASS\n"), 3)
+        self.assertEqual(_composition_passes_on_three_seeds(self, out), 3)
 
     def test_hooks_that_change_a_kernel_modules_inputs_or_output_are_ops_in_the_files(self):
         _, out = self.runs["steering_hooks"]
@@ -608,11 +605,7 @@ class Families(unittest.TestCase):
                          ["blocks.0.noise.generator", "blocks.1.noise.generator", "blocks.2.noise.generator",
                           "generator"])
         # on its own and on three seeds: both models' generators move alike
-        text = _text(os.path.join(out, "verification", "composition_test.py"))
-        copy = os.path.join(out, "verification", "composition_three_seeds.py")
-        with open(copy, "w") as f:
-            f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
-        self.assertEqual(_runs_on_its_own(self, copy).stdout.count(" PASS\n"), 3)
+        self.assertEqual(_composition_passes_on_three_seeds(self, out), 3)
 
     def test_a_read_number_times_two_or_halved_is_read_where_the_ops_take_it(self):
         _, out = self.runs["untraceable/scaled_lengths"]
@@ -958,6 +951,17 @@ def _runs_on_its_own(test, path):
     proc = subprocess.run([sys.executable, path], capture_output=True, text=True, cwd=tempfile.gettempdir())
     test.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
     return proc
+
+
+def _composition_passes_on_three_seeds(test, out):
+    """How many of seeds 44, 45 and 46 a copy of the output's composition
+    test passes on, run on its own: one run after another, each model goes
+    on from the state the last left."""
+    text = _text(os.path.join(out, "verification", "composition_test.py"))
+    copy = os.path.join(out, "verification", "composition_three_seeds.py")
+    with open(copy, "w") as f:
+        f.write(text.replace("SEEDS = [44]", "SEEDS = [44, 45, 46]"))
+    return _runs_on_its_own(test, copy).stdout.count(" PASS\n")
 
 
 def _text(path):
